@@ -1,0 +1,11 @@
+export { createEtcdClient, fromPb } from './etcd-client.js';
+export type { CallOptions, EtcdClient, EtcdClientOptions, KeyValue, WatchEvent } from './etcd-client.js';
+export { CompactedError, EtcdError } from './etcd-error.js';
+export type { EtcdErrorCode } from './etcd-error.js';
+export { prefixRangeEnd, toBytes, toText } from './keys.js';
+export { grantLease } from './lease.js';
+export type { Lease, LeaseOptions } from './lease.js';
+export { createReflector } from './reflector.js';
+export type { ListReason, Reflector, ReflectorOptions, ReflectorState } from './reflector.js';
+export { watchPrefix } from './watch-stream.js';
+export type { WatchBatch, WatchPrefixOptions } from './watch-stream.js';

@@ -1,0 +1,10 @@
+export { createBackoff, sleep } from './backoff.js';
+export type { Backoff, BackoffOptions } from './backoff.js';
+export { deriveBreakerTimings } from './breaker-tuning.js';
+export type { BreakerTimings, BreakerTuning } from './breaker-tuning.js';
+export { classifyFailure } from './failure-kind.js';
+export type { FailureKind } from './failure-kind.js';
+export { createLatencyWindow } from './latency-window.js';
+export type { LatencyWindow, LatencyWindowOptions } from './latency-window.js';
+export { createTunedBreaker } from './tuned-breaker.js';
+export type { TunedBreaker, TunedBreakerOptions, TunedBreakerStatus } from './tuned-breaker.js';
