@@ -9,3 +9,5 @@ export { createReflector } from './reflector.js';
 export type { ListReason, Reflector, ReflectorOptions, ReflectorState } from './reflector.js';
 export { watchPrefix } from './watch-stream.js';
 export type { WatchBatch, WatchPrefixOptions } from './watch-stream.js';
+export { createElection } from './election.js';
+export type { Election, ElectionOptions } from './election.js';

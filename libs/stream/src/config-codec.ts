@@ -1,0 +1,127 @@
+import { create } from '@bufbuild/protobuf';
+import {
+  ConfigDeltaSchema,
+  ConfigSnapshotSchema,
+  serviceDefinitions,
+  WatchResponseSchema,
+  type Domain,
+  type Node,
+  type RejectedDocument,
+  type UpstreamHealth,
+  type WatchResponse,
+} from '@cdn-sched/proto';
+import { createChannel, createClient, type Channel } from 'nice-grpc';
+import { domainEntryKey, nodeEntryKey, rejectedEntryKey, type ConfigEntry } from './config-entries.js';
+import type { StreamEncoder } from './serve-stream.js';
+import { createStreamConsumer, type StreamConsumer, type StreamConsumerOptions, type StreamMessage } from './stream-consumer.js';
+
+/** Builds ConfigWatcherService.Watch messages from the config-watcher's store. */
+export function createConfigEncoder(epoch: string, upstream: () => UpstreamHealth): StreamEncoder<ConfigEntry, WatchResponse> {
+  return {
+    snapshot(version, entries, reason) {
+      const nodes: Node[] = [];
+      const domains: Domain[] = [];
+      const rejected: RejectedDocument[] = [];
+      for (const e of entries.values()) {
+        if (e.kind === 'node') nodes.push(e.node);
+        else if (e.kind === 'domain') domains.push(e.domain);
+        else rejected.push(e.rejected);
+      }
+      return create(WatchResponseSchema, {
+        epoch,
+        kind: { case: 'snapshot', value: create(ConfigSnapshotSchema, { version: BigInt(version), nodes, domains, rejected, reason }) },
+      });
+    },
+    delta(fromVersion, version, changes) {
+      const d = create(ConfigDeltaSchema, { fromVersion: BigInt(fromVersion), version: BigInt(version) });
+      for (const { key, value } of changes) {
+        const slash = key.indexOf('/');
+        const kind = key.slice(0, slash);
+        const id = key.slice(slash + 1);
+        if (value === undefined) {
+          if (kind === 'node') d.removedNodeIds.push(id);
+          else if (kind === 'domain') d.removedDomains.push(id);
+          else d.clearedRejections.push(id);
+        } else if (value.kind === 'node') d.upsertedNodes.push(value.node);
+        else if (value.kind === 'domain') d.upsertedDomains.push(value.domain);
+        else d.rejected.push(value.rejected);
+      }
+      return create(WatchResponseSchema, { epoch, kind: { case: 'delta', value: d } });
+    },
+    progress(version) {
+      return create(WatchResponseSchema, {
+        epoch,
+        kind: { case: 'progress', value: { version: BigInt(version), upstream: upstream(), serverTimeMs: BigInt(Date.now()) } },
+      });
+    },
+  };
+}
+
+/** Decodes a ConfigWatcherService.Watch message for {@link createStreamConsumer}. */
+export function decodeConfigMessage(message: WatchResponse): StreamMessage<ConfigEntry> {
+  const k = message.kind;
+  switch (k.case) {
+    case 'snapshot': {
+      const entries: [string, ConfigEntry][] = [];
+      for (const node of k.value.nodes) entries.push([nodeEntryKey(node.id), { kind: 'node', node }]);
+      for (const domain of k.value.domains) entries.push([domainEntryKey(domain.domain), { kind: 'domain', domain }]);
+      for (const rejected of k.value.rejected) entries.push([rejectedEntryKey(rejected.key), { kind: 'rejected', rejected }]);
+      return { kind: 'snapshot', epoch: message.epoch, version: Number(k.value.version), entries, reason: k.value.reason };
+    }
+    case 'delta': {
+      const d = k.value;
+      const changes = [
+        ...d.upsertedNodes.map((node) => ({ key: nodeEntryKey(node.id), value: { kind: 'node', node } as ConfigEntry })),
+        ...d.removedNodeIds.map((id) => ({ key: nodeEntryKey(id), value: undefined })),
+        ...d.upsertedDomains.map((domain) => ({ key: domainEntryKey(domain.domain), value: { kind: 'domain', domain } as ConfigEntry })),
+        ...d.removedDomains.map((fqdn) => ({ key: domainEntryKey(fqdn), value: undefined })),
+        ...d.rejected.map((rejected) => ({ key: rejectedEntryKey(rejected.key), value: { kind: 'rejected', rejected } as ConfigEntry })),
+        ...d.clearedRejections.map((key) => ({ key: rejectedEntryKey(key), value: undefined })),
+      ];
+      return { kind: 'delta', epoch: message.epoch, fromVersion: Number(d.fromVersion), version: Number(d.version), changes };
+    }
+    case 'progress':
+      return {
+        kind: 'progress',
+        epoch: message.epoch,
+        version: Number(k.value.version),
+        watchLatencyP99Ms: k.value.upstream?.watchLatencyP99Ms,
+        upstreamHealthy: k.value.upstream?.healthy,
+      };
+    default:
+      throw new Error('config stream: message without a kind');
+  }
+}
+
+/** Options of {@link createConfigConsumer}. */
+export type ConfigConsumerOptions = Omit<StreamConsumerOptions<WatchResponse, ConfigEntry>, 'open' | 'decode' | 'name' | 'versionsGlobal'> & {
+  /** config-watcher address, `host:port`. */
+  target: string;
+  /** Who is asking, for the server's logs. */
+  consumerId: string;
+  /** Reuse a channel (one per peer); by default the consumer makes and closes its own. */
+  channel?: Channel;
+};
+
+/**
+ * The config stream client every service uses: one channel to the config-watcher, versions are etcd
+ * revisions (global across config-watcher replicas and restarts, so a reconnect never goes back).
+ */
+export function createConfigConsumer(options: ConfigConsumerOptions): StreamConsumer<ConfigEntry> & { readonly target: string } {
+  const channel = options.channel ?? createChannel(options.target);
+  const client = createClient(serviceDefinitions.configWatcher, channel);
+  const consumer = createStreamConsumer<WatchResponse, ConfigEntry>({
+    ...options,
+    name: 'config-watcher',
+    versionsGlobal: true,
+    open: (request, signal) => client.watch({ consumerId: options.consumerId, epoch: request.epoch, version: BigInt(request.version) }, { signal }),
+    decode: decodeConfigMessage,
+  });
+  return Object.assign(Object.create(consumer) as typeof consumer, {
+    target: options.target,
+    async close() {
+      await consumer.close();
+      if (!options.channel) channel.close();
+    },
+  });
+}
