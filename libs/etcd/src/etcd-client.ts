@@ -1,5 +1,6 @@
 import { create } from '@bufbuild/protobuf';
-import { etcdpb, mvccpb, serviceDefinitions } from '@cdn-sched/proto';
+import type { mvccpb} from '@cdn-sched/proto';
+import { etcdpb, serviceDefinitions } from '@cdn-sched/proto';
 import { createChannel, createClient, type Channel, type Client } from 'nice-grpc';
 import { EtcdError } from './etcd-error.js';
 import { prefixRangeEnd, toBytes, toText } from './keys.js';

@@ -1,6 +1,6 @@
 import { startEtcd, startTcpProxy, waitFor, type EtcdProcess, type TcpProxy } from '@cdn-sched/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createEtcdClient, createReflector, toText, type EtcdClient, type ListReason, type Reflector } from './index.js';
+import { createEtcdClient, createReflector, toText, type EtcdClient, type ListReason } from './index.js';
 
 /** A consumer that applies snapshots and events to a map, the way config-watcher does. */
 function createMirror() {

@@ -1,4 +1,5 @@
-import { etcdpb, mvccpb } from '@cdn-sched/proto';
+import type { etcdpb} from '@cdn-sched/proto';
+import { mvccpb } from '@cdn-sched/proto';
 import { fromPb, type EtcdClient, type WatchEvent } from './etcd-client.js';
 import { CompactedError, EtcdError } from './etcd-error.js';
 import { prefixRangeEnd, toBytes } from './keys.js';
