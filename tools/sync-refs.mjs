@@ -12,7 +12,7 @@ for (const kind of ['libs', 'services']) {
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
     const tsPath = join(dir, 'tsconfig.lib.json');
     const ts = JSON.parse(readFileSync(tsPath, 'utf8'));
-    const refs = Object.keys(pkg.dependencies ?? {})
+    const refs = [...new Set([...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.devDependencies ?? {})])]
       .filter((d) => d.startsWith('@cdn-sched/'))
       .sort()
       .map((d) => ({ path: `../../libs/${d.slice('@cdn-sched/'.length)}/tsconfig.lib.json` }));

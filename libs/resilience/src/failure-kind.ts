@@ -13,9 +13,12 @@ const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EHOSTU
  * `code`) or opossum (`ETIMEDOUT`). gRPC status codes: https://grpc.github.io/grpc/core/md_doc_statuscodes.html
  */
 export function classifyFailure(error: unknown): FailureKind {
-  const code = (error as { code?: unknown } | null)?.code;
+  const e = error as { code?: unknown; grpcCode?: unknown } | null;
+  // Boundary errors (EtcdError) carry a stable string code and the gRPC status as `grpcCode`.
+  const code = typeof e?.grpcCode === 'number' ? e.grpcCode : e?.code;
   if (typeof code === 'string') {
-    if (code === 'ETIMEDOUT') return 'slow';
+    if (code === 'ETIMEDOUT' || code === 'TIMEOUT') return 'slow';
+    if (code === 'UNAVAILABLE') return 'connection';
     if (CONNECTION_CODES.has(code)) return 'connection';
     return 'application';
   }

@@ -54,6 +54,9 @@ describe('classifyFailure', () => {
     expect(classifyFailure({ code: 4 })).toBe('slow');
     expect(classifyFailure({ code: 3 })).toBe('application');
     expect(classifyFailure({ code: 11 })).toBe('application');
+    expect(classifyFailure({ code: 'UNAVAILABLE', grpcCode: 14 })).toBe('connection');
+    expect(classifyFailure({ code: 'TIMEOUT', grpcCode: 4 })).toBe('slow');
+    expect(classifyFailure({ code: 'COMPACTED', grpcCode: 11 })).toBe('application');
   });
 });
 

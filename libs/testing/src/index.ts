@@ -6,3 +6,5 @@ export type { TestGrpcServer } from './grpc-server.js';
 export { startTcpProxy } from './tcp-proxy.js';
 export type { ProxyMode, TcpProxy, TcpProxyOptions } from './tcp-proxy.js';
 export { activeHandleCount, waitFor } from './wait.js';
+export { createFakeFleet } from './fake-fleet.js';
+export type { FakeFleet, FakeFleetOptions, FakeHealth, FakeNode, LoadReporting } from './fake-fleet.js';

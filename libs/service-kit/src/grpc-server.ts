@@ -1,0 +1,84 @@
+import type { DescFile } from '@bufbuild/protobuf';
+import { createFileDescriptorSet } from '@cdn-sched/proto';
+import { createServer, type Server } from 'nice-grpc';
+import { HealthDefinition, HealthServiceImpl, HealthState } from 'nice-grpc-server-health';
+import { ServerReflection, ServerReflectionService } from 'nice-grpc-server-reflection';
+
+/** Options of {@link startServiceServer}. */
+export interface ServiceServerOptions {
+  /** Address to bind. Defaults to 127.0.0.1. */
+  host?: string;
+  /** Port; 0 picks a free one. */
+  port: number;
+  /** Adds the service's own implementations. */
+  register(server: Server): void;
+  /** Proto files of the services registered, for server reflection. */
+  reflection: readonly DescFile[];
+  /** Fully qualified names of the services registered ("cdn.sched.v1.ResolverService"). */
+  serviceNames: readonly string[];
+  /** grpc-js channel options of the server. */
+  channelOptions?: Record<string, number | string>;
+}
+
+/** A running gRPC server with health and reflection. */
+export interface ServiceServer {
+  readonly server: Server;
+  readonly port: number;
+  readonly address: string;
+  /** Sets `grpc.health.v1` status of the whole server and of each named service. */
+  setServing(serving: boolean): void;
+  /** Stops accepting, lets open calls finish for up to `graceMs` (default 5 s), then forces. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Starts a service's gRPC server with the standard `grpc.health.v1.Health` service (NOT_SERVING until
+ * `setServing(true)`) and `grpc.reflection.v1.ServerReflection`, so `grpcurl` and load balancers work
+ * against every service the same way.
+ */
+export async function startServiceServer(options: ServiceServerOptions): Promise<ServiceServer> {
+  const server = createServer({
+    'grpc.keepalive_time_ms': 20_000,
+    'grpc.keepalive_timeout_ms': 5_000,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+    ...options.channelOptions,
+  });
+  const health = HealthState();
+  server.add(HealthDefinition, HealthServiceImpl(health));
+  server.add(
+    ServerReflectionService,
+    ServerReflection(createFileDescriptorSet(options.reflection), [...options.serviceNames, 'grpc.health.v1.Health']),
+  );
+  options.register(server);
+  const host = options.host ?? '127.0.0.1';
+  const port = await server.listen(`${host}:${options.port}`);
+  const setServing = (serving: boolean): void => {
+    const status = serving ? 'healthy' : 'unhealthy';
+    health.setStatus(status);
+    for (const name of options.serviceNames) health.setStatus(status, name);
+  };
+  setServing(false);
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    port,
+    address: `${host}:${port}`,
+    setServing,
+    close(graceMs = 5000) {
+      closing ??= (async () => {
+        setServing(false);
+        let timer: NodeJS.Timeout | undefined;
+        const forced = new Promise<void>((resolve) => {
+          timer = setTimeout(() => {
+            server.forceShutdown();
+            resolve();
+          }, graceMs);
+        });
+        await Promise.race([server.shutdown(), forced]);
+        clearTimeout(timer);
+      })();
+      return closing;
+    },
+  };
+}

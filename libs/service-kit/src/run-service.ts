@@ -1,0 +1,79 @@
+import { hostname } from 'node:os';
+import { createLogger, createMetrics, startMetricsServer, type Logger, type Metrics, type Readiness } from '@cdn-sched/telemetry';
+import { ConfigError, formatHelp, parseConfig, type ConfigOf, type SettingSpec } from './config.js';
+import { createShutdown, type Shutdown } from './shutdown.js';
+
+/** Settings every service has. */
+const commonSpec = {
+  instanceId: { type: 'string', env: 'INSTANCE_ID', flag: 'instance-id', default: '', description: 'instance id in logs, metrics and etcd keys; empty means <service>-<host>-<pid>' },
+  metricsHost: { type: 'string', env: 'METRICS_HOST', flag: 'metrics-host', default: '127.0.0.1', description: 'address of the /metrics, /healthz, /readyz HTTP server' },
+  shutdownTimeoutMs: { type: 'int', env: 'SHUTDOWN_TIMEOUT_MS', flag: 'shutdown-timeout-ms', default: 10_000, min: 100, description: 'longest graceful shutdown, milliseconds' },
+} satisfies Record<string, SettingSpec>;
+
+/** What a service's main function receives. */
+export interface ServiceContext<C> {
+  config: C & ConfigOf<typeof commonSpec>;
+  instanceId: string;
+  logger: Logger;
+  metrics: Metrics;
+  /** Register teardown steps; `shutdown.signal` aborts when the service stops. */
+  shutdown: Shutdown;
+}
+
+/** A service's main: starts everything and returns how to judge readiness. */
+export type ServiceMain<C> = (ctx: ServiceContext<C>) => Promise<{ readiness: () => Readiness }>;
+
+/**
+ * The one way every service starts: settings from flags and env (with --help), a JSON logger,
+ * a metrics registry and its HTTP server (/metrics, /healthz, /readyz), and a shutdown on
+ * SIGTERM/SIGINT that runs the service's teardown steps within a bound, then exits 0.
+ */
+export async function runService<S extends Record<string, SettingSpec>>(options: {
+  name: string;
+  summary: string;
+  spec: S;
+  /** Default port of the metrics server (0 = any). */
+  metricsPort: number;
+  main: ServiceMain<ConfigOf<S>>;
+  argv?: readonly string[];
+}): Promise<void> {
+  const spec = {
+    ...commonSpec,
+    metricsPort: { type: 'int', env: 'METRICS_PORT', flag: 'metrics-port', default: options.metricsPort, min: 0, max: 65535, description: 'port of the metrics HTTP server' },
+    ...options.spec,
+  } as const;
+  const argv = options.argv ?? process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(formatHelp(options.name, options.summary, spec));
+    return;
+  }
+  let config: ConfigOf<typeof spec>;
+  try {
+    config = parseConfig(spec, argv);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${options.name}: ${error.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    throw error;
+  }
+  const instanceId = config.instanceId || `${options.name}-${hostname()}-${process.pid}`;
+  const logger = createLogger({ service: options.name, instanceId });
+  const metrics = createMetrics({ service: options.name, instanceId });
+  const shutdown = createShutdown({
+    timeoutMs: config.shutdownTimeoutMs,
+    log: (message, fields) => logger.info(fields ?? {}, message),
+  });
+  shutdown.add('metrics', () => metrics.close());
+  try {
+    const { readiness } = await options.main({ config: { ...config, instanceId } as ServiceContext<ConfigOf<S>>['config'], instanceId, logger, metrics, shutdown });
+    const server = await startMetricsServer({ port: config.metricsPort, host: config.metricsHost, registry: metrics.registry, readiness });
+    shutdown.add('metrics-server', () => server.close());
+    logger.info({ metrics: server.url }, 'metrics server listening');
+  } catch (error) {
+    logger.error({ err: error }, 'start failed');
+    const code = await shutdown.run('start failed');
+    process.exit(code === 0 ? 1 : code);
+  }
+}

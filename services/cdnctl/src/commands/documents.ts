@@ -1,0 +1,141 @@
+import { readFile } from 'node:fs/promises';
+import { create } from '@bufbuild/protobuf';
+import { domainKey, domainToDocument, nodeKey, nodeToDocument, parseDocument } from '@cdn-sched/documents';
+import { createEtcdClient, toBytes, toText, type EtcdClient } from '@cdn-sched/etcd';
+import { etcdpb, NodeState, type Node } from '@cdn-sched/proto';
+import { CliError, endpoints, print, type ParsedArgs } from '../cli.js';
+
+type Kind = 'node' | 'domain';
+
+async function readInput(source: string | undefined): Promise<string> {
+  if (!source) throw new CliError('missing <file|-> (a JSON document, or an array of them; - reads standard input)', 2);
+  if (source === '-') {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  }
+  return readFile(source, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    throw new CliError(`cannot read ${source}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+  });
+}
+
+function keyOf(kind: Kind, prefix: string, doc: unknown): string {
+  const field = kind === 'node' ? 'id' : 'domain';
+  const id = (doc as Record<string, unknown> | null)?.[field];
+  if (typeof id !== 'string' || id === '') throw new CliError(`${kind} document without a "${field}" string: ${JSON.stringify(doc).slice(0, 80)}`);
+  return kind === 'node' ? nodeKey(prefix, id) : domainKey(prefix, id);
+}
+
+async function withEtcd<T>(args: ParsedArgs, fn: (client: EtcdClient, prefix: string) => Promise<T>): Promise<T> {
+  const e = endpoints(args);
+  const client = createEtcdClient({ endpoints: e.etcd });
+  try {
+    return await fn(client, e.prefix);
+  } catch (error) {
+    if ((error as { code?: string }).code === 'UNAVAILABLE' || (error as { code?: string }).code === 'TIMEOUT') {
+      throw new CliError(`etcd at ${e.etcd.join(',')} is not reachable (${(error as Error).message}); set ETCD_ENDPOINTS or --etcd-endpoints`);
+    }
+    throw error;
+  } finally {
+    client.close();
+  }
+}
+
+/** `node put` / `domain put`: validate every document with the config-watcher's validator, then write. */
+export async function putDocuments(kind: Kind, args: ParsedArgs): Promise<void> {
+  const text = await readInput(args.positionals[0]);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new CliError(`invalid JSON: ${(error as Error).message}`);
+  }
+  const docs = Array.isArray(parsed) ? parsed : [parsed];
+  await withEtcd(args, async (client, prefix) => {
+    const checked = docs.map((doc) => {
+      const key = keyOf(kind, prefix, doc);
+      const value = JSON.stringify(doc);
+      const result = parseDocument(key, value, { prefix });
+      if (!result.ok) throw new CliError(`${key}: ${result.reason} (nothing written)`);
+      return { key, value };
+    });
+    for (const { key, value } of checked) {
+      const revision = await client.put(key, value);
+      print(args, { key, revision, written: true }, () => `${key} written at revision ${revision}`);
+    }
+  });
+}
+
+function describeNode(n: Node): string {
+  const state = NodeState[n.state]?.toLowerCase() ?? '?';
+  return `${n.id.padEnd(14)} ${`${n.address}:${n.port}`.padEnd(22)} ${n.country.padEnd(3)}${n.region.padEnd(7)}${(n.isp || '-').padEnd(7)}${String(n.capacityRps).padStart(8)}  ${state.padEnd(11)} ${n.pools.join(',')}`;
+}
+
+/** `node list` / `domain list`. */
+export async function listDocuments(kind: Kind, args: ParsedArgs): Promise<void> {
+  await withEtcd(args, async (client, prefix) => {
+    const dir = `${prefix}${kind === 'node' ? 'nodes' : 'domains'}/`;
+    const { kvs, revision } = await client.list(dir);
+    const lines: string[] = [];
+    for (const kv of kvs) {
+      const result = parseDocument(kv.key, kv.value, { prefix });
+      if (!result.ok) {
+        print(args, { key: kv.key, rejected: result.reason }, () => `${kv.key}  REJECTED: ${result.reason}`);
+        continue;
+      }
+      if (result.kind === 'node') {
+        if (args.flags.get('json')) print(args, { key: kv.key, modRevision: kv.modRevision, ...nodeToDocument(result.node) }, () => '');
+        else lines.push(describeNode(result.node));
+      } else if (result.kind === 'domain') {
+        if (args.flags.get('json')) print(args, { key: kv.key, modRevision: kv.modRevision, ...domainToDocument(result.domain) }, () => '');
+        else lines.push(`${kv.key.slice(dir.length).padEnd(28)} ${JSON.stringify(domainToDocument(result.domain))}`);
+      }
+    }
+    if (!args.flags.get('json')) process.stdout.write(`${lines.join('\n')}${lines.length ? '\n' : ''}(${kvs.length} ${kind}s at revision ${revision})\n`);
+  });
+}
+
+/** `node rm` / `domain rm`. */
+export async function removeDocument(kind: Kind, args: ParsedArgs): Promise<void> {
+  const id = args.positionals[0];
+  if (!id) throw new CliError(`missing <${kind === 'node' ? 'id' : 'fqdn'}>`, 2);
+  await withEtcd(args, async (client, prefix) => {
+    const key = kind === 'node' ? nodeKey(prefix, id) : domainKey(prefix, id);
+    const deleted = await client.delete(key);
+    if (deleted === 0) throw new CliError(`${key}: not found`);
+    print(args, { key, deleted: true }, () => `${key} deleted`);
+  });
+}
+
+/**
+ * `node drain <id>`: sets `state` to drain with a compare-and-swap on the key's mod revision, so a
+ * concurrent edit is not overwritten (etcd Txn: compare MOD == read revision, then put).
+ */
+export async function drainNode(args: ParsedArgs, state: 'drain' | 'active' | 'maintenance' = 'drain'): Promise<void> {
+  const id = args.positionals[0];
+  if (!id) throw new CliError('missing <id>', 2);
+  await withEtcd(args, async (client, prefix) => {
+    const key = nodeKey(prefix, id);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const kv = await client.get(key);
+      if (!kv) throw new CliError(`${key}: not found`);
+      const doc = JSON.parse(toText(kv.value)) as Record<string, unknown>;
+      doc['state'] = state;
+      const value = JSON.stringify(doc);
+      const check = parseDocument(key, value, { prefix });
+      if (!check.ok) throw new CliError(`${key}: the stored document is invalid (${check.reason}); fix it with node put`);
+      const res = await client.kv.txn(
+        create(etcdpb.TxnRequestSchema, {
+          compare: [{ key: toBytes(key), target: etcdpb.Compare_CompareTarget.MOD, result: etcdpb.Compare_CompareResult.EQUAL, targetUnion: { case: 'modRevision', value: BigInt(kv.modRevision) } }],
+          success: [{ request: { case: 'requestPut', value: { key: toBytes(key), value: toBytes(value) } } }],
+        }),
+      );
+      if (res.succeeded) {
+        const revision = Number(res.header?.revision ?? 0n);
+        print(args, { key, state, revision }, () => `${key}: state ${state} at revision ${revision}`);
+        return;
+      }
+    }
+    throw new CliError(`${key}: changed concurrently 5 times in a row; try again`);
+  });
+}

@@ -1,0 +1,222 @@
+import { create } from '@bufbuild/protobuf';
+import { createReflector, type EtcdClient, type Reflector } from '@cdn-sched/etcd';
+import { BreakerStatusSchema, StatusResponseSchema, UpstreamHealthSchema, type serviceDefinitions, type StatusResponse, type UpstreamHealth } from '@cdn-sched/proto';
+import { createTunedBreaker, type TunedBreaker } from '@cdn-sched/resilience';
+import { createConfigEncoder, createVersionedStore, serveVersionedStream, type ConfigEntry, type VersionedStore } from '@cdn-sched/stream';
+import type { ServiceImplementation } from 'nice-grpc';
+import { createConfigState } from './config-state.js';
+import { createWatchLatencyProbe, type WatchLatencyProbe } from './watch-latency.js';
+
+/** Options of {@link createConfigWatcher}. */
+export interface ConfigWatcherOptions {
+  client: EtcdClient;
+  instanceId: string;
+  /** Key prefix. Defaults to "/cdn/". */
+  prefix?: string;
+  /** Progress message period on quiet streams, milliseconds. Defaults to 1000. */
+  progressIntervalMs?: number;
+  /** Heartbeat (watch-latency sample) period, milliseconds. Defaults to 1000. */
+  heartbeatIntervalMs?: number;
+  /** Without contact with etcd for this long, the view is stale, milliseconds. Defaults to 5000. */
+  staleAfterMs?: number;
+  /** Changes kept for resuming clients with deltas. Defaults to 100,000. */
+  maxHistoryChanges?: number;
+  /** etcd watch idle timeout before a progress request, milliseconds. Defaults to 3000. */
+  watchIdleTimeoutMs?: number;
+  onRejected?(key: string, reason: string, revision: number): void;
+  onEtcdStateChange?(state: string, error?: Error): void;
+  now?: () => number;
+}
+
+/** A running config-watcher core (no gRPC server of its own: see main.ts). */
+export interface ConfigWatcher {
+  readonly store: VersionedStore<ConfigEntry>;
+  readonly reflector: Reflector;
+  readonly latency: WatchLatencyProbe;
+  readonly breakers: readonly TunedBreaker[];
+  readonly consumers: number;
+  /** The ConfigWatcherService implementation. */
+  readonly service: ServiceImplementation<typeof serviceDefinitions.configWatcher>;
+  upstream(): UpstreamHealth;
+  status(): StatusResponse;
+  readiness(): { ready: boolean; reasons: string[] };
+  /** Resolves after the first list has been published. */
+  ready(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The config-watcher: the only reader of configuration in etcd. One reflector (list+watch) feeds a
+ * versioned store of validated documents; every Watch stream is served from that store, so etcd
+ * load does not grow with consumers.
+ */
+export function createConfigWatcher(options: ConfigWatcherOptions): ConfigWatcher {
+  const now = options.now ?? Date.now;
+  const prefix = options.prefix ?? '/cdn/';
+  const staleAfterMs = options.staleAfterMs ?? 5000;
+  const startedAtMs = now();
+  const store = createVersionedStore<ConfigEntry>({ epoch: `${options.instanceId}@${startedAtMs}`, maxHistoryChanges: options.maxHistoryChanges });
+  let lastContactMs = 0;
+  let consumers = 0;
+  let etcdState = 'listing';
+  let lastError: string | undefined;
+  let readyResolve!: () => void;
+  const readyPromise = new Promise<void>((r) => (readyResolve = r));
+
+  // Declared before the breakers, which read it: the p99 of the heartbeat echo.
+  let latency: WatchLatencyProbe | undefined;
+  const alive = (): boolean => now() - lastContactMs < Math.max(2000, 3 * (options.heartbeatIntervalMs ?? 1000));
+  const makeBreaker = (name: string): TunedBreaker =>
+    createTunedBreaker({ name, latencyP99Ms: () => latency?.p99() ?? Number.NaN, upstreamAlive: alive });
+  const listBreaker = makeBreaker('etcd.list');
+  const heartbeatBreaker = makeBreaker('etcd.heartbeat');
+
+  const touch = (): void => {
+    lastContactMs = now();
+  };
+  const state = createConfigState({
+    store,
+    prefix,
+    onRejected: options.onRejected,
+    onHeartbeat: (key, value) => {
+      touch();
+      latency?.onHeartbeat(key, value);
+    },
+  });
+  const reflector = createReflector({
+    client: options.client,
+    prefix,
+    idleTimeoutMs: options.watchIdleTimeoutMs ?? 3000,
+    backoff: { baseMs: 100, maxMs: 2000 },
+    list: (signal) =>
+      listBreaker.fire((deadline) => options.client.list(prefix, { signal: AbortSignal.any([signal, deadline]), timeoutMs: 60_000 })),
+    onSnapshot: (kvs, revision) => {
+      touch();
+      state.applyList(kvs, revision);
+      readyResolve();
+    },
+    onEvents: (events, revision) => {
+      touch();
+      state.applyEvents(events, revision);
+    },
+    onProgress: touch,
+    onStateChange: (s, error) => {
+      etcdState = s;
+      if (error) lastError = error.message;
+      if (s === 'watching') lastError = undefined;
+      options.onEtcdStateChange?.(s, error);
+    },
+  });
+  latency = createWatchLatencyProbe({
+    client: options.client,
+    key: `${prefix}heartbeat/${options.instanceId}`,
+    instanceId: options.instanceId,
+    intervalMs: options.heartbeatIntervalMs,
+    breaker: heartbeatBreaker,
+    now,
+  });
+  const probe = latency;
+
+  const upstream = (): UpstreamHealth => {
+    const stalenessMs = lastContactMs === 0 ? now() - startedAtMs : now() - lastContactMs;
+    const healthy = etcdState === 'watching' && stalenessMs < staleAfterMs;
+    const reason = healthy
+      ? ''
+      : lastContactMs === 0
+        ? `no contact with etcd yet${lastError ? `: ${lastError}` : ''}`
+        : `etcd unreachable for ${Math.round(stalenessMs / 1000)} s (${etcdState}${lastError ? `: ${lastError}` : ''}); serving the last snapshot at revision ${store.version}`;
+    const p50 = probe.p50();
+    const p99 = probe.p99();
+    return create(UpstreamHealthSchema, {
+      healthy,
+      reason,
+      stalenessMs: BigInt(Math.max(0, stalenessMs)),
+      watchLatencyP50Ms: Number.isFinite(p50) ? p50 : 0,
+      watchLatencyP99Ms: Number.isFinite(p99) ? p99 : 0,
+    });
+  };
+  const encoder = createConfigEncoder(store.epoch, upstream);
+  const breakers = [listBreaker, heartbeatBreaker];
+
+  const service: ServiceImplementation<typeof serviceDefinitions.configWatcher> = {
+    async *watch(request, context) {
+      consumers++;
+      try {
+        yield* serveVersionedStream({
+          store,
+          request: { epoch: request.epoch, version: Number(request.version) },
+          encoder,
+          signal: context.signal,
+          progressIntervalMs: options.progressIntervalMs ?? 1000,
+          versionsGlobal: true,
+        });
+      } finally {
+        consumers--;
+      }
+    },
+    async status() {
+      return status();
+    },
+  };
+
+  const readiness = (): { ready: boolean; reasons: string[] } => {
+    if (store.version === 0) return { ready: false, reasons: [`no configuration loaded from etcd yet (${etcdState}${lastError ? `: ${lastError}` : ''})`] };
+    const u = upstream();
+    // Stale but serving: still ready (consumers keep working), and /readyz says why it is degraded.
+    return { ready: true, reasons: u.healthy ? [] : [u.reason] };
+  };
+
+  function status(): StatusResponse {
+    const u = upstream();
+    const r = readiness();
+    return create(StatusResponseSchema, {
+      service: 'config-watcher',
+      instanceId: options.instanceId,
+      startedAtMs: BigInt(startedAtMs),
+      ready: r.ready,
+      reasons: r.reasons,
+      version: BigInt(store.version),
+      epoch: store.epoch,
+      breakers: breakers.map((b) => {
+        const s = b.status();
+        return create(BreakerStatusSchema, {
+          name: s.name,
+          state: s.state,
+          timeoutMs: s.timeoutMs,
+          resetTimeoutMs: s.resetTimeoutMs,
+          failures: BigInt(s.failures),
+          successes: BigInt(s.successes),
+          opens: BigInt(s.opens),
+        });
+      }),
+      watchLatencyP50Ms: u.watchLatencyP50Ms,
+      watchLatencyP99Ms: u.watchLatencyP99Ms,
+      gauges: {
+        consumers,
+        entries: store.entries.size,
+        staleness_ms: Number(u.stalenessMs),
+        etcd_healthy: u.healthy ? 1 : 0,
+      },
+    });
+  }
+
+  return {
+    store,
+    reflector,
+    latency: probe,
+    breakers,
+    get consumers() {
+      return consumers;
+    },
+    service,
+    upstream,
+    status,
+    readiness,
+    ready: () => readyPromise,
+    async close() {
+      await probe.close();
+      await reflector.close();
+      for (const b of breakers) b.shutdown();
+    },
+  };
+}

@@ -1,0 +1,79 @@
+import { createEtcdClient } from '@cdn-sched/etcd';
+import { reflectionFiles, serviceDefinitions } from '@cdn-sched/proto';
+import { runService, startServiceServer } from '@cdn-sched/service-kit';
+import { createConfigWatcher } from './config-watcher.js';
+
+const spec = {
+  etcdEndpoints: { type: 'list', env: 'ETCD_ENDPOINTS', flag: 'etcd-endpoints', default: ['http://127.0.0.1:2379'], description: 'etcd client URLs, comma-separated' },
+  prefix: { type: 'string', env: 'CDN_PREFIX', flag: 'prefix', default: '/cdn/', description: 'etcd key prefix of the documents' },
+  grpcHost: { type: 'string', env: 'GRPC_HOST', flag: 'grpc-host', default: '127.0.0.1', description: 'gRPC listen address' },
+  grpcPort: { type: 'int', env: 'GRPC_PORT', flag: 'grpc-port', default: 50051, min: 0, max: 65535, description: 'gRPC port (0 = any)' },
+  progressIntervalMs: { type: 'int', env: 'PROGRESS_INTERVAL_MS', flag: 'progress-interval-ms', default: 1000, min: 50, description: 'progress message period on quiet streams, milliseconds' },
+  heartbeatIntervalMs: { type: 'int', env: 'HEARTBEAT_INTERVAL_MS', flag: 'heartbeat-interval-ms', default: 1000, min: 50, description: 'etcd heartbeat (watch-latency sample) period, milliseconds' },
+  staleAfterMs: { type: 'int', env: 'STALE_AFTER_MS', flag: 'stale-after-ms', default: 5000, min: 100, description: 'without contact with etcd for this long the snapshot is reported stale, milliseconds' },
+  maxHistoryChanges: { type: 'int', env: 'MAX_HISTORY_CHANGES', flag: 'max-history-changes', default: 100_000, min: 0, description: 'changes kept to resume clients with deltas' },
+} as const;
+
+await runService({
+  name: 'config-watcher',
+  summary: 'Watches node and domain documents in etcd and streams validated, versioned snapshots and deltas.',
+  spec,
+  metricsPort: 9461,
+  async main({ config, instanceId, logger, metrics, shutdown }) {
+    const client = createEtcdClient({ endpoints: config.etcdEndpoints });
+    shutdown.add('etcd-client', () => client.close());
+    const rejected = metrics.counter({ name: 'cdn_config_rejected_documents_total', help: 'Documents rejected by validation', labelNames: ['kind'] });
+    const watcher = createConfigWatcher({
+      client,
+      instanceId,
+      prefix: config.prefix,
+      progressIntervalMs: config.progressIntervalMs,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      staleAfterMs: config.staleAfterMs,
+      maxHistoryChanges: config.maxHistoryChanges,
+      onRejected: (key, reason, revision) => {
+        rejected.inc({ kind: key.slice(config.prefix.length).split('/')[0] ?? 'other' });
+        logger.warn({ key, reason, revision }, 'document rejected; last good value kept');
+      },
+      onEtcdStateChange: (state, error) => logger.info({ state, error: error?.message }, 'etcd watch state'),
+    });
+    shutdown.add('config-watcher', () => watcher.close());
+    metrics.gauge({ name: 'cdn_config_version', help: 'etcd revision of the configuration served', collect() { this.set(watcher.store.version); } });
+    metrics.gauge({ name: 'cdn_config_consumers', help: 'Open Watch streams', collect() { this.set(watcher.consumers); } });
+    metrics.gauge({ name: 'cdn_config_staleness_seconds', help: 'Time since the last contact with etcd', collect() { this.set(Number(watcher.upstream().stalenessMs) / 1000); } });
+    metrics.gauge({
+      name: 'cdn_etcd_watch_latency_seconds',
+      help: 'etcd watch latency (heartbeat put to watch event) over a sliding window',
+      labelNames: ['quantile'],
+      collect() {
+        const p50 = watcher.latency.p50();
+        const p99 = watcher.latency.p99();
+        if (Number.isFinite(p50)) this.set({ quantile: '0.5' }, p50 / 1000);
+        if (Number.isFinite(p99)) this.set({ quantile: '0.99' }, p99 / 1000);
+      },
+    });
+    metrics.gauge({
+      name: 'cdn_breaker_open',
+      help: '1 while a circuit breaker is open',
+      labelNames: ['breaker'],
+      collect() {
+        for (const b of watcher.breakers) this.set({ breaker: b.status().name }, b.status().state === 'open' ? 1 : 0);
+      },
+    });
+    const server = await startServiceServer({
+      host: config.grpcHost,
+      port: config.grpcPort,
+      register: (s) => s.add(serviceDefinitions.configWatcher, watcher.service),
+      reflection: [reflectionFiles.configWatcher],
+      serviceNames: ['cdn.sched.v1.ConfigWatcherService'],
+    });
+    // Registered last, stopped first: stop accepting and drain streams before the watch stops.
+    shutdown.add('grpc-server', () => server.close(2000));
+    logger.info({ grpc: server.address, etcd: config.etcdEndpoints, prefix: config.prefix }, 'config-watcher listening');
+    void watcher.ready().then(() => {
+      server.setServing(true);
+      logger.info({ version: watcher.store.version }, 'initial configuration loaded');
+    });
+    return { readiness: () => watcher.readiness() };
+  },
+});

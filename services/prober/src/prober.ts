@@ -1,0 +1,223 @@
+import { create } from '@bufbuild/protobuf';
+import type { EtcdClient } from '@cdn-sched/etcd';
+import {
+  AssignedNodeSchema,
+  BreakerStatusSchema,
+  ProbeStatusResponseSchema,
+  StatusResponseSchema,
+  StreamStatusSchema,
+  type Node,
+  type serviceDefinitions,
+  type StatusResponse,
+} from '@cdn-sched/proto';
+import { createConfigConsumer, type ConfigEntry, type StreamConsumer } from '@cdn-sched/stream';
+import type { ServiceImplementation } from 'nice-grpc';
+import { createMembership, type Membership } from './membership.js';
+import {
+  assignedNodes,
+  countUnderReplicated,
+  createProbeScheduler,
+  DEFAULT_REPLICATION_FACTOR,
+  effectiveReplication,
+  probeTargetOf,
+  type ProbeDefaults,
+  type ProbeScheduler,
+  type ProbeRunnerOptions,
+} from './probing/index.js';
+import { createReporter, type Reporter } from './reporter.js';
+
+/** Options of {@link createProber}. */
+export interface ProberOptions {
+  proberId: string;
+  /** config-watcher address. */
+  configTarget: string;
+  /** Every weight-calculator replica: results go to all of them. */
+  weightTargets: readonly string[];
+  /** etcd for membership; absent = this prober alone probes everything (tests, single node). */
+  client?: EtcdClient;
+  /** Key prefix. Defaults to "/cdn/". */
+  prefix?: string;
+  /** Probers per node. Defaults to 2 (capped by the number of probers). */
+  replicationFactor?: number;
+  /** Membership lease TTL, seconds. Defaults to 5. */
+  memberTtlS?: number;
+  defaults?: ProbeDefaults;
+  maxConcurrency?: number;
+  pool?: ProbeRunnerOptions;
+  log?(level: 'info' | 'warn', message: string, fields?: Record<string, unknown>): void;
+}
+
+/** A running prober. */
+export interface Prober {
+  readonly service: ServiceImplementation<typeof serviceDefinitions.prober>;
+  readonly scheduler: ProbeScheduler;
+  readonly config: StreamConsumer<ConfigEntry>;
+  readonly reporters: readonly Reporter[];
+  readonly members: readonly string[];
+  readonly assigned: readonly string[];
+  status(): StatusResponse;
+  readiness(): { ready: boolean; reasons: string[] };
+  close(): Promise<void>;
+}
+
+/**
+ * The prober: node documents from the config stream, the member set from etcd, and rendezvous
+ * hashing decide which nodes this replica probes; the scheduler probes them; every result goes to
+ * every weight-calculator replica.
+ */
+export function createProber(options: ProberOptions): Prober {
+  const log = options.log ?? (() => undefined);
+  const startedAtMs = Date.now();
+  const r = options.replicationFactor ?? DEFAULT_REPLICATION_FACTOR;
+  const nodes = new Map<string, Node>();
+  let members: readonly string[] = options.client ? [] : [options.proberId];
+  let assigned: string[] = [];
+  let membership: Membership | undefined;
+
+  const config: StreamConsumer<ConfigEntry> = createConfigConsumer({
+    target: options.configTarget,
+    consumerId: options.proberId,
+    onApplied(update, entries) {
+      if (update.snapshot) {
+        nodes.clear();
+        for (const e of entries.values()) if (e.kind === 'node') nodes.set(e.node.id, e.node);
+      } else {
+        for (const c of update.changes) {
+          if (!c.key.startsWith('node/')) continue;
+          if (c.value?.kind === 'node') nodes.set(c.value.node.id, c.value.node);
+          else nodes.delete(c.key.slice('node/'.length));
+        }
+      }
+      reassign();
+    },
+  });
+  const reporters = options.weightTargets.map((target) =>
+    createReporter({
+      proberId: options.proberId,
+      target,
+      watchLatencyP99Ms: () => config.state.watchLatencyP99Ms,
+      onStateChange: (connected, error) => log(connected ? 'info' : 'warn', connected ? 'reporting to weight-calculator' : 'weight-calculator unreachable; buffering latest result per node', { target, error }),
+      onAck: (ack) => {
+        if (ack.rejected > 0) log('warn', 'weight-calculator rejected results', { target, rejected: ack.rejected, errors: ack.errors });
+      },
+    }),
+  );
+  const scheduler = createProbeScheduler({
+    defaults: options.defaults,
+    maxConcurrency: options.maxConcurrency,
+    pool: options.pool,
+    onResult: (result) => {
+      for (const reporter of reporters) reporter.push(result);
+    },
+  });
+
+  function reassign(): void {
+    const next = assignedNodes(options.proberId, members, nodes.keys(), r);
+    const before = new Set(assigned);
+    const moved = next.filter((id) => !before.has(id)).length + assigned.filter((id) => !next.includes(id)).length;
+    assigned = next;
+    scheduler.setTargets(next.map((id) => probeTargetOf(nodes.get(id)!)));
+    if (moved > 0) log('info', 'assignment changed', { assigned: next.length, moved, members: members.length });
+  }
+
+  if (options.client) {
+    membership = createMembership({
+      client: options.client,
+      keyPrefix: `${options.prefix ?? '/cdn/'}members/prober/`,
+      memberId: options.proberId,
+      ttlS: options.memberTtlS,
+      onChange: (m) => {
+        members = m;
+        log('info', 'prober members', { members: m });
+        reassign();
+      },
+      onError: (error) => log('warn', 'membership', { error: String(error) }),
+    });
+  }
+
+  const probeStatus = () => {
+    const stats = scheduler.stats();
+    return create(ProbeStatusResponseSchema, {
+      proberId: options.proberId,
+      members: [...members],
+      replicationFactor: effectiveReplication(members.length, r),
+      nodes: scheduler.targets().map((t) => create(AssignedNodeSchema, { nodeId: t.nodeId, probeType: t.type, intervalMs: t.intervalMs, lastResult: t.lastResult, lastRttMs: t.lastRttMs, lastProbeAtMs: BigInt(t.lastProbeAtMs) })),
+      probesPerS: stats.probesPerS,
+      rttP50Ms: stats.rttP50Ms,
+      rttP99Ms: stats.rttP99Ms,
+      resultsByClass: Object.fromEntries(Object.entries(stats.resultsByClass).map(([k, v]) => [k, BigInt(v)])),
+      poolSockets: stats.openSockets,
+      underReplicatedNodes: countUnderReplicated({ nodeIds: nodes.keys(), members, replicationFactor: r }),
+    });
+  };
+
+  const readiness = (): { ready: boolean; reasons: string[] } => {
+    const reasons: string[] = [];
+    if (config.state.version === 0) return { ready: false, reasons: [`no configuration from ${options.configTarget} yet${config.state.lastError ? `: ${config.state.lastError}` : ''}`] };
+    if (config.state.stale) reasons.push(`config stream stale for ${Math.round(config.state.stalenessMs)} ms`);
+    if (options.client && !membership?.registered) reasons.push('not registered in etcd (membership lease missing)');
+    const down = reporters.filter((x) => !x.connected && x.pending > 0).map((x) => x.breakerStatus().name.slice('report.'.length));
+    if (down.length > 0) reasons.push(`weight-calculator unreachable: ${down.join(', ')} (keeping the latest result per node)`);
+    return { ready: true, reasons };
+  };
+
+  function status(): StatusResponse {
+    const stats = scheduler.stats();
+    const c = config.state;
+    const rd = readiness();
+    const breakers = [config.breakerStatus(), ...reporters.map((x) => x.breakerStatus())];
+    return create(StatusResponseSchema, {
+      service: 'prober',
+      instanceId: options.proberId,
+      startedAtMs: BigInt(startedAtMs),
+      ready: rd.ready,
+      reasons: rd.reasons,
+      version: BigInt(c.version),
+      epoch: c.epoch,
+      breakers: breakers.map((b) => create(BreakerStatusSchema, { name: b.name, state: b.state, timeoutMs: b.timeoutMs, resetTimeoutMs: b.resetTimeoutMs, failures: BigInt(b.failures), successes: BigInt(b.successes), opens: BigInt(b.opens) })),
+      streams: [
+        create(StreamStatusSchema, { name: 'config-watcher', target: options.configTarget, connected: c.connected, version: BigInt(c.version), epoch: c.epoch, stalenessMs: BigInt(Number.isFinite(c.stalenessMs) ? Math.round(c.stalenessMs) : 0), stale: c.stale }),
+      ],
+      watchLatencyP99Ms: Number.isFinite(c.watchLatencyP99Ms) ? c.watchLatencyP99Ms : 0,
+      gauges: {
+        assigned_nodes: assigned.length,
+        members: members.length,
+        probes_per_s: stats.probesPerS,
+        in_flight: stats.inFlight,
+        queued: stats.queued,
+        pool_sockets: stats.openSockets,
+        rtt_p50_ms: stats.rttP50Ms,
+        rtt_p99_ms: stats.rttP99Ms,
+        report_pending: reporters.reduce((a, x) => a + x.pending, 0),
+      },
+    });
+  }
+
+  return {
+    service: {
+      async status() {
+        return status();
+      },
+      async probeStatus() {
+        return probeStatus();
+      },
+    },
+    scheduler,
+    config,
+    reporters,
+    get members() {
+      return members;
+    },
+    get assigned() {
+      return assigned;
+    },
+    status,
+    readiness,
+    async close() {
+      await membership?.close();
+      await config.close();
+      await scheduler.close();
+      for (const x of reporters) await x.close();
+    },
+  };
+}

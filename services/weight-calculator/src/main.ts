@@ -1,0 +1,60 @@
+import { createEtcdClient } from '@cdn-sched/etcd';
+import { reflectionFiles, serviceDefinitions } from '@cdn-sched/proto';
+import { runService, startServiceServer } from '@cdn-sched/service-kit';
+import { createWeightCalculator } from './weight-calculator.js';
+
+const spec = {
+  etcdEndpoints: { type: 'list', env: 'ETCD_ENDPOINTS', flag: 'etcd-endpoints', default: ['http://127.0.0.1:2379'], description: 'etcd client URLs (election, persisted weights)' },
+  prefix: { type: 'string', env: 'CDN_PREFIX', flag: 'prefix', default: '/cdn/', description: 'etcd key prefix' },
+  configWatcher: { type: 'string', env: 'CONFIG_WATCHER', flag: 'config-watcher', default: '127.0.0.1:50051', description: 'config-watcher gRPC address' },
+  grpcHost: { type: 'string', env: 'GRPC_HOST', flag: 'grpc-host', default: '127.0.0.1', description: 'gRPC listen address' },
+  grpcPort: { type: 'int', env: 'GRPC_PORT', flag: 'grpc-port', default: 50053, min: 0, max: 65535, description: 'gRPC port (0 = any)' },
+  tickIntervalMs: { type: 'int', env: 'TICK_INTERVAL_MS', flag: 'tick-interval-ms', default: 100, min: 10, description: 'weight recomputation period, milliseconds' },
+  electionTtlS: { type: 'int', env: 'ELECTION_TTL_S', flag: 'election-ttl-s', default: 5, min: 1, description: 'leader lease TTL, seconds (failover bound)' },
+  fallThreshold: { type: 'int', env: 'FALL_THRESHOLD', flag: 'fall-threshold', default: 3, min: 1, description: 'failures in the window that mark a (node, prober) down' },
+  riseThreshold: { type: 'int', env: 'RISE_THRESHOLD', flag: 'rise-threshold', default: 2, min: 1, description: 'consecutive successes that mark it up again' },
+} as const;
+
+await runService({
+  name: 'weight-calculator',
+  summary: 'Turns probe results and node documents into health and weights; streams them; the leader persists them to etcd.',
+  spec,
+  metricsPort: 9463,
+  async main({ config, instanceId, logger, metrics, shutdown }) {
+    const client = createEtcdClient({ endpoints: config.etcdEndpoints });
+    shutdown.add('etcd-client', () => client.close());
+    const calc = createWeightCalculator({
+      instanceId,
+      client,
+      prefix: config.prefix,
+      configTarget: config.configWatcher,
+      tickIntervalMs: config.tickIntervalMs,
+      electionTtlS: config.electionTtlS,
+      table: { fallThreshold: config.fallThreshold, riseThreshold: config.riseThreshold },
+      log: (level, message, fields) => logger[level](fields ?? {}, message),
+    });
+    shutdown.add('weight-calculator', () => calc.close());
+    metrics.gauge({ name: 'cdn_weights_version', help: 'Version of the weight stream', collect() { this.set(calc.version); } });
+    metrics.gauge({ name: 'cdn_weights_leader', help: '1 on the elected leader', collect() { this.set(calc.isLeader ? 1 : 0); } });
+    metrics.gauge({
+      name: 'cdn_probe_results',
+      help: 'Probe results since start',
+      labelNames: ['outcome'],
+      collect() {
+        this.set({ outcome: 'accepted' }, calc.stats.ingested);
+        this.set({ outcome: 'rejected' }, calc.stats.rejected);
+      },
+    });
+    const server = await startServiceServer({
+      host: config.grpcHost,
+      port: config.grpcPort,
+      register: (s) => s.add(serviceDefinitions.weightCalculator, calc.service),
+      reflection: [reflectionFiles.weightCalculator],
+      serviceNames: ['cdn.sched.v1.WeightCalculatorService'],
+    });
+    shutdown.add('grpc-server', () => server.close(2000));
+    server.setServing(true);
+    logger.info({ grpc: server.address, configWatcher: config.configWatcher }, 'weight-calculator listening');
+    return { readiness: () => calc.readiness() };
+  },
+});

@@ -1,0 +1,263 @@
+import { create } from '@bufbuild/protobuf';
+import { createElection, type Election, type EtcdClient } from '@cdn-sched/etcd';
+import {
+  BreakerStatusSchema,
+  StatusResponseSchema,
+  StreamStatusSchema,
+  UpstreamHealthSchema,
+  type Node,
+  type serviceDefinitions,
+  type StatusResponse,
+  type UpstreamHealth,
+} from '@cdn-sched/proto';
+import {
+  createConfigConsumer,
+  createVersionedStore,
+  createWeightsEncoder,
+  serveVersionedStream,
+  weightEntryKey,
+  CAPACITIES_KEY,
+  type Change,
+  type ConfigEntry,
+  type StreamConsumer,
+  type WeightEntry,
+} from '@cdn-sched/stream';
+import type { ServiceImplementation } from 'nice-grpc';
+import { createWeightTable, type WeightTableOptions } from './domain/index.js';
+import { createWeightPersister, type WeightPersister } from './weight-persistence.js';
+
+/** Options of {@link createWeightCalculator}. */
+export interface WeightCalculatorOptions {
+  instanceId: string;
+  /** config-watcher address (`host:port`). */
+  configTarget: string;
+  /** etcd, for the election and persisted weights; absent = no election, never leader (tests). */
+  client?: EtcdClient;
+  /** Key prefix. Defaults to "/cdn/". */
+  prefix?: string;
+  /** How often weights are recomputed and published, milliseconds. Defaults to 100. */
+  tickIntervalMs?: number;
+  /** Progress period on quiet weight streams, milliseconds. Defaults to 1000. */
+  progressIntervalMs?: number;
+  /** Election lease TTL, seconds. Defaults to 5. */
+  electionTtlS?: number;
+  /** Past this age the config view is stale, milliseconds. Defaults to 10 s. */
+  maxStalenessMs?: number;
+  /** Health and weight tuning (see domain/). */
+  table?: WeightTableOptions;
+  /** Most ingest errors echoed per ack. Defaults to 10. */
+  maxAckErrors?: number;
+  now?: () => number;
+  log?(level: 'info' | 'warn', message: string, fields?: Record<string, unknown>): void;
+}
+
+/** A running weight-calculator core. */
+export interface WeightCalculator {
+  readonly service: ServiceImplementation<typeof serviceDefinitions.weightCalculator>;
+  readonly config: StreamConsumer<ConfigEntry>;
+  readonly version: number;
+  readonly isLeader: boolean;
+  readonly stats: { ingested: number; rejected: number; ticks: number; reporters: number; persisted: number };
+  /** Forces a tick now (tests, benchmarks). */
+  tick(): void;
+  status(): StatusResponse;
+  readiness(): { ready: boolean; reasons: string[] };
+  persisterIdle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The weight-calculator: node documents from the config stream and probe results from every prober
+ * (probers send to every replica, so each replica computes the same table and a failover is
+ * instant: no weight drops to zero because a new leader has to learn the fleet first) go into the
+ * pure weight table; each tick's material changes become one version of the weight stream, and the
+ * elected leader persists them to `<prefix>weights/<id>`.
+ */
+export function createWeightCalculator(options: WeightCalculatorOptions): WeightCalculator {
+  const now = options.now ?? Date.now;
+  const log = options.log ?? (() => undefined);
+  const prefix = options.prefix ?? '/cdn/';
+  const startedAtMs = now();
+  const table = createWeightTable(options.table);
+  const store = createVersionedStore<WeightEntry>({ epoch: `${options.instanceId}@${startedAtMs}` });
+  const stats = { ingested: 0, rejected: 0, ticks: 0, reporters: 0, persisted: 0 };
+  let lastReportAtMs = 0;
+  let persister: WeightPersister | undefined;
+  let election: Election | undefined;
+
+  const config = createConfigConsumer({
+    target: options.configTarget,
+    consumerId: options.instanceId,
+    maxStalenessMs: options.maxStalenessMs,
+    onApplied(update, entries) {
+      if (update.snapshot) {
+        const nodes: Node[] = [];
+        for (const e of entries.values()) if (e.kind === 'node') nodes.push(e.node);
+        for (const r of table.setNodes(nodes)) log('warn', 'node document rejected by the weight table', { nodeId: r.nodeId, reason: r.error });
+        return;
+      }
+      for (const c of update.changes) {
+        if (!c.key.startsWith('node/')) continue;
+        if (c.value?.kind === 'node') {
+          const outcome = table.upsertNode(c.value.node);
+          if (!outcome.accepted) log('warn', 'node document rejected by the weight table', { nodeId: outcome.nodeId, reason: outcome.error });
+        } else table.removeNode(c.key.slice('node/'.length));
+      }
+    },
+  });
+
+  const publish = (): void => {
+    const t = now();
+    const tick = table.tick(t);
+    stats.ticks++;
+    if (tick.changed.length === 0 && tick.removedNodeIds.length === 0 && !tick.capacitiesChanged && store.version > 0) return;
+    const changes: Change<WeightEntry>[] = tick.changed.map((weight) => ({ key: weightEntryKey(weight.nodeId), value: { kind: 'weight', weight } }));
+    for (const id of tick.removedNodeIds) changes.push({ key: weightEntryKey(id), value: undefined });
+    if (tick.capacitiesChanged || store.version === 0) changes.push({ key: CAPACITIES_KEY, value: { kind: 'capacities', capacities: tick.capacities } });
+    store.commit(store.version + 1, changes);
+    if (election?.isLeader && persister) {
+      persister.enqueue(tick.changed, store.version);
+      persister.remove(tick.removedNodeIds);
+    }
+  };
+  const ticker = setInterval(publish, options.tickIntervalMs ?? 100);
+
+  if (options.client) {
+    const client = options.client;
+    persister = createWeightPersister({
+      client,
+      keyPrefix: `${prefix}weights/`,
+      leaderId: options.instanceId,
+      onError: (error) => log('warn', 'weight persist failed; will retry', { error: String(error) }),
+    });
+    const p = persister;
+    election = createElection({
+      client,
+      prefix: `${prefix}election/weight-calculator`,
+      candidateId: options.instanceId,
+      ttlS: options.electionTtlS ?? 5,
+      onChange: ({ isLeader, leaderId }) => {
+        log('info', isLeader ? 'became leader' : 'following', { leader: leaderId });
+        if (isLeader) void p.reconcile(table.snapshot().weights, store.version).catch((error: unknown) => log('warn', 'reconcile failed', { error: String(error) }));
+      },
+      onError: (error) => log('warn', 'election', { error: error.message }),
+    });
+  }
+
+  const upstream = (): UpstreamHealth => {
+    const c = config.state;
+    const sinceReport = lastReportAtMs === 0 ? Number.POSITIVE_INFINITY : now() - lastReportAtMs;
+    const reasons = [];
+    if (c.stale) reasons.push(`config stream stale (${Number.isFinite(c.stalenessMs) ? `${Math.round(c.stalenessMs)} ms` : 'never received'}${c.lastError ? `: ${c.lastError}` : ''})`);
+    if (stats.reporters === 0) reasons.push('no prober connected');
+    return create(UpstreamHealthSchema, {
+      healthy: reasons.length === 0,
+      reason: reasons.join('; '),
+      stalenessMs: BigInt(Number.isFinite(sinceReport) ? Math.round(sinceReport) : 0),
+      watchLatencyP99Ms: Number.isFinite(c.watchLatencyP99Ms) ? c.watchLatencyP99Ms : 0,
+    });
+  };
+  const encoder = createWeightsEncoder(store.epoch, upstream);
+
+  const service: ServiceImplementation<typeof serviceDefinitions.weightCalculator> = {
+    async *reportProbes(requests) {
+      stats.reporters++;
+      try {
+        for await (const batch of requests) {
+          lastReportAtMs = now();
+          let accepted = 0;
+          const errors: string[] = [];
+          for (const result of batch.results) {
+            const outcome = table.ingest(batch.proberId, result, lastReportAtMs);
+            if (outcome.accepted) accepted++;
+            else if (errors.length < (options.maxAckErrors ?? 10)) errors.push(outcome.error);
+          }
+          stats.ingested += accepted;
+          stats.rejected += batch.results.length - accepted;
+          yield { seq: batch.seq, accepted, rejected: batch.results.length - accepted, errors };
+        }
+      } finally {
+        stats.reporters--;
+      }
+    },
+    async *watchWeights(request, context) {
+      yield* serveVersionedStream({
+        store,
+        request: { epoch: request.epoch, version: Number(request.version) },
+        encoder,
+        signal: context.signal,
+        progressIntervalMs: options.progressIntervalMs ?? 1000,
+      });
+    },
+    async status() {
+      return status();
+    },
+  };
+
+  const readiness = (): { ready: boolean; reasons: string[] } => {
+    if (config.state.version === 0) return { ready: false, reasons: [`no configuration from the config-watcher at ${options.configTarget} yet${config.state.lastError ? `: ${config.state.lastError}` : ''}`] };
+    const u = upstream();
+    return { ready: true, reasons: u.healthy ? [] : [u.reason] };
+  };
+
+  function status(): StatusResponse {
+    const r = readiness();
+    const c = config.state;
+    const b = config.breakerStatus();
+    return create(StatusResponseSchema, {
+      service: 'weight-calculator',
+      instanceId: options.instanceId,
+      startedAtMs: BigInt(startedAtMs),
+      ready: r.ready,
+      reasons: r.reasons,
+      version: BigInt(store.version),
+      epoch: store.epoch,
+      breakers: [create(BreakerStatusSchema, { name: b.name, state: b.state, timeoutMs: b.timeoutMs, resetTimeoutMs: b.resetTimeoutMs, failures: BigInt(b.failures), successes: BigInt(b.successes), opens: BigInt(b.opens) })],
+      streams: [
+        create(StreamStatusSchema, {
+          name: 'config-watcher',
+          target: options.configTarget,
+          connected: c.connected,
+          version: BigInt(c.version),
+          epoch: c.epoch,
+          stalenessMs: BigInt(Number.isFinite(c.stalenessMs) ? Math.round(c.stalenessMs) : 0),
+          stale: c.stale,
+        }),
+      ],
+      watchLatencyP99Ms: Number.isFinite(c.watchLatencyP99Ms) ? c.watchLatencyP99Ms : 0,
+      gauges: {
+        leader: election?.isLeader ? 1 : 0,
+        nodes: table.nodeCount,
+        probe_pairs: table.pairCount,
+        results_ingested: stats.ingested,
+        results_rejected: stats.rejected,
+        reporters: stats.reporters,
+        persisted: persister?.written ?? 0,
+      },
+    });
+  }
+
+  return {
+    service,
+    config,
+    get version() {
+      return store.version;
+    },
+    get isLeader() {
+      return election?.isLeader ?? false;
+    },
+    get stats() {
+      return { ...stats, persisted: persister?.written ?? 0 };
+    },
+    tick: publish,
+    status,
+    readiness,
+    persisterIdle: () => persister?.idle() ?? Promise.resolve(),
+    async close() {
+      clearInterval(ticker);
+      await election?.close();
+      await persister?.close();
+      await config.close();
+    },
+  };
+}
