@@ -1,0 +1,143 @@
+import { create } from '@bufbuild/protobuf';
+import { NodeState, Tier, TierCapacitySchema } from '@cdn-sched/proto';
+import type { Node, TierCapacity } from '@cdn-sched/proto';
+
+/**
+ * Capacity per (pool, tier, location), for capacity-aware spill: a resolver whose client sits in
+ * "CN-GD|ct" can see that the ISP_REGION tier of its pool has, say, 20 % of its capacity healthy
+ * and spill to the REGION or COUNTRY tier before the remaining nodes are overrun.
+ *
+ * Location keys, one per tier (a node contributes to each tier it has the fields for):
+ *
+ * | tier        | key          | needs           |
+ * |-------------|--------------|-----------------|
+ * | ISP_REGION  | "CN-GD\|ct"  | region and isp  |
+ * | REGION      | "CN-GD"      | region          |
+ * | ISP_COUNTRY | "CN\|ct"     | country and isp |
+ * | COUNTRY     | "CN"         | country         |
+ * | ANY         | "*"          | —               |
+ *
+ * The region code (ISO 3166-2) already starts with its country, so "CN-GD|ct" is unambiguous.
+ *
+ * - total capacity: every node of the pool that is not in MAINTENANCE (maintenance nodes are not
+ *   in the weight table at all). A DRAIN node counts in the total: it is provisioned capacity
+ *   withheld on purpose, and the spill logic should see the shortfall it leaves.
+ * - healthy capacity: nodes that serve now — ACTIVE with a weight > 0, i.e. UP, or UNKNOWN at its
+ *   cold-start share or held UP. The sum is of `capacityRps` (what the node is sized for), not of
+ *   weights, so a slow-start ramp does not look like missing capacity.
+ */
+
+/** The tiers with a location key, in fallback order (narrowest first). */
+export const LOCATION_TIERS: readonly Tier[] = Object.freeze([
+  Tier.ISP_REGION,
+  Tier.REGION,
+  Tier.ISP_COUNTRY,
+  Tier.COUNTRY,
+  Tier.ANY,
+]);
+
+/** The location fields a key is made of. */
+export interface LocationFields {
+  /** ISO 3166-1 alpha-2, upper case; empty when unknown. */
+  country: string;
+  /** ISO 3166-2 ("CN-GD"); empty when unknown. */
+  region: string;
+  /** Short ISP code ("ct"); empty when unknown. */
+  isp: string;
+}
+
+/** The location key of `fields` at `tier`, or undefined when a field the tier needs is empty. */
+export function locationKey(tier: Tier, fields: LocationFields): string | undefined {
+  switch (tier) {
+    case Tier.ISP_REGION:
+      return fields.region !== '' && fields.isp !== '' ? `${fields.region}|${fields.isp}` : undefined;
+    case Tier.REGION:
+      return fields.region !== '' ? fields.region : undefined;
+    case Tier.ISP_COUNTRY:
+      return fields.country !== '' && fields.isp !== '' ? `${fields.country}|${fields.isp}` : undefined;
+    case Tier.COUNTRY:
+      return fields.country !== '' ? fields.country : undefined;
+    case Tier.ANY:
+      return '*';
+    default:
+      return undefined;
+  }
+}
+
+/** One node as the capacity table sees it. */
+export interface CapacityEntry {
+  /** The node document. */
+  node: Node;
+  /** Whether the node serves now (ACTIVE and weight > 0). */
+  serving: boolean;
+}
+
+interface Accumulator {
+  pool: string;
+  tier: Tier;
+  location: string;
+  healthy: number;
+  total: number;
+}
+
+/**
+ * The capacity table over `entries`, sorted by pool, then tier (fallback order), then location, so
+ * equal inputs give equal outputs. Pure.
+ */
+export function computeTierCapacities(entries: Iterable<CapacityEntry>): TierCapacity[] {
+  const table = new Map<string, Accumulator>();
+  for (const { node, serving } of entries) {
+    if (node.state === NodeState.MAINTENANCE) continue;
+    const healthy = serving && node.state === NodeState.ACTIVE ? node.capacityRps : 0;
+    node.pools.forEach((pool, index) => {
+      if (node.pools.indexOf(pool) !== index) return;
+      for (const tier of LOCATION_TIERS) {
+        const location = locationKey(tier, node);
+        if (location === undefined) continue;
+        const key = `${pool}\u0000${tier}\u0000${location}`;
+        let row = table.get(key);
+        if (row === undefined) {
+          row = { pool, tier, location, healthy: 0, total: 0 };
+          table.set(key, row);
+        }
+        row.healthy += healthy;
+        row.total += node.capacityRps;
+      }
+    });
+  }
+  return [...table.values()].sort(compareRows).map((row) =>
+    create(TierCapacitySchema, {
+      pool: row.pool,
+      tier: row.tier,
+      location: row.location,
+      healthyCapacityRps: row.healthy,
+      totalCapacityRps: row.total,
+    }),
+  );
+}
+
+/** Whether two capacity tables hold the same rows in the same order. */
+export function sameTierCapacities(a: readonly TierCapacity[], b: readonly TierCapacity[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (
+      x.pool !== y.pool ||
+      x.tier !== y.tier ||
+      x.location !== y.location ||
+      x.healthyCapacityRps !== y.healthyCapacityRps ||
+      x.totalCapacityRps !== y.totalCapacityRps
+    ) {
+      return false;
+    }
+  }
+  return true;
+}
+
+function compareRows(a: Accumulator, b: Accumulator): number {
+  if (a.pool !== b.pool) return a.pool < b.pool ? -1 : 1;
+  if (a.tier !== b.tier) return a.tier - b.tier;
+  if (a.location !== b.location) return a.location < b.location ? -1 : 1;
+  return 0;
+}
