@@ -17,7 +17,12 @@ for (const kind of ['libs', 'services']) {
     const project = JSON.parse(readFileSync(join(dir, 'project.json'), 'utf8'));
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
     const tag = project.tags.find((t) => t.startsWith('type:'));
-    projects.set(pkg.name, { dir, tag, deps: new Set(Object.keys(pkg.dependencies ?? {})) });
+    projects.set(pkg.name, {
+      dir,
+      tag,
+      deps: new Set(Object.keys(pkg.dependencies ?? {})),
+      devDeps: new Set(Object.keys(pkg.devDependencies ?? {})),
+    });
   }
 }
 const files = (dir) =>
@@ -27,7 +32,7 @@ const files = (dir) =>
     return p.endsWith('.ts') ? [p] : [];
   });
 const errors = [];
-for (const [name, { dir, tag, deps }] of projects) {
+for (const [name, { dir, tag, deps, devDeps }] of projects) {
   for (const file of files(join(dir, 'src'))) {
     const text = readFileSync(file, 'utf8');
     for (const [, target] of text.matchAll(/from\s+['"](@cdn-sched\/[a-z0-9-]+)['"]/g)) {
@@ -35,7 +40,11 @@ for (const [name, { dir, tag, deps }] of projects) {
       if (!other) errors.push(`${file}: imports unknown project ${target}`);
       else if (target === name) errors.push(`${file}: imports its own package ${target}`);
       else if (!allowed[tag].has(other.tag)) errors.push(`${file}: ${tag} ${name} may not import ${other.tag} ${target}`);
-      else if (!deps.has(target) && !file.endsWith('.spec.ts')) errors.push(`${file}: imports ${target}, missing from ${dir}/package.json dependencies`);
+      else if (!deps.has(target)) {
+        // Tests and benchmarks may use devDependencies (libs/testing); shipped code may not.
+        const devOnly = file.endsWith('.spec.ts') || file.includes('/bench/');
+        if (!devOnly || !devDeps.has(target)) errors.push(`${file}: imports ${target}, missing from ${dir}/package.json ${devOnly ? 'devDependencies' : 'dependencies'}`);
+      }
     }
   }
 }

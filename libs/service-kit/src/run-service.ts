@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { createLogger, createMetrics, startMetricsServer, type Logger, type Metrics, type Readiness } from '@cdn-sched/telemetry';
+import { createLogger, createMetrics, shutdownTracing, startMetricsServer, type Logger, type Metrics, type Readiness } from '@cdn-sched/telemetry';
 import { ConfigError, formatHelp, parseConfig, type ConfigOf, type SettingSpec } from './config.js';
 import { createShutdown, type Shutdown } from './shutdown.js';
 
@@ -65,6 +65,8 @@ export async function runService<S extends Record<string, SettingSpec>>(options:
     timeoutMs: config.shutdownTimeoutMs,
     log: (message, fields) => logger.info(fields ?? {}, message),
   });
+  // Registered first, so it runs last: spans of the shutdown itself are flushed too.
+  shutdown.add('tracing', () => shutdownTracing());
   shutdown.add('metrics', () => metrics.close());
   try {
     const { readiness } = await options.main({ config: { ...config, instanceId } as ServiceContext<ConfigOf<S>>['config'], instanceId, logger, metrics, shutdown });

@@ -8,3 +8,5 @@ export type { ProxyMode, TcpProxy, TcpProxyOptions } from './tcp-proxy.js';
 export { activeHandleCount, waitFor } from './wait.js';
 export { createFakeFleet } from './fake-fleet.js';
 export type { FakeFleet, FakeFleetOptions, FakeHealth, FakeNode, LoadReporting } from './fake-fleet.js';
+export { repoRoot, startServiceProcess } from './service-process.js';
+export type { ServiceProcess, ServiceProcessOptions } from './service-process.js';

@@ -1,0 +1,221 @@
+import { Health, Strategy, type Node } from '@cdn-sched/proto';
+import { hashU32, topK } from '@cdn-sched/rendezvous';
+import { describe, expect, it } from 'vitest';
+import { buildRoutingTable, type RoutingTable } from './candidate-tables.js';
+import { decide } from './decide.js';
+import { createDecisionQuery, createDecisionResult } from './decision-result.js';
+import { makeDomain, makeNode, makeWeight } from './fixtures.js';
+import { pickConsistent, pickWeighted } from './pick.js';
+import { createRng, nextUniform } from './random.js';
+
+const GD_CT = { country: 'CN', region: 'CN-GD', isp: 'ct' };
+
+function weightedTable(weights: number[]): RoutingTable {
+  const nodes = weights.map((_, i) => makeNode(`n${i}`));
+  return buildRoutingTable({
+    nodes,
+    domains: [makeDomain('a.example')],
+    weights: nodes.map((n, i) => makeWeight(n.id, { weight: weights[i]! })),
+    configVersion: 1n,
+    weightsVersion: 1n,
+  });
+}
+
+function consistentTable(nodes: Node[], down: string[] = []): RoutingTable {
+  return buildRoutingTable({
+    nodes,
+    domains: [makeDomain('a.example', { strategy: Strategy.CONSISTENT, answers: 1 })],
+    weights: nodes.map((n) => makeWeight(n.id, down.includes(n.id) ? { health: Health.DOWN } : {})),
+    configVersion: 1n,
+    weightsVersion: 1n,
+  });
+}
+
+function chiSquare(observed: number[], expected: number[]): number {
+  return observed.reduce((acc, o, i) => acc + (o - expected[i]!) ** 2 / expected[i]!, 0);
+}
+
+/** Node id answered first for each of `keys` client keys. */
+function owners(t: RoutingTable, keys: number): string[] {
+  const query = Object.assign(createDecisionQuery(createRng(1)), { domain: 'a.example', location: GD_CT });
+  const out = createDecisionResult();
+  return Array.from({ length: keys }, (_, i) => {
+    query.clientKeyHash = hashU32(i << 8);
+    return t.nodes.ids[decide(t, query, out).nodes[0]!]!;
+  });
+}
+
+describe('weighted strategy', () => {
+  it('picks the first answer in proportion to weight (chi-square, 100k decisions)', () => {
+    const weights = [10, 20, 30, 40];
+    const t = weightedTable(weights);
+    const query = Object.assign(createDecisionQuery(createRng(2024)), { domain: 'a.example', location: GD_CT });
+    const out = createDecisionResult();
+    const counts = [0, 0, 0, 0];
+    const n = 100_000;
+    for (let i = 0; i < n; i++) counts[decide(t, query, out).nodes[0]!]!++;
+    // 3 degrees of freedom, p = 0.001: 16.27.
+    expect(chiSquare(counts, weights.map((w) => (n * w) / 100))).toBeLessThan(16.27);
+  });
+
+  it('draws the second answer without replacement, in proportion to the remaining weight', () => {
+    const weights = [10, 20, 30, 40];
+    const t = weightedTable(weights);
+    const query = Object.assign(createDecisionQuery(createRng(99)), { domain: 'a.example', location: GD_CT, answers: 2 });
+    const out = createDecisionResult();
+    const n = 100_000;
+    const observed = new Array<number>(16).fill(0);
+    let short = 0;
+    for (let i = 0; i < n; i++) {
+      if (decide(t, query, out).count !== 2) short++;
+      observed[out.nodes[0]! * 4 + out.nodes[1]!]!++;
+    }
+    expect(short).toBe(0);
+    const cells: number[] = [];
+    const expected: number[] = [];
+    for (let a = 0; a < 4; a++) {
+      for (let b = 0; b < 4; b++) {
+        if (a === b) {
+          expect(observed[a * 4 + b]).toBe(0);
+          continue;
+        }
+        cells.push(observed[a * 4 + b]!);
+        expected.push((n * weights[a]! * weights[b]!) / (100 * (100 - weights[a]!)));
+      }
+    }
+    // 12 ordered pairs, 11 degrees of freedom, p = 0.001: 31.26.
+    expect(chiSquare(cells, expected)).toBeLessThan(31.26);
+  });
+
+  it('never picks a zero weight, stays distinct and within bounds at the edges of [0, 1)', () => {
+    const t = weightedTable([0, 5, 0, 1e-9, 7, 0]);
+    const group = t.pools.get('edge')!.all;
+    const out = new Int32Array(16);
+    // First draws of 1/2^32 (lowest), 0.5 and (2^32 - 1)/2^32 (highest) the generator can give.
+    for (const first of [1, 0x80000000, 0xffffffff]) {
+      const rng = createRng(stateBefore(first));
+      const n = pickWeighted(group, 16, rng, out);
+      expect(n).toBe(3);
+      expect([...out.subarray(0, n)].sort()).toEqual([1, 3, 4]);
+    }
+    const rng = createRng(1);
+    let bad = 0;
+    for (let i = 0; i < 1000; i++) {
+      const n = pickWeighted(group, 2, rng, out);
+      if (n !== 2 || out[0] === out[1] || ![1, 3, 4].includes(out[0]!) || ![1, 3, 4].includes(out[1]!)) bad++;
+    }
+    expect(bad).toBe(0);
+  });
+});
+
+describe('consistent strategy', () => {
+  const nodes = Array.from({ length: 10 }, (_, i) => makeNode(`edge-${i}`));
+  const keys = 20_000;
+
+  it('gives exactly what libs/rendezvous topK gives, for any group, key and k', () => {
+    const rng = createRng(77);
+    const mine = new Int32Array(16);
+    const theirs = new Int32Array(16);
+    let mismatches = 0;
+    for (const size of [1, 3, 16, 200, 2000]) {
+      const weights = Array.from({ length: size }, () => (nextUniform(rng) < 0.1 ? 0 : 1 + Math.floor(nextUniform(rng) * 300)));
+      const ids = weights.map((_, i) => makeNode(`m${size}-${i}`));
+      const t = buildRoutingTable({
+        nodes: ids,
+        domains: [makeDomain('a.example')],
+        weights: ids.map((n, i) => makeWeight(n.id, { weight: weights[i]! })),
+        configVersion: 1n,
+        weightsVersion: 1n,
+      });
+      const group = t.pools.get('edge')!.all;
+      for (let q = 0; q < 400; q++) {
+        const key = hashU32(q << 8);
+        const k = 1 + (q % 16);
+        const n = pickConsistent(group, key, k, mine);
+        const m = topK(key, group.hashes, group.weights, k, theirs);
+        const expected = [...theirs.subarray(0, m)].map((p) => group.nodes[p]);
+        if (n !== m || [...mine.subarray(0, n)].some((v, i) => v !== expected[i])) mismatches++;
+      }
+    }
+    expect(mismatches).toBe(0);
+  });
+
+  it('sends the same subnet to the same edge, whatever the document order', () => {
+    const a = owners(consistentTable(nodes), keys);
+    expect(owners(consistentTable(nodes), keys)).toEqual(a);
+    expect(owners(consistentTable([...nodes].reverse()), keys)).toEqual(a);
+    const perNode = new Map<string, number>();
+    for (const id of a) perNode.set(id, (perNode.get(id) ?? 0) + 1);
+    expect(perNode.size).toBe(10);
+    for (const c of perNode.values()) expect(Math.abs(c - keys / 10)).toBeLessThan(keys / 10 / 5);
+  });
+
+  it('removing one of N edges moves about 1/N of the subnets, only those that were on it', () => {
+    const before = owners(consistentTable(nodes), keys);
+    const after = owners(consistentTable(nodes.filter((n) => n.id !== 'edge-3')), keys);
+    let moved = 0;
+    let movedOffOthers = 0;
+    let stayedOnRemoved = 0;
+    for (let i = 0; i < keys; i++) {
+      if (after[i] !== before[i]) {
+        moved++;
+        if (before[i] !== 'edge-3') movedOffOthers++;
+      } else if (before[i] === 'edge-3') {
+        stayedOnRemoved++;
+      }
+    }
+    expect(movedOffOthers).toBe(0);
+    expect(stayedOnRemoved).toBe(0);
+    expect(moved / keys).toBeGreaterThan(0.08);
+    expect(moved / keys).toBeLessThan(0.12);
+  });
+
+  it('an edge going DOWN moves only its own subnets, and they come back when it recovers', () => {
+    const before = owners(consistentTable(nodes), keys);
+    const during = owners(consistentTable(nodes, ['edge-7']), keys);
+    const movedOffOthers = during.filter((id, i) => id !== before[i] && before[i] !== 'edge-7').length;
+    expect(movedOffOthers).toBe(0);
+    expect(during).not.toContain('edge-7');
+    expect(owners(consistentTable(nodes), keys)).toEqual(before);
+  });
+});
+
+describe('xorshift32 rng', () => {
+  it('is deterministic per seed, uniform enough, within [0, 1), and not stuck at seed 0', () => {
+    const a = createRng(123);
+    const b = createRng(123);
+    const zero = createRng(0);
+    let sum = 0;
+    let bad = 0;
+    for (let i = 0; i < 10_000; i++) {
+      const x = nextUniform(a);
+      if (x !== nextUniform(b) || !(x >= 0 && x < 1)) bad++;
+      sum += x;
+    }
+    expect(bad).toBe(0);
+    expect(sum / 10_000).toBeGreaterThan(0.49);
+    expect(sum / 10_000).toBeLessThan(0.51);
+    expect(new Set([nextUniform(zero), nextUniform(zero), nextUniform(zero)]).size).toBe(3);
+  });
+
+  it('stateBefore inverts one step (the helper the edge tests rely on)', () => {
+    for (const v of [1, 0x80000000, 0xffffffff, 0x12345678]) {
+      expect(Math.round(nextUniform(createRng(stateBefore(v))) * 4294967296)).toBe(v);
+    }
+  });
+});
+
+/** The xorshift32 state whose next output is `output` (each of the three steps is invertible). */
+function stateBefore(output: number): number {
+  const unLeft = (y: number, s: number) => {
+    let x = y;
+    for (let i = 0; i < 32; i += s) x = y ^ (x << s);
+    return x | 0;
+  };
+  const unRight = (y: number, s: number) => {
+    let x = y;
+    for (let i = 0; i < 32; i += s) x = y ^ (x >>> s);
+    return x | 0;
+  };
+  return unLeft(unRight(unLeft(output | 0, 5), 17), 13);
+}

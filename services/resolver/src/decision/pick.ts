@@ -1,0 +1,141 @@
+import { mix32 } from '@cdn-sched/rendezvous';
+import type { CandidateGroup } from './candidate-group.js';
+import { MAX_ANSWERS } from './candidate-tables.js';
+
+/**
+ * The two ways of picking answers inside a candidate group. Both write node indices into
+ * `out[0..n)` and return n = min(k, positions with weight > 0): never a node of weight 0, never the
+ * same node twice, never padded. Neither allocates: scratch lives at module level, which is safe
+ * because a pick runs to completion synchronously.
+ */
+
+// Chosen intervals of the cumulative line, kept sorted by start (at most MAX_ANSWERS of them).
+const chosenStart = new Float64Array(MAX_ANSWERS);
+const chosenWidth = new Float64Array(MAX_ANSWERS);
+const chosenPos = new Int32Array(MAX_ANSWERS);
+// Scores of the current top k of pickConsistent, best first.
+const scores = new Float64Array(MAX_ANSWERS);
+const TWO_POW_32 = 4294967296;
+// Group size from which pickConsistent bounds the draws (measured: below it the bound costs more).
+const PRUNE_MIN_SIZE = 32;
+
+/**
+ * Weighted random sampling without replacement ("successive sampling"): each answer is drawn with
+ * probability proportional to its weight among the members not yet drawn. The first draw is a
+ * binary search on the cumulative weights; later draws pick a point on the line with the chosen
+ * intervals cut out (r is shifted past each chosen interval that starts at or before it, in start
+ * order), so there is no rejection loop however skewed the weights, and the cost is
+ * O(k² + k log n) with the precomputed cumulative array left untouched.
+ */
+export function pickWeighted(group: CandidateGroup, k: number, rng: Int32Array, out: Int32Array): number {
+  const n = Math.min(k, group.pickableCount, out.length, MAX_ANSWERS);
+  const cumulative = group.cumulative;
+  const size = group.size;
+  let remaining = group.totalWeight;
+  for (let a = 0; a < n; a++) {
+    // xorshift32 (random.ts), inlined: every double below stays in this frame, so V8 never has to
+    // box one into a heap number to pass it across a call that might not be inlined.
+    let x = rng[0]!;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    rng[0] = x;
+    let r = ((x >>> 0) / 4294967296) * remaining;
+    for (let j = 0; j < a; j++) {
+      if (r >= chosenStart[j]!) r += chosenWidth[j]!;
+      else break;
+    }
+    // Binary search: the first position whose running sum exceeds r (never an empty interval).
+    let lo = 0;
+    let hi = size;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (cumulative[mid]! > r) hi = mid;
+      else lo = mid + 1;
+    }
+    let pos = lo;
+    // Rounding can push r onto the end of the line or into a chosen or empty interval; take the
+    // first free member of positive weight then, so the contract (distinct, weight > 0) holds.
+    if (pos >= size || group.weights[pos]! <= 0 || isChosen(pos, a)) pos = firstFree(group, a);
+    insertChosen(a, pos, cumulative);
+    remaining -= cumulative[pos]! - (pos > 0 ? cumulative[pos - 1]! : 0);
+    out[a] = group.nodes[pos]!;
+  }
+  return n;
+}
+
+/**
+ * Weighted rendezvous (highest random weight) on the client key: the same key gets the same
+ * answers in the same order as long as the group does not change, and a member's removal or weight
+ * change only moves the keys whose top k it was in.
+ *
+ * Same result as libs/rendezvous `topK(keyHash, hashes, weights, k)` — same draw (`mix32`), same
+ * score (`weightedScore`: -w / ln u, u = (draw + 0.5) / 2^32), same order and tie-break, and
+ * pick.spec.ts checks they agree on thousands of keys —
+ * but pruned: once k candidates are held, a member can only enter if its score beats the k-th,
+ * and since score ≤ -maxWeight / ln u, that needs u > exp(-maxWeight / kth). The 32-bit draw is
+ * compared with that bound first, and the logarithm is computed only for the few members above it
+ * (O(k log n) expected), which makes a 2,000-node tier about 10× cheaper than scoring every member.
+ */
+export function pickConsistent(group: CandidateGroup, keyHash: number, k: number, out: Int32Array): number {
+  const limit = Math.min(k, MAX_ANSWERS, out.length);
+  const hashes = group.hashes;
+  const weights = group.weights;
+  const maxWeight = group.maxWeight;
+  const size = group.size;
+  // In a small group the bound costs an exp per insertion and saves few logs: not worth it.
+  const prune = size > PRUNE_MIN_SIZE;
+  let n = 0;
+  let floor = 0; // draws below this cannot enter the current top k
+  for (let i = 0; i < size; i++) {
+    const w = weights[i]!;
+    if (!(w > 0)) continue;
+    const draw = mix32(keyHash, hashes[i]!);
+    if (draw < floor) continue;
+    // weightedScore(keyHash, hash, w) of libs/rendezvous, computed from the draw already in hand:
+    // one hash instead of two, and no fractional double returned from a call (V8 boxes those).
+    const s = -w / Math.log((draw + 0.5) / TWO_POW_32);
+    if (n < limit) n++;
+    else if (s <= scores[n - 1]!) continue;
+    // Insertion into the sorted prefix; ties keep the lower position first, as topK does.
+    let j = n - 1;
+    while (j > 0 && scores[j - 1]! < s) {
+      scores[j] = scores[j - 1]!;
+      out[j] = out[j - 1]!;
+      j--;
+    }
+    scores[j] = s;
+    out[j] = i;
+    // u = (draw + 0.5) / 2^32 must exceed exp(-maxWeight / kth); 2 draws of margin absorb the
+    // rounding of exp and log, so the bound never drops a member topK would keep.
+    if (prune && n === limit) floor = Math.floor(Math.exp(-maxWeight / scores[n - 1]!) * TWO_POW_32) - 2;
+  }
+  for (let i = 0; i < n; i++) out[i] = group.nodes[out[i]!]!;
+  return n;
+}
+
+function isChosen(pos: number, count: number): boolean {
+  for (let j = 0; j < count; j++) if (chosenPos[j] === pos) return true;
+  return false;
+}
+
+function firstFree(group: CandidateGroup, count: number): number {
+  for (let p = 0; p < group.size; p++) if (group.weights[p]! > 0 && !isChosen(p, count)) return p;
+  return -1; // unreachable: count < pickableCount
+}
+
+/** Records position `pos` as chosen, keeping the intervals sorted by start. */
+function insertChosen(count: number, pos: number, cumulative: Float64Array): void {
+  const start = pos > 0 ? cumulative[pos - 1]! : 0;
+  const width = cumulative[pos]! - start;
+  let j = count;
+  while (j > 0 && chosenStart[j - 1]! > start) {
+    chosenStart[j] = chosenStart[j - 1]!;
+    chosenWidth[j] = chosenWidth[j - 1]!;
+    chosenPos[j] = chosenPos[j - 1]!;
+    j--;
+  }
+  chosenStart[j] = start;
+  chosenWidth[j] = width;
+  chosenPos[j] = pos;
+}
