@@ -1,0 +1,57 @@
+import { Tier } from '@cdn-sched/proto';
+import { describe, expect, it } from 'vitest';
+import { fallbackOrderProblems, parseTierName, tierContains, tierName, TIER_NAMES } from './fallback-tiers.js';
+
+describe('fallback tiers', () => {
+  it('maps every document name to its tier and back', () => {
+    expect(TIER_NAMES).toEqual(['isp+region', 'region', 'isp+country', 'country', 'any']);
+    expect(TIER_NAMES.map(parseTierName)).toEqual([Tier.ISP_REGION, Tier.REGION, Tier.ISP_COUNTRY, Tier.COUNTRY, Tier.ANY]);
+    for (const name of TIER_NAMES) expect(tierName(parseTierName(name)!)).toBe(name);
+    expect(parseTierName('city')).toBeUndefined();
+    expect(() => tierName(Tier.UNSPECIFIED)).toThrow('fallback: UNSPECIFIED has no document form');
+  });
+
+  it('knows which tier contains which', () => {
+    const contains: [Tier, Tier][] = [
+      [Tier.ANY, Tier.COUNTRY],
+      [Tier.ANY, Tier.ISP_REGION],
+      [Tier.COUNTRY, Tier.REGION],
+      [Tier.COUNTRY, Tier.ISP_COUNTRY],
+      [Tier.COUNTRY, Tier.ISP_REGION],
+      [Tier.REGION, Tier.ISP_REGION],
+      [Tier.ISP_COUNTRY, Tier.ISP_REGION],
+      [Tier.REGION, Tier.REGION],
+    ];
+    for (const [outer, inner] of contains) expect(tierContains(outer, inner), `${tierName(outer)} ⊇ ${tierName(inner)}`).toBe(true);
+    const disjoint: [Tier, Tier][] = [
+      [Tier.REGION, Tier.ISP_COUNTRY],
+      [Tier.ISP_COUNTRY, Tier.REGION],
+      [Tier.ISP_REGION, Tier.REGION],
+      [Tier.COUNTRY, Tier.ANY],
+      [Tier.UNSPECIFIED, Tier.ANY],
+    ];
+    for (const [outer, inner] of disjoint) expect(tierContains(outer, inner)).toBe(false);
+  });
+
+  it('accepts narrow-to-wide chains, including region and isp+country in either order', () => {
+    for (const chain of [
+      [Tier.ISP_REGION, Tier.REGION, Tier.ISP_COUNTRY, Tier.COUNTRY, Tier.ANY],
+      [Tier.ISP_REGION, Tier.ISP_COUNTRY, Tier.REGION, Tier.COUNTRY, Tier.ANY],
+      [Tier.COUNTRY],
+      [Tier.ANY],
+      [Tier.REGION, Tier.ANY],
+    ]) {
+      expect(fallbackOrderProblems(chain)).toEqual([]);
+    }
+  });
+
+  it('reports tiers that can never answer because a wider tier comes first', () => {
+    expect(fallbackOrderProblems([Tier.COUNTRY, Tier.REGION, Tier.ANY])).toEqual([
+      { index: 1, problem: '"region" after "country" is never tried: every node of "region" is also in "country"' },
+    ]);
+    expect(fallbackOrderProblems([Tier.ANY, Tier.ISP_REGION, Tier.COUNTRY]).map((p) => p.index)).toEqual([1, 2]);
+    expect(fallbackOrderProblems([Tier.ISP_COUNTRY, Tier.ISP_REGION])[0].problem).toBe(
+      '"isp+region" after "isp+country" is never tried: every node of "isp+region" is also in "isp+country"',
+    );
+  });
+});

@@ -1,0 +1,14 @@
+export { createLogger, resolveLogLevel, LOG_LEVELS } from './logger.js';
+export type { Logger, LoggerOptions, LogLevel } from './logger.js';
+export { createMetrics } from './metrics.js';
+export type { Metrics, MetricsOptions, CounterOptions, GaugeOptions, HistogramOptions } from './metrics.js';
+export { createRuntimeMetrics, gcKindOf, RUNTIME_METRIC_NAMES } from './runtime-metrics.js';
+export type { RuntimeMetrics, RuntimeMetricsOptions } from './runtime-metrics.js';
+export { startMetricsServer } from './metrics-server.js';
+export type { MetricsServer, MetricsServerOptions, Readiness } from './metrics-server.js';
+export { initTracing, shutdownTracing, currentTracing } from './tracing.js';
+export type { Tracing, TracingOptions } from './tracing.js';
+export { readTracingEnv, otlpTracesUrl, parseSampleRatio } from './tracing-config.js';
+export type { TracingEnvConfig } from './tracing-config.js';
+export { SpanNames, SpanAttributes } from './span-names.js';
+export type { SpanName, SpanAttributeKey } from './span-names.js';
