@@ -63,11 +63,12 @@ export function createConfigWatcher(options: ConfigWatcherOptions): ConfigWatche
   let readyResolve!: () => void;
   const readyPromise = new Promise<void>((r) => (readyResolve = r));
 
-  // Declared before the breakers, which read it: the p99 of the heartbeat echo.
-  let latency: WatchLatencyProbe | undefined;
+  // The breakers read the p99 of the heartbeat echo; the probe needs a breaker in turn, so it is
+  // created after them and reached through this holder.
+  const latencyRef: { probe?: WatchLatencyProbe } = {};
   const alive = (): boolean => now() - lastContactMs < Math.max(2000, 3 * (options.heartbeatIntervalMs ?? 1000));
   const makeBreaker = (name: string): TunedBreaker =>
-    createTunedBreaker({ name, latencyP99Ms: () => latency?.p99() ?? Number.NaN, upstreamAlive: alive });
+    createTunedBreaker({ name, latencyP99Ms: () => latencyRef.probe?.p99() ?? Number.NaN, upstreamAlive: alive });
   const listBreaker = makeBreaker('etcd.list');
   const heartbeatBreaker = makeBreaker('etcd.heartbeat');
 
@@ -80,7 +81,7 @@ export function createConfigWatcher(options: ConfigWatcherOptions): ConfigWatche
     onRejected: options.onRejected,
     onHeartbeat: (key, value) => {
       touch();
-      latency?.onHeartbeat(key, value);
+      latencyRef.probe?.onHeartbeat(key, value);
     },
   });
   const reflector = createReflector({
@@ -107,7 +108,7 @@ export function createConfigWatcher(options: ConfigWatcherOptions): ConfigWatche
       options.onEtcdStateChange?.(s, error);
     },
   });
-  latency = createWatchLatencyProbe({
+  const probe = createWatchLatencyProbe({
     client: options.client,
     key: `${prefix}heartbeat/${options.instanceId}`,
     instanceId: options.instanceId,
@@ -115,7 +116,7 @@ export function createConfigWatcher(options: ConfigWatcherOptions): ConfigWatche
     breaker: heartbeatBreaker,
     now,
   });
-  const probe = latency;
+  latencyRef.probe = probe;
 
   const upstream = (): UpstreamHealth => {
     const stalenessMs = lastContactMs === 0 ? now() - startedAtMs : now() - lastContactMs;

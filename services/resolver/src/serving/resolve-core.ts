@@ -1,0 +1,122 @@
+import { GeoIpError, parseClientAddress, parseEcsSubnet, parseIpv4, subnetKey, subnetKeyV4, type GeoIpDatabase, type GeoLocation } from '@cdn-sched/geoip';
+import { hashString, hashU32 } from '@cdn-sched/rendezvous';
+import { Status } from 'nice-grpc';
+import {
+  createDecisionQuery,
+  createDecisionResult,
+  createRng,
+  decide,
+  DecisionStatus,
+  findDomainIndex,
+  MAX_ANSWERS,
+  type DecisionResult,
+  type RoutingTable,
+} from '../decision/index.js';
+
+/** What a decision needs from a request (a ResolveRequest message, or the wire codec's plain object). */
+export interface ResolveInput {
+  queryId: bigint;
+  clientIp: string;
+  ecsSubnet: string;
+  domain: string;
+  answers: number;
+}
+
+/**
+ * The outcome of one request, in a reusable struct: either an error (gRPC code and a message for a
+ * person) or the decision with everything a response carries. Renderers (unary message, wire
+ * codec) read it; nothing here allocates per request on the IPv4 path except the reason string.
+ */
+export interface Decided {
+  ok: boolean;
+  code: number;
+  message: string;
+  table: RoutingTable | undefined;
+  readonly result: DecisionResult;
+  location: GeoLocation;
+  /** Prefix length of the matched range: the EDNS client-subnet scope. */
+  prefixLen: number;
+  degraded: boolean;
+}
+
+/** Options of {@link createResolveCore}. */
+export interface ResolveCoreOptions {
+  /** The routing table now (undefined before the first config). */
+  table: () => RoutingTable | undefined;
+  /** The IP database now (hot-reloaded). */
+  geo: () => GeoIpDatabase;
+  /** Upstream state is stale: every answer is marked degraded. */
+  stale: () => boolean;
+  /** Seed of the weighted strategy's random source. Defaults to the process id. */
+  seed?: number;
+}
+
+export interface ResolveCore {
+  /** Decides `input` into the core's reusable `Decided` (valid until the next call). */
+  resolve(input: ResolveInput): Decided;
+}
+
+const UNKNOWN: GeoLocation = Object.freeze({ country: '', region: '', isp: '' });
+
+export function createResolveCore(options: ResolveCoreOptions): ResolveCore {
+  const query = createDecisionQuery(createRng(options.seed ?? process.pid));
+  const out: Decided = { ok: false, code: 0, message: '', table: undefined, result: createDecisionResult(), location: UNKNOWN, prefixLen: 0, degraded: false };
+  const fail = (code: number, message: string): Decided => {
+    out.ok = false;
+    out.code = code;
+    out.message = message;
+    return out;
+  };
+
+  /** Sets out.location / out.prefixLen and query.clientKeyHash; returns an error message or ''. */
+  const locate = (db: GeoIpDatabase, input: ResolveInput): string => {
+    try {
+      if (input.ecsSubnet === '') {
+        // Fast path: a plain IPv4 address, parsed without allocating.
+        const v4 = parseIpv4(input.clientIp);
+        if (v4 >= 0) {
+          out.location = db.location(db.lookupV4(v4));
+          out.prefixLen = db.prefixLenV4(v4);
+          query.clientKeyHash = hashU32(subnetKeyV4(v4));
+          return '';
+        }
+        if (input.clientIp === '') return 'client_ip or ecs_subnet is required';
+      }
+      // ECS wins over the client address (RFC 7871: the subnet is the client's, the address the resolver's).
+      const addr = input.ecsSubnet !== '' ? parseEcsSubnet(input.ecsSubnet) : parseClientAddress(input.clientIp);
+      out.location = db.location(db.lookupAddress(addr));
+      out.prefixLen = db.prefixLenOf(addr);
+      query.clientKeyHash = addr.family === 4 ? hashU32(subnetKeyV4(addr.v4, addr.prefixLen)) : hashString(subnetKey(addr));
+      return '';
+    } catch (error) {
+      if (error instanceof GeoIpError) return error.message;
+      throw error;
+    }
+  };
+
+  return {
+    resolve(input) {
+      const table = options.table();
+      out.table = table;
+      if (!table) return fail(Status.UNAVAILABLE, 'no routing state yet: the resolver has not received its configuration');
+      if (input.domain === '') return fail(Status.INVALID_ARGUMENT, 'domain: required');
+      if (input.answers > MAX_ANSWERS) return fail(Status.INVALID_ARGUMENT, `answers: at most ${MAX_ANSWERS} per decision, got ${input.answers}`);
+      const domainIndex = findDomainIndex(table, input.domain);
+      if (domainIndex < 0) return fail(Status.NOT_FOUND, `domain '${input.domain.length > 253 ? `${input.domain.slice(0, 64)}…` : input.domain}' has no routing policy`);
+      const problem = locate(options.geo(), input);
+      if (problem !== '') return fail(Status.INVALID_ARGUMENT, problem);
+      query.domainIndex = domainIndex;
+      query.location = out.location;
+      query.answers = input.answers;
+      decide(table, query, out.result);
+      if (out.result.status === DecisionStatus.UNAVAILABLE) {
+        return fail(Status.UNAVAILABLE, `no healthy node of pool '${table.domains[domainIndex]?.pool.name ?? ''}' for this client, and the policy of ${input.domain} says error when all are down`);
+      }
+      out.ok = true;
+      out.code = 0;
+      out.message = '';
+      out.degraded = out.result.degraded || options.stale();
+      return out;
+    },
+  };
+}

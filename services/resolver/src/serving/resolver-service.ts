@@ -1,0 +1,146 @@
+import { create } from '@bufbuild/protobuf';
+import { BreakerStatusSchema, StatusResponseSchema, StreamStatusSchema, serviceDefinitions, type ResolveRequest, type StatusResponse } from '@cdn-sched/proto';
+import { SpanAttributes, SpanNames } from '@cdn-sched/telemetry';
+import { trace, SpanStatusCode, type Span } from '@opentelemetry/api';
+import { ServerError, Status, type MethodDefinition, type ServiceImplementation } from 'nice-grpc';
+import { tierName } from '../decision/index.js';
+import type { ResolveCore, ResolveInput, Decided } from './resolve-core.js';
+import type { RoutingState } from './routing-state.js';
+import { toResolveResponse } from './to-response.js';
+import { createBatchWriter, decodeResolveStreamRequest, encodeDecision } from './wire-codec.js';
+
+const base = serviceDefinitions.resolver;
+
+/**
+ * The resolver's service definition: the generated one, except that ResolveStream reads and writes
+ * through the wire-level codec (requests decode to plain inputs; handlers yield encoded batches).
+ */
+export const resolverServiceDefinition = {
+  resolve: base.resolve,
+  status: base.status,
+  resolveStream: {
+    path: base.resolveStream.path,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: (value: ResolveInput[]) => base.resolveStream.requestSerialize({ queries: value }),
+    requestDeserialize: decodeResolveStreamRequest,
+    responseSerialize: (bytes: Uint8Array) => bytes,
+    responseDeserialize: (bytes: Uint8Array) => bytes,
+    options: {},
+  } satisfies MethodDefinition<ResolveInput[], ResolveInput[], Uint8Array, Uint8Array, true, true>,
+} as const;
+
+/** Options of {@link createResolverService}. */
+export interface ResolverServiceOptions {
+  core: ResolveCore;
+  state: RoutingState;
+  instanceId: string;
+  /** Most queries in one ResolveStream batch. Defaults to 5,000. */
+  maxBatch?: number;
+  /**
+   * Share of unary calls and stream batches that get a `cdn.request` span, 0..1. Defaults to 0.01:
+   * creating spans for every decision at 1 M/s would cost more than the decisions.
+   */
+  traceRatio?: number;
+  onDecisions?(count: number, errors: number): void;
+}
+
+const tracer = trace.getTracer('cdn-sched.resolver');
+
+function annotate(span: Span, decided: Decided, domain: string): void {
+  const r = decided.result;
+  span.setAttribute(SpanAttributes.domain, domain);
+  if (!decided.ok) {
+    span.setStatus({ code: SpanStatusCode.ERROR, message: decided.message });
+    return;
+  }
+  span.setAttribute(SpanAttributes.userCountry, decided.location.country);
+  span.setAttribute(SpanAttributes.userRegion, decided.location.region);
+  span.setAttribute(SpanAttributes.isp, decided.location.isp);
+  span.setAttribute(SpanAttributes.tier, tierName(r.tier));
+  span.setAttribute(SpanAttributes.degraded, decided.degraded);
+  span.setAttribute(SpanAttributes.candidateCount, r.group?.size ?? 0);
+  if (r.count > 0) span.setAttribute(SpanAttributes.selectedId, decided.table!.nodes.ids[r.nodes[0]!]!);
+}
+
+/** gRPC handlers of the resolver. */
+export function createResolverService(options: ResolverServiceOptions): ServiceImplementation<typeof resolverServiceDefinition> {
+  const { core } = options;
+  const maxBatch = options.maxBatch ?? 5000;
+  const ratio = options.traceRatio ?? 0.01;
+  const sampled = (): boolean => ratio > 0 && Math.random() < ratio;
+  const startedAtMs = Date.now();
+
+  return {
+    async resolve(request: ResolveRequest) {
+      const span = sampled() ? tracer.startSpan(SpanNames.request) : undefined;
+      const decided = core.resolve(request);
+      if (span) {
+        annotate(span, decided, request.domain);
+        span.end();
+      }
+      options.onDecisions?.(1, decided.ok ? 0 : 1);
+      if (!decided.ok) throw new ServerError(decided.code, decided.message);
+      return toResolveResponse(request.queryId, decided);
+    },
+
+    async *resolveStream(batches) {
+      for await (const queries of batches) {
+        // A batch that cannot be answered item by item is a protocol misuse: the stream ends
+        // with the status. A bad item inside a batch only fails that item (ItemError).
+        if (queries.length === 0) throw new ServerError(Status.INVALID_ARGUMENT, 'empty batch: send at least one query per ResolveStreamRequest');
+        if (queries.length > maxBatch) {
+          throw new ServerError(Status.RESOURCE_EXHAUSTED, `batch of ${queries.length} queries is over the limit of ${maxBatch}; split it into smaller batches`);
+        }
+        const span = sampled() ? tracer.startSpan(SpanNames.request, { attributes: { 'cdn.batch_size': queries.length } }) : undefined;
+        const writer = createBatchWriter();
+        let errors = 0;
+        for (let i = 0; i < queries.length; i++) {
+          const q = queries[i]!;
+          const decided = core.resolve(q);
+          if (!decided.ok) errors++;
+          if (span && i === 0) annotate(span, decided, q.domain);
+          encodeDecision(writer, q.queryId, decided);
+        }
+        span?.end();
+        options.onDecisions?.(queries.length, errors);
+        yield writer.finish();
+      }
+    },
+
+    async status(): Promise<StatusResponse> {
+      const s = options.state;
+      const reasons = s.reasons();
+      const table = s.table;
+      const stream = (name: string, target: string, c: typeof s.config) =>
+        create(StreamStatusSchema, {
+          name,
+          target,
+          connected: c.state.connected,
+          version: BigInt(c.state.version),
+          epoch: c.state.epoch,
+          stalenessMs: BigInt(Number.isFinite(c.state.stalenessMs) ? Math.round(c.state.stalenessMs) : 0),
+          stale: c.state.stale,
+        });
+      const breakers = [s.config.breakerStatus(), s.weights.breakerStatus()];
+      return create(StatusResponseSchema, {
+        service: 'resolver',
+        instanceId: options.instanceId,
+        startedAtMs: BigInt(startedAtMs),
+        ready: table !== undefined,
+        reasons: table ? reasons : ['no routing state yet', ...reasons],
+        version: table?.configVersion ?? 0n,
+        breakers: breakers.map((b) => create(BreakerStatusSchema, { name: b.name, state: b.state, timeoutMs: b.timeoutMs, resetTimeoutMs: b.resetTimeoutMs, failures: BigInt(b.failures), successes: BigInt(b.successes), opens: BigInt(b.opens) })),
+        streams: [stream('config-watcher', '', s.config), stream('weight-calculator', s.weightTarget, s.weights as unknown as typeof s.config)],
+        watchLatencyP99Ms: Number.isFinite(s.config.state.watchLatencyP99Ms) ? s.config.state.watchLatencyP99Ms : 0,
+        gauges: {
+          nodes: table?.nodes.count ?? 0,
+          domains: table?.domains.length ?? 0,
+          weights_version: Number(table?.weightsVersion ?? 0n),
+          rebuilds: s.rebuilds,
+          degraded: s.degraded() ? 1 : 0,
+        },
+      });
+    },
+  };
+}

@@ -1,0 +1,26 @@
+import { create } from '@bufbuild/protobuf';
+import { ResolveResponseSchema, type ResolveResponse } from '@cdn-sched/proto';
+import { formatReason } from '../decision/index.js';
+import type { Decided } from './resolve-core.js';
+
+/** Builds the ResolveResponse message of a successful decision (the unary path, and the codec tests). */
+export function toResolveResponse(queryId: bigint, decided: Decided): ResolveResponse {
+  const table = decided.table!;
+  const r = decided.result;
+  const answers = [];
+  for (let i = 0; i < r.count; i++) {
+    const n = r.nodes[i]!;
+    answers.push({ nodeId: table.nodes.ids[n]!, address: table.nodes.addresses[n]!, port: table.nodes.ports[n]!, ttlS: r.ttlS });
+  }
+  return create(ResolveResponseSchema, {
+    queryId,
+    answers,
+    location: { country: decided.location.country, region: decided.location.region, isp: decided.location.isp, prefixLen: decided.prefixLen },
+    tier: r.tier,
+    reason: formatReason(table, r),
+    ecsScope: decided.prefixLen,
+    degraded: decided.degraded,
+    configVersion: table.configVersion,
+    weightsVersion: table.weightsVersion,
+  });
+}

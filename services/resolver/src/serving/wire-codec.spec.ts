@@ -1,0 +1,111 @@
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { ResolveStreamRequestSchema, ResolveStreamResponseSchema, Strategy, Tier } from '@cdn-sched/proto';
+import { describe, expect, it } from 'vitest';
+import { buildRoutingTable, createRng, nextU32 } from '../decision/index.js';
+import { makeDomain, makeNode, makeWeight } from '../decision/fixtures.js';
+import { createResolveCore, type ResolveInput } from './resolve-core.js';
+import { toResolveResponse } from './to-response.js';
+import { createBatchWriter, decodeResolveStreamRequest, encodeDecision } from './wire-codec.js';
+
+
+/** A tiny IP database over the real parser's output shape: three ranges with known locations. */
+function smallGeo() {
+  const locations = [
+    { country: 'CN', region: 'CN-GD', isp: 'ct' },
+    { country: 'CN', region: 'CN-BJ', isp: 'cu' },
+    { country: 'US', region: '', isp: '' },
+  ];
+  return {
+    lookupV4: (ip: number) => (ip >>> 0 < 0x40000000 ? 0 : ip >>> 0 < 0x80000000 ? 1 : ip >>> 0 < 0xc0000000 ? 2 : -1),
+    prefixLenV4: () => 2,
+    location: (id: number) => locations[id] ?? { country: '', region: '', isp: '' },
+    lookupAddress: () => -1,
+    prefixLenOf: () => 0,
+  };
+}
+
+describe('ResolveStream wire codec', () => {
+  const rng = createRng(7);
+  const rand = (n: number): number => nextU32(rng) % n;
+  const nodes = Array.from({ length: 30 }, (_, i) =>
+    makeNode(`n${i}`, { region: ['CN-GD', 'CN-BJ', 'CN-SH'][i % 3], isp: ['ct', 'cu', 'cm'][i % 3], country: i % 10 === 9 ? 'US' : 'CN', pools: ['edge'] }),
+  );
+  const table = buildRoutingTable({
+    nodes,
+    domains: [
+      makeDomain('w.example', { pool: 'edge', answers: 2, strategy: Strategy.WEIGHTED, fallback: [Tier.ISP_REGION, Tier.REGION, Tier.ANY] }),
+      makeDomain('c.example', { pool: 'edge', answers: 3, strategy: Strategy.CONSISTENT, fallback: [Tier.REGION, Tier.COUNTRY, Tier.ANY] }),
+    ],
+    weights: nodes.map((n, i) => makeWeight(n.id, { weight: 10 + i })),
+    configVersion: 123n,
+    weightsVersion: 45n,
+  });
+  const core = createResolveCore({ table: () => table, geo: () => smallGeo() as never, stale: () => false, seed: 3 });
+
+  it('encodes decisions byte for byte like the reflective codec (2,000 random queries)', () => {
+    const domains = ['w.example', 'c.example', 'W.EXAMPLE.', 'missing.example', ''];
+    for (let i = 0; i < 2000; i++) {
+      const input: ResolveInput = {
+        queryId: BigInt(rand(5) === 0 ? 0 : rand(2 ** 31)) * BigInt(1 + rand(3)),
+        clientIp: rand(10) === 0 ? 'not-an-ip' : `${rand(256)}.${rand(256)}.${rand(256)}.${rand(256)}`,
+        ecsSubnet: '',
+        domain: domains[rand(domains.length)]!,
+        answers: rand(4),
+      };
+      const decided = core.resolve(input);
+      const w = createBatchWriter();
+      encodeDecision(w, input.queryId, decided);
+      const wire = w.finish();
+      const reflective = toBinary(
+        ResolveStreamResponseSchema,
+        create(ResolveStreamResponseSchema, {
+          decisions: [
+            {
+              queryId: input.queryId,
+              result: decided.ok
+                ? { case: 'response', value: toResolveResponse(input.queryId, decided) }
+                : { case: 'error', value: { code: decided.code, message: decided.message } },
+            },
+          ],
+        }),
+      );
+      expect(wire).toEqual(reflective);
+    }
+  });
+
+  it('round-trips a batch through the reflective decoder with every field', () => {
+    const w = createBatchWriter();
+    const inputs = [
+      { queryId: 1n, clientIp: '1.2.3.4', ecsSubnet: '', domain: 'w.example', answers: 2 },
+      { queryId: 2n, clientIp: '', ecsSubnet: '', domain: 'nope.example', answers: 0 },
+    ];
+    for (const q of inputs) encodeDecision(w, q.queryId, core.resolve(q));
+    const back = fromBinary(ResolveStreamResponseSchema, w.finish());
+    expect(back.decisions.map((d) => [d.queryId, d.result.case])).toEqual([
+      [1n, 'response'],
+      [2n, 'error'],
+    ]);
+    const ok = back.decisions[0]!.result.value as { answers: unknown[]; configVersion: bigint; weightsVersion: bigint; location?: { region: string } };
+    expect(ok.answers).toHaveLength(2);
+    expect(ok.configVersion).toBe(123n);
+    expect(ok.weightsVersion).toBe(45n);
+    expect(ok.location?.region).toBe('CN-GD');
+  });
+
+  it('decodes requests exactly like the reflective codec, skipping unknown fields', () => {
+    for (let i = 0; i < 500; i++) {
+      const queries = Array.from({ length: rand(5) }, () => ({
+        queryId: BigInt(rand(2 ** 30)) * 4096n,
+        clientIp: rand(2) ? `10.0.${rand(256)}.${rand(256)}` : '',
+        ecsSubnet: rand(3) === 0 ? `1.2.${rand(256)}.0/24` : '',
+        domain: ['a.example', 'b.example', ''][rand(3)]!,
+        answers: rand(17),
+      }));
+      const bytes = toBinary(ResolveStreamRequestSchema, create(ResolveStreamRequestSchema, { queries }));
+      expect(decodeResolveStreamRequest(bytes)).toEqual(queries);
+    }
+    // A field from a future version of the contract (number 9, varint) is skipped.
+    const withUnknown = new Uint8Array([0x0a, 0x05, 0x22, 0x01, 0x78, 0x48, 0x01]);
+    expect(decodeResolveStreamRequest(withUnknown)).toEqual([{ queryId: 0n, clientIp: '', ecsSubnet: '', domain: 'x', answers: 0 }]);
+  });
+});
