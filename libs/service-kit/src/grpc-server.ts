@@ -52,7 +52,10 @@ export async function startServiceServer(options: ServiceServerOptions): Promise
   );
   options.register(server);
   const host = options.host ?? '127.0.0.1';
-  const port = await server.listen(`${host}:${options.port}`);
+  const port = await server.listen(`${host}:${options.port}`).catch((error: unknown) => {
+    // grpc-js says "No address added out of total 1 resolved"; say what it means.
+    throw new Error(`gRPC server cannot listen on ${host}:${options.port}: the port is in use or the address is not available here (${(error as Error).message})`, { cause: error });
+  });
   const setServing = (serving: boolean): void => {
     const status = serving ? 'healthy' : 'unhealthy';
     health.setStatus(status);

@@ -88,7 +88,7 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
         if (waiters.has(w)) {
           clearTimeout(timer);
           waiters.delete(w);
-          reject(new Error(`${options.service} exited before logging "${String(match)}"\nstderr: ${stderr}`));
+          reject(new Error(`${options.service} exited before logging "${String(match)}"\nstderr: ${stderr}\nlast logs: ${logs.slice(-3).map((l) => JSON.stringify(l)).join('\n')}`));
         }
       });
     });

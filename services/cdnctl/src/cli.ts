@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Status } from 'nice-grpc';
 
 /** Parsed command line: positionals and `--flag value` / `--flag=value` / boolean `--flag`. */
@@ -45,19 +48,36 @@ export interface Endpoints {
 }
 
 export function endpoints(args: ParsedArgs, env: NodeJS.ProcessEnv = process.env): Endpoints {
+  const running = readMeshState();
   const s = (flag: string, envName: string, def: string): string => {
     const v = args.flags.get(flag);
     if (typeof v === 'string') return v;
     return env[envName] || def;
   };
   return {
-    etcd: s('etcd-endpoints', 'ETCD_ENDPOINTS', 'http://127.0.0.1:2379').split(',').map((x) => x.trim()).filter(Boolean),
+    // A running local mesh (npm start) publishes its throwaway etcd's address.
+    etcd: s('etcd-endpoints', 'ETCD_ENDPOINTS', running?.etcd ?? 'http://127.0.0.1:2379').split(',').map((x) => x.trim()).filter(Boolean),
     prefix: s('prefix', 'CDN_PREFIX', '/cdn/'),
     configWatcher: s('config-watcher', 'CONFIG_WATCHER', '127.0.0.1:50051'),
     weightCalculator: s('weight-calculator', 'WEIGHT_CALCULATOR', '127.0.0.1:50053'),
     resolver: s('resolver', 'RESOLVER', '127.0.0.1:50054'),
     probers: s('probers', 'PROBERS', '127.0.0.1:50052,127.0.0.1:50062').split(',').map((x) => x.trim()).filter(Boolean),
   };
+}
+
+/** Where `npm start` records its etcd, so `cdnctl` in another terminal finds it. */
+export const MESH_STATE_FILE = join(tmpdir(), 'cdn-sched-mesh.json');
+
+/** The running mesh's state, if its process is alive. */
+export function readMeshState(): { etcd: string; pid: number } | undefined {
+  try {
+    const state = JSON.parse(readFileSync(MESH_STATE_FILE, 'utf8')) as { etcd?: unknown; pid?: unknown };
+    if (typeof state.etcd !== 'string' || typeof state.pid !== 'number') return undefined;
+    process.kill(state.pid, 0);
+    return { etcd: state.etcd, pid: state.pid };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Prints a result: one JSON object per line with --json, else the human form. */

@@ -2,6 +2,10 @@ import type { ParsedArgs } from './cli.js';
 import { drainNode, listDocuments, putDocuments, removeDocument } from './commands/documents.js';
 import { resolve, weights } from './commands/resolve.js';
 import { probeStatus, status } from './commands/status.js';
+import { mesh } from './mesh/mesh.js';
+import { genQueries } from './traffic/gen-queries-command.js';
+import { load } from './traffic/load-command.js';
+import { replay } from './traffic/replay-command.js';
 
 /** One cdnctl command. */
 export interface Command {
@@ -53,7 +57,31 @@ export const commands: Command[] = [
   },
   { name: 'weights', usage: 'weights [--watch] [--json]', help: 'Prints the weight table from the weight-calculator\'s stream; --watch prints every new version until Ctrl-C.', run: weights },
   { name: 'status', usage: 'status [--json]', help: 'Health, readiness reasons, versions, staleness, breaker states and etcd watch latency of every service. Exits 1 if a service does not answer.', run: status },
+  {
+    name: 'mesh',
+    usage: 'mesh [--no-demo] [--keep] [--probe-interval-ms N] [--status-interval-ms N]',
+    help: 'Runs the local mesh (what `npm start` runs): a throwaway etcd (or $ETCD_ENDPOINTS), a demo fleet of fake edges with demo domains (unless --no-demo), config-watcher, two probers, weight-calculator and resolver as separate processes, and a live status line. Ctrl-C stops everything and removes the etcd data dir (unless --keep).',
+    run: mesh,
+  },
   { name: 'probe-status', usage: 'probe-status [--json]', help: 'Assigned nodes, probe rate, RTT percentiles, results by class and replication of every prober.', run: probeStatus },
+  {
+    name: 'gen-queries',
+    usage: 'gen-queries [--count N] [--seed S] [--domains a,b] [--overseas-share F] [--out file|-]',
+    help: `Writes a synthetic query log, one 'client_ip domain' line per query, with client addresses drawn from the geoip database ($GEOIP_DB, else the shipped ip2region data). Home-country (CN) queries are split by ISP (ct 35 %, cm 30 %, cu 25 %, other 10 %) and spread over provinces as each ISP's address space is; --overseas-share (default 0.1) come from abroad. The same --seed (default 1) gives the same log. Defaults: --count 10000, --domains music.demo.example,video.demo.example, --out - (standard output).`,
+    run: genQueries,
+  },
+  {
+    name: 'replay',
+    usage: 'replay <file|-> [--rps R] [--concurrency C] [--batch B] [--unary] [--duration D] [--json]',
+    help: `Replays a query log against the resolver and reports throughput, latency percentiles and errors. Lines are 'client domain' or 'client,domain' (client: an address, or address/prefix sent as ECS); '#' starts a comment; bad lines are listed with their numbers and skipped. By default queries go over ResolveStream in batches of --batch (100) on --concurrency (4) streams; --unary sends one Resolve call per query from C concurrent callers. --rps paces the queries open-loop (default 0 = as fast as possible): request slots are fixed from the start, so a slow resolver shows up as latency rather than as a lower offered rate. Without --duration the file is played once; with it (30s, 2m, 500ms, or seconds) the file loops until the time is up. A progress line goes to stderr every second. --json prints one object at the end: {command,file,target,mode,concurrency,batch,badLines,durationS,offered:{rps,queries,unsent},achieved:{queriesPerS,requestsPerS},queries:{sent,ok,failed,degraded},requests:{sent,ok,failed},latencyMs:{query,request}:{count,p50,p95,p99,p999,max,mean},sendLagMs:{p99,max},errors:{STATUS:n},requestErrors:{STATUS:n}}. Exits 1 when no query was answered (e.g. the resolver is down).`,
+    run: (a) => replay(a),
+  },
+  {
+    name: 'load',
+    usage: 'load --rps R --duration D [--step-concurrency 1,4,16] [--unary] [--batch B] [--seed S] [--domains a,b] [--overseas-share F] [--json]',
+    help: `Sends synthetic queries (the gen-queries generator, in memory) at --rps queries/s (0 = as fast as possible) for --duration, split into equal steps of rising concurrency (--step-concurrency, default 1,4,16), and reports each step and the total like replay does. Streams by default (--batch 100), --unary for Resolve calls. --json prints one object at the end: {command,target,mode,batch,stepDurationS,seed,steps:[{concurrency,...replay's figures}],total:{...}}. Exits 1 when no query was answered.`,
+    run: (a) => load(a),
+  },
 ];
 
 export function findCommand(positionals: readonly string[]): { command: Command; rest: string[] } | undefined {

@@ -1,0 +1,8 @@
+import { defineConfig, mergeConfig } from 'vitest/config';
+import { defineProjectConfig } from '../vitest.shared.js';
+
+// End-to-end and chaos tests start every service as a process: longer timeouts, one file at a time.
+export default mergeConfig(
+  defineProjectConfig(import.meta.dirname),
+  defineConfig({ test: { include: ['e2e/**/*.spec.ts', 'chaos/**/*.spec.ts'], testTimeout: 120_000, hookTimeout: 120_000 } }),
+);
