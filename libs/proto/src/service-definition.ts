@@ -35,10 +35,29 @@ export type NiceServiceDefinition<T extends GenServiceMethods> = {
     : never;
 };
 
+/** Messages that will not change again, whose encoding may be shared (see {@link shareEncoding}). */
+const shared = new WeakMap<object, Uint8Array | null>();
+
+/**
+ * Marks `message` as immutable so that sending it on many streams encodes it once: a config
+ * snapshot fanned out to every consumer is the same object each time. Only call it on a message
+ * nobody mutates afterwards.
+ */
+export function shareEncoding<T extends object>(message: T): T {
+  if (!shared.has(message)) shared.set(message, null);
+  return message;
+}
+
 function serializer<D extends DescMessage>(schema: D): (value: MessageInitShape<D>) => Uint8Array {
   // create() returns its argument untouched when it is already a message of this type, so
   // handlers that build messages themselves pay nothing extra.
-  return (value) => toBinary(schema, create(schema, value));
+  return (value) => {
+    const cached = shared.get(value as object);
+    if (cached) return cached;
+    const bytes = toBinary(schema, create(schema, value));
+    if (cached === null) shared.set(value as object, bytes);
+    return bytes;
+  };
 }
 
 function deserializer<D extends DescMessage>(schema: D): (bytes: Uint8Array) => MessageShape<D> {

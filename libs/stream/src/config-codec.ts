@@ -1,5 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import {
+  shareEncoding,
   ConfigDeltaSchema,
   ConfigSnapshotSchema,
   serviceDefinitions,
@@ -17,8 +18,25 @@ import { createStreamConsumer, type StreamConsumer, type StreamConsumerOptions, 
 
 /** Builds ConfigWatcherService.Watch messages from the config-watcher's store. */
 export function createConfigEncoder(epoch: string, upstream: () => UpstreamHealth): StreamEncoder<ConfigEntry, WatchResponse> {
+  // Every new consumer of the same version gets the same snapshot object, encoded once
+  // (shareEncoding): fan-out of a 10 k-node snapshot costs one encoding, not one per client.
+  let last: { version: number; reason: string; size: number; message: WatchResponse } | undefined;
   return {
     snapshot(version, entries, reason) {
+      if (last && last.version === version && last.reason === reason && last.size === entries.size) return last.message;
+      last = { version, reason, size: entries.size, message: shareEncoding(build(version, entries, reason)) };
+      return last.message;
+    },
+    delta: buildDelta,
+    progress(version) {
+      return create(WatchResponseSchema, {
+        epoch,
+        kind: { case: 'progress', value: { version: BigInt(version), upstream: upstream(), serverTimeMs: BigInt(Date.now()) } },
+      });
+    },
+  };
+
+  function build(version: number, entries: ReadonlyMap<string, ConfigEntry>, reason: string): WatchResponse {
       const nodes: Node[] = [];
       const domains: Domain[] = [];
       const rejected: RejectedDocument[] = [];
@@ -31,8 +49,9 @@ export function createConfigEncoder(epoch: string, upstream: () => UpstreamHealt
         epoch,
         kind: { case: 'snapshot', value: create(ConfigSnapshotSchema, { version: BigInt(version), nodes, domains, rejected, reason }) },
       });
-    },
-    delta(fromVersion, version, changes) {
+  }
+
+  function buildDelta(fromVersion: number, version: number, changes: readonly { key: string; value: ConfigEntry | undefined }[]): WatchResponse {
       const d = create(ConfigDeltaSchema, { fromVersion: BigInt(fromVersion), version: BigInt(version) });
       for (const { key, value } of changes) {
         const slash = key.indexOf('/');
@@ -47,14 +66,7 @@ export function createConfigEncoder(epoch: string, upstream: () => UpstreamHealt
         else d.rejected.push(value.rejected);
       }
       return create(WatchResponseSchema, { epoch, kind: { case: 'delta', value: d } });
-    },
-    progress(version) {
-      return create(WatchResponseSchema, {
-        epoch,
-        kind: { case: 'progress', value: { version: BigInt(version), upstream: upstream(), serverTimeMs: BigInt(Date.now()) } },
-      });
-    },
-  };
+  }
 }
 
 /** Decodes a ConfigWatcherService.Watch message for {@link createStreamConsumer}. */

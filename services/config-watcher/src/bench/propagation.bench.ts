@@ -71,15 +71,21 @@ for (let i = 0; i < 10_000; i += 200) {
 }
 while (watcher.store.entries.size < 10_001) await new Promise((r) => setTimeout(r, 20));
 const channel = createChannel(server.address, undefined, { 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
-const raw2 = createClient(serviceDefinitions.configWatcher, channel);
+// The fan-out clients share this process with the server: they take the first message (the
+// snapshot) as bytes, so the figure is the server's fan-out and the transport, not 20 decodes of
+// 10 k nodes competing with the server for the same core.
+const rawWatch = { watch: { ...serviceDefinitions.configWatcher.watch, responseDeserialize: (bytes: Uint8Array) => bytes } };
+const raw2 = createClient(rawWatch, channel);
+let snapshotBytes = 0;
 const fanOut = async (clients: number): Promise<number> => {
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: clients }, async () => {
       const abort = new AbortController();
       try {
-        for await (const m of raw2.watch({ consumerId: 'fan' }, { signal: abort.signal })) {
-          if (m.kind.case === 'snapshot') abort.abort();
+        for await (const bytes of raw2.watch({ consumerId: 'fan' }, { signal: abort.signal })) {
+          snapshotBytes = bytes.length;
+          abort.abort();
         }
       } catch {
         // aborted after the snapshot
@@ -96,6 +102,7 @@ for (const n of [1, 2, 5, 10, 20, 40, 80, 160]) {
   else break;
 }
 emit('clients served a 10k-node snapshot within 1 s', best, 'clients', { target: 'report' });
+emit('10k-node snapshot size', snapshotBytes / 1024, 'KiB');
 channel.close();
 await server.close();
 await watcher.close();
