@@ -107,11 +107,11 @@ describe('createFakeFleet', () => {
     expect(delayed.ttfbMs).toBeGreaterThanOrEqual(140);
 
     await fleet.setHealth(node.id, 'slow');
-    fleet.setLatencyMs(node.id, 300);
+    fleet.setLatencyMs(node.id, 400);
     const slow = await get(node, false);
     expect(slow.status).toBe(200);
-    expect(slow.ttfbMs).toBeLessThan(150);
-    expect(slow.totalMs).toBeGreaterThanOrEqual(290);
+    expect(slow.ttfbMs).toBeLessThan(250);
+    expect(slow.totalMs).toBeGreaterThanOrEqual(390);
     expect(JSON.parse(slow.body)).toEqual({ status: 'ok', load: 0.5 });
   });
 

@@ -62,7 +62,11 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
         const line = JSON.parse(text) as Record<string, unknown>;
         logs.push(line);
         if (logs.length > 5000) logs.shift();
-        for (const w of waiters) if (matches(line, w.match)) (waiters.delete(w), w.resolve(line));
+        for (const w of waiters) {
+          if (!matches(line, w.match)) continue;
+          waiters.delete(w);
+          w.resolve(line);
+        }
       } catch {
         // not JSON
       }
@@ -72,13 +76,24 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
   let exited = false;
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => ((exited = true), resolve(code))));
+  const exit = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      exited = true;
+      resolve(code);
+    }),
+  );
 
   const waitForLog = (match: string | RegExp, timeoutMs = 20_000): Promise<Record<string, unknown>> => {
     const seen = logs.find((l) => matches(l, match));
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const w = { match, resolve: (l: Record<string, unknown>) => (clearTimeout(timer), resolve(l)) };
+      const w = {
+        match,
+        resolve: (l: Record<string, unknown>) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      };
       const timer = setTimeout(() => {
         waiters.delete(w);
         reject(new Error(`${options.service}: no log "${String(match)}" within ${timeoutMs} ms${exited ? ' (process exited)' : ''}\nstderr: ${stderr}\nlast logs: ${logs.slice(-5).map((l) => JSON.stringify(l)).join('\n')}`));
