@@ -67,7 +67,7 @@ export const commands: Command[] = [
   {
     name: 'gen-queries',
     usage: 'gen-queries [--count N] [--seed S] [--domains a,b] [--overseas-share F] [--out file|-]',
-    help: `Writes a synthetic query log, one 'client_ip domain' line per query, with client addresses drawn from the geoip database ($GEOIP_DB, else the shipped ip2region data). Home-country (CN) queries are split by ISP (ct 35 %, cm 30 %, cu 25 %, other 10 %) and spread over provinces as each ISP's address space is; --overseas-share (default 0.1) come from abroad. The same --seed (default 1) gives the same log. Defaults: --count 10000, --domains music.demo.example,video.demo.example, --out - (standard output).`,
+    help: `Writes a synthetic query log, one 'client_ip domain' line per query, with client addresses drawn from the geoip database ($GEOIP_DB, else the shipped ip2region data). Home-country (CN) queries are split by ISP (cm 35 %, ct 30 %, cu 25 %, other 10 %) and spread over provinces as each ISP's address space is; --overseas-share (default 0.1) come from abroad. The same --seed (default 1) gives the same log. Defaults: --count 10000, --domains music.demo.example,video.demo.example, --out - (standard output).`,
     run: genQueries,
   },
   {

@@ -23,11 +23,11 @@ function stepsFlag(args: ParsedArgs): number[] {
 }
 
 /**
- * `cdnctl load --rps R --duration D [--step-concurrency 1,4,16] [--unary] [--batch B] [--json]`:
+ * `cdnctl load --rps R --duration D [--step-concurrency 1,4,16] [--unary] [--batch B] [--seed S] [--domains a,b] [--overseas-share F] [--json]`:
  * synthetic queries from the generator at a fixed offered rate, in steps of rising concurrency.
  */
 export async function load(args: ParsedArgs, io: TrafficCommandIo = processIo()): Promise<void> {
-  const usage = 'usage: cdnctl load --rps R --duration D [--step-concurrency 1,4,16] [--unary] [--batch B] [--json]';
+  const usage = 'usage: cdnctl load --rps R --duration D [--step-concurrency 1,4,16] [--unary] [--batch B] [--seed S] [--domains a,b] [--overseas-share F] [--json]';
   if (args.flags.get('rps') === undefined) throw new CliError(`--rps is required (0 = as fast as possible); ${usage}`, 2);
   const durationMs = durationFlag(args, 'duration');
   if (durationMs === undefined || durationMs <= 0) throw new CliError(`--duration is required and must be > 0; ${usage}`, 2);

@@ -7,12 +7,13 @@ import { createRandom } from './random.js';
 export const DEFAULT_DOMAINS: readonly string[] = ['music.demo.example', 'video.demo.example'];
 
 /**
- * Share of home-country queries per ISP; the rest goes to the other home ISPs and unattributed
- * ranges. Roughly the three carriers' shares of Chinese broadband and mobile subscribers (MIIT
- * yearly figures): address counts alone would under-weight China Mobile, whose users sit behind
- * carrier-grade NAT on few addresses, and over-weight China Telecom's large early allocations.
+ * Share of home-country queries per ISP; the rest (10 %) goes to the other home ISPs and to
+ * unattributed ranges. Round figures, not a measurement: the three carriers serve about 90 % of
+ * Chinese users, China Mobile the most subscribers (mostly mobile, behind carrier-grade NAT on
+ * few addresses) and China Telecom the most addresses, so address counts alone would over-weight
+ * Telecom and under-weight Mobile. Pass `ispShares` for another audience.
  */
-export const DEFAULT_ISP_SHARES: Readonly<Record<string, number>> = { ct: 0.35, cm: 0.3, cu: 0.25 };
+export const DEFAULT_ISP_SHARES: Readonly<Record<string, number>> = { cm: 0.35, ct: 0.3, cu: 0.25 };
 
 /** Options of {@link createQueryGenerator}. */
 export interface QueryGeneratorOptions {

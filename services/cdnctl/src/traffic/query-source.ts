@@ -11,6 +11,7 @@ export interface GeneratorFlags {
   readonly overseasShare: number;
 }
 
+/** Reads `--seed` (default 1), `--domains` (default the demo domains) and `--overseas-share` (default 0.1). */
 export function generatorFlags(args: ParsedArgs): GeneratorFlags {
   const seed = args.flags.get('seed');
   if (seed === true) throw new CliError('--seed: expected a value', 2);

