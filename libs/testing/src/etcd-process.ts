@@ -67,6 +67,17 @@ async function waitHealthy(endpoint: string, child: ChildProcess, timeoutMs: num
  * its /health endpoint answers. Used by integration tests and by `npm start`.
  */
 export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdProcess> {
+  // A port can still be taken between the check and etcd's bind: try again with new ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEtcdOnce(options);
+    } catch (error) {
+      if (attempt >= 3 || !/address already in use/.test(String((error as Error).message))) throw error;
+    }
+  }
+}
+
+async function startEtcdOnce(options: EtcdOptions): Promise<EtcdProcess> {
   const binary = findEtcdBinary(options.binary);
   const ownDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'cdn-sched-etcd-')));
@@ -102,7 +113,13 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdProcess>
       if (child.exitCode !== null || child.signalCode !== null) resolve();
       else child.once('exit', () => resolve());
     });
-  await launch();
+  try {
+    await launch();
+  } catch (error) {
+    child!.kill('SIGKILL');
+    if (ownDir) await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
   let stopped = false;
   return {
     endpoint,

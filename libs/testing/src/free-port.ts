@@ -1,18 +1,35 @@
 import { createServer } from 'node:net';
 
-/**
- * Asks the kernel for a free TCP port on `host` by binding to port 0 and releasing it. For processes
- * (like etcd) that must be told their port up front; our own servers bind to port 0 directly.
- */
-export async function getFreePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
+// Ports below Linux's default ephemeral range (32768-60999, /proc/sys/net/ipv4/ip_local_port_range):
+// a port handed out here cannot be taken, between our check and the child's bind, by the kernel
+// giving it to some outgoing connection as its local port — which does happen on a busy machine.
+const LOW = 20_000;
+const HIGH = 32_000;
+
+function tryListen(port: number, host: string): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.once('error', reject);
-    server.listen(0, host, () => {
+    server.once('error', () => resolve(undefined));
+    server.listen(port, host, () => {
       const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
+      const bound = typeof address === 'object' && address !== null ? address.port : undefined;
+      server.close(() => resolve(bound));
     });
   });
+}
+
+/**
+ * A TCP port that is free on `host` now, for processes (like etcd) that must be told their port up
+ * front; our own servers bind to port 0 directly. Random in 20000-32000, so that two test runs do not
+ * collide, and outside the ephemeral range; falls back to a kernel-chosen port.
+ */
+export async function getFreePort(host = '127.0.0.1'): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await tryListen(LOW + Math.floor(Math.random() * (HIGH - LOW)), host);
+    if (port !== undefined) return port;
+  }
+  const port = await tryListen(0, host);
+  if (port === undefined) throw new Error(`no free TCP port on ${host}`);
+  return port;
 }
