@@ -212,6 +212,19 @@ describe('prober (real etcd, config-watcher process, fake fleet, gRPC sink)', ()
     }
   }, 60_000);
 
+  it('shuts down gracefully on SIGTERM: exit 0 within the bound and its membership lease released at once', async () => {
+    const p = await startServiceProcess({
+      service: 'prober',
+      env: { ETCD_ENDPOINTS: etcd.endpoint, CONFIG_WATCHER: configTarget, WEIGHT_CALCULATORS: sinkServer.address, GRPC_PORT: '0', METRICS_PORT: '0', INSTANCE_ID: 'graceful', MEMBER_TTL_S: '30' },
+    });
+    await waitFor(async () => (await etcdClient.get(`${prefix}members/prober/graceful`)) !== undefined, { timeoutMs: 5000, message: 'registered' });
+    const t0 = Date.now();
+    expect(await p.stop()).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    // Revoked, not left to expire after its 30 s TTL.
+    expect(await etcdClient.get(`${prefix}members/prober/graceful`)).toBeUndefined();
+  });
+
   it('releases timers and sockets when every node is removed', async () => {
     const baseline = activeHandleCount();
     const prober = createProber({ proberId: 'leak', configTarget, weightTargets: [sinkServer.address] });
