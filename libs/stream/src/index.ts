@@ -10,3 +10,4 @@ export { createConfigConsumer, createConfigEncoder, decodeConfigMessage } from '
 export type { ConfigConsumerOptions } from './config-codec.js';
 export { CAPACITIES_KEY, createWeightsConsumer, createWeightsEncoder, decodeWeightsMessage, weightEntryKey } from './weights-codec.js';
 export type { WeightEntry, WeightsConsumerOptions } from './weights-codec.js';
+export { breakerStatusMessage, streamStatusMessage } from './status-messages.js';

@@ -1,8 +1,8 @@
 import { create } from '@bufbuild/protobuf';
 import { createReflector, type EtcdClient, type Reflector } from '@cdn-sched/etcd';
-import { BreakerStatusSchema, StatusResponseSchema, UpstreamHealthSchema, type serviceDefinitions, type StatusResponse, type UpstreamHealth } from '@cdn-sched/proto';
+import { StatusResponseSchema, UpstreamHealthSchema, type serviceDefinitions, type StatusResponse, type UpstreamHealth } from '@cdn-sched/proto';
 import { createTunedBreaker, type TunedBreaker } from '@cdn-sched/resilience';
-import { createConfigEncoder, createVersionedStore, serveVersionedStream, type ConfigEntry, type VersionedStore } from '@cdn-sched/stream';
+import { breakerStatusMessage, createConfigEncoder, createVersionedStore, serveVersionedStream, type ConfigEntry, type VersionedStore } from '@cdn-sched/stream';
 import type { ServiceImplementation } from 'nice-grpc';
 import { createConfigState } from './config-state.js';
 import { createWatchLatencyProbe, type WatchLatencyProbe } from './watch-latency.js';
@@ -178,18 +178,7 @@ export function createConfigWatcher(options: ConfigWatcherOptions): ConfigWatche
       reasons: r.reasons,
       version: BigInt(store.version),
       epoch: store.epoch,
-      breakers: breakers.map((b) => {
-        const s = b.status();
-        return create(BreakerStatusSchema, {
-          name: s.name,
-          state: s.state,
-          timeoutMs: s.timeoutMs,
-          resetTimeoutMs: s.resetTimeoutMs,
-          failures: BigInt(s.failures),
-          successes: BigInt(s.successes),
-          opens: BigInt(s.opens),
-        });
-      }),
+      breakers: breakers.map((b) => breakerStatusMessage(b.status())),
       watchLatencyP50Ms: u.watchLatencyP50Ms,
       watchLatencyP99Ms: u.watchLatencyP99Ms,
       gauges: {

@@ -2,15 +2,13 @@ import { create } from '@bufbuild/protobuf';
 import type { EtcdClient } from '@cdn-sched/etcd';
 import {
   AssignedNodeSchema,
-  BreakerStatusSchema,
   ProbeStatusResponseSchema,
   StatusResponseSchema,
-  StreamStatusSchema,
   type Node,
   type serviceDefinitions,
   type StatusResponse,
 } from '@cdn-sched/proto';
-import { createConfigConsumer, type ConfigEntry, type StreamConsumer } from '@cdn-sched/stream';
+import { breakerStatusMessage, createConfigConsumer, streamStatusMessage, type ConfigEntry, type StreamConsumer } from '@cdn-sched/stream';
 import type { ServiceImplementation } from 'nice-grpc';
 import { createMembership, type Membership } from './membership.js';
 import {
@@ -174,10 +172,8 @@ export function createProber(options: ProberOptions): Prober {
       reasons: rd.reasons,
       version: BigInt(c.version),
       epoch: c.epoch,
-      breakers: breakers.map((b) => create(BreakerStatusSchema, { name: b.name, state: b.state, timeoutMs: b.timeoutMs, resetTimeoutMs: b.resetTimeoutMs, failures: BigInt(b.failures), successes: BigInt(b.successes), opens: BigInt(b.opens) })),
-      streams: [
-        create(StreamStatusSchema, { name: 'config-watcher', target: options.configTarget, connected: c.connected, version: BigInt(c.version), epoch: c.epoch, stalenessMs: BigInt(Number.isFinite(c.stalenessMs) ? Math.round(c.stalenessMs) : 0), stale: c.stale }),
-      ],
+      breakers: breakers.map(breakerStatusMessage),
+      streams: [streamStatusMessage('config-watcher', options.configTarget, c)],
       watchLatencyP99Ms: Number.isFinite(c.watchLatencyP99Ms) ? c.watchLatencyP99Ms : 0,
       gauges: {
         assigned_nodes: assigned.length,

@@ -1,5 +1,6 @@
 import { create } from '@bufbuild/protobuf';
-import { BreakerStatusSchema, StatusResponseSchema, StreamStatusSchema, serviceDefinitions, type ResolveRequest, type StatusResponse } from '@cdn-sched/proto';
+import { StatusResponseSchema, serviceDefinitions, type ResolveRequest, type StatusResponse } from '@cdn-sched/proto';
+import { breakerStatusMessage, streamStatusMessage } from '@cdn-sched/stream';
 import { SpanAttributes, SpanNames } from '@cdn-sched/telemetry';
 import { trace, SpanStatusCode, type Span } from '@opentelemetry/api';
 import { ServerError, Status, type MethodDefinition, type ServiceImplementation } from 'nice-grpc';
@@ -85,6 +86,8 @@ export function createResolverService(options: ResolverServiceOptions): ServiceI
     },
 
     async *resolveStream(batches) {
+      // One writer per stream: finish() copies the batch out, and the buffer is reused.
+      const writer = createBatchWriter();
       for await (const queries of batches) {
         // A batch that cannot be answered item by item is a protocol misuse: the stream ends
         // with the status. A bad item inside a batch only fails that item (ItemError).
@@ -93,7 +96,6 @@ export function createResolverService(options: ResolverServiceOptions): ServiceI
           throw new ServerError(Status.RESOURCE_EXHAUSTED, `batch of ${queries.length} queries is over the limit of ${maxBatch}; split it into smaller batches`);
         }
         const span = sampled() ? tracer.startSpan(SpanNames.request, { attributes: { 'cdn.batch_size': queries.length } }) : undefined;
-        const writer = createBatchWriter();
         let errors = 0;
         for (let i = 0; i < queries.length; i++) {
           const q = queries[i]!;
@@ -112,16 +114,6 @@ export function createResolverService(options: ResolverServiceOptions): ServiceI
       const s = options.state;
       const reasons = s.reasons();
       const table = s.table;
-      const stream = (name: string, target: string, c: typeof s.config) =>
-        create(StreamStatusSchema, {
-          name,
-          target,
-          connected: c.state.connected,
-          version: BigInt(c.state.version),
-          epoch: c.state.epoch,
-          stalenessMs: BigInt(Number.isFinite(c.state.stalenessMs) ? Math.round(c.state.stalenessMs) : 0),
-          stale: c.state.stale,
-        });
       const breakers = [s.config.breakerStatus(), s.weights.breakerStatus()];
       return create(StatusResponseSchema, {
         service: 'resolver',
@@ -130,8 +122,8 @@ export function createResolverService(options: ResolverServiceOptions): ServiceI
         ready: table !== undefined,
         reasons: table ? reasons : ['no routing state yet', ...reasons],
         version: table?.configVersion ?? 0n,
-        breakers: breakers.map((b) => create(BreakerStatusSchema, { name: b.name, state: b.state, timeoutMs: b.timeoutMs, resetTimeoutMs: b.resetTimeoutMs, failures: BigInt(b.failures), successes: BigInt(b.successes), opens: BigInt(b.opens) })),
-        streams: [stream('config-watcher', '', s.config), stream('weight-calculator', s.weightTarget, s.weights as unknown as typeof s.config)],
+        breakers: breakers.map(breakerStatusMessage),
+        streams: [streamStatusMessage('config-watcher', '', s.config.state), streamStatusMessage('weight-calculator', s.weightTarget, s.weights.state)],
         watchLatencyP99Ms: Number.isFinite(s.config.state.watchLatencyP99Ms) ? s.config.state.watchLatencyP99Ms : 0,
         gauges: {
           nodes: table?.nodes.count ?? 0,

@@ -1,9 +1,11 @@
-import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import { formatReason } from '../decision/index.js';
 import type { Decided, ResolveInput } from './resolve-core.js';
+import { createWireWriter, type WireWriter } from './wire-writer.js';
 
 /**
- * Hand-written protobuf codec of the ResolveStream hot path, over `@bufbuild/protobuf/wire` (no
+ * Hand-written protobuf codec of the ResolveStream hot path: requests are read with the
+ * `BinaryReader` of `@bufbuild/protobuf/wire`, decisions written with {@link WireWriter} (no
  * reflection: the reflective codec walks descriptors for every field of every message). Field
  * numbers are those of proto/cdn/sched/v1/resolver.proto; `wire-codec.spec.ts` checks that it is
  * byte-for-byte equal to the reflective codec (protobuf encoding spec:
@@ -51,7 +53,7 @@ function decodeResolveRequest(reader: BinaryReader, end: number): ResolveInput {
 }
 
 /** Appends one `Decision` (field 1 of ResolveStreamResponse) for `decided` to `writer`. */
-export function encodeDecision(writer: BinaryWriter, queryId: bigint, decided: Decided): void {
+export function encodeDecision(writer: WireWriter, queryId: bigint, decided: Decided): void {
   writer.tag(1, WireType.LengthDelimited).fork();
   if (queryId !== 0n) writer.tag(1, WireType.Varint).uint64(queryId);
   if (!decided.ok) {
@@ -68,7 +70,7 @@ export function encodeDecision(writer: BinaryWriter, queryId: bigint, decided: D
 }
 
 /** The fields of a ResolveResponse (also used by the unary path's tests). */
-export function encodeResponseFields(writer: BinaryWriter, queryId: bigint, decided: Decided): void {
+export function encodeResponseFields(writer: WireWriter, queryId: bigint, decided: Decided): void {
   const table = decided.table!;
   const r = decided.result;
   const nodes = table.nodes;
@@ -101,5 +103,8 @@ export function encodeResponseFields(writer: BinaryWriter, queryId: bigint, deci
   if (table.weightsVersion !== 0n) writer.tag(9, WireType.Varint).uint64(table.weightsVersion);
 }
 
-/** Starts a ResolveStreamResponse. */
-export const createBatchWriter = (): BinaryWriter => new BinaryWriter();
+/**
+ * A writer for ResolveStreamResponse batches: `encodeDecision` per query, then `finish()` for the
+ * batch's bytes. Reusable after `finish()`, so a stream keeps one for all its batches.
+ */
+export const createBatchWriter = (): WireWriter => createWireWriter();

@@ -1,0 +1,155 @@
+/**
+ * Server process of the serving benchmark, forked by `serving.bench.ts`. It runs, each on its own
+ * loopback port (port 0):
+ *
+ * - the real resolver: the production service definition and handlers on the server main.ts starts
+ *   (`startServiceServer`: nice-grpc with health and reflection), over the shipped IP database and
+ *   the benchmark's routing table. No etcd: the table is fixed, and the routing state is a stub
+ *   that only `Status` would read;
+ * - the baseline: a bare grpc-js server registering the same two paths with identity serializers,
+ *   answering every request batch (or unary call) with pre-encoded bytes. Those bytes are what
+ *   the resolver's own handlers answered to the first batch of each size (and to the first
+ *   answerable unary request), so both servers put the same number of bytes on the wire.
+ *
+ * Only one of them is loaded at a time. The parent brackets each measured window with `mark` and
+ * `report`; the reply gives this process's CPU time, the items it answered and its event-loop
+ * delay over the window.
+ */
+import { fromBinary } from '@bufbuild/protobuf';
+import { createGeoIpProvider } from '@cdn-sched/geoip';
+import { reflectionFiles, ResolveRequestSchema } from '@cdn-sched/proto';
+import { startServiceServer } from '@cdn-sched/service-kit';
+import * as grpc from '@grpc/grpc-js';
+import type { CallContext } from 'nice-grpc';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { createResolveCore, type ResolveInput } from '../serving/resolve-core.js';
+import { createResolverService, resolverServiceDefinition } from '../serving/resolver-service.js';
+import type { RoutingState } from '../serving/routing-state.js';
+import { BATCH_SIZE_HEADER, ELD_RESOLUTION_MS, rawMethods, type BenchRequests, type ServerCommand, type ServerMessage } from './bench-protocol.js';
+import { createBenchTable } from './bench-workload.js';
+
+const send = (message: ServerMessage): void => void process.send?.(message);
+const init = await new Promise<Extract<ServerCommand, { type: 'init' }>>((resolve) => {
+  const onMessage = (command: ServerCommand): void => {
+    if (command.type !== 'init') return;
+    process.off('message', onMessage);
+    resolve(command);
+  };
+  process.on('message', onMessage);
+});
+
+const geo = await createGeoIpProvider();
+const table = createBenchTable(init.seed);
+let answered = 0;
+const core = createResolveCore({ table: () => table, geo: () => geo.database, stale: () => false, seed: init.seed });
+const service = createResolverService({
+  core,
+  // Only the Status handler reads the routing state; the benchmark never calls it.
+  state: { table } as unknown as RoutingState,
+  instanceId: 'resolver-bench',
+  // main.ts's counters cost one call per batch; this one costs the same.
+  onDecisions: (count) => void (answered += count),
+});
+const resolver = await startServiceServer({
+  port: 0,
+  register: (s) => s.add(resolverServiceDefinition, service),
+  reflection: [reflectionFiles.resolver],
+  serviceNames: ['cdn.sched.v1.ResolverService'],
+});
+resolver.setServing(true);
+
+// The handlers never read their call context.
+const context = {} as CallContext;
+const replies = await realReplies(init.requests);
+const echo = await startEcho(replies);
+
+async function realReplies(requests: BenchRequests): Promise<{ batches: Map<number, Buffer>; unary: Buffer }> {
+  const batches = new Map<number, Buffer>();
+  for (const [size, list] of Object.entries(requests.batches)) {
+    const queries = resolverServiceDefinition.resolveStream.requestDeserialize(list[0]!);
+    async function* one(): AsyncIterable<ResolveInput[]> {
+      yield queries;
+    }
+    for await (const reply of service.resolveStream(one(), context)) batches.set(Number(size), Buffer.from(reply));
+  }
+  for (const bytes of requests.unary) {
+    try {
+      const response = await service.resolve(fromBinary(ResolveRequestSchema, bytes), context);
+      return { batches, unary: Buffer.from(resolverServiceDefinition.resolve.responseSerialize(response)) };
+    } catch {
+      // An item error (e.g. no node for an unlocated client under an error-when-down policy): try the next.
+    }
+  }
+  throw new Error('no unary request of the workload could be answered');
+}
+
+async function startEcho(pre: { batches: Map<number, Buffer>; unary: Buffer }): Promise<{ server: grpc.Server; port: number }> {
+  const server = new grpc.Server();
+  server.addService(rawMethods, {
+    resolveStream(call: grpc.ServerDuplexStream<Buffer, Buffer>) {
+      const size = Number(call.metadata.get(BATCH_SIZE_HEADER)[0] ?? 0);
+      const reply = pre.batches.get(size);
+      if (!reply) {
+        call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: `no pre-encoded reply for batch size ${size}` });
+        return;
+      }
+      // No backpressure handling: the client keeps a fixed number of batches in flight per stream.
+      call.on('data', () => {
+        answered += size;
+        call.write(reply);
+      });
+      call.on('end', () => call.end());
+    },
+    resolve(_call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) {
+      answered++;
+      callback(null, pre.unary);
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+  );
+  return { server, port };
+}
+
+const loopDelay = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
+loopDelay.enable();
+let window = { wall: performance.now(), cpu: process.cpuUsage() };
+
+let closing = false;
+const shutdown = async (): Promise<void> => {
+  if (closing) return;
+  closing = true;
+  loopDelay.disable();
+  echo.server.forceShutdown();
+  await resolver.close(0);
+  geo.close();
+  if (process.connected) process.disconnect();
+};
+
+process.on('message', (command: ServerCommand) => {
+  if (command.type === 'mark') {
+    loopDelay.reset();
+    answered = 0;
+    window = { wall: performance.now(), cpu: process.cpuUsage() };
+  } else if (command.type === 'report') {
+    const cpu = process.cpuUsage(window.cpu);
+    // The histogram holds whole sampling periods (the timer's interval plus its lateness).
+    const beyond = (ns: number): number => Math.max(0, ns / 1e6 - ELD_RESOLUTION_MS);
+    send({
+      type: 'window',
+      wallMs: performance.now() - window.wall,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      decisions: answered,
+      eventLoopDelayP99Ms: loopDelay.count > 0 ? beyond(loopDelay.percentile(99)) : 0,
+      eventLoopDelayMaxMs: loopDelay.count > 0 ? beyond(loopDelay.max) : 0,
+    });
+  } else if (command.type === 'close') {
+    void shutdown();
+  }
+});
+process.on('disconnect', () => void shutdown());
+send({
+  type: 'ready',
+  ports: { resolver: resolver.port, echo: echo.port },
+  replyBytes: { batches: Object.fromEntries([...replies.batches].map(([size, b]) => [size, b.length])), unary: replies.unary.length },
+});

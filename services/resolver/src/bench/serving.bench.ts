@@ -1,0 +1,225 @@
+/**
+ * Serving benchmark of the resolver over gRPC on loopback (DESIGN.md targets: ResolveStream ≥ 300 k
+ * decisions/s and ≥ 0.7× a bare grpc-js echo stream with the same batching; unary Resolve ≥ 0.8×
+ * a bare grpc-js unary echo at the same concurrency).
+ *
+ * Run: `cd services/resolver && npx tsc -b tsconfig.lib.json && node --expose-gc dist/bench/serving.bench.js`.
+ * Prints one JSON line per measurement; takes about 80 s.
+ *
+ * Three processes: this one (orchestration only: it is idle while a run is measured), the server
+ * (`bench-server.ts`: the real resolver and the echo baseline) and the load client
+ * (`bench-client.ts`), so that the server and the client each have one of the machine's two
+ * cores. Each configuration (ResolveStream at B = 100 and 500 queries per batch over K streams
+ * with D batches in flight each; unary Resolve with C calls outstanding) is warmed up on both
+ * servers, then measured in ROUNDS rounds of one resolver run and one echo run, in alternating
+ * order (R E, E R, R E …) so that drift in the machine's load falls on both. Figures are medians
+ * over the rounds; a ratio is the median of the per-round ratios (the two runs of a round are
+ * seconds apart). Besides wall-clock rates, each configuration reports items per second of server
+ * CPU: the machine is shared, and when other work takes a core the wall-clock rate drops while
+ * the per-CPU one does not.
+ *
+ * Environment (defaults in brackets): BENCH_ROUNDS [3], BENCH_MEASURE_MS [3000] per run,
+ * BENCH_WARMUP_MS [300] per run, BENCH_STREAMS [2], BENCH_DEPTH [4], BENCH_CONCURRENCY [64],
+ * BENCH_CONFIGS [b100,b500,unary] (a subset to run), BENCH_CPU_PROF (a directory: the server process
+ * writes a V8 CPU profile there on exit).
+ */
+import { fromBinary } from '@bufbuild/protobuf';
+import { createGeoIpProvider } from '@cdn-sched/geoip';
+import { ResolveRequestSchema, ResolveResponseSchema, ResolveStreamRequestSchema, ResolveStreamResponseSchema } from '@cdn-sched/proto';
+import { fork, type ChildProcess } from 'node:child_process';
+import {
+  median,
+  type BenchRequests,
+  type BenchTarget,
+  type ClientCommand,
+  type ClientMessage,
+  type RunCommand,
+  type ServerCommand,
+  type ServerMessage,
+} from './bench-protocol.js';
+import { createBenchFleet, createQueries, drawClientIps, encodeBatches, encodeUnary } from './bench-workload.js';
+
+const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
+const ROUNDS = env('BENCH_ROUNDS', 3);
+const MEASURE_MS = env('BENCH_MEASURE_MS', 3000);
+const WARMUP_MS = env('BENCH_WARMUP_MS', 300);
+/** Measured length of the unrecorded run that warms each server up on each configuration. */
+const FIRST_RUN_MS = 1000;
+const STREAMS = env('BENCH_STREAMS', 2);
+const DEPTH = env('BENCH_DEPTH', 4);
+const CONCURRENCY = env('BENCH_CONCURRENCY', 64);
+/** Which configurations run: b<size> for ResolveStream batches, `unary` for Resolve. */
+const CONFIGS = (process.env['BENCH_CONFIGS'] ?? 'b100,b500,unary').split(',');
+const BATCH_SIZES = [100, 500].filter((size) => CONFIGS.includes(`b${size}`));
+const SEED = 20240601;
+const CLIENT_IPS = 16_384;
+/** 64 batches of 500 and 320 of 100: the client cycles through them. */
+const QUERIES = 32_000;
+const UNARY_REQUESTS = 4096;
+
+interface Child<In, Out extends { type: string }> {
+  send(message: In): void;
+  /** The next message of `type` (listen before sending what provokes it). */
+  next<T extends Out['type']>(type: T): Promise<Extract<Out, { type: T }>>;
+  exited: Promise<number | null>;
+}
+
+function start<In, Out extends { type: string }>(file: string, execArgv: string[] = []): Child<In, Out> {
+  const child: ChildProcess = fork(new URL(file, import.meta.url), [], { serialization: 'advanced', execArgv });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return {
+    send: (message) => void child.send(message as object),
+    next: (type) =>
+      new Promise((resolve, reject) => {
+        const onMessage = (message: Out): void => {
+          if (message.type !== type) return;
+          child.off('message', onMessage);
+          resolve(message as Extract<Out, { type: typeof type }>);
+        };
+        child.on('message', onMessage);
+        void exited.then((code) => reject(new Error(`${file} exited (${code}) while the benchmark waited for '${type}'`)));
+      }),
+    exited,
+  };
+}
+
+type Server = Child<ServerCommand, ServerMessage>;
+type Client = Child<ClientCommand, ClientMessage>;
+type Result = Extract<ClientMessage, { type: 'result' }>;
+type Window = Extract<ServerMessage, { type: 'window' }>;
+interface Run {
+  result: Result;
+  window: Window;
+}
+
+/** One run: the client loads one server; the server's window is bracketed by the client's. */
+async function measure(server: Server, client: Client, command: RunCommand): Promise<Run> {
+  const measuring = client.next('measuring');
+  const measured = client.next('measured');
+  const result = client.next('result');
+  client.send(command);
+  await measuring;
+  server.send({ type: 'mark' });
+  await measured;
+  const window = server.next('window');
+  server.send({ type: 'report' });
+  return { result: await result, window: await window };
+}
+
+/** Checks a run's sample reply: as many decisions as queries, and (from the resolver) their ids. */
+function check(target: BenchTarget, command: RunCommand, run: Run): number {
+  const { request, reply } = run.result.sample;
+  if (command.type === 'unary') {
+    const response = fromBinary(ResolveResponseSchema, reply);
+    if (target === 'resolver' && response.queryId !== fromBinary(ResolveRequestSchema, request).queryId) throw new Error('unary reply for another query');
+    if (response.answers.length === 0) throw new Error('unary reply without answers');
+    return run.result.errors / Math.max(1, run.result.completed);
+  }
+  const decisions = fromBinary(ResolveStreamResponseSchema, reply).decisions;
+  const queries = fromBinary(ResolveStreamRequestSchema, request).queries;
+  if (decisions.length !== command.batchSize) throw new Error(`${target}: ${decisions.length} decisions for a batch of ${command.batchSize}`);
+  if (target === 'resolver' && decisions.some((d, i) => d.queryId !== queries[i]!.queryId)) throw new Error('resolver: decisions out of query order');
+  return decisions.filter((d) => d.result.case === 'error').length / decisions.length;
+}
+
+const round3 = (x: number): number => (Math.abs(x) >= 100 ? Math.round(x) : Math.round(x * 1000) / 1000);
+
+function emit(metric: string, value: number, unit: string, baseline?: number, ratio?: number, target?: string): void {
+  const line: Record<string, unknown> = { bench: 'resolver', metric, value: round3(value), unit };
+  if (baseline !== undefined) line['baseline'] = round3(baseline);
+  if (ratio !== undefined) line['ratio'] = round3(ratio);
+  if (target !== undefined) line['target'] = target;
+  console.log(JSON.stringify(line));
+}
+
+/** Warm-up on both servers, then ROUNDS alternating rounds; returns the runs per server. */
+async function compare(server: Server, client: Client, ports: Record<BenchTarget, number>, command: (port: number, measureMs: number) => RunCommand) {
+  const runs: Record<BenchTarget, Run[]> = { resolver: [], echo: [] };
+  const errorShares: number[] = [];
+  for (const target of ['resolver', 'echo'] as const) await measure(server, client, command(ports[target], FIRST_RUN_MS));
+  for (let round = 0; round < ROUNDS; round++) {
+    const order: BenchTarget[] = round % 2 === 0 ? ['resolver', 'echo'] : ['echo', 'resolver'];
+    for (const target of order) {
+      const run = await measure(server, client, command(ports[target], MEASURE_MS));
+      const errorShare = check(target, command(0, 0), run);
+      if (target === 'resolver') errorShares.push(errorShare);
+      runs[target].push(run);
+    }
+  }
+  return { runs, errorShare: median(errorShares) };
+}
+
+function report(name: string, itemsPerCall: number, unit: string, runs: Record<BenchTarget, Run[]>, rateTarget: string): void {
+  const rate = (r: Run): number => (r.result.completed * itemsPerCall) / r.result.seconds;
+  const perCpu = (r: Run): number => r.window.decisions / (r.window.cpuMs / 1000);
+  const paired = (f: (r: Run) => number): number => median(runs.resolver.map((r, i) => f(r) / f(runs.echo[i]!)));
+  const both = (metric: string, f: (r: Run) => number, unitOf: string, target?: string): void =>
+    emit(`${name}_${metric}`, median(runs.resolver.map(f)), unitOf, median(runs.echo.map(f)), paired(f), target);
+  both('rate', rate, unit, rateTarget);
+  both('per_server_cpu_s', perCpu, unit.replace('/s', '/cpu-s'));
+  both('rtt_p50', (r) => r.result.p50Ms, 'ms');
+  both('rtt_p99', (r) => r.result.p99Ms, 'ms');
+  both('server_cpu_share', (r) => r.window.cpuMs / r.window.wallMs, 'cores');
+  both('client_cpu_share', (r) => r.result.cpuMs / (r.result.seconds * 1000), 'cores');
+}
+
+async function main(): Promise<void> {
+  const geo = await createGeoIpProvider();
+  const ips = drawClientIps(geo.database, CLIENT_IPS, SEED);
+  geo.close();
+  const domains = createBenchFleet(SEED).domains.map((d) => d.domain);
+  const queries = createQueries(ips, domains, QUERIES, SEED + 1);
+  const requests: BenchRequests = {
+    batches: Object.fromEntries(BATCH_SIZES.map((size) => [size, encodeBatches(queries, size)])),
+    unary: encodeUnary(queries.slice(0, UNARY_REQUESTS)),
+  };
+
+  const profileDir = process.env['BENCH_CPU_PROF'];
+  const server: Server = start('./bench-server.js', profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
+  const client: Client = start('./bench-client.js');
+  const serverReady = server.next('ready');
+  const clientReady = client.next('ready');
+  server.send({ type: 'init', seed: SEED, requests });
+  client.send({ type: 'init', requests });
+  const { ports, replyBytes } = await serverReady;
+  await clientReady;
+  process.stderr.write(`reply bytes: ${JSON.stringify(replyBytes)}; K=${STREAMS} streams, depth ${DEPTH}, C=${CONCURRENCY}, ${ROUNDS} rounds of ${MEASURE_MS} ms\n`);
+
+  for (const batchSize of BATCH_SIZES) {
+    const { runs, errorShare } = await compare(server, client, ports, (port, measureMs) => ({
+      type: 'stream',
+      port,
+      batchSize,
+      streams: STREAMS,
+      depth: DEPTH,
+      warmupMs: WARMUP_MS,
+      measureMs,
+    }));
+    const name = `resolve_stream_b${batchSize}_k${STREAMS}_d${DEPTH}`;
+    report(name, batchSize, 'decisions/s', runs, '≥ 300000 decisions/s; ratio ≥ 0.7 of echo');
+    const p99 = (r: Run): number => r.window.eventLoopDelayP99Ms;
+    const max = (r: Run): number => r.window.eventLoopDelayMaxMs;
+    emit(`${name}_server_event_loop_delay_p99`, median(runs.resolver.map(p99)), 'ms', median(runs.echo.map(p99)));
+    emit(`${name}_server_event_loop_delay_max`, median(runs.resolver.map(max)), 'ms', median(runs.echo.map(max)));
+    process.stderr.write(`b${batchSize}: item errors in sampled replies ${(errorShare * 100).toFixed(1)} %\n`);
+  }
+
+  if (CONFIGS.includes('unary')) {
+    const { runs, errorShare } = await compare(server, client, ports, (port, measureMs) => ({
+      type: 'unary',
+      port,
+      concurrency: CONCURRENCY,
+      warmupMs: WARMUP_MS,
+      measureMs,
+    }));
+    report(`resolve_unary_c${CONCURRENCY}`, 1, 'calls/s', runs, 'ratio ≥ 0.8 of echo');
+    process.stderr.write(`unary: error statuses ${(errorShare * 100).toFixed(1)} %\n`);
+  }
+
+  server.send({ type: 'close' });
+  client.send({ type: 'close' });
+  const codes = await Promise.all([server.exited, client.exited]);
+  if (codes.some((code) => code !== 0)) throw new Error(`a child exited with ${codes.join(', ')}`);
+}
+
+await main();

@@ -1,0 +1,94 @@
+import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+import { describe, expect, it } from 'vitest';
+import { createRng, nextU32 } from '../decision/index.js';
+import { createWireWriter, type WireWriter } from './wire-writer.js';
+
+/** The same calls on both writers; the reference is protobuf-es's own BinaryWriter. */
+type Op = (w: WireWriter | BinaryWriter) => void;
+
+function both(ops: Op[], initialBytes = 64): [Uint8Array, Uint8Array] {
+  const mine = createWireWriter(initialBytes);
+  const ref = new BinaryWriter();
+  for (const op of ops) {
+    op(mine);
+    op(ref);
+  }
+  return [mine.finish(), ref.finish()];
+}
+
+describe('WireWriter', () => {
+  it('writes varints like BinaryWriter at every length boundary', () => {
+    const u32 = [0, 1, 127, 128, 16_383, 16_384, 2 ** 21 - 1, 2 ** 21, 2 ** 28 - 1, 2 ** 28, 2 ** 32 - 1];
+    const i32 = [0, 1, -1, -128, 2 ** 31 - 1, -(2 ** 31)];
+    const u64 = [0n, 1n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 35n + 5n, 2n ** 49n, 2n ** 56n - 1n, 2n ** 63n, 2n ** 64n - 1n];
+    const ops: Op[] = [
+      ...u32.map((v): Op => (w) => w.tag(1, WireType.Varint).uint32(v)),
+      ...i32.map((v): Op => (w) => w.tag(2, WireType.Varint).int32(v)),
+      ...u64.map((v): Op => (w) => w.tag(3, WireType.Varint).uint64(v)),
+      (w) => w.tag(536_870_911, WireType.Varint).bool(true),
+      (w) => w.tag(4, WireType.Varint).bool(false),
+    ];
+    const [mine, ref] = both(ops);
+    expect(mine).toEqual(ref);
+  });
+
+  it('writes strings as UTF-8 like BinaryWriter: ASCII, long, non-ASCII, astral and lone surrogates', () => {
+    const strings = ['', 'edge-1', 'x'.repeat(127), 'x'.repeat(128), 'y'.repeat(70_000), '广东电信', 'ascii then 电信', '😀 ok', 'lone \ud800 surrogate', 'é'.repeat(100)];
+    const [mine, ref] = both(strings.map((s): Op => (w) => w.tag(5, WireType.LengthDelimited).string(s)));
+    expect(mine).toEqual(ref);
+  });
+
+  it('length-prefixes nested messages of every varint length size, nested three deep', () => {
+    const ops: Op[] = [];
+    for (const size of [0, 1, 125, 126, 127, 128, 129, 16_380, 16_384, 2 ** 21 + 3]) {
+      ops.push((w) => w.tag(1, WireType.LengthDelimited).fork());
+      ops.push((w) => w.tag(2, WireType.LengthDelimited).fork().tag(3, WireType.Varint).uint32(size).join());
+      ops.push((w) => w.tag(4, WireType.LengthDelimited).fork().tag(5, WireType.LengthDelimited).string('z'.repeat(size)).join());
+      ops.push((w) => w.join());
+    }
+    const [mine, ref] = both(ops, 64);
+    // Megabytes: compare as buffers (an element-wise toEqual takes seconds).
+    expect(mine.length).toBe(ref.length);
+    expect(Buffer.compare(mine, ref)).toBe(0);
+  });
+
+  it('matches BinaryWriter on random field sequences, and is reusable after finish()', () => {
+    const rng = createRng(11);
+    const rand = (n: number): number => nextU32(rng) % n;
+    const mine = createWireWriter(64);
+    for (let round = 0; round < 200; round++) {
+      const ref = new BinaryWriter();
+      let depth = 0;
+      for (let i = 0; i < 40; i++) {
+        const kind = rand(6);
+        const op: Op =
+          kind === 0
+            ? (w) => w.tag(1 + rand(20), WireType.Varint).uint32(nextU32(rng))
+            : kind === 1
+              ? (w) => w.tag(2, WireType.Varint).uint64(BigInt(nextU32(rng)) * BigInt(1 + rand(2 ** 20)))
+              : kind === 2
+                ? (w) => w.tag(3, WireType.LengthDelimited).string(rand(4) === 0 ? '电信'.repeat(rand(50)) : 'a'.repeat(rand(300)))
+                : kind === 3 || depth === 0
+                  ? (depth++, (w) => w.tag(4, WireType.LengthDelimited).fork())
+                  : (depth--, (w) => w.join());
+        // The same random draws drive both writers: run op once per writer with the rng rewound.
+        const saved = rng[0]!;
+        op(mine);
+        rng[0] = saved;
+        op(ref);
+      }
+      for (; depth > 0; depth--) {
+        mine.join();
+        ref.join();
+      }
+      expect(mine.finish()).toEqual(ref.finish());
+    }
+  });
+
+  it('refuses to finish with a fork open and to join without one', () => {
+    const w = createWireWriter();
+    expect(() => w.join()).toThrow(/without a fork/);
+    w.tag(1, WireType.LengthDelimited).fork();
+    expect(() => w.finish()).toThrow(/1 fork\(s\) open/);
+  });
+});

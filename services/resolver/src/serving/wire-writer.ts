@@ -1,0 +1,167 @@
+/**
+ * A protobuf writer for the ResolveStream hot path: one growable byte buffer, nested messages
+ * length-prefixed by back-patching, ASCII strings copied byte by byte.
+ *
+ * Why not `BinaryWriter` of `@bufbuild/protobuf/wire`: it keeps a JS array of bytes plus a list of
+ * chunks, turns every string into a fresh `Uint8Array` (TextEncoder) and every `join()` into a
+ * fresh concatenated copy. A decision has four nested messages and up to a dozen strings, so it
+ * made some 30 allocations per decision and cost ~11 µs of CPU, five times the decision itself
+ * (measured by the serving benchmark, src/bench/serving.bench.ts). This writer allocates only when
+ * its buffer grows and in `finish()`.
+ *
+ * Encoding per https://protobuf.dev/programming-guides/encoding/: varints little-endian base 128,
+ * a length-delimited field as its byte length (varint) then the bytes. A nested message's length is
+ * known only once it is written, so `fork()` reserves one byte for it and `join()` moves the
+ * message up when the length needs more than one byte (messages of 128 bytes or more: rare here,
+ * and a `copyWithin` of a few hundred bytes when it happens).
+ */
+
+const encoder = new TextEncoder();
+
+/** Writes protobuf fields into a reusable buffer. */
+export class WireWriter {
+  private buf: Uint8Array;
+  private pos = 0;
+  /** Start offsets of the open forks (their reserved length byte). */
+  private forks = new Int32Array(8);
+  private depth = 0;
+
+  constructor(initialBytes: number) {
+    this.buf = new Uint8Array(Math.max(64, initialBytes));
+  }
+
+  /** Field number and wire type. */
+  tag(fieldNo: number, wireType: number): this {
+    return this.uint32(((fieldNo << 3) | wireType) >>> 0);
+  }
+
+  uint32(value: number): this {
+    this.reserve(5);
+    const b = this.buf;
+    let p = this.pos;
+    let v = value >>> 0;
+    while (v > 0x7f) {
+      b[p++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    b[p++] = v;
+    this.pos = p;
+    return this;
+  }
+
+  /** A negative int32 is sign-extended to 64 bits: ten bytes, as the spec requires. */
+  int32(value: number): this {
+    return value >= 0 ? this.uint32(value) : this.varint64(value >>> 0, 0xffffffff);
+  }
+
+  uint64(value: bigint): this {
+    if (value >= 0n && value <= 0xffffffffn) return this.uint32(Number(value));
+    const v = BigInt.asUintN(64, value);
+    return this.varint64(Number(v & 0xffffffffn), Number(v >> 32n));
+  }
+
+  bool(value: boolean): this {
+    return this.uint32(value ? 1 : 0);
+  }
+
+  /** A string field's value: UTF-8 byte length, then the bytes. */
+  string(value: string): this {
+    const n = value.length;
+    if (n < 128) {
+      // Fast path: ASCII (node ids, addresses, ISO codes, reasons) is one byte per UTF-16 unit,
+      // so the length byte is known before the copy.
+      this.reserve(n + 1);
+      const b = this.buf;
+      const start = this.pos;
+      let p = start + 1;
+      for (let i = 0; i < n; i++) {
+        const c = value.charCodeAt(i);
+        if (c >= 0x80) return this.utf8(value);
+        b[p++] = c;
+      }
+      b[start] = n;
+      this.pos = p;
+      return this;
+    }
+    return this.utf8(value);
+  }
+
+  /** Opens a length-delimited nested message (after its tag). */
+  fork(): this {
+    if (this.depth === this.forks.length) {
+      const grown = new Int32Array(this.forks.length * 2);
+      grown.set(this.forks);
+      this.forks = grown;
+    }
+    this.reserve(1);
+    this.forks[this.depth++] = this.pos++;
+    return this;
+  }
+
+  /** Closes the innermost nested message, writing its length. */
+  join(): this {
+    if (this.depth === 0) throw new Error('WireWriter.join() without a fork()');
+    const start = this.forks[--this.depth]!;
+    const len = this.pos - start - 1;
+    if (len < 0x80) {
+      this.buf[start] = len;
+      return this;
+    }
+    const size = len < 1 << 14 ? 2 : len < 1 << 21 ? 3 : len < 1 << 28 ? 4 : 5;
+    this.reserve(size - 1);
+    this.buf.copyWithin(start + size, start + 1, this.pos);
+    this.pos += size - 1;
+    let v = len;
+    let p = start;
+    while (v > 0x7f) {
+      this.buf[p++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    this.buf[p] = v;
+    return this;
+  }
+
+  /** The bytes written since the last `finish()`, as a new array; the writer is then empty and reusable. */
+  finish(): Uint8Array {
+    if (this.depth !== 0) throw new Error(`WireWriter.finish() with ${this.depth} fork(s) open`);
+    const out = this.buf.slice(0, this.pos);
+    this.pos = 0;
+    return out;
+  }
+
+  private utf8(value: string): this {
+    const len = Buffer.byteLength(value, 'utf8');
+    this.uint32(len);
+    this.reserve(len);
+    // encodeInto writes lone surrogates as U+FFFD, as TextEncoder (and so BinaryWriter) does.
+    this.pos += encoder.encodeInto(value, this.buf.subarray(this.pos, this.pos + len)).written;
+    return this;
+  }
+
+  /** A varint of the unsigned 64-bit value `hi * 2^32 + lo` (both halves unsigned 32-bit). */
+  private varint64(lo: number, hi: number): this {
+    this.reserve(10);
+    const b = this.buf;
+    let p = this.pos;
+    while (hi !== 0 || lo > 0x7f) {
+      b[p++] = (lo & 0x7f) | 0x80;
+      lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+      hi >>>= 7;
+    }
+    b[p++] = lo;
+    this.pos = p;
+    return this;
+  }
+
+  private reserve(bytes: number): void {
+    if (this.pos + bytes <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + bytes) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(this.buf.subarray(0, this.pos));
+    this.buf = grown;
+  }
+}
+
+/** A writer whose buffer starts at `initialBytes` (default 16 KiB) and doubles as needed. */
+export const createWireWriter = (initialBytes = 16 * 1024): WireWriter => new WireWriter(initialBytes);
