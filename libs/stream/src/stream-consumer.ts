@@ -88,6 +88,8 @@ export function createStreamConsumer<R, V>(options: StreamConsumerOptions<R, V>)
     name: `${options.name}.connect`,
     latencyP99Ms: () => watchLatencyP99Ms,
     timeoutFloorMs: 2000,
+    // A consumer must come back within seconds of its upstream: never wait out a 30 s reset.
+    resetCeilingMs: 5000,
     upstreamAlive: () => false,
   });
 

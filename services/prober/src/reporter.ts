@@ -48,7 +48,8 @@ export function createReporter(options: ReporterOptions): Reporter {
   const channel: Channel = createChannel(options.target);
   const client = createClient(serviceDefinitions.weightCalculator, channel);
   const backoff = createBackoff({ baseMs: 100, maxMs: 3000 });
-  const breaker = createTunedBreaker({ name: `report.${options.target}`, latencyP99Ms: options.watchLatencyP99Ms, timeoutFloorMs: 2000 });
+  // resetCeilingMs: results must flow again within seconds of the weight-calculator's return.
+  const breaker = createTunedBreaker({ name: `report.${options.target}`, latencyP99Ms: options.watchLatencyP99Ms, timeoutFloorMs: 2000, resetCeilingMs: 5000 });
   let connected = false;
   let sent = 0;
   let seq = 0n;

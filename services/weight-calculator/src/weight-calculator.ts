@@ -45,6 +45,11 @@ export interface WeightCalculatorOptions {
   maxStalenessMs?: number;
   /** Health and weight tuning (see domain/). */
   table?: WeightTableOptions;
+  /**
+   * Weight changes kept to resume WatchWeights clients with a delta; a client that fell further
+   * behind gets a snapshot. Defaults to 100,000 (as the config-watcher's history).
+   */
+  maxHistoryChanges?: number;
   /** Most ingest errors echoed per ack. Defaults to 10. */
   maxAckErrors?: number;
   now?: () => number;
@@ -79,11 +84,12 @@ export function createWeightCalculator(options: WeightCalculatorOptions): Weight
   const prefix = options.prefix ?? '/cdn/';
   const startedAtMs = now();
   const table = createWeightTable(options.table);
-  const store = createVersionedStore<WeightEntry>({ epoch: `${options.instanceId}@${startedAtMs}` });
+  const store = createVersionedStore<WeightEntry>({ epoch: `${options.instanceId}@${startedAtMs}`, maxHistoryChanges: options.maxHistoryChanges });
   const stats = { ingested: 0, rejected: 0, ticks: 0, reporters: 0, persisted: 0 };
   let lastReportAtMs = 0;
   let persister: WeightPersister | undefined;
   let election: Election | undefined;
+  const closing = new AbortController();
 
   const config = createConfigConsumer({
     target: options.configTarget,
@@ -131,6 +137,17 @@ export function createWeightCalculator(options: WeightCalculatorOptions): Weight
       onError: (error) => log('warn', 'weight persist failed; will retry', { error: String(error) }),
     });
     const p = persister;
+    // The reconcile deletes every persisted weight whose node is not in the table, so it must wait
+    // until the table holds the configuration: a leader elected before its first config snapshot
+    // (a cold start, or a config-watcher that is down) would otherwise wipe `<prefix>weights/`,
+    // the table operators and bootstraps read. The tick right after the snapshot publishes every
+    // node, so the reconcile then compares the whole fleet.
+    const reconcileWhenReady = async (): Promise<void> => {
+      await config.ready(closing.signal);
+      if (!election?.isLeader) return;
+      publish();
+      await p.reconcile(table.snapshot().weights, store.version);
+    };
     election = createElection({
       client,
       prefix: `${prefix}election/weight-calculator`,
@@ -138,7 +155,11 @@ export function createWeightCalculator(options: WeightCalculatorOptions): Weight
       ttlS: options.electionTtlS ?? 5,
       onChange: ({ isLeader, leaderId }) => {
         log('info', isLeader ? 'became leader' : 'following', { leader: leaderId });
-        if (isLeader) void p.reconcile(table.snapshot().weights, store.version).catch((error: unknown) => log('warn', 'reconcile failed', { error: String(error) }));
+        if (isLeader) {
+          void reconcileWhenReady().catch((error: unknown) => {
+            if (!closing.signal.aborted) log('warn', 'reconcile failed', { error: String(error) });
+          });
+        }
       },
       onError: (error) => log('warn', 'election', { error: error.message }),
     });
@@ -254,6 +275,7 @@ export function createWeightCalculator(options: WeightCalculatorOptions): Weight
     readiness,
     persisterIdle: () => persister?.idle() ?? Promise.resolve(),
     async close() {
+      closing.abort();
       clearInterval(ticker);
       await election?.close();
       await persister?.close();
