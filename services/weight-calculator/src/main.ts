@@ -1,6 +1,7 @@
 import { createEtcdClient } from '@cdn-sched/etcd';
-import { reflectionFiles, serviceDefinitions } from '@cdn-sched/proto';
+import { reflectionFiles } from '@cdn-sched/proto';
 import { runService, startServiceServer } from '@cdn-sched/service-kit';
+import { weightCalculatorServiceDefinition } from './report-codec.js';
 import { createWeightCalculator } from './weight-calculator.js';
 
 const spec = {
@@ -48,7 +49,7 @@ await runService({
     const server = await startServiceServer({
       host: config.grpcHost,
       port: config.grpcPort,
-      register: (s) => s.add(serviceDefinitions.weightCalculator, calc.service),
+      register: (s) => s.add(weightCalculatorServiceDefinition, calc.service),
       reflection: [reflectionFiles.weightCalculator],
       serviceNames: ['cdn.sched.v1.WeightCalculatorService'],
     });

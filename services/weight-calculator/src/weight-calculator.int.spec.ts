@@ -26,7 +26,7 @@ import {
 } from '@cdn-sched/testing';
 import { createChannel, createClient, type Channel } from 'nice-grpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createWeightCalculator, type PersistedWeight, type WeightCalculator } from './index.js';
+import { createWeightCalculator, weightCalculatorServiceDefinition, type PersistedWeight, type WeightCalculator } from './index.js';
 
 // One fleet, one etcd, one config-watcher process and two prober processes serve every test. The
 // probers send each result to all three weight-calculators (the in-process one of the health test
@@ -264,7 +264,7 @@ describe('weight-calculator (real etcd, config-watcher and prober processes, fak
         stepIntervalMs: PROBE_INTERVAL_MS,
       },
     });
-    calcServer = await startGrpcServer((s) => s.add(serviceDefinitions.weightCalculator, calc.service));
+    calcServer = await startGrpcServer((s) => s.add(weightCalculatorServiceDefinition, calc.service));
     replicas = await Promise.all([startReplica('wc-a'), startReplica('wc-b')]);
 
     const targets = [calcServer.address, ...replicas.map((r) => r.address)].join(',');
@@ -464,7 +464,7 @@ describe('weight-calculator (real etcd, config-watcher and prober processes, fak
       maxHistoryChanges: 6,
       table: { slowStartMs: 0, maxStepFraction: 1, stepIntervalMs: 1 },
     });
-    const server = await startGrpcServer((s) => s.add(serviceDefinitions.weightCalculator, resumable.service));
+    const server = await startGrpcServer((s) => s.add(weightCalculatorServiceDefinition, resumable.service));
     const channel = createChannel(server.address);
     const reporter = openReportStream(channel, 'synthetic');
     const result = resultFactory();
@@ -542,7 +542,7 @@ describe('weight-calculator (real etcd, config-watcher and prober processes, fak
 
   it('rejects bad probe results in the ack with a readable reason and keeps the stream open', async () => {
     const strict = createWeightCalculator({ instanceId: 'wc-strict', configTarget, tickIntervalMs: 100 });
-    const server = await startGrpcServer((s) => s.add(serviceDefinitions.weightCalculator, strict.service));
+    const server = await startGrpcServer((s) => s.add(weightCalculatorServiceDefinition, strict.service));
     const channel = createChannel(server.address);
     const reporter = openReportStream(channel, 'raw');
     const result = resultFactory();

@@ -31,6 +31,7 @@ import { Health, NodeSchema, NodeState, serviceDefinitions, StatusResponseSchema
 import { createConfigEncoder, createVersionedStore, createWeightsConsumer, nodeEntryKey, serveVersionedStream, type ConfigEntry } from '@cdn-sched/stream';
 import { createFakeFleet, startEtcd, startGrpcServer, startServiceProcess, type ServiceProcess } from '@cdn-sched/testing';
 import { createChannel, createClient } from 'nice-grpc';
+import { weightCalculatorServiceDefinition } from '../report-codec.js';
 import { createWeightCalculator } from '../weight-calculator.js';
 import type { ReportClientMessage, ReportClientOptions } from './report-client.js';
 import { BATCH, ingestNodeIds, protobufMs, reportUntil, resetProtobufMs, timedDefinition } from './report-load.js';
@@ -108,7 +109,7 @@ async function failoverLatency(): Promise<void> {
       }
     }
     const server = await startGrpcServer((s) =>
-      s.add(serviceDefinitions.weightCalculator, { ...calc.service, reportProbes: (requests, context) => calc.service.reportProbes(tap(requests), context) }),
+      s.add(weightCalculatorServiceDefinition, { ...calc.service, reportProbes: (requests, context) => calc.service.reportProbes(tap(requests), context) }),
     );
     const zeroes: { nodeId: string; atMs: number; updatedAtMs: number }[] = [];
     const consumer = createWeightsConsumer({

@@ -6,6 +6,7 @@
  */
 import { create } from '@bufbuild/protobuf';
 import { ProbeErrorClass, ProbeResultSchema, ReportProbesRequestSchema, serviceDefinitions, type ProbeResult, type ReportProbesRequest } from '@cdn-sched/proto';
+import { decodeReportProbesRequest } from '../report-codec.js';
 import type { Client } from 'nice-grpc';
 
 /** Results per ReportProbes batch (the prober reporter's `maxBatch`). */
@@ -42,7 +43,8 @@ export const timedDefinition: typeof definition = {
   reportProbes: {
     ...definition.reportProbes,
     requestSerialize: timed(definition.reportProbes.requestSerialize, 'clientEncode'),
-    requestDeserialize: timed(definition.reportProbes.requestDeserialize, 'serverDecode'),
+    // The server decodes at wire level, as the service does (report-codec.ts).
+    requestDeserialize: timed(decodeReportProbesRequest, 'serverDecode'),
   },
 };
 
