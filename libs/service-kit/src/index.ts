@@ -6,3 +6,4 @@ export { createShutdown } from './shutdown.js';
 export type { Shutdown, ShutdownOptions } from './shutdown.js';
 export { runService } from './run-service.js';
 export type { ServiceContext, ServiceMain } from './run-service.js';
+export { configWatcherSetting, etcdSettings, grpcSettings } from './common-settings.js';

@@ -14,7 +14,7 @@ import {
 import { createChannel, createClient, type Channel } from 'nice-grpc';
 import { domainEntryKey, nodeEntryKey, rejectedEntryKey, type ConfigEntry } from './config-entries.js';
 import type { StreamEncoder } from './serve-stream.js';
-import { createStreamConsumer, type StreamConsumer, type StreamConsumerOptions, type StreamMessage } from './stream-consumer.js';
+import { createStreamConsumer, withChannel, type StreamConsumer, type StreamConsumerOptions, type StreamMessage } from './stream-consumer.js';
 
 /** Builds ConfigWatcherService.Watch messages from the config-watcher's store. */
 export function createConfigEncoder(epoch: string, upstream: () => UpstreamHealth): StreamEncoder<ConfigEntry, WatchResponse> {
@@ -129,11 +129,5 @@ export function createConfigConsumer(options: ConfigConsumerOptions): StreamCons
     open: (request, signal) => client.watch({ consumerId: options.consumerId, epoch: request.epoch, version: BigInt(request.version) }, { signal }),
     decode: decodeConfigMessage,
   });
-  return Object.assign(Object.create(consumer) as typeof consumer, {
-    target: options.target,
-    async close() {
-      await consumer.close();
-      if (!options.channel) channel.close();
-    },
-  });
+  return withChannel(consumer, options.target, options.channel ? undefined : channel);
 }

@@ -229,3 +229,17 @@ export function createStreamConsumer<R, V>(options: StreamConsumerOptions<R, V>)
     },
   };
 }
+
+/**
+ * The consumer, plus its upstream address; closing it also closes `ownedChannel` (a channel the
+ * consumer made for itself, as opposed to one shared with other clients of the same peer).
+ */
+export function withChannel<V>(consumer: StreamConsumer<V>, target: string, ownedChannel?: { close(): void }): StreamConsumer<V> & { readonly target: string } {
+  return Object.assign(Object.create(consumer) as StreamConsumer<V>, {
+    target,
+    async close() {
+      await consumer.close();
+      ownedChannel?.close();
+    },
+  });
+}

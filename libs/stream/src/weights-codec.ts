@@ -11,7 +11,7 @@ import {
 } from '@cdn-sched/proto';
 import { createChannel, createClient, type Channel } from 'nice-grpc';
 import type { StreamEncoder } from './serve-stream.js';
-import { createStreamConsumer, type StreamConsumer, type StreamConsumerOptions, type StreamMessage } from './stream-consumer.js';
+import { createStreamConsumer, withChannel, type StreamConsumer, type StreamConsumerOptions, type StreamMessage } from './stream-consumer.js';
 
 /**
  * Entries of the weight stream: `weight/<nodeId>` per node, and one `capacities` entry holding the
@@ -109,11 +109,5 @@ export function createWeightsConsumer(options: WeightsConsumerOptions): StreamCo
     open: (request, signal) => client.watchWeights({ consumerId: options.consumerId, epoch: request.epoch, version: BigInt(request.version) }, { signal }),
     decode: decodeWeightsMessage,
   });
-  return Object.assign(Object.create(consumer) as typeof consumer, {
-    target: options.target,
-    async close() {
-      await consumer.close();
-      if (!options.channel) channel.close();
-    },
-  });
+  return withChannel(consumer, options.target, options.channel ? undefined : channel);
 }

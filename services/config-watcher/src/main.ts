@@ -1,13 +1,11 @@
 import { createEtcdClient } from '@cdn-sched/etcd';
 import { reflectionFiles, serviceDefinitions } from '@cdn-sched/proto';
-import { runService, startServiceServer } from '@cdn-sched/service-kit';
+import { etcdSettings, grpcSettings, runService, startServiceServer } from '@cdn-sched/service-kit';
 import { createConfigWatcher } from './config-watcher.js';
 
 const spec = {
-  etcdEndpoints: { type: 'list', env: 'ETCD_ENDPOINTS', flag: 'etcd-endpoints', default: ['http://127.0.0.1:2379'], description: 'etcd client URLs, comma-separated' },
-  prefix: { type: 'string', env: 'CDN_PREFIX', flag: 'prefix', default: '/cdn/', description: 'etcd key prefix of the documents' },
-  grpcHost: { type: 'string', env: 'GRPC_HOST', flag: 'grpc-host', default: '127.0.0.1', description: 'gRPC listen address' },
-  grpcPort: { type: 'int', env: 'GRPC_PORT', flag: 'grpc-port', default: 50051, min: 0, max: 65535, description: 'gRPC port (0 = any)' },
+  ...etcdSettings,
+  ...grpcSettings(50051),
   progressIntervalMs: { type: 'int', env: 'PROGRESS_INTERVAL_MS', flag: 'progress-interval-ms', default: 1000, min: 50, description: 'progress message period on quiet streams, milliseconds' },
   heartbeatIntervalMs: { type: 'int', env: 'HEARTBEAT_INTERVAL_MS', flag: 'heartbeat-interval-ms', default: 1000, min: 50, description: 'etcd heartbeat (watch-latency sample) period, milliseconds' },
   staleAfterMs: { type: 'int', env: 'STALE_AFTER_MS', flag: 'stale-after-ms', default: 5000, min: 100, description: 'without contact with etcd for this long the snapshot is reported stale, milliseconds' },

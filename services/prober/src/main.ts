@@ -1,15 +1,13 @@
 import { createEtcdClient } from '@cdn-sched/etcd';
 import { reflectionFiles, serviceDefinitions } from '@cdn-sched/proto';
-import { runService, startServiceServer } from '@cdn-sched/service-kit';
+import { configWatcherSetting, etcdSettings, grpcSettings, runService, startServiceServer } from '@cdn-sched/service-kit';
 import { createProber } from './prober.js';
 
 const spec = {
-  etcdEndpoints: { type: 'list', env: 'ETCD_ENDPOINTS', flag: 'etcd-endpoints', default: ['http://127.0.0.1:2379'], description: 'etcd client URLs (membership)' },
-  prefix: { type: 'string', env: 'CDN_PREFIX', flag: 'prefix', default: '/cdn/', description: 'etcd key prefix' },
-  configWatcher: { type: 'string', env: 'CONFIG_WATCHER', flag: 'config-watcher', default: '127.0.0.1:50051', description: 'config-watcher gRPC address' },
+  ...etcdSettings,
+  ...configWatcherSetting,
+  ...grpcSettings(50052),
   weightCalculators: { type: 'list', env: 'WEIGHT_CALCULATORS', flag: 'weight-calculators', default: ['127.0.0.1:50053'], description: 'every weight-calculator replica (results go to all)' },
-  grpcHost: { type: 'string', env: 'GRPC_HOST', flag: 'grpc-host', default: '127.0.0.1', description: 'gRPC listen address' },
-  grpcPort: { type: 'int', env: 'GRPC_PORT', flag: 'grpc-port', default: 50052, min: 0, max: 65535, description: 'gRPC port (0 = any)' },
   replicationFactor: { type: 'int', env: 'REPLICATION_FACTOR', flag: 'replication-factor', default: 2, min: 1, description: 'probers per node (capped by the number of probers)' },
   memberTtlS: { type: 'int', env: 'MEMBER_TTL_S', flag: 'member-ttl-s', default: 5, min: 1, description: 'membership lease TTL, seconds: a dead prober\'s nodes move within this' },
   intervalMs: { type: 'int', env: 'PROBE_INTERVAL_MS', flag: 'probe-interval-ms', default: 5000, min: 100, description: 'default probe interval, milliseconds' },

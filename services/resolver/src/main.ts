@@ -1,16 +1,15 @@
 import cluster from 'node:cluster';
 import { createGeoIpProvider } from '@cdn-sched/geoip';
 import { reflectionFiles } from '@cdn-sched/proto';
-import { runService, startServiceServer } from '@cdn-sched/service-kit';
+import { configWatcherSetting, grpcSettings, runService, startServiceServer } from '@cdn-sched/service-kit';
 import { createResolveCore } from './serving/resolve-core.js';
 import { createResolverService, resolverServiceDefinition } from './serving/resolver-service.js';
 import { createRoutingState } from './serving/routing-state.js';
 
 const spec = {
-  configWatcher: { type: 'string', env: 'CONFIG_WATCHER', flag: 'config-watcher', default: '127.0.0.1:50051', description: 'config-watcher gRPC address' },
+  ...configWatcherSetting,
+  ...grpcSettings(50054),
   weightCalculators: { type: 'list', env: 'WEIGHT_CALCULATORS', flag: 'weight-calculators', default: ['127.0.0.1:50053'], description: 'weight-calculator replicas, tried in order' },
-  grpcHost: { type: 'string', env: 'GRPC_HOST', flag: 'grpc-host', default: '127.0.0.1', description: 'gRPC listen address' },
-  grpcPort: { type: 'int', env: 'GRPC_PORT', flag: 'grpc-port', default: 50054, min: 0, max: 65535, description: 'gRPC port (0 = any; with --workers, 0 is not allowed)' },
   workers: { type: 'int', env: 'RESOLVER_WORKERS', flag: 'workers', default: 1, min: 1, max: 64, description: 'processes sharing the gRPC port (Node cluster; gRPC balances per connection)' },
   geoipDb: { type: 'string', env: 'GEOIP_DB', flag: 'geoip-db', default: '', description: 'IP database (ip2region text/.gz/.xdb or MaxMind .mmdb); empty = the shipped ip2region data. SIGHUP reloads it' },
   maxStalenessMs: { type: 'int', env: 'MAX_STALENESS_MS', flag: 'max-staleness-ms', default: 10_000, min: 100, description: 'upstream state older than this is degraded and reported in /readyz, milliseconds' },

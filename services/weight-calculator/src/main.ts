@@ -1,15 +1,13 @@
 import { createEtcdClient } from '@cdn-sched/etcd';
 import { reflectionFiles } from '@cdn-sched/proto';
-import { runService, startServiceServer } from '@cdn-sched/service-kit';
+import { configWatcherSetting, etcdSettings, grpcSettings, runService, startServiceServer } from '@cdn-sched/service-kit';
 import { weightCalculatorServiceDefinition } from './report-codec.js';
 import { createWeightCalculator } from './weight-calculator.js';
 
 const spec = {
-  etcdEndpoints: { type: 'list', env: 'ETCD_ENDPOINTS', flag: 'etcd-endpoints', default: ['http://127.0.0.1:2379'], description: 'etcd client URLs (election, persisted weights)' },
-  prefix: { type: 'string', env: 'CDN_PREFIX', flag: 'prefix', default: '/cdn/', description: 'etcd key prefix' },
-  configWatcher: { type: 'string', env: 'CONFIG_WATCHER', flag: 'config-watcher', default: '127.0.0.1:50051', description: 'config-watcher gRPC address' },
-  grpcHost: { type: 'string', env: 'GRPC_HOST', flag: 'grpc-host', default: '127.0.0.1', description: 'gRPC listen address' },
-  grpcPort: { type: 'int', env: 'GRPC_PORT', flag: 'grpc-port', default: 50053, min: 0, max: 65535, description: 'gRPC port (0 = any)' },
+  ...etcdSettings,
+  ...configWatcherSetting,
+  ...grpcSettings(50053),
   tickIntervalMs: { type: 'int', env: 'TICK_INTERVAL_MS', flag: 'tick-interval-ms', default: 100, min: 10, description: 'weight recomputation period, milliseconds' },
   electionTtlS: { type: 'int', env: 'ELECTION_TTL_S', flag: 'election-ttl-s', default: 5, min: 1, description: 'leader lease TTL, seconds (failover bound)' },
   fallThreshold: { type: 'int', env: 'FALL_THRESHOLD', flag: 'fall-threshold', default: 3, min: 1, description: 'failures in the window that mark a (node, prober) down' },
