@@ -1,7 +1,7 @@
 // `npm run bench`: runs every benchmark (built files `dist/bench/*.bench.js` of each project), one
 // process each, sequentially (the machine has 2 cores: running them together would measure the
 // contention, not the code), collects their JSON lines and prints one table.
-// Filter with `npm run bench -- <substring>`; results are also written to bench/results.json.
+// Filter with `npm run bench -- <substring>`; results are also written to tools/bench-results.json.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -65,5 +65,5 @@ const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => Str
 const line = (cells) => cells.map((c, i) => String(c).padEnd(widths[i])).join('  ');
 console.log(`\n${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}`);
 for (const row of table) console.log(line(row));
-writeFileSync(join(root, 'bench', 'results.json'), JSON.stringify({ at: new Date().toISOString(), rows }, null, 2) + '\n');
+writeFileSync(join(root, 'tools', 'bench-results.json'), JSON.stringify({ at: new Date().toISOString(), rows }, null, 2) + '\n');
 process.exit(failed > 0 ? 1 : 0);
