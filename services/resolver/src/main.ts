@@ -54,6 +54,8 @@ if (cluster.isPrimary && workersFlag > 1 && !argv.includes('--help')) {
     for (const w of workers) w.process.kill('SIGHUP');
   });
 } else {
+  // A worker whose primary died (SIGKILL) must not linger as an orphan holding the port.
+  if (cluster.isWorker) process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
   await runService({
     name: 'resolver',
     summary: 'Answers routing decisions (unary Resolve and batched ResolveStream) from memory: IP location, policy tiers, weighted or consistent picks.',
