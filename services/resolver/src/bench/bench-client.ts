@@ -28,10 +28,11 @@ type Result = Extract<ClientMessage, { type: 'result' }>;
 const send = (message: ClientMessage): void => void process.send?.(message);
 const identity = (bytes: Buffer): Buffer => bytes;
 const channels = new Map<number, grpc.Client>();
+let windowBytes = 0;
 const channel = (port: number): grpc.Client => {
   let client = channels.get(port);
   if (!client) {
-    client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), windowBytes > 0 ? { 'grpc-node.flow_control_window': windowBytes } : {});
     channels.set(port, client);
   }
   return client;
@@ -151,6 +152,7 @@ process.on('message', (command: ClientCommand) => {
   if (command.type === 'init') {
     batches = new Map(Object.entries(command.requests.batches).map(([size, list]) => [Number(size), list.map(asBuffer)]));
     unary = command.requests.unary.map(asBuffer);
+    windowBytes = command.windowBytes;
     send({ type: 'ready' });
   } else if (command.type === 'close') {
     for (const client of channels.values()) client.close();
@@ -166,3 +168,4 @@ process.on('message', (command: ClientCommand) => {
 process.on('disconnect', () => {
   for (const client of channels.values()) client.close();
 });
+send({ type: 'started' });

@@ -27,6 +27,8 @@ export type ServerCommand =
 
 /** Server → parent. */
 export type ServerMessage =
+  /** Sent once the process listens for commands (a message sent before that would be lost). */
+  | { type: 'started' }
   | {
       type: 'ready';
       ports: Record<BenchTarget, number>;
@@ -49,11 +51,12 @@ export type RunCommand =
   | { type: 'stream'; port: number; batchSize: number; streams: number; depth: number; warmupMs: number; measureMs: number }
   | { type: 'unary'; port: number; concurrency: number; warmupMs: number; measureMs: number };
 
-/** Parent → client. */
-export type ClientCommand = { type: 'init'; requests: BenchRequests } | RunCommand | { type: 'close' };
+/** Parent → client. `windowBytes`: HTTP/2 receive window of the client's channels, 0 for grpc-js's default (64 KiB). */
+export type ClientCommand = { type: 'init'; requests: BenchRequests; windowBytes: number } | RunCommand | { type: 'close' };
 
 /** Client → parent. */
 export type ClientMessage =
+  | { type: 'started' }
   | { type: 'ready' }
   /** The measured window starts (sent after the warm-up) or ends (before the calls are drained). */
   | { type: 'measuring' }

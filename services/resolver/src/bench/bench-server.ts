@@ -36,6 +36,7 @@ const init = await new Promise<Extract<ServerCommand, { type: 'init' }>>((resolv
     resolve(command);
   };
   process.on('message', onMessage);
+  send({ type: 'started' });
 });
 
 const geo = await createGeoIpProvider();
