@@ -1,5 +1,5 @@
 import { create } from '@bufbuild/protobuf';
-import { StatusResponseSchema, serviceDefinitions, type ResolveRequest, type StatusResponse } from '@cdn-sched/proto';
+import { StatusResponseSchema, serviceDefinitions, type StatusResponse } from '@cdn-sched/proto';
 import { breakerStatusMessage, streamStatusMessage } from '@cdn-sched/stream';
 import { SpanAttributes, SpanNames } from '@cdn-sched/telemetry';
 import { trace, SpanStatusCode, type Span } from '@opentelemetry/api';
@@ -7,8 +7,7 @@ import { ServerError, Status, type MethodDefinition, type ServiceImplementation 
 import { tierName } from '../decision/index.js';
 import type { ResolveCore, ResolveInput, Decided } from './resolve-core.js';
 import type { RoutingState } from './routing-state.js';
-import { toResolveResponse } from './to-response.js';
-import { createBatchWriter, decodeResolveStreamRequest, encodeDecision } from './wire-codec.js';
+import { createBatchWriter, decodeResolveRequestBytes, decodeResolveStreamRequest, encodeDecision, encodeResolveResponse } from './wire-codec.js';
 
 const base = serviceDefinitions.resolver;
 
@@ -17,7 +16,17 @@ const base = serviceDefinitions.resolver;
  * through the wire-level codec (requests decode to plain inputs; handlers yield encoded batches).
  */
 export const resolverServiceDefinition = {
-  resolve: base.resolve,
+  // Unary Resolve also skips reflection: the reflective codec cost ~20 us of a ~110 us call.
+  resolve: {
+    path: base.resolve.path,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: ResolveInput) => base.resolve.requestSerialize(value),
+    requestDeserialize: decodeResolveRequestBytes,
+    responseSerialize: (bytes: Uint8Array) => bytes,
+    responseDeserialize: (bytes: Uint8Array) => bytes,
+    options: {},
+  } satisfies MethodDefinition<ResolveInput, ResolveInput, Uint8Array, Uint8Array, false, false>,
   status: base.status,
   resolveStream: {
     path: base.resolveStream.path,
@@ -71,9 +80,11 @@ export function createResolverService(options: ResolverServiceOptions): ServiceI
   const ratio = options.traceRatio ?? 0.01;
   const sampled = (): boolean => ratio > 0 && Math.random() < ratio;
   const startedAtMs = Date.now();
+  // Handlers run one at a time on the event loop and finish() copies the bytes out: one writer serves every unary call.
+  const unaryWriter = createBatchWriter();
 
   return {
-    async resolve(request: ResolveRequest) {
+    async resolve(request: ResolveInput) {
       const span = sampled() ? tracer.startSpan(SpanNames.request) : undefined;
       const decided = core.resolve(request);
       if (span) {
@@ -82,7 +93,7 @@ export function createResolverService(options: ResolverServiceOptions): ServiceI
       }
       options.onDecisions?.(1, decided.ok ? 0 : 1);
       if (!decided.ok) throw new ServerError(decided.code, decided.message);
-      return toResolveResponse(request.queryId, decided);
+      return encodeResolveResponse(unaryWriter, request.queryId, decided);
     },
 
     async *resolveStream(batches) {

@@ -30,7 +30,7 @@ describe('resolver tracing', () => {
 
   it('records a cdn.request span with the edge-selection attributes when sampled', async () => {
     const service = createResolverService({ core, state, instanceId: 't', traceRatio: 1 });
-    await service.resolve({ $typeName: 'cdn.sched.v1.ResolveRequest', queryId: 1n, clientIp: '1.0.8.1', ecsSubnet: '', domain: 'a.example', answers: 0 }, {} as never);
+    await service.resolve({ queryId: 1n, clientIp: '1.0.8.1', ecsSubnet: '', domain: 'a.example', answers: 0 }, {} as never);
     const span = exporter.getFinishedSpans().find((s) => s.name === 'cdn.request');
     expect(span).toBeDefined();
     expect(span!.attributes).toMatchObject({
@@ -47,7 +47,7 @@ describe('resolver tracing', () => {
     exporter.reset();
     const service = createResolverService({ core, state, instanceId: 't', traceRatio: 0 });
     for (let i = 0; i < 100; i++) {
-      await service.resolve({ $typeName: 'cdn.sched.v1.ResolveRequest', queryId: BigInt(i), clientIp: '1.0.8.1', ecsSubnet: '', domain: 'a.example', answers: 0 }, {} as never);
+      await service.resolve({ queryId: BigInt(i), clientIp: '1.0.8.1', ecsSubnet: '', domain: 'a.example', answers: 0 }, {} as never);
     }
     expect(exporter.getFinishedSpans()).toHaveLength(0);
   });

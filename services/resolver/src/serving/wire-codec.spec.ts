@@ -1,11 +1,11 @@
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
-import { ResolveStreamRequestSchema, ResolveStreamResponseSchema, Strategy, Tier } from '@cdn-sched/proto';
+import { ResolveRequestSchema, ResolveResponseSchema, ResolveStreamRequestSchema, ResolveStreamResponseSchema, Strategy, Tier } from '@cdn-sched/proto';
 import { describe, expect, it } from 'vitest';
 import { buildRoutingTable, createRng, nextU32 } from '../decision/index.js';
 import { makeDomain, makeNode, makeWeight } from '../decision/fixtures.js';
 import { createResolveCore, type ResolveInput } from './resolve-core.js';
 import { toResolveResponse } from './to-response.js';
-import { createBatchWriter, decodeResolveStreamRequest, encodeDecision } from './wire-codec.js';
+import { createBatchWriter, decodeResolveRequestBytes, decodeResolveStreamRequest, encodeDecision, encodeResolveResponse } from './wire-codec.js';
 
 
 /** A tiny IP database over the real parser's output shape: three ranges with known locations. */
@@ -70,6 +70,18 @@ describe('ResolveStream wire codec', () => {
         }),
       );
       expect(wire).toEqual(reflective);
+    }
+  });
+
+  it('encodes unary responses and decodes unary requests like the reflective codec', () => {
+    const writer = createBatchWriter();
+    for (let i = 0; i < 500; i++) {
+      const input: ResolveInput = { queryId: BigInt(rand(2 ** 31)), clientIp: `${rand(256)}.${rand(256)}.${rand(256)}.${rand(256)}`, ecsSubnet: '', domain: rand(2) ? 'w.example' : 'c.example', answers: rand(4) };
+      const requestBytes = toBinary(ResolveRequestSchema, create(ResolveRequestSchema, input));
+      expect(decodeResolveRequestBytes(requestBytes)).toEqual(input);
+      const decided = core.resolve(input);
+      expect(decided.ok).toBe(true);
+      expect(encodeResolveResponse(writer, input.queryId, decided)).toEqual(toBinary(ResolveResponseSchema, toResolveResponse(input.queryId, decided)));
     }
   });
 

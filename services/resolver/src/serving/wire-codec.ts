@@ -25,6 +25,18 @@ export function decodeResolveStreamRequest(bytes: Uint8Array): ResolveInput[] {
   return queries;
 }
 
+/** Decodes a unary `ResolveRequest` (the Resolve method's request). */
+export function decodeResolveRequestBytes(bytes: Uint8Array): ResolveInput {
+  const reader = new BinaryReader(bytes);
+  return decodeResolveRequest(reader, reader.len);
+}
+
+/** Encodes a unary `ResolveResponse` for a successful decision, with `writer` reused between calls. */
+export function encodeResolveResponse(writer: WireWriter, queryId: bigint, decided: Decided): Uint8Array {
+  encodeResponseFields(writer, queryId, decided);
+  return writer.finish();
+}
+
 function decodeResolveRequest(reader: BinaryReader, end: number): ResolveInput {
   const q: ResolveInput = { queryId: 0n, clientIp: '', ecsSubnet: '', domain: '', answers: 0 };
   while (reader.pos < end) {
