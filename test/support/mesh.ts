@@ -1,0 +1,279 @@
+import { createEtcdClient, type EtcdClient } from '@cdn-sched/etcd';
+import { Health, serviceDefinitions } from '@cdn-sched/proto';
+import { createWeightsConsumer, type StreamConsumer, type WeightEntry } from '@cdn-sched/stream';
+import { createFakeFleet, startEtcd, startTcpProxy, waitFor, type EtcdProcess, type FakeFleet, type FakeHealth, type TcpProxy } from '@cdn-sched/testing';
+import { createChannel, createClient, type Channel, type Client } from 'nice-grpc';
+import { runCdnctl, type CdnctlRun } from './cdnctl.js';
+import { createMeshService, type MeshService, type ServiceKind } from './mesh-service.js';
+import { DOMAINS, EDGES, type DomainDoc, type EdgeSpec } from './topology.js';
+
+/** Options of {@link startMesh}. */
+export interface MeshOptions {
+  /** Edges to seed; edge i is the fake fleet's node i. Defaults to {@link EDGES}. */
+  edges?: readonly EdgeSpec[];
+  /** Domain policies to seed. Defaults to {@link DOMAINS}. */
+  domains?: readonly DomainDoc[];
+  /** Prober processes. Defaults to 2. */
+  probers?: number;
+  /** weight-calculator processes. Defaults to 1. */
+  weightCalculators?: number;
+  /** Resolver processes. Defaults to 1. */
+  resolvers?: number;
+  /** Probe interval written into every node document, milliseconds. Defaults to 300. */
+  probeIntervalMs?: number;
+  /** Probe timeout written into every node document, milliseconds. Defaults to 250. */
+  probeTimeoutMs?: number;
+  /**
+   * Puts one fault-injecting TCP proxy between every service and etcd (the test's own etcd client
+   * and the CLI still talk to etcd directly). `true` or latency settings (one-way, milliseconds).
+   * Defaults to none.
+   */
+  etcdProxy?: boolean | { latencyMs?: number; jitterMs?: number };
+  /** Extra settings per kind of service, merged over the mesh's own. */
+  env?: Partial<Record<ServiceKind, Record<string, string>>>;
+  /** Key prefix. Defaults to "/cdn/". */
+  prefix?: string;
+}
+
+/** A whole mesh: throwaway etcd, fake fleet, every service as a process. */
+export interface Mesh {
+  readonly etcd: EtcdProcess;
+  /** The proxy between the services and etcd, when asked for. */
+  readonly proxy: TcpProxy | undefined;
+  /** The etcd endpoint the services use (the proxy's when there is one). */
+  readonly servicesEtcdEndpoint: string;
+  /** The test's own client, straight to etcd. */
+  readonly etcdClient: EtcdClient;
+  readonly fleet: FakeFleet;
+  readonly prefix: string;
+  readonly edges: readonly EdgeSpec[];
+  readonly configWatcher: MeshService;
+  readonly probers: readonly MeshService[];
+  readonly weightCalculators: readonly MeshService[];
+  readonly resolvers: readonly MeshService[];
+  /** Every service, in start order. */
+  readonly services: readonly MeshService[];
+  /** Measured figures of the start: `etcdStartMs`, `<name>.startMs`, `startMs`, `healthyMs`. */
+  readonly figures: Record<string, number>;
+  /** A typed client of resolver `index` (one channel per resolver, closed by `close`). */
+  resolverClient(index?: number): Client<typeof serviceDefinitions.resolver>;
+  /** Makes edge `id` (an {@link EdgeSpec} id) answer its health checks as `health` says. */
+  setEdgeHealth(id: string, health: FakeHealth): Promise<void>;
+  /** The node document of edge `id` as seeded, with `overrides` applied. */
+  nodeDocument(id: string, overrides?: Record<string, unknown>): Record<string, unknown>;
+  /** Writes a node document straight to etcd; returns the revision. */
+  putNode(id: string, overrides?: Record<string, unknown>): Promise<number>;
+  putDomain(doc: DomainDoc): Promise<number>;
+  /** A weight-stream consumer of the test (closed by `close`); defaults to the first running replica. */
+  watchWeights(target?: string): StreamConsumer<WeightEntry>;
+  /** Settings that point the CLI at this mesh. */
+  cdnctlEnv(): Record<string, string>;
+  cdnctl(args: readonly string[]): Promise<CdnctlRun>;
+  /**
+   * Waits until every active edge in `ids` (default: all) is UP with a positive weight on the
+   * weight stream and every running resolver is healthy; resolves with the time it took.
+   */
+  waitHealthy(options?: { ids?: readonly string[]; timeoutMs?: number }): Promise<number>;
+  /** Stops every process, closes every socket and removes etcd's data dir. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a mesh for end-to-end and chaos tests: etcd (optionally behind a proxy), a fake fleet
+ * seeded as node documents with a short probe interval, domain policies, then config-watcher,
+ * weight-calculators, probers and resolvers as real processes on ports chosen by the kernel.
+ * If anything fails on the way, what was started is stopped before the error is rethrown.
+ */
+export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
+  const prefix = options.prefix ?? '/cdn/';
+  const edges = options.edges ?? EDGES;
+  const domains = options.domains ?? DOMAINS;
+  const probeIntervalMs = options.probeIntervalMs ?? 300;
+  const probeTimeoutMs = options.probeTimeoutMs ?? 250;
+  const pools = [...new Set(domains.map((d) => d.pool))];
+  const figures: Record<string, number> = {};
+  const services: MeshService[] = [];
+  const channels: Channel[] = [];
+  const consumers: StreamConsumer<WeightEntry>[] = [];
+  let etcd: EtcdProcess | undefined;
+  let proxy: TcpProxy | undefined;
+  let fleet: FakeFleet | undefined;
+  let etcdClient: EtcdClient | undefined;
+
+  // A test that dies (a worker killed on timeout) must not leave processes behind.
+  const killAll = (): void => {
+    for (const s of services) if (s.running) safeKill(s.process.pid);
+    if (etcd?.pid) safeKill(etcd.pid);
+  };
+  process.once('exit', killAll);
+
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closed ??= (async () => {
+      await Promise.all(consumers.map((c) => c.close()));
+      for (const c of channels) c.close();
+      // Front to back, so no service spends its shutdown reconnecting to one already gone.
+      for (const kind of ['resolver', 'prober', 'weight-calculator', 'config-watcher'] as const) {
+        await Promise.all(services.filter((s) => s.kind === kind).map((s) => s.close()));
+      }
+      await fleet?.close();
+      etcdClient?.close();
+      await proxy?.close();
+      await etcd?.stop();
+      process.off('exit', killAll);
+    })());
+
+  try {
+    const startedAt = performance.now();
+    etcd = await startEtcd();
+    figures['etcdStartMs'] = performance.now() - startedAt;
+    etcdClient = createEtcdClient({ endpoints: [etcd.endpoint] });
+    if (options.etcdProxy) {
+      const settings = typeof options.etcdProxy === 'object' ? options.etcdProxy : {};
+      proxy = await startTcpProxy({ targetPort: etcd.clientPort, latencyMs: settings.latencyMs ?? 0, jitterMs: settings.jitterMs ?? 0 });
+    }
+    const servicesEtcdEndpoint = proxy?.endpoint ?? etcd.endpoint;
+    fleet = await createFakeFleet({ count: edges.length, mode: 'listeners' });
+    const theFleet = fleet;
+
+    const edgeIndex = (id: string): number => {
+      const i = edges.findIndex((e) => e.id === id);
+      if (i < 0) throw new Error(`mesh: no edge ${id}`);
+      return i;
+    };
+    const nodeDocument = (id: string, overrides: Record<string, unknown> = {}): Record<string, unknown> => {
+      const i = edgeIndex(id);
+      const e = edges[i]!;
+      const n = theFleet.nodes[i]!;
+      return {
+        id,
+        address: n.address,
+        port: n.port,
+        country: e.country,
+        ...(e.region ? { region: e.region } : {}),
+        ...(e.isp ? { isp: e.isp } : {}),
+        capacity: e.capacity,
+        state: 'active',
+        pools: e.pools ?? pools,
+        probe: { type: 'http', path: n.path, intervalMs: probeIntervalMs, timeoutMs: probeTimeoutMs },
+        ...overrides,
+      };
+    };
+    const client = etcdClient;
+    const putNode = (id: string, overrides?: Record<string, unknown>): Promise<number> => client.put(`${prefix}nodes/${id}`, JSON.stringify(nodeDocument(id, overrides)));
+    const putDomain = (doc: DomainDoc): Promise<number> => client.put(`${prefix}domains/${doc.domain}`, JSON.stringify(doc));
+    for (const e of edges) await putNode(e.id);
+    for (const d of domains) await putDomain(d);
+
+    const common = { ETCD_ENDPOINTS: servicesEtcdEndpoint, CDN_PREFIX: prefix };
+    const add = (kind: ServiceKind, name: string, env: Record<string, string>): MeshService => {
+      const s = createMeshService({ kind, name, env: { ...common, ...env, ...options.env?.[kind] } });
+      services.push(s);
+      return s;
+    };
+    const startAll = async (list: readonly MeshService[]): Promise<void> => {
+      await Promise.all(
+        list.map(async (s) => {
+          figures[`${s.name}.startMs`] = await s.start();
+        }),
+      );
+    };
+
+    const configWatcher = add('config-watcher', 'config-watcher-1', {});
+    await startAll([configWatcher]);
+    const cw = { CONFIG_WATCHER: configWatcher.address };
+    const weightCalculators = Array.from({ length: options.weightCalculators ?? 1 }, (_, i) => add('weight-calculator', `weight-calculator-${i + 1}`, cw));
+    // One after the other: the first replica wins the election, and it is the one every resolver
+    // streams weights from (first in WEIGHT_CALCULATORS), so a test knows who leads.
+    for (const w of weightCalculators) await startAll([w]);
+    const wc = { WEIGHT_CALCULATORS: weightCalculators.map((s) => s.address).join(',') };
+    const probers = Array.from({ length: options.probers ?? 2 }, (_, i) => add('prober', `prober-${i + 1}`, { ...cw, ...wc, PROBE_INTERVAL_MS: String(probeIntervalMs) }));
+    const resolvers = Array.from({ length: options.resolvers ?? 1 }, (_, i) => add('resolver', `resolver-${i + 1}`, { ...cw, ...wc }));
+    await startAll([...probers, ...resolvers]);
+    figures['startMs'] = performance.now() - startedAt;
+
+    const resolverChannels = new Map<number, Channel>();
+    const mesh: Mesh = {
+      etcd,
+      proxy,
+      servicesEtcdEndpoint,
+      etcdClient: client,
+      fleet: theFleet,
+      prefix,
+      edges,
+      configWatcher,
+      probers,
+      weightCalculators,
+      resolvers,
+      services,
+      figures,
+      resolverClient(index = 0) {
+        let ch = resolverChannels.get(index);
+        if (!ch) {
+          ch = createChannel(resolvers[index]!.address);
+          resolverChannels.set(index, ch);
+          channels.push(ch);
+        }
+        return createClient(serviceDefinitions.resolver, ch);
+      },
+      setEdgeHealth: (id, health) => theFleet.setHealth(theFleet.nodes[edgeIndex(id)]!.id, health),
+      nodeDocument,
+      putNode,
+      putDomain,
+      watchWeights(target) {
+        const address = target ?? weightCalculators.find((s) => s.running)?.address;
+        if (!address) throw new Error('mesh: no weight-calculator is running');
+        const c = createWeightsConsumer({ target: address, consumerId: `e2e-${consumers.length + 1}` });
+        consumers.push(c);
+        return c;
+      },
+      cdnctlEnv() {
+        return {
+          ETCD_ENDPOINTS: etcd!.endpoint,
+          CDN_PREFIX: prefix,
+          CONFIG_WATCHER: configWatcher.address,
+          WEIGHT_CALCULATOR: weightCalculators[0]!.address,
+          RESOLVER: resolvers[0]?.address ?? '',
+          PROBERS: probers.map((p) => p.address).join(','),
+        };
+      },
+      cdnctl(args) {
+        return runCdnctl(args, mesh.cdnctlEnv());
+      },
+      async waitHealthy({ ids, timeoutMs = 20_000 } = {}) {
+        const t = performance.now();
+        const wanted = ids ?? edges.map((e) => e.id);
+        const weights = mesh.watchWeights();
+        try {
+          await waitFor(
+            () =>
+              wanted.every((id) => {
+                const e = weights.entries.get(`weight/${id}`);
+                return e?.kind === 'weight' && e.weight.health === Health.UP && e.weight.weight > 0;
+              }),
+            { timeoutMs, intervalMs: 50, message: `edges ${wanted.join(',')} UP on the weight stream` },
+          );
+        } finally {
+          await weights.close();
+          consumers.splice(consumers.indexOf(weights), 1);
+        }
+        for (const r of resolvers) if (r.running) await r.waitReady({ healthy: true, timeoutMs });
+        return performance.now() - t;
+      },
+      close,
+    };
+    figures['healthyMs'] = await mesh.waitHealthy({ timeoutMs: 30_000 });
+    return mesh;
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+function safeKill(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
