@@ -85,7 +85,9 @@ export function createEtcdClient(options: EtcdClientOptions): EtcdClient {
     // within seconds instead of the OS TCP timeout (minutes).
     'grpc.keepalive_time_ms': 10_000,
     'grpc.keepalive_timeout_ms': 5_000,
-    'grpc.keepalive_permit_without_calls': 1,
+    // etcd (grpc-go) treats pings without an active stream as abuse ("too_many_pings") unless it
+    // runs with --grpc-keepalive-... permit-without-stream; our long-lived watches keep a stream open.
+    'grpc.keepalive_permit_without_calls': 0,
     'grpc.initial_reconnect_backoff_ms': 100,
     'grpc.max_reconnect_backoff_ms': 2_000,
     'grpc.max_receive_message_length': 64 * 1024 * 1024,

@@ -99,6 +99,7 @@ export function decodeConfigMessage(message: WatchResponse): StreamMessage<Confi
         version: Number(k.value.version),
         watchLatencyP99Ms: k.value.upstream?.watchLatencyP99Ms,
         upstreamHealthy: k.value.upstream?.healthy,
+        upstreamStalenessMs: k.value.upstream ? Number(k.value.upstream.stalenessMs) : undefined,
       };
     default:
       throw new Error('config stream: message without a kind');

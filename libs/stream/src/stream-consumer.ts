@@ -5,7 +5,18 @@ import type { Change } from './versioned-store.js';
 export type StreamMessage<V> =
   | { kind: 'snapshot'; epoch: string; version: number; entries: Iterable<[string, V]>; reason: string }
   | { kind: 'delta'; epoch: string; fromVersion: number; version: number; changes: readonly Change<V>[] }
-  | { kind: 'progress'; epoch: string; version: number; watchLatencyP99Ms?: number; upstreamHealthy?: boolean };
+  | {
+      kind: 'progress';
+      epoch: string;
+      version: number;
+      watchLatencyP99Ms?: number;
+      upstreamHealthy?: boolean;
+      /**
+       * How old the server's own view is (e.g. the config-watcher cut off from etcd): the data is as
+       * old as that, however recently the server itself spoke. Milliseconds.
+       */
+      upstreamStalenessMs?: number;
+    };
 
 /** What the consumer knows, for status pages and `degraded` flags. */
 export interface ConsumerState {
@@ -73,7 +84,10 @@ export function createStreamConsumer<R, V>(options: StreamConsumerOptions<R, V>)
   const maxStalenessMs = options.maxStalenessMs ?? 10_000;
   const entries = new Map<string, V>();
   const controller = new AbortController();
-  const backoff = createBackoff({ baseMs: 100, maxMs: 5000, ...options.backoff });
+  // Reconnects are quick (at most 2 s apart) and the breaker half-opens after 0.5-2 s: a consumer
+  // must be back within a couple of seconds of its upstream's restart, well inside the staleness
+  // lease, while a dead upstream still sees at most one attempt per reset period.
+  const backoff = createBackoff({ baseMs: 100, maxMs: 2000, ...options.backoff });
   let connected = false;
   let epoch = '';
   let version = 0;
@@ -88,8 +102,9 @@ export function createStreamConsumer<R, V>(options: StreamConsumerOptions<R, V>)
     name: `${options.name}.connect`,
     latencyP99Ms: () => watchLatencyP99Ms,
     timeoutFloorMs: 2000,
-    // A consumer must come back within seconds of its upstream: never wait out a 30 s reset.
-    resetCeilingMs: 5000,
+    resetFactor: 0.25,
+    resetFloorMs: 500,
+    resetCeilingMs: 2000,
     upstreamAlive: () => false,
   });
 
@@ -155,7 +170,10 @@ export function createStreamConsumer<R, V>(options: StreamConsumerOptions<R, V>)
       if (m.watchLatencyP99Ms !== undefined && Number.isFinite(m.watchLatencyP99Ms) && m.watchLatencyP99Ms > 0) watchLatencyP99Ms = m.watchLatencyP99Ms;
       if (m.upstreamHealthy !== undefined) upstreamHealthy = m.upstreamHealthy;
     }
-    confirmedAtMs = now();
+    // The lease on the data runs from when its source last confirmed it: a progress message from a
+    // server that has itself been cut off for 20 s does not make the view fresh.
+    const upstreamAge = m.kind === 'progress' && m.upstreamStalenessMs !== undefined && m.upstreamStalenessMs > 0 ? m.upstreamStalenessMs : 0;
+    confirmedAtMs = now() - upstreamAge;
   };
 
   const run = async (): Promise<void> => {

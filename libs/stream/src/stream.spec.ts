@@ -153,6 +153,26 @@ describe('createStreamConsumer', () => {
     expect(server.requests).toEqual([{ epoch: '', version: 0 }]);
   });
 
+  it('counts the server\'s own staleness: a progress from a server cut off from its upstream does not refresh the lease', async () => {
+    let clock = 50_000;
+    const server = fromScript([
+      [
+        { kind: 'snapshot', epoch: 'e1', version: 3, entries: [['a', '1']], reason: 'first connect' },
+        { kind: 'progress', epoch: 'e1', version: 3, upstreamHealthy: false, upstreamStalenessMs: 20_000 },
+      ],
+    ]);
+    const c = createStreamConsumer<Msg, string>({ name: 't', open: server.open, decode: (m) => m, now: () => clock, maxStalenessMs: 10_000 });
+    await c.ready();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(c.state.connected).toBe(true);
+    expect(c.state.stalenessMs).toBe(20_000);
+    expect(c.state.stale).toBe(true);
+    expect(c.state.upstreamHealthy).toBe(false);
+    clock += 1;
+    expect(c.state.stalenessMs).toBe(20_001);
+    await c.close();
+  });
+
   it('refuses to go back in time or to skip versions, keeps its last good state, and reconnects', async () => {
     const server = fromScript([
       [

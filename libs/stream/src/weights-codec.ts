@@ -81,6 +81,7 @@ export function decodeWeightsMessage(message: WatchWeightsResponse): StreamMessa
         version: Number(k.value.version),
         watchLatencyP99Ms: k.value.upstream?.watchLatencyP99Ms,
         upstreamHealthy: k.value.upstream?.healthy,
+        upstreamStalenessMs: k.value.upstream ? Number(k.value.upstream.stalenessMs) : undefined,
       };
     default:
       throw new Error('weight stream: message without a kind');

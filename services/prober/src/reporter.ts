@@ -47,9 +47,16 @@ export function createReporter(options: ReporterOptions): Reporter {
   const controller = new AbortController();
   const channel: Channel = createChannel(options.target);
   const client = createClient(serviceDefinitions.weightCalculator, channel);
-  const backoff = createBackoff({ baseMs: 100, maxMs: 3000 });
-  // resetCeilingMs: results must flow again within seconds of the weight-calculator's return.
-  const breaker = createTunedBreaker({ name: `report.${options.target}`, latencyP99Ms: options.watchLatencyP99Ms, timeoutFloorMs: 2000, resetCeilingMs: 5000 });
+  const backoff = createBackoff({ baseMs: 100, maxMs: 2000 });
+  // Short reset: results must flow again within a couple of seconds of the weight-calculator's return.
+  const breaker = createTunedBreaker({
+    name: `report.${options.target}`,
+    latencyP99Ms: options.watchLatencyP99Ms,
+    timeoutFloorMs: 2000,
+    resetFactor: 0.25,
+    resetFloorMs: 500,
+    resetCeilingMs: 2000,
+  });
   let connected = false;
   let sent = 0;
   let seq = 0n;

@@ -167,14 +167,16 @@ export function createWeightCalculator(options: WeightCalculatorOptions): Weight
 
   const upstream = (): UpstreamHealth => {
     const c = config.state;
-    const sinceReport = lastReportAtMs === 0 ? Number.POSITIVE_INFINITY : now() - lastReportAtMs;
     const reasons = [];
     if (c.stale) reasons.push(`config stream stale (${Number.isFinite(c.stalenessMs) ? `${Math.round(c.stalenessMs)} ms` : 'never received'}${c.lastError ? `: ${c.lastError}` : ''})`);
     if (stats.reporters === 0) reasons.push('no prober connected');
     return create(UpstreamHealthSchema, {
       healthy: reasons.length === 0,
       reason: reasons.join('; '),
-      stalenessMs: BigInt(Number.isFinite(sinceReport) ? Math.round(sinceReport) : 0),
+      // The weights are as old as the configuration they were computed from (its staleness includes
+      // the config-watcher's own distance from etcd). Missing probe results are not staleness: the
+      // table's quorum and hold rules already turn them into UNKNOWN health.
+      stalenessMs: BigInt(Number.isFinite(c.stalenessMs) ? Math.round(c.stalenessMs) : 0),
       watchLatencyP99Ms: Number.isFinite(c.watchLatencyP99Ms) ? c.watchLatencyP99Ms : 0,
     });
   };
