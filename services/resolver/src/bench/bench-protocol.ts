@@ -6,7 +6,12 @@
 import { serviceDefinitions } from '@cdn-sched/proto';
 
 /** Which server a run loads: the real resolver, or the bare grpc-js echo of pre-encoded replies. */
-export type BenchTarget = 'resolver' | 'echo';
+/**
+ * `echo`: bare grpc-js answering pre-encoded bytes (the transport floor). `echoCodec`: bare grpc-js
+ * that decodes each request and encodes an answer with the generated protobuf-es codec, the way a
+ * plain grpc-js echo service is written.
+ */
+export type BenchTarget = 'resolver' | 'echo' | 'echoCodec';
 
 /** Request batches per batch size, and unary requests: encoded once, by the parent. */
 export interface BenchRequests {

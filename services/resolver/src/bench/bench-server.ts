@@ -15,9 +15,18 @@
  * `report`; the reply gives this process's CPU time, the items it answered and its event-loop
  * delay over the window.
  */
-import { fromBinary } from '@bufbuild/protobuf';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { createGeoIpProvider } from '@cdn-sched/geoip';
-import { reflectionFiles, ResolveRequestSchema } from '@cdn-sched/proto';
+import {
+  reflectionFiles,
+  ResolveRequestSchema,
+  ResolveResponseSchema,
+  ResolveStreamRequestSchema,
+  ResolveStreamResponseSchema,
+  type ResolveRequest,
+  type ResolveResponse,
+  type ResolveStreamRequest,
+} from '@cdn-sched/proto';
 import { startServiceServer } from '@cdn-sched/service-kit';
 import * as grpc from '@grpc/grpc-js';
 import type { CallContext } from 'nice-grpc';
@@ -63,6 +72,7 @@ resolver.setServing(true);
 const context = {} as CallContext;
 const replies = await realReplies(init.requests);
 const echo = await startEcho(replies);
+const echoCodec = await startEchoCodec(replies);
 
 async function realReplies(requests: BenchRequests): Promise<{ batches: Map<number, Buffer>; unary: Buffer }> {
   const batches = new Map<number, Buffer>();
@@ -112,6 +122,61 @@ async function startEcho(pre: { batches: Map<number, Buffer>; unary: Buffer }): 
   return { server, port };
 }
 
+/**
+ * The codec baseline: a plain grpc-js bidi/unary service with the generated protobuf-es codec. It
+ * decodes every request and answers each query with a copy of a real decision (same size on the
+ * wire as the resolver's), echoing the query id: everything a service does except deciding.
+ */
+async function startEchoCodec(pre: { batches: Map<number, Buffer>; unary: Buffer }): Promise<{ server: grpc.Server; port: number }> {
+  const firstBatch = fromBinary(ResolveStreamResponseSchema, pre.batches.values().next().value!);
+  const sample = firstBatch.decisions.find((d) => d.result.case === 'response')!.result.value as ResolveResponse;
+  const unarySample = fromBinary(ResolveResponseSchema, pre.unary);
+  const server = new grpc.Server();
+  server.addService(
+    {
+      resolveStream: {
+        path: rawMethods.resolveStream.path,
+        requestStream: true,
+        responseStream: true,
+        requestSerialize: (m: unknown) => Buffer.from(toBinary(ResolveStreamRequestSchema, m as never)),
+        requestDeserialize: (b: Buffer) => fromBinary(ResolveStreamRequestSchema, b),
+        responseSerialize: (m: unknown) => Buffer.from(toBinary(ResolveStreamResponseSchema, m as never)),
+        responseDeserialize: (b: Buffer) => fromBinary(ResolveStreamResponseSchema, b),
+      },
+      resolve: {
+        path: rawMethods.resolve.path,
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: (m: unknown) => Buffer.from(toBinary(ResolveRequestSchema, m as never)),
+        requestDeserialize: (b: Buffer) => fromBinary(ResolveRequestSchema, b),
+        responseSerialize: (m: unknown) => Buffer.from(toBinary(ResolveResponseSchema, m as never)),
+        responseDeserialize: (b: Buffer) => fromBinary(ResolveResponseSchema, b),
+      },
+    },
+    {
+      resolveStream(call: grpc.ServerDuplexStream<ResolveStreamRequest, unknown>) {
+        call.on('data', (request: ResolveStreamRequest) => {
+          answered += request.queries.length;
+          call.write(
+            create(ResolveStreamResponseSchema, {
+              decisions: request.queries.map((q) => ({ queryId: q.queryId, result: { case: 'response' as const, value: { ...sample, queryId: q.queryId } } })),
+            }),
+          );
+        });
+        call.on('end', () => call.end());
+      },
+      resolve(call: grpc.ServerUnaryCall<ResolveRequest, unknown>, callback: grpc.sendUnaryData<unknown>) {
+        answered++;
+        callback(null, create(ResolveResponseSchema, { ...unarySample, queryId: call.request.queryId }));
+      },
+    },
+  );
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+  );
+  return { server, port };
+}
+
 const loopDelay = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
 loopDelay.enable();
 let window = { wall: performance.now(), cpu: process.cpuUsage() };
@@ -122,6 +187,7 @@ const shutdown = async (): Promise<void> => {
   closing = true;
   loopDelay.disable();
   echo.server.forceShutdown();
+  echoCodec.server.forceShutdown();
   await resolver.close(0);
   geo.close();
   if (process.connected) process.disconnect();
@@ -151,6 +217,6 @@ process.on('message', (command: ServerCommand) => {
 process.on('disconnect', () => void shutdown());
 send({
   type: 'ready',
-  ports: { resolver: resolver.port, echo: echo.port },
+  ports: { resolver: resolver.port, echo: echo.port, echoCodec: echoCodec.port },
   replyBytes: { batches: Object.fromEntries([...replies.batches].map(([size, b]) => [size, b.length])), unary: replies.unary.length },
 });

@@ -144,11 +144,13 @@ function emit(metric: string, value: number, unit: string, baseline?: number, ra
 
 /** Warm-up on both servers, then ROUNDS alternating rounds; returns the runs per server. */
 async function compare(server: Server, client: Client, ports: Record<BenchTarget, number>, command: (port: number, measureMs: number) => RunCommand) {
-  const runs: Record<BenchTarget, Run[]> = { resolver: [], echo: [] };
+  const runs: Record<BenchTarget, Run[]> = { resolver: [], echo: [], echoCodec: [] };
   const errorShares: number[] = [];
-  for (const target of ['resolver', 'echo'] as const) await measure(server, client, command(ports[target], FIRST_RUN_MS));
+  const targets: BenchTarget[] = ['resolver', 'echo', 'echoCodec'];
+  for (const target of targets) await measure(server, client, command(ports[target], FIRST_RUN_MS));
   for (let round = 0; round < ROUNDS; round++) {
-    const order: BenchTarget[] = round % 2 === 0 ? ['resolver', 'echo'] : ['echo', 'resolver'];
+    // Rotate the order so that drift of the shared machine does not favour one server.
+    const order: BenchTarget[] = targets.map((_, i) => targets[(i + round) % targets.length]!);
     for (const target of order) {
       const run = await measure(server, client, command(ports[target], MEASURE_MS));
       const errorShare = check(target, command(0, 0), run);
@@ -169,6 +171,9 @@ function report(name: string, itemsPerCall: number, unit: string, runs: Record<B
   const both = (metric: string, f: (r: Run) => number, unitOf: string, target?: string): void =>
     emit(`${name}_${metric}`, median(runs.resolver.map(f)), unitOf, median(runs.echo.map(f)), paired(f), target);
   both('rate', rate, unit, rateTarget);
+  // The same rate against the codec echo (a plain grpc-js service that decodes and encodes).
+  emit(`${name}_rate_vs_codec_echo`, median(runs.resolver.map(rate)), unit, median(runs.echoCodec.map(rate)), median(runs.resolver.map((r, i) => rate(r) / rate(runs.echoCodec[i]!))), rateTarget);
+  emit(`${name}_per_server_cpu_s_vs_codec_echo`, median(runs.resolver.map(perCpu)), unit.replace('/s', '/cpu-s'), median(runs.echoCodec.map(perCpu)), median(runs.resolver.map((r, i) => perCpu(r) / perCpu(runs.echoCodec[i]!))));
   both('per_server_cpu_s', perCpu, unit.replace('/s', '/cpu-s'));
   both('rtt_p50', (r) => r.result.p50Ms, 'ms');
   both('rtt_p99', (r) => r.result.p99Ms, 'ms');
