@@ -16,7 +16,10 @@ import {
 /** What a decision needs from a request (a ResolveRequest message, or the wire codec's plain object). */
 export interface ResolveInput {
   queryId: bigint;
+  /** Client address text; empty when the wire decoder already parsed an IPv4 address into `clientIpV4`. */
   clientIp: string;
+  /** The client's IPv4 address as a u32, parsed straight from the request bytes (wire codec only). */
+  clientIpV4?: number;
   ecsSubnet: string;
   domain: string;
   answers: number;
@@ -72,8 +75,9 @@ export function createResolveCore(options: ResolveCoreOptions): ResolveCore {
   const locate = (db: GeoIpDatabase, input: ResolveInput): string => {
     try {
       if (input.ecsSubnet === '') {
-        // Fast path: a plain IPv4 address, parsed without allocating.
-        const v4 = parseIpv4(input.clientIp);
+        // Fast path: a plain IPv4 address, parsed without allocating (from the request bytes
+        // when it came through the wire codec).
+        const v4 = input.clientIpV4 ?? parseIpv4(input.clientIp);
         if (v4 >= 0) {
           out.location = db.location(db.lookupV4(v4));
           out.prefixLen = db.prefixLenV4(v4);

@@ -1,5 +1,6 @@
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { ResolveRequestSchema, ResolveResponseSchema, ResolveStreamRequestSchema, ResolveStreamResponseSchema, Strategy, Tier } from '@cdn-sched/proto';
+import { formatIpv4 } from '@cdn-sched/geoip';
 import { describe, expect, it } from 'vitest';
 import { buildRoutingTable, createRng, nextU32 } from '../decision/index.js';
 import { makeDomain, makeNode, makeWeight } from '../decision/fixtures.js';
@@ -22,6 +23,12 @@ function smallGeo() {
     lookupAddress: () => -1,
     prefixLenOf: () => 0,
   };
+}
+
+/** A decoded input with an IPv4 address parsed from bytes, written back as the text the client sent. */
+function asText(q: ResolveInput): ResolveInput {
+  const { clientIpV4, ...rest } = q;
+  return clientIpV4 === undefined ? rest : { ...rest, clientIp: formatIpv4(clientIpV4) };
 }
 
 describe('ResolveStream wire codec', () => {
@@ -78,7 +85,7 @@ describe('ResolveStream wire codec', () => {
     for (let i = 0; i < 500; i++) {
       const input: ResolveInput = { queryId: BigInt(rand(2 ** 31)), clientIp: `${rand(256)}.${rand(256)}.${rand(256)}.${rand(256)}`, ecsSubnet: '', domain: rand(2) ? 'w.example' : 'c.example', answers: rand(4) };
       const requestBytes = toBinary(ResolveRequestSchema, create(ResolveRequestSchema, input));
-      expect(decodeResolveRequestBytes(requestBytes)).toEqual(input);
+      expect(asText(decodeResolveRequestBytes(requestBytes))).toEqual(input);
       const decided = core.resolve(input);
       expect(decided.ok).toBe(true);
       expect(encodeResolveResponse(writer, input.queryId, decided)).toEqual(toBinary(ResolveResponseSchema, toResolveResponse(input.queryId, decided)));
@@ -114,10 +121,16 @@ describe('ResolveStream wire codec', () => {
         answers: rand(17),
       }));
       const bytes = toBinary(ResolveStreamRequestSchema, create(ResolveStreamRequestSchema, { queries }));
-      expect(decodeResolveStreamRequest(bytes)).toEqual(queries);
+      expect(decodeResolveStreamRequest(bytes).map(asText)).toEqual(queries);
     }
     // A field from a future version of the contract (number 9, varint) is skipped.
     const withUnknown = new Uint8Array([0x0a, 0x05, 0x22, 0x01, 0x78, 0x48, 0x01]);
-    expect(decodeResolveStreamRequest(withUnknown)).toEqual([{ queryId: 0n, clientIp: '', ecsSubnet: '', domain: 'x', answers: 0 }]);
+    expect(decodeResolveStreamRequest(withUnknown).map(asText)).toEqual([{ queryId: 0n, clientIp: '', ecsSubnet: '', domain: 'x', answers: 0 }]);
+    // An address that is not a dotted quad stays text, for the core to parse (IPv6) or reject.
+    const v6 = toBinary(ResolveStreamRequestSchema, create(ResolveStreamRequestSchema, { queries: [{ clientIp: '2001:db8::1' }, { clientIp: '1.2.3' }] }));
+    expect(decodeResolveStreamRequest(v6).map((q) => [q.clientIp, q.clientIpV4])).toEqual([
+      ['2001:db8::1', undefined],
+      ['1.2.3', undefined],
+    ]);
   });
 });

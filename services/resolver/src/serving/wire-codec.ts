@@ -1,4 +1,5 @@
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
+import { parseIpv4Bytes } from '@cdn-sched/geoip';
 import { formatReason } from '../decision/index.js';
 import type { Decided, ResolveInput } from './resolve-core.js';
 import { createWireWriter, type WireWriter } from './wire-writer.js';
@@ -12,6 +13,8 @@ import { createWireWriter, type WireWriter } from './wire-writer.js';
  * https://protobuf.dev/programming-guides/encoding/ — proto3 fields at their default value are not
  * written; set message fields are, even when empty; fields are written in number order).
  */
+
+const textDecoder = new TextDecoder();
 
 /** Decodes a `ResolveStreamRequest` into plain inputs. Unknown fields are skipped (forward compatible). */
 export function decodeResolveStreamRequest(bytes: Uint8Array): ResolveInput[] {
@@ -45,9 +48,19 @@ function decodeResolveRequest(reader: BinaryReader, end: number): ResolveInput {
       case 1:
         q.queryId = BigInt(reader.uint64());
         break;
-      case 2:
-        q.clientIp = reader.string();
+      case 2: {
+        // Parse an IPv4 address from the bytes themselves; make a string only for anything else.
+        const bytes = reader.bytes();
+        const v4 = parseIpv4Bytes(bytes);
+        if (v4 >= 0) {
+          q.clientIpV4 = v4;
+          q.clientIp = '';
+        } else {
+          q.clientIpV4 = undefined;
+          q.clientIp = textDecoder.decode(bytes);
+        }
         break;
+      }
       case 3:
         q.ecsSubnet = reader.string();
         break;
