@@ -100,7 +100,10 @@ export async function mesh(args: ParsedArgs): Promise<void> {
     say('                           npx cdnctl node drain gd-ct-1   (then resolve again)');
     say('                           npx cdnctl status | npx cdnctl weights | npx cdnctl probe-status');
     say('Ctrl-C stops everything.\n');
-    await live(wc, `127.0.0.1:${MESH_PORTS.resolver}`, statusEveryMs, () => stopping);
+    // The replay asks for the domains etcd holds (the demo's, or whatever --no-demo found).
+    const domains = (await client.list(`${prefix}domains/`)).kvs.map((kv) => kv.key.slice(`${prefix}domains/`.length));
+    if (domains.length === 0) say('no domain policies in etcd: the built-in replay is idle until one is added (npx cdnctl domain put)');
+    await live(wc, `127.0.0.1:${MESH_PORTS.resolver}`, statusEveryMs, () => stopping, domains);
   } catch (error) {
     await stop();
     if (error instanceof CliError) throw error;
@@ -110,7 +113,7 @@ export async function mesh(args: ParsedArgs): Promise<void> {
 }
 
 /** Prints a compact status line every few seconds until Ctrl-C, with a small traffic replay. */
-async function live(weightTarget: string, resolverTarget: string, everyMs: number, stopped: () => boolean): Promise<void> {
+async function live(weightTarget: string, resolverTarget: string, everyMs: number, stopped: () => boolean, domains: readonly string[]): Promise<void> {
   const weights = createWeightsConsumer({ target: weightTarget, consumerId: 'mesh' });
   const channel = createChannel(resolverTarget);
   const resolver = createClient(serviceDefinitions.resolver, channel);
@@ -130,7 +133,11 @@ async function live(weightTarget: string, resolverTarget: string, everyMs: numbe
         const sent: number[] = [];
         const requests = (async function* () {
           while (!ac.signal.aborted) {
-            yield { queries: Array.from({ length: 20 }, (_, i) => ({ queryId: ++queryId, clientIp: DEMO_CLIENTS[(Number(queryId) + i) % DEMO_CLIENTS.length]!, domain: i % 2 ? 'music.demo.example' : 'video.demo.example' })) };
+            if (domains.length === 0) {
+              await new Promise((r) => setTimeout(r, 100));
+              continue;
+            }
+            yield { queries: Array.from({ length: 20 }, (_, i) => ({ queryId: ++queryId, clientIp: DEMO_CLIENTS[(Number(queryId) + i) % DEMO_CLIENTS.length]!, domain: domains[i % domains.length]! })) };
             sent.push(performance.now());
             await new Promise((r) => setTimeout(r, 100));
           }
