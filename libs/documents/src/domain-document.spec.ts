@@ -1,7 +1,7 @@
 import { create, equals } from '@bufbuild/protobuf';
 import { AllDownPolicy, DomainSchema, Strategy, Tier } from '@cdn-sched/proto';
 import { describe, expect, it } from 'vitest';
-import { domainToDocument, parseDomainDocument, type DomainDocument } from './domain-document.js';
+import { documentOfDomain, parseDomainDocument, type DomainDocument } from './domain-document.js';
 
 const KEY = '/cdn/domains/img.example.com';
 const GOOD: DomainDocument = {
@@ -152,15 +152,15 @@ describe('parseDomainDocument: field rules', () => {
   });
 });
 
-describe('domainToDocument', () => {
+describe('documentOfDomain', () => {
   it('round-trips a document: parse, then back to the same JSON', () => {
     const result = parseDomainDocument(KEY, JSON.stringify(GOOD));
-    expect(result.ok && domainToDocument(result.domain)).toEqual(GOOD);
+    expect(result.ok && documentOfDomain(result.domain)).toEqual(GOOD);
   });
 
   it('writes allDown even when it is the default', () => {
     const result = parseDomainDocument(KEY, JSON.stringify({ ...GOOD, allDown: undefined }));
-    expect(result.ok && domainToDocument(result.domain).allDown).toBe('best-effort');
+    expect(result.ok && documentOfDomain(result.domain).allDown).toBe('best-effort');
   });
 
   it('round-trips every strategy, policy and valid chain shape back to the same message', () => {
@@ -169,7 +169,7 @@ describe('domainToDocument', () => {
       for (const allDown of [AllDownPolicy.BEST_EFFORT, AllDownPolicy.ERROR]) {
         for (const fallback of chains) {
           const domain = create(DomainSchema, { domain: 'a.example.org', pool: 'p', answers: 16, ttlS: 86_400, strategy, fallback, allDown });
-          const result = parseDomainDocument('/cdn/domains/a.example.org', JSON.stringify(domainToDocument(domain)));
+          const result = parseDomainDocument('/cdn/domains/a.example.org', JSON.stringify(documentOfDomain(domain)));
           expect(result.ok && equals(DomainSchema, result.domain, domain)).toBe(true);
         }
       }
@@ -178,11 +178,11 @@ describe('domainToDocument', () => {
 
   it('throws for enum values that have no document form', () => {
     const base = { domain: 'a.example.org', pool: 'p', answers: 1, ttlS: 1, fallback: [Tier.ANY], allDown: AllDownPolicy.ERROR };
-    expect(() => domainToDocument(create(DomainSchema, base))).toThrow('strategy: UNSPECIFIED has no document form');
-    expect(() => domainToDocument(create(DomainSchema, { ...base, strategy: Strategy.WEIGHTED, allDown: AllDownPolicy.UNSPECIFIED }))).toThrow(
+    expect(() => documentOfDomain(create(DomainSchema, base))).toThrow('strategy: UNSPECIFIED has no document form');
+    expect(() => documentOfDomain(create(DomainSchema, { ...base, strategy: Strategy.WEIGHTED, allDown: AllDownPolicy.UNSPECIFIED }))).toThrow(
       'allDown: UNSPECIFIED has no document form',
     );
-    expect(() => domainToDocument(create(DomainSchema, { ...base, strategy: Strategy.WEIGHTED, fallback: [Tier.UNSPECIFIED] }))).toThrow(
+    expect(() => documentOfDomain(create(DomainSchema, { ...base, strategy: Strategy.WEIGHTED, fallback: [Tier.UNSPECIFIED] }))).toThrow(
       'fallback: UNSPECIFIED has no document form',
     );
   });

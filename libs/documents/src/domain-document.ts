@@ -87,7 +87,7 @@ function nameOf<T>(choices: ReadonlyMap<string, T>, value: T, field: string, enu
  * is always written, so the policy is visible to whoever reads the document. Throws RangeError
  * for UNSPECIFIED enum values, which have no document form.
  */
-export function domainToDocument(domain: Domain): DomainDocument {
+export function documentOfDomain(domain: Domain): DomainDocument {
   return {
     domain: domain.domain,
     pool: domain.pool,

@@ -1,7 +1,7 @@
 export { parseDocument } from './parse-document.js';
-export { parseNodeDocument, nodeToDocument } from './node-document.js';
+export { parseNodeDocument, documentOfNode } from './node-document.js';
 export type { NodeDocument, ProbeDocument } from './node-document.js';
-export { parseDomainDocument, domainToDocument } from './domain-document.js';
+export { parseDomainDocument, documentOfDomain } from './domain-document.js';
 export type { DomainDocument } from './domain-document.js';
 export type {
   ParseOptions,

@@ -1,7 +1,7 @@
 import { create, equals } from '@bufbuild/protobuf';
 import { NodeSchema, NodeState, ProbeSpecSchema, ProbeType, type Node } from '@cdn-sched/proto';
 import { describe, expect, it } from 'vitest';
-import { nodeToDocument, parseNodeDocument, type NodeDocument } from './node-document.js';
+import { documentOfNode, parseNodeDocument, type NodeDocument } from './node-document.js';
 
 const KEY = '/cdn/nodes/gz-ct-01';
 const GOOD: NodeDocument = {
@@ -272,10 +272,10 @@ function randomNode(next: () => number, index: number): Node {
   });
 }
 
-describe('nodeToDocument', () => {
+describe('documentOfNode', () => {
   it('round-trips a document: parse, then back to the same JSON', () => {
     const result = parse(GOOD);
-    expect(result.ok && nodeToDocument(result.node)).toEqual(GOOD);
+    expect(result.ok && documentOfNode(result.node)).toEqual(GOOD);
   });
 
   it('leaves out empty region and isp and default probe settings', () => {
@@ -283,7 +283,7 @@ describe('nodeToDocument', () => {
       id: 'n1', address: '::1', port: 80, country: 'DE', capacityRps: 10, state: NodeState.MAINTENANCE, pools: ['p'],
       probe: create(ProbeSpecSchema, { type: ProbeType.TCP }),
     });
-    expect(nodeToDocument(node)).toEqual({
+    expect(documentOfNode(node)).toEqual({
       id: 'n1', address: '::1', port: 80, country: 'DE', capacity: 10, state: 'maintenance', pools: ['p'], probe: { type: 'tcp' },
     });
   });
@@ -293,7 +293,7 @@ describe('nodeToDocument', () => {
     for (let index = 0; index < 500; index += 1) {
       const node = randomNode(next, index);
       if (node.probe?.type === ProbeType.HTTP) node.probe.path = '/health';
-      const document = nodeToDocument(node);
+      const document = documentOfNode(node);
       const result = parseNodeDocument(`/cdn/nodes/${node.id}`, JSON.stringify(document));
       if (!result.ok) throw new Error(`${JSON.stringify(document)}: ${result.reason}`);
       expect(equals(NodeSchema, result.node, node)).toBe(true);
@@ -302,8 +302,8 @@ describe('nodeToDocument', () => {
 
   it('throws for states and probe types that have no document form', () => {
     const base = { id: 'n1', address: '::1', port: 80, country: 'DE', capacityRps: 10, pools: ['p'] };
-    expect(() => nodeToDocument(create(NodeSchema, base))).toThrow('state: UNSPECIFIED has no document form');
-    expect(() => nodeToDocument(create(NodeSchema, { ...base, state: NodeState.ACTIVE, probe: create(ProbeSpecSchema, {}) }))).toThrow(
+    expect(() => documentOfNode(create(NodeSchema, base))).toThrow('state: UNSPECIFIED has no document form');
+    expect(() => documentOfNode(create(NodeSchema, { ...base, state: NodeState.ACTIVE, probe: create(ProbeSpecSchema, {}) }))).toThrow(
       'probe.type: UNSPECIFIED has no document form',
     );
   });

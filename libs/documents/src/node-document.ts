@@ -147,7 +147,7 @@ function probeTypeName(type: ProbeType): ProbeDocument['type'] {
  * region/isp and zero (default) probe settings are left out, as an SRE would write them.
  * Throws RangeError for an UNSPECIFIED state or probe type, which have no document form.
  */
-export function nodeToDocument(node: Node): NodeDocument {
+export function documentOfNode(node: Node): NodeDocument {
   const document: NodeDocument = {
     id: node.id,
     address: node.address,

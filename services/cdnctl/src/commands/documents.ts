@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { create } from '@bufbuild/protobuf';
-import { domainKey, domainToDocument, nodeKey, nodeToDocument, parseDocument } from '@cdn-sched/documents';
+import { domainKey, documentOfDomain, nodeKey, documentOfNode, parseDocument } from '@cdn-sched/documents';
 import { createEtcdClient, toBytes, toText, type EtcdClient } from '@cdn-sched/etcd';
 import { etcdpb, NodeState, type Node } from '@cdn-sched/proto';
 import { CliError, endpoints, print, type ParsedArgs } from '../cli.js';
@@ -84,11 +84,11 @@ export async function listDocuments(kind: Kind, args: ParsedArgs): Promise<void>
         continue;
       }
       if (result.kind === 'node') {
-        if (args.flags.get('json')) print(args, { key: kv.key, modRevision: kv.modRevision, ...nodeToDocument(result.node) }, () => '');
+        if (args.flags.get('json')) print(args, { key: kv.key, modRevision: kv.modRevision, ...documentOfNode(result.node) }, () => '');
         else lines.push(describeNode(result.node));
       } else if (result.kind === 'domain') {
-        if (args.flags.get('json')) print(args, { key: kv.key, modRevision: kv.modRevision, ...domainToDocument(result.domain) }, () => '');
-        else lines.push(`${kv.key.slice(dir.length).padEnd(28)} ${JSON.stringify(domainToDocument(result.domain))}`);
+        if (args.flags.get('json')) print(args, { key: kv.key, modRevision: kv.modRevision, ...documentOfDomain(result.domain) }, () => '');
+        else lines.push(`${kv.key.slice(dir.length).padEnd(28)} ${JSON.stringify(documentOfDomain(result.domain))}`);
       }
     }
     if (!args.flags.get('json')) process.stdout.write(`${lines.join('\n')}${lines.length ? '\n' : ''}(${kvs.length} ${kind}s at revision ${revision})\n`);
