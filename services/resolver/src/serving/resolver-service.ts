@@ -134,7 +134,7 @@ export function createResolverService(options: ResolverServiceOptions): ServiceI
         reasons: table ? reasons : ['no routing state yet', ...reasons],
         version: table?.configVersion ?? 0n,
         breakers: breakers.map(breakerStatusMessage),
-        streams: [streamStatusMessage('config-watcher', '', s.config.state), streamStatusMessage('weight-calculator', s.weightTarget, s.weights.state)],
+        streams: [streamStatusMessage('config-watcher', s.configTarget, s.config.state), streamStatusMessage('weight-calculator', s.weightTarget, s.weights.state)],
         watchLatencyP99Ms: Number.isFinite(s.config.state.watchLatencyP99Ms) ? s.config.state.watchLatencyP99Ms : 0,
         gauges: {
           nodes: table?.nodes.count ?? 0,

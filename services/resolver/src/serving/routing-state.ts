@@ -29,6 +29,8 @@ export interface RoutingState {
   readonly table: RoutingTable | undefined;
   readonly config: StreamConsumer<ConfigEntry>;
   readonly weights: StreamConsumer<WeightEntry>;
+  /** The config-watcher the config stream comes from. */
+  readonly configTarget: string;
   /** Which weight-calculator replica the weight stream uses now. */
   readonly weightTarget: string;
   /** True while decisions rest on stale or missing upstream state. */
@@ -122,6 +124,7 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
       return table;
     },
     config,
+    configTarget: options.configTarget,
     get weights() {
       return weights;
     },
