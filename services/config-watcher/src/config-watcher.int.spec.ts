@@ -83,7 +83,9 @@ describe('config-watcher (real etcd, real gRPC)', () => {
     const h = await harness();
     cleanups.push(() => h.close());
     await direct.put(`${h.prefix}nodes/n1`, node('n1'));
-    await h.watcher.ready();
+    // The watcher may have listed before the put: wait until n1 is in its store, so the client's
+    // first message (a snapshot) must contain it.
+    await waitFor(() => h.watcher.store.entries.has('node/n1'), { message: 'n1 in the store' });
     const channel = createChannel(h.server.address);
     const raw = createClient(serviceDefinitions.configWatcher, channel);
     const ac = new AbortController();
@@ -133,7 +135,7 @@ describe('config-watcher (real etcd, real gRPC)', () => {
     const h = await harness();
     cleanups.push(() => h.close());
     await direct.put(`${h.prefix}nodes/a`, node('a'));
-    await h.watcher.ready();
+    await waitFor(() => h.watcher.store.entries.has('node/a'), { message: 'a in the store' });
     const channel = createChannel(h.server.address);
     const raw = createClient(serviceDefinitions.configWatcher, channel);
     const first = async (version: number): Promise<WatchResponse> => {
