@@ -116,7 +116,7 @@ describe('resolver with a real config-watcher and weight-calculator', () => {
     await expect(drain()).rejects.toMatchObject({ code: Status.RESOURCE_EXHAUSTED });
   });
 
-  it('stops answering a drained node within 100 ms of the etcd put (p99 over 20 trials)', async () => {
+  it('stops answering a drained node within 100 ms of the etcd put (p99 over 100 trials)', async () => {
     const client = createClient(serviceDefinitions.resolver, channel);
     const answered = async (id: string): Promise<boolean> => {
       let seen = false;
@@ -129,7 +129,8 @@ describe('resolver with a real config-watcher and weight-calculator', () => {
       return seen;
     };
     const delays: number[] = [];
-    for (let trial = 0; trial < 20; trial++) {
+    // 100 trials, so that p99 is not simply the slowest one on a shared, noisy machine.
+    for (let trial = 0; trial < 100; trial++) {
       const id = trial % 2 === 0 ? 'gd-ct-1' : 'gd-ct-2';
       await waitFor(() => answered(id), { timeoutMs: 5000, message: `${id} answered before the drain` });
       const t0 = performance.now();
@@ -142,7 +143,7 @@ describe('resolver with a real config-watcher and weight-calculator', () => {
     }
     delays.sort((a, b) => a - b);
     const p99 = delays[Math.ceil(0.99 * delays.length) - 1]!;
-    console.log(`drain -> gone from answers: p50 ${delays[10]!.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`);
+    console.log(`drain -> gone from answers: p50 ${delays[50]!.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${delays.at(-1)!.toFixed(1)} ms`);
     expect(p99).toBeLessThan(100);
   });
 
