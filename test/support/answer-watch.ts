@@ -1,7 +1,7 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { serviceDefinitions, type ResolveResponse, type ResolveStreamRequestSchema } from '@cdn-sched/proto';
 import { createChannel, createClient } from 'nice-grpc';
-import { createPushQueue } from './push-queue.js';
+import { createPushQueue } from '@cdn-sched/stream';
 import type { ReplayQuery } from './replay.js';
 
 /** A ResolveStream batch as the client sends it. */

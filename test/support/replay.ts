@@ -1,7 +1,7 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { serviceDefinitions, type Decision, type ResolveStreamRequestSchema } from '@cdn-sched/proto';
 import { createChannel, createClient, type Channel } from 'nice-grpc';
-import { createPushQueue, type PushQueue } from './push-queue.js';
+import { createPushQueue, type PushQueue } from '@cdn-sched/stream';
 import { summarize, type Summary } from './stats.js';
 
 /** A ResolveStream batch as the client sends it. */

@@ -11,3 +11,5 @@ export type { ConfigConsumerOptions } from './config-codec.js';
 export { CAPACITIES_KEY, createWeightsConsumer, createWeightsEncoder, decodeWeightsMessage, weightEntryKey } from './weights-codec.js';
 export type { WeightEntry, WeightsConsumerOptions } from './weights-codec.js';
 export { breakerStatusMessage, streamStatusMessage } from './status-messages.js';
+export { createPushQueue } from './push-queue.js';
+export type { PushQueue } from './push-queue.js';

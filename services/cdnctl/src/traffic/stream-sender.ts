@@ -1,7 +1,7 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { ResolveStreamRequestSchema, ResolveStreamResponse } from '@cdn-sched/proto';
 import { Status } from 'nice-grpc';
-import { createPushQueue, type PushQueue } from './push-queue.js';
+import { createPushQueue, type PushQueue } from '@cdn-sched/stream';
 import { failureCode, type RequestQuery, type RequestSender, type SenderOptions } from './request-sender.js';
 import type { ResolverClient } from './resolver-connection.js';
 

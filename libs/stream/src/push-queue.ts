@@ -1,13 +1,15 @@
-/** An async iterable fed by `push`: the request side of a client stream. */
+/** An async iterable fed by `push`: the request side of a client or bidi gRPC stream. */
 export interface PushQueue<T> extends AsyncIterable<T> {
+  /** Queues a value; a value pushed after `end()` is dropped (the stream is closing anyway). */
   push(value: T): void;
   /** Ends the iteration once the queued values are taken (the client half-closes the stream). */
   end(): void;
 }
 
 /**
- * Creates an unbounded push queue. Unbounded is safe here: each worker pushes one batch and waits
- * for its answer before the next, so at most one value waits per stream.
+ * An unbounded push queue. Its users bound it themselves: a traffic sender pushes one batch and
+ * waits for its answer before the next, a replay decides the rate; grpc-js takes values as it can
+ * write them. Ending it releases the waiting consumer.
  */
 export function createPushQueue<T>(): PushQueue<T> {
   const values: T[] = [];
@@ -20,7 +22,7 @@ export function createPushQueue<T>(): PushQueue<T> {
   };
   return {
     push(value) {
-      if (ended) throw new Error('push after end');
+      if (ended) return;
       values.push(value);
       notify();
     },
