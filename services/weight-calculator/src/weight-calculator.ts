@@ -86,7 +86,6 @@ export function createWeightCalculator(options: WeightCalculatorOptions): Weight
   const table = createWeightTable(options.table);
   const store = createVersionedStore<WeightEntry>({ epoch: `${options.instanceId}@${startedAtMs}`, maxHistoryChanges: options.maxHistoryChanges });
   const stats = { ingested: 0, rejected: 0, ticks: 0, reporters: 0, persisted: 0 };
-  let lastReportAtMs = 0;
   let persister: WeightPersister | undefined;
   let election: Election | undefined;
   const closing = new AbortController();
@@ -187,11 +186,11 @@ export function createWeightCalculator(options: WeightCalculatorOptions): Weight
       stats.reporters++;
       try {
         for await (const batch of requests) {
-          lastReportAtMs = now();
+          const receivedAtMs = now();
           let accepted = 0;
           const errors: string[] = [];
           for (const result of batch.results) {
-            const outcome = table.ingest(batch.proberId, result, lastReportAtMs);
+            const outcome = table.ingest(batch.proberId, result, receivedAtMs);
             if (outcome.accepted) accepted++;
             else if (errors.length < (options.maxAckErrors ?? 10)) errors.push(outcome.error);
           }
