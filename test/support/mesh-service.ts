@@ -30,7 +30,7 @@ export interface MeshServiceOptions {
   name: string;
   /** Settings of the service (ETCD_ENDPOINTS, CONFIG_WATCHER, ...); GRPC_PORT and METRICS_PORT are set here. */
   env: Record<string, string>;
-  /** Bound of one start, milliseconds. Defaults to 30 s (two shared cores, several engineers). */
+  /** Bound of one start, milliseconds. Defaults to 60 s (two shared cores, several engineers). */
   startTimeoutMs?: number;
 }
 
@@ -85,7 +85,7 @@ export function createMeshService(options: MeshServiceOptions): MeshService {
     return client.status({}, { signal: AbortSignal.timeout(3000) });
   };
 
-  const waitReady = async ({ healthy = false, timeoutMs = 30_000 }: { healthy?: boolean; timeoutMs?: number } = {}): Promise<void> => {
+  const waitReady = async ({ healthy = false, timeoutMs = 60_000 }: { healthy?: boolean; timeoutMs?: number } = {}): Promise<void> => {
     let last = '';
     await waitFor(
       async () => {
@@ -103,7 +103,7 @@ export function createMeshService(options: MeshServiceOptions): MeshService {
     current = await startServiceProcess({
       service: options.kind,
       env: { ...env, INSTANCE_ID: options.name, GRPC_PORT: String(port), METRICS_PORT: '0', LOG_LEVEL: env['LOG_LEVEL'] ?? 'info' },
-      startTimeoutMs: options.startTimeoutMs ?? 30_000,
+      startTimeoutMs: options.startTimeoutMs ?? 60_000,
     });
     const listening = await current.waitForLog(`${options.kind} listening`);
     const address = String(listening['grpc']);
