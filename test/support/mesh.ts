@@ -204,7 +204,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       },
       close,
     };
-    figures['healthyMs'] = await mesh.waitHealthy({ timeoutMs: 30_000 });
+    figures['healthyMs'] = await mesh.waitHealthy({ timeoutMs: 60_000 });
     return mesh;
   } catch (error) {
     await close();

@@ -34,7 +34,7 @@ export interface MeshServiceOptions {
   grpcPort?: number;
   /** Port of /metrics, /healthz and /readyz. Defaults to 0 (the kernel chooses, on every start). */
   metricsPort?: number;
-  /** Bound of one start, milliseconds. Defaults to 30 s (two shared cores, several engineers). */
+  /** Bound of one start, milliseconds. Defaults to 60 s (two shared cores, several engineers). */
   startTimeoutMs?: number;
 }
 
@@ -90,7 +90,7 @@ export function createMeshService(options: MeshServiceOptions): MeshService {
     return client.status({}, { signal: AbortSignal.timeout(3000) });
   };
 
-  const waitReady = async ({ healthy = false, timeoutMs = 30_000 }: { healthy?: boolean; timeoutMs?: number } = {}): Promise<void> => {
+  const waitReady = async ({ healthy = false, timeoutMs = 60_000 }: { healthy?: boolean; timeoutMs?: number } = {}): Promise<void> => {
     let last = '';
     await waitFor(
       async () => {
@@ -108,7 +108,7 @@ export function createMeshService(options: MeshServiceOptions): MeshService {
     current = await startServiceProcess({
       service: options.kind,
       env: { ...env, INSTANCE_ID: options.name, GRPC_PORT: String(port), METRICS_PORT: String(options.metricsPort ?? 0), LOG_LEVEL: env['LOG_LEVEL'] ?? 'info' },
-      startTimeoutMs: options.startTimeoutMs ?? 30_000,
+      startTimeoutMs: options.startTimeoutMs ?? 60_000,
     });
     const listening = await current.waitForLog(`${options.kind} listening`);
     const address = String(listening['grpc']);
