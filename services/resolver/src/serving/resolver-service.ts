@@ -4,7 +4,7 @@ import { breakerStatusMessage, streamStatusMessage } from '@cdn-sched/stream';
 import { SpanAttributes, SpanNames } from '@cdn-sched/telemetry';
 import { trace, SpanStatusCode, type Span } from '@opentelemetry/api';
 import { ServerError, Status, type MethodDefinition, type ServiceImplementation } from 'nice-grpc';
-import { tierName } from '../decision/index.js';
+import { tierName } from '@cdn-sched/location';
 import type { ResolveCore, ResolveInput, Decided } from './resolve-core.js';
 import type { RoutingState } from './routing-state.js';
 import { createBatchWriter, decodeResolveRequestBytes, decodeResolveStreamRequest, encodeDecision, encodeResolveResponse } from './wire-codec.js';
