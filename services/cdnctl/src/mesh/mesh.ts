@@ -4,7 +4,8 @@ import { Health, serviceDefinitions } from '@cdn-sched/proto';
 import { createWeightsConsumer } from '@cdn-sched/stream';
 import { createFakeFleet, findEtcdBinary, startEtcd, startServiceProcess, type EtcdProcess, type FakeFleet, type ServiceProcess } from '@cdn-sched/testing';
 import { createChannel, createClient } from 'nice-grpc';
-import { CliError, endpoints, intFlag, MESH_STATE_FILE, type ParsedArgs } from '../cli.js';
+import { etcdConnectionSettings } from '@cdn-sched/service-kit';
+import { CliError, endpoints, etcdConnection, intFlag, MESH_STATE_FILE, type ParsedArgs } from '../cli.js';
 import { DEMO_CLIENTS, DEMO_DOMAINS, DEMO_EDGES, demoNodeDocuments } from './demo-fleet.js';
 
 /** Ports of the local mesh; cdnctl's defaults point at them. */
@@ -64,7 +65,11 @@ export async function mesh(args: ParsedArgs): Promise<void> {
       etcdEndpoint = etcd.endpoint;
       say(`etcd               ${etcd.endpoint}   (throwaway, data dir ${etcd.dataDir})`);
     } else say(`etcd               ${etcdEndpoint}   (ETCD_ENDPOINTS)`);
-    client = createEtcdClient({ endpoints: etcdEndpoint.split(',') });
+    // An external cluster is reached with the same settings (TLS, user) as every service; the
+    // services inherit them below. A throwaway etcd is plain http on loopback.
+    const given = endpoints(args).etcdSettings;
+    const settings = etcd ? { ...given, etcdEndpoints: [etcdEndpoint], etcdCaFile: '', etcdCertFile: '', etcdKeyFile: '', etcdUsername: '', etcdPassword: '', etcdPasswordFile: '' } : { ...given, etcdEndpoints: etcdEndpoint.split(',') };
+    client = createEtcdClient(etcdConnection({ ...endpoints(args), etcdSettings: settings }));
     await writeFile(MESH_STATE_FILE, JSON.stringify({ etcd: etcdEndpoint, pid: process.pid }));
 
     if (demo) {
@@ -76,7 +81,12 @@ export async function mesh(args: ParsedArgs): Promise<void> {
       say(`demo domains       ${DEMO_DOMAINS.map((d) => `${d.domain} (${d.strategy})`).join(', ')}`);
     }
 
-    const common = { ETCD_ENDPOINTS: etcdEndpoint, CDN_PREFIX: prefix, LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn' };
+    const etcdEnv = Object.fromEntries(
+      (Object.keys(etcdConnectionSettings) as (keyof typeof etcdConnectionSettings)[])
+        .filter((k) => k !== 'etcdEndpoints' && settings[k])
+        .map((k) => [etcdConnectionSettings[k].env, String(settings[k])]),
+    );
+    const common = { ...etcdEnv, ETCD_ENDPOINTS: etcdEndpoint, CDN_PREFIX: prefix, LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn' };
     const start = async (service: string, name: string, env: Record<string, string>, readyMessage?: string): Promise<void> => {
       const p = await startServiceProcess({ service, env: { ...common, ...env, INSTANCE_ID: name }, readyMessage: readyMessage ?? `${service} listening`, startTimeoutMs: 30_000 });
       started.push(p);
