@@ -59,6 +59,11 @@ export class EtcdError extends Error {
     if (error instanceof EtcdPermissionDeniedError || error instanceof EtcdInvalidAuthTokenError || error instanceof GRPCUnauthenticatedError) {
       return new EtcdError('PERMISSION_DENIED', `${what}: permission denied by etcd (the etcd user's role does not allow this): ${message}`, GRPC.PERMISSION_DENIED, o);
     }
+    // cockatiel's BrokenCircuitError (etcd3's per-member breakers): every member failed recently
+    // and none is tried again before its breaker half-opens. A connection failure to the caller.
+    if ((error as { isBrokenCircuitError?: boolean } | null)?.isBrokenCircuitError === true) {
+      return new EtcdError('UNAVAILABLE', `${what}: etcd unavailable: every member failed recently (${message})`, GRPC.UNAVAILABLE, o);
+    }
     if (error instanceof EtcdLeaseInvalidError) return new EtcdError('LEASE_NOT_FOUND', `${what}: ${message}`, GRPC.NOT_FOUND, o);
     if (error instanceof GRPCUnavailableError) {
       if (TLS_FAILURE.test(message)) return new EtcdError('TLS', `${what}: TLS handshake with etcd failed (check ETCD_CA_FILE, ETCD_CERT_FILE, ETCD_KEY_FILE): ${message}`, GRPC.UNAVAILABLE, o);

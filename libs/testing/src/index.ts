@@ -10,3 +10,7 @@ export { createFakeFleet } from './fake-fleet.js';
 export type { FakeFleet, FakeFleetOptions, FakeHealth, FakeNode, LoadReporting } from './fake-fleet.js';
 export { repoRoot, startServiceProcess } from './service-process.js';
 export type { ServiceProcess, ServiceProcessOptions } from './service-process.js';
+export { startEtcdCluster } from './etcd-cluster.js';
+export type { EtcdCluster, EtcdClusterOptions, EtcdClusterTls, EtcdMember } from './etcd-cluster.js';
+export { createTestPki } from './test-pki.js';
+export type { TestCert, TestPki } from './test-pki.js';
