@@ -75,7 +75,8 @@ export function resolveEtcdConnection(s: EtcdConnectionSettings, now: Date = new
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`ETCD_ENDPOINTS: "${raw}": scheme must be http:// or https://`);
     if (url.pathname !== '/' && url.pathname !== '') throw new ConfigError(`ETCD_ENDPOINTS: "${raw}": no path allowed (etcd's gRPC API lives at the root)`);
-    endpoints.push(`${url.protocol}//${url.hostname.includes(':') ? `[${url.hostname}]` : url.hostname}:${url.port || '2379'}`);
+    // URL keeps an IPv6 host in brackets already.
+    endpoints.push(`${url.protocol}//${url.hostname}:${url.port || '2379'}`);
   }
   if (endpoints.length === 0) throw new ConfigError('ETCD_ENDPOINTS: no endpoint given (e.g. http://127.0.0.1:2379)');
   const secure = endpoints.filter((e) => e.startsWith('https:')).length;
