@@ -166,6 +166,9 @@ describe('etcd3 client on a three-member cluster', () => {
     expect(changes).toEqual([true]);
   }, 90_000);
 
+  // With the reflector changed to advance its resume revision to a progress response's header
+  // revision (what it did before, and what etcd3's Watcher does), this test fails on etcd 3.4.23:
+  // events 916-919 of one run were never applied — etcd #15220 reproduced.
   it('progress requests interleaved with a burst of writes and broken streams never skip an event (etcd #15220)', async () => {
     const prefix = '/progress/';
     const base = createEtcdClient({ endpoints: cluster.endpoints });
