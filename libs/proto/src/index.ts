@@ -5,8 +5,6 @@ export * from './gen/cdn/sched/v1/config_watcher_pb.js';
 export * from './gen/cdn/sched/v1/weight_calculator_pb.js';
 export * from './gen/cdn/sched/v1/resolver_pb.js';
 export * from './gen/cdn/sched/v1/prober_pb.js';
-export * as etcdpb from './gen/etcd/etcdserverpb/rpc_pb.js';
-export * as mvccpb from './gen/etcd/mvccpb/kv_pb.js';
 export { createServiceDefinition, shareEncoding } from './service-definition.js';
 export type { NiceServiceDefinition, NiceMethodDefinition } from './service-definition.js';
 export { createFileDescriptorSet } from './descriptor-set.js';

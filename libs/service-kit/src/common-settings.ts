@@ -1,8 +1,12 @@
 import type { SettingSpec } from './config.js';
+import { etcdConnectionSettings } from './etcd-connection.js';
 
-/** etcd endpoints and key prefix, as every service that talks to etcd reads them. */
+/**
+ * etcd connection (members, TLS, user; see `resolveEtcdConnection`) and key prefix, as every
+ * service that talks to etcd reads them.
+ */
 export const etcdSettings = {
-  etcdEndpoints: { type: 'list', env: 'ETCD_ENDPOINTS', flag: 'etcd-endpoints', default: ['http://127.0.0.1:2379'], description: 'etcd client URLs, comma-separated' },
+  ...etcdConnectionSettings,
   prefix: { type: 'string', env: 'CDN_PREFIX', flag: 'prefix', default: '/cdn/', description: 'etcd key prefix of the documents' },
 } as const satisfies Record<string, SettingSpec>;
 

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { createLogger, createMetrics, shutdownTracing, startMetricsServer, type Logger, type Metrics, type Readiness } from '@cdn-sched/telemetry';
 import { ConfigError, formatHelp, parseConfig, type ConfigOf, type SettingSpec } from './config.js';
+import { resolveEtcdConnection, type EtcdConnectionSettings } from './etcd-connection.js';
 import { createShutdown, type Shutdown } from './shutdown.js';
 
 /** Settings every service has. */
@@ -50,6 +51,9 @@ export async function runService<S extends Record<string, SettingSpec>>(options:
   let config: ConfigOf<typeof spec>;
   try {
     config = parseConfig(spec, argv);
+    // A bad etcd connection (missing file, expired certificate, key without certificate...) is a
+    // startup error naming the setting, before anything starts; main resolves it again to connect.
+    if ('etcdEndpoints' in config) resolveEtcdConnection(config as unknown as EtcdConnectionSettings);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${options.name}: ${error.message}\n`);

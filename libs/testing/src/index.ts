@@ -7,3 +7,7 @@ export type { TestGrpcServer } from './grpc-server.js';
 export { startTcpProxy } from './tcp-proxy.js';
 export type { ProxyMode, TcpProxy, TcpProxyOptions } from './tcp-proxy.js';
 export { activeHandleCount, waitFor } from './wait.js';
+export { startEtcdCluster } from './etcd-cluster.js';
+export type { EtcdCluster, EtcdClusterOptions, EtcdClusterTls, EtcdMember } from './etcd-cluster.js';
+export { createTestPki } from './test-pki.js';
+export type { TestCert, TestPki } from './test-pki.js';

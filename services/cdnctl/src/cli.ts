@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ConfigError, etcdConnectionSettings, resolveEtcdConnection, type EtcdConnection, type EtcdConnectionSettings } from '@cdn-sched/service-kit';
 import { Status } from 'nice-grpc';
 
 /** Parsed command line: positionals and `--flag value` / `--flag=value` / boolean `--flag`. */
@@ -40,6 +41,8 @@ export class CliError extends Error {
 /** The endpoints every command may need, from flags, then env, then the local mesh's defaults. */
 export interface Endpoints {
   etcd: string[];
+  /** The etcd connection settings as given (files not read yet): see {@link etcdConnection}. */
+  etcdSettings: EtcdConnectionSettings;
   prefix: string;
   configWatcher: string;
   weightCalculator: string;
@@ -54,15 +57,39 @@ export function endpoints(args: ParsedArgs, env: NodeJS.ProcessEnv = process.env
     if (typeof v === 'string') return v;
     return env[envName] || def;
   };
+  // A running local mesh (npm start) publishes its throwaway etcd's address.
+  const etcd = s('etcd-endpoints', 'ETCD_ENDPOINTS', running?.etcd ?? 'http://127.0.0.1:2379').split(',').map((x) => x.trim()).filter(Boolean);
+  const setting = (k: Exclude<keyof EtcdConnectionSettings, 'etcdEndpoints'>): string => s(etcdConnectionSettings[k].flag, etcdConnectionSettings[k].env, '');
   return {
-    // A running local mesh (npm start) publishes its throwaway etcd's address.
-    etcd: s('etcd-endpoints', 'ETCD_ENDPOINTS', running?.etcd ?? 'http://127.0.0.1:2379').split(',').map((x) => x.trim()).filter(Boolean),
+    etcd,
+    etcdSettings: {
+      etcdEndpoints: etcd,
+      etcdCaFile: setting('etcdCaFile'),
+      etcdCertFile: setting('etcdCertFile'),
+      etcdKeyFile: setting('etcdKeyFile'),
+      etcdUsername: setting('etcdUsername'),
+      etcdPassword: setting('etcdPassword'),
+      etcdPasswordFile: setting('etcdPasswordFile'),
+    },
     prefix: s('prefix', 'CDN_PREFIX', '/cdn/'),
     configWatcher: s('config-watcher', 'CONFIG_WATCHER', '127.0.0.1:50051'),
     weightCalculator: s('weight-calculator', 'WEIGHT_CALCULATOR', '127.0.0.1:50053'),
     resolver: s('resolver', 'RESOLVER', '127.0.0.1:50054'),
     probers: s('probers', 'PROBERS', '127.0.0.1:50052,127.0.0.1:50062').split(',').map((x) => x.trim()).filter(Boolean),
   };
+}
+
+/**
+ * The checked etcd connection (the same settings and checks as every service): a bad combination
+ * is a usage error (exit 2) naming the setting.
+ */
+export function etcdConnection(e: Endpoints): EtcdConnection {
+  try {
+    return resolveEtcdConnection(e.etcdSettings);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new CliError(error.message, 2);
+    throw error;
+  }
 }
 
 /** Where `npm start` records its etcd, so `cdnctl` in another terminal finds it. */

@@ -17,7 +17,12 @@ export interface Command {
 }
 
 const ENDPOINT_HELP = `Endpoints (flags win over environment variables; defaults are the local mesh's):
-  --etcd-endpoints, $ETCD_ENDPOINTS      etcd client URLs (http://127.0.0.1:2379)
+  --etcd-endpoints, $ETCD_ENDPOINTS      etcd client URLs of the cluster members, comma-separated (http://127.0.0.1:2379)
+  --etcd-ca-file, $ETCD_CA_FILE          CA of etcd's server certificates (https://; default: system trust store)
+  --etcd-cert-file, $ETCD_CERT_FILE      client certificate (etcd --client-cert-auth); with --etcd-key-file
+  --etcd-key-file, $ETCD_KEY_FILE        its private key
+  --etcd-username, $ETCD_USERNAME        etcd user (auth enabled); with a password:
+  --etcd-password, $ETCD_PASSWORD        or --etcd-password-file, $ETCD_PASSWORD_FILE
   --prefix, $CDN_PREFIX                  key prefix (/cdn/)
   --resolver, $RESOLVER                  resolver gRPC address (127.0.0.1:50054)
   --config-watcher, $CONFIG_WATCHER      (127.0.0.1:50051)

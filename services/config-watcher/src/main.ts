@@ -1,6 +1,6 @@
 import { createEtcdClient } from '@cdn-sched/etcd';
 import { reflectionFiles, serviceDefinitions } from '@cdn-sched/proto';
-import { etcdSettings, grpcSettings, runService, startServiceServer } from '@cdn-sched/service-kit';
+import { etcdSettings, grpcSettings, resolveEtcdConnection, runService, startServiceServer } from '@cdn-sched/service-kit';
 import { createConfigWatcher } from './config-watcher.js';
 
 const spec = {
@@ -18,7 +18,7 @@ await runService({
   spec,
   metricsPort: 9461,
   async main({ config, instanceId, logger, metrics, shutdown }) {
-    const client = createEtcdClient({ endpoints: config.etcdEndpoints });
+    const client = createEtcdClient(resolveEtcdConnection(config));
     shutdown.add('etcd-client', () => client.close());
     const rejected = metrics.counter({ name: 'cdn_config_rejected_documents_total', help: 'Documents rejected by validation', labelNames: ['kind'] });
     const watcher = createConfigWatcher({

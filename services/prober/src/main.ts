@@ -1,6 +1,6 @@
 import { createEtcdClient } from '@cdn-sched/etcd';
 import { reflectionFiles, serviceDefinitions } from '@cdn-sched/proto';
-import { configWatcherSetting, etcdSettings, grpcSettings, runService, startServiceServer } from '@cdn-sched/service-kit';
+import { configWatcherSetting, etcdSettings, grpcSettings, resolveEtcdConnection, runService, startServiceServer } from '@cdn-sched/service-kit';
 import { createProber } from './prober.js';
 
 const spec = {
@@ -21,7 +21,7 @@ await runService({
   spec,
   metricsPort: 9462,
   async main({ config, instanceId, logger, metrics, shutdown }) {
-    const client = createEtcdClient({ endpoints: config.etcdEndpoints });
+    const client = createEtcdClient(resolveEtcdConnection(config));
     shutdown.add('etcd-client', () => client.close());
     const prober = createProber({
       proberId: instanceId,

@@ -1,6 +1,6 @@
 import { createEtcdClient } from '@cdn-sched/etcd';
 import { reflectionFiles } from '@cdn-sched/proto';
-import { configWatcherSetting, etcdSettings, grpcSettings, runService, startServiceServer } from '@cdn-sched/service-kit';
+import { configWatcherSetting, etcdSettings, grpcSettings, resolveEtcdConnection, runService, startServiceServer } from '@cdn-sched/service-kit';
 import { weightCalculatorServiceDefinition } from './report-codec.js';
 import { createWeightCalculator } from './weight-calculator.js';
 
@@ -20,7 +20,7 @@ await runService({
   spec,
   metricsPort: 9463,
   async main({ config, instanceId, logger, metrics, shutdown }) {
-    const client = createEtcdClient({ endpoints: config.etcdEndpoints });
+    const client = createEtcdClient(resolveEtcdConnection(config));
     shutdown.add('etcd-client', () => client.close());
     const calc = createWeightCalculator({
       instanceId,

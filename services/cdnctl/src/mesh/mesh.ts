@@ -3,8 +3,9 @@ import { createLocalMesh, type LocalMesh } from '@cdn-sched/local-mesh';
 import { findEtcdBinary } from '@cdn-sched/local-processes';
 import { Health, serviceDefinitions } from '@cdn-sched/proto';
 import { createWeightsConsumer } from '@cdn-sched/stream';
+import { etcdConnectionSettings } from '@cdn-sched/service-kit';
 import { createChannel, createClient } from 'nice-grpc';
-import { CliError, endpoints, intFlag, MESH_STATE_FILE, type ParsedArgs } from '../cli.js';
+import { CliError, endpoints, etcdConnection, intFlag, MESH_STATE_FILE, type ParsedArgs } from '../cli.js';
 import { DEMO_CLIENTS, DEMO_DOMAINS, DEMO_EDGES } from './demo-fleet.js';
 
 /** Ports of the local mesh; cdnctl's defaults point at them. */
@@ -55,8 +56,21 @@ export async function mesh(args: ParsedArgs): Promise<void> {
         );
       }
     }
+    // An external cluster is reached with the same settings (TLS, user) as every service, and the
+    // services inherit them. A throwaway etcd is plain http on loopback.
+    const given = endpoints(args).etcdSettings;
+    const connection = external ? etcdConnection({ ...endpoints(args), etcdSettings: { ...given, etcdEndpoints: external.split(',') } }) : undefined;
+    const etcdEnv: Record<string, string> = external
+      ? Object.fromEntries(
+          (Object.keys(etcdConnectionSettings) as (keyof typeof etcdConnectionSettings)[])
+            .filter((k) => k !== 'etcdEndpoints' && given[k])
+            .map((k) => [etcdConnectionSettings[k].env, String(given[k])]),
+        )
+      : {};
     running = await createLocalMesh({
       ...(external ? { etcdEndpoints: external } : {}),
+      ...(connection ? { etcdClientOptions: connection } : {}),
+      env: { 'config-watcher': etcdEnv, prober: etcdEnv, 'weight-calculator': etcdEnv, resolver: etcdEnv },
       ...(demo ? { edges: DEMO_EDGES, domains: DEMO_DOMAINS } : {}),
       probers: 2,
       weightCalculators: 1,
