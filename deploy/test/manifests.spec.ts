@@ -98,6 +98,18 @@ describe('replicas and autoscaling', () => {
     }
   });
 
+  it('probes gRPC services natively (grpc.health.v1) where the port is plaintext, and over HTTP where it needs mTLS', () => {
+    const startup = (objects: readonly K8sObject[]): Record<string, string> =>
+      Object.fromEntries(
+        workloads(objects).map((w) => {
+          const p = w.pod.containers[0]!.startupProbe as { grpc?: { port: number }; httpGet?: { path: string } };
+          return [w.name, p.grpc ? `grpc ${p.grpc.port}` : `http ${p.httpGet?.path}`];
+        }),
+      );
+    expect(startup(overlays.dev)).toEqual({ 'config-watcher': 'grpc 50051', prober: 'grpc 50052', 'weight-calculator': 'grpc 50053', resolver: 'grpc 50054', 'dns-gateway': 'http /healthz' });
+    expect(startup(overlays.prod)).toEqual({ 'config-watcher': 'http /readyz', prober: 'http /readyz', 'weight-calculator': 'http /readyz', resolver: 'http /readyz', 'dns-gateway': 'http /healthz' });
+  });
+
   it('prod gives every service mTLS files and the etcd clients TLS files, all from cert-manager Certificates', () => {
     for (const w of workloads(overlays.prod)) {
       const env = new Map((w.pod.containers[0]!.env ?? []).map((e) => [e.name, e.value]));
