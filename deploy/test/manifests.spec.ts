@@ -26,6 +26,8 @@ function servicePortDefaults(): Map<string, Map<string, number>> {
     const metrics = /metricsPort: (\d+)/.exec(text);
     if (grpc) ports.set('GRPC_PORT', Number(grpc[1]));
     if (metrics) ports.set('METRICS_PORT', Number(metrics[1]));
+    // A port setting of the service's own spec (the dns-gateway's DNS_PORT).
+    for (const m of text.matchAll(/env: '([A-Z_]+_PORT)'[^}]*?default: (\d+)/g)) ports.set(m[1]!, Number(m[2]));
     out.set(name, ports);
   }
   return out;
