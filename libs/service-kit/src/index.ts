@@ -9,3 +9,4 @@ export type { ServiceContext, ServiceMain } from './run-service.js';
 export { configWatcherSetting, etcdSettings, grpcSettings } from './common-settings.js';
 export { etcdConnectionSettings, resolveEtcdConnection } from './etcd-connection.js';
 export type { EtcdConnection, EtcdConnectionSettings } from './etcd-connection.js';
+export { registerStatusMetrics } from './status-metrics.js';

@@ -1,9 +1,11 @@
 import cluster from 'node:cluster';
 import { createGeoIpProvider } from '@cdn-sched/geoip';
 import { reflectionFiles } from '@cdn-sched/proto';
-import { configWatcherSetting, grpcSettings, runService, startServiceServer } from '@cdn-sched/service-kit';
+import { configWatcherSetting, grpcSettings, registerStatusMetrics, runService, startServiceServer } from '@cdn-sched/service-kit';
+import { capacityByLocation } from './serving/capacity-by-location.js';
+import { createDecisionTally } from './serving/decision-tally.js';
 import { createResolveCore } from './serving/resolve-core.js';
-import { createResolverService, resolverServiceDefinition } from './serving/resolver-service.js';
+import { createResolverService, resolverServiceDefinition, resolverStatus } from './serving/resolver-service.js';
 import { createRoutingState } from './serving/routing-state.js';
 
 const spec = {
@@ -86,16 +88,58 @@ if (cluster.isPrimary && workersFlag > 1 && !argv.includes('--help')) {
       });
       shutdown.add('routing-state', () => state.close());
       const core = createResolveCore({ table: () => state.table, geo: () => geo.database, stale: () => state.degraded() });
-      const decisions = metrics.counter({ name: 'cdn_resolver_decisions_total', help: 'Decisions made', labelNames: ['outcome'] });
+      const tally = createDecisionTally();
+      const counted = new Map<string, number>();
+      metrics.counter({
+        name: 'cdn_resolver_decisions_total',
+        help: 'Decisions made, by outcome (ok, degraded, error), tier that answered and reason (or error code)',
+        labelNames: ['outcome', 'tier', 'reason'],
+        collect() {
+          // The tally counts on the hot path without labels; the counter catches up at scrape time.
+          for (const e of tally.entries()) {
+            const key = `${e.outcome}|${e.tier}|${e.reason}`;
+            const delta = e.count - (counted.get(key) ?? 0);
+            counted.set(key, e.count);
+            if (delta > 0) this.inc({ outcome: e.outcome, tier: e.tier, reason: e.reason }, delta);
+          }
+        },
+      });
+      const duration = metrics.histogram({
+        name: 'cdn_resolver_request_duration_seconds',
+        help: 'Time to decide and encode one unary Resolve call or one ResolveStream batch, seconds',
+        labelNames: ['method'],
+        // The P99 budget of a decision is 85 ms; a batch of thousands takes milliseconds.
+        buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.085, 0.25],
+      });
+      const durationOf = { resolve: duration.labels('resolve'), resolve_stream: duration.labels('resolve_stream') };
       const service = createResolverService({
         core,
         state,
         instanceId,
         maxBatch: config.maxBatch,
         traceRatio: config.traceRatio,
-        onDecisions: (n, errors) => {
-          if (n > errors) decisions.inc({ outcome: 'ok' }, n - errors);
-          if (errors > 0) decisions.inc({ outcome: 'error' }, errors);
+        tally,
+        onDecisions: (_n, _errors, durationS, method) => durationOf[method].observe(durationS),
+      });
+      const startedAtMs = Date.now();
+      registerStatusMetrics(metrics, () => resolverStatus({ state, instanceId }, startedAtMs));
+      const capacityRows = () => (state.table ? capacityByLocation(state.table.nodes) : []);
+      metrics.gauge({
+        name: 'cdn_resolver_capacity_rps',
+        help: 'Capacity of the routing table\'s nodes by pool, location and health (sum by the tier\'s labels for its healthy capacity)',
+        labelNames: ['pool', 'country', 'region', 'isp', 'health'],
+        collect() {
+          this.reset();
+          for (const r of capacityRows()) this.set({ pool: r.pool, country: r.country, region: r.region, isp: r.isp, health: r.health }, r.capacityRps);
+        },
+      });
+      metrics.gauge({
+        name: 'cdn_resolver_weight',
+        help: 'Sum of the weights decisions use, by pool, location and health',
+        labelNames: ['pool', 'country', 'region', 'isp', 'health'],
+        collect() {
+          this.reset();
+          for (const r of capacityRows()) this.set({ pool: r.pool, country: r.country, region: r.region, isp: r.isp, health: r.health }, r.weight);
         },
       });
       metrics.gauge({ name: 'cdn_resolver_degraded', help: '1 while answers rest on stale upstream state', collect() { this.set(state.degraded() ? 1 : 0); } });

@@ -1,6 +1,6 @@
 import { createEtcdClient } from '@cdn-sched/etcd';
 import { reflectionFiles } from '@cdn-sched/proto';
-import { configWatcherSetting, etcdSettings, grpcSettings, resolveEtcdConnection, runService, startServiceServer } from '@cdn-sched/service-kit';
+import { configWatcherSetting, etcdSettings, grpcSettings, registerStatusMetrics, resolveEtcdConnection, runService, startServiceServer } from '@cdn-sched/service-kit';
 import { weightCalculatorServiceDefinition } from './report-codec.js';
 import { createWeightCalculator } from './weight-calculator.js';
 
@@ -35,15 +35,21 @@ await runService({
     shutdown.add('weight-calculator', () => calc.close());
     metrics.gauge({ name: 'cdn_weights_version', help: 'Version of the weight stream', collect() { this.set(calc.version); } });
     metrics.gauge({ name: 'cdn_weights_leader', help: '1 on the elected leader', collect() { this.set(calc.isLeader ? 1 : 0); } });
-    metrics.gauge({
-      name: 'cdn_probe_results',
-      help: 'Probe results since start',
+    // Running totals are counters (rate() needs one): add what is new at each scrape.
+    const seen = { accepted: 0, rejected: 0 };
+    metrics.counter({
+      name: 'cdn_probe_results_total',
+      help: 'Probe results received from probers since start, by outcome (accepted, rejected)',
       labelNames: ['outcome'],
       collect() {
-        this.set({ outcome: 'accepted' }, calc.stats.ingested);
-        this.set({ outcome: 'rejected' }, calc.stats.rejected);
+        const { ingested, rejected } = calc.stats;
+        this.inc({ outcome: 'accepted' }, Math.max(0, ingested - seen.accepted));
+        this.inc({ outcome: 'rejected' }, Math.max(0, rejected - seen.rejected));
+        seen.accepted = Math.max(seen.accepted, ingested);
+        seen.rejected = Math.max(seen.rejected, rejected);
       },
     });
+    registerStatusMetrics(metrics, () => calc.status());
     const server = await startServiceServer({
       host: config.grpcHost,
       port: config.grpcPort,
