@@ -1,4 +1,4 @@
-import { createBackoff, createTunedBreaker, sleep, type BackoffOptions, type TunedBreakerStatus } from '@cdn-sched/resilience';
+import { breakerProfiles, createBackoff, createTunedBreaker, sleep, type BackoffOptions, type TunedBreakerStatus } from '@cdn-sched/resilience';
 import type { Change } from './versioned-store.js';
 
 /** A decoded message of a versioned stream. */
@@ -101,10 +101,7 @@ export function createStreamConsumer<R, V>(options: StreamConsumerOptions<R, V>)
   const breaker = createTunedBreaker({
     name: `${options.name}.connect`,
     latencyP99Ms: () => watchLatencyP99Ms,
-    timeoutFloorMs: 2000,
-    resetFactor: 0.25,
-    resetFloorMs: 500,
-    resetCeilingMs: 2000,
+    ...breakerProfiles.connect,
     upstreamAlive: () => false,
   });
 

@@ -1,6 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import { ReportProbesRequestSchema, serviceDefinitions, type ProbeResult, type ReportProbesRequest } from '@cdn-sched/proto';
-import { createBackoff, createTunedBreaker, sleep, type TunedBreakerStatus } from '@cdn-sched/resilience';
+import { breakerProfiles, createBackoff, createTunedBreaker, sleep, type TunedBreakerStatus } from '@cdn-sched/resilience';
 import { createChannel, createClient, type Channel } from 'nice-grpc';
 
 /** Options of {@link createReporter}. */
@@ -52,10 +52,7 @@ export function createReporter(options: ReporterOptions): Reporter {
   const breaker = createTunedBreaker({
     name: `report.${options.target}`,
     latencyP99Ms: options.watchLatencyP99Ms,
-    timeoutFloorMs: 2000,
-    resetFactor: 0.25,
-    resetFloorMs: 500,
-    resetCeilingMs: 2000,
+    ...breakerProfiles.connect,
   });
   let connected = false;
   let sent = 0;
