@@ -7,3 +7,4 @@ export type { Shutdown, ShutdownOptions } from './shutdown.js';
 export { runService } from './run-service.js';
 export type { ServiceContext, ServiceMain } from './run-service.js';
 export { configWatcherSetting, etcdSettings, grpcSettings } from './common-settings.js';
+export { workersSetting } from './workers.js';
