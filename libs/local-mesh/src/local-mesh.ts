@@ -48,6 +48,13 @@ export interface LocalMeshOptions {
   probeTimeoutMs?: number;
   /** Fixed ports by instance name (`prober-2`). Defaults to ports chosen by the kernel. */
   ports?: Readonly<Record<string, MeshServicePorts>>;
+  /**
+   * How the mesh's own etcd client connects (an external cluster may need TLS or a user). Defaults
+   * to a plain client of the endpoints.
+   */
+  connectEtcd?: (endpoints: readonly string[]) => EtcdClient;
+  /** Settings given to every service (etcd TLS files, user), under the mesh's own. */
+  commonEnv?: Record<string, string>;
   /** Extra settings per kind of service, merged over the mesh's own. */
   env?: Partial<Record<ServiceKind, Record<string, string>>>;
   /** Key prefix. Defaults to "/cdn/". */
@@ -144,7 +151,8 @@ export async function createLocalMesh(options: LocalMeshOptions = {}): Promise<L
       etcdEndpoints = etcd.endpoint;
     }
     await options.onProgress?.({ step: 'etcd', endpoint: etcdEndpoints, etcd });
-    etcdClient = createEtcdClient({ ...(options.etcdEndpoints ? options.etcdClientOptions : {}), endpoints: etcdEndpoints.split(',').map((e) => e.trim()) });
+    const endpointList = etcdEndpoints.split(',').map((e) => e.trim());
+    etcdClient = options.connectEtcd ? options.connectEtcd(endpointList) : createEtcdClient({ endpoints: endpointList });
     const servicesEtcdEndpoints = options.servicesEtcdEndpoints ?? etcdEndpoints;
     if (edges.length > 0) fleet = await createFakeFleet({ count: edges.length, mode: 'listeners' });
     const theFleet = fleet;
@@ -165,7 +173,7 @@ export async function createLocalMesh(options: LocalMeshOptions = {}): Promise<L
     for (const d of domains) await putDomain(d);
     await options.onProgress?.({ step: 'seeded', fleet, edges, domains });
 
-    const common = { ETCD_ENDPOINTS: servicesEtcdEndpoints, CDN_PREFIX: prefix };
+    const common = { ...options.commonEnv, ETCD_ENDPOINTS: servicesEtcdEndpoints, CDN_PREFIX: prefix };
     const add = (kind: ServiceKind, name: string, env: Record<string, string>): MeshService => {
       const ports = options.ports?.[name];
       const s = createMeshService({ kind, name, env: { ...common, ...env, ...options.env?.[kind] }, grpcPort: ports?.grpcPort, metricsPort: ports?.metricsPort });

@@ -10,3 +10,4 @@ export { configWatcherSetting, etcdSettings, grpcSettings } from './common-setti
 export { etcdConnectionSettings, resolveEtcdConnection } from './etcd-connection.js';
 export type { EtcdConnection, EtcdConnectionSettings } from './etcd-connection.js';
 export { registerStatusMetrics } from './status-metrics.js';
+export { workersSetting } from './workers.js';

@@ -3,6 +3,7 @@ import { createLogger, createMetrics, shutdownTracing, startMetricsServer, type 
 import { ConfigError, formatHelp, parseConfig, type ConfigOf, type SettingSpec } from './config.js';
 import { resolveEtcdConnection, type EtcdConnectionSettings } from './etcd-connection.js';
 import { createShutdown, type Shutdown } from './shutdown.js';
+import { isWorkerPrimary, runWorkerPrimary, stopWithPrimary } from './workers.js';
 
 /** Settings every service has. */
 const commonSpec = {
@@ -27,7 +28,9 @@ export type ServiceMain<C> = (ctx: ServiceContext<C>) => Promise<{ readiness: ()
 /**
  * The one way every service starts: settings from flags and env (with --help), a JSON logger,
  * a metrics registry and its HTTP server (/metrics, /healthz, /readyz), and a shutdown on
- * SIGTERM/SIGINT that runs the service's teardown steps within a bound, then exits 0.
+ * SIGTERM/SIGINT that runs the service's teardown steps within a bound, then exits 0. A service
+ * whose spec has `workersSetting` and is started with more than one worker becomes a cluster
+ * primary that runs that many copies of itself.
  */
 export async function runService<S extends Record<string, SettingSpec>>(options: {
   name: string;
@@ -62,6 +65,12 @@ export async function runService<S extends Record<string, SettingSpec>>(options:
     }
     throw error;
   }
+  const workers = (config as Record<string, unknown>)['workers'];
+  if (isWorkerPrimary(workers)) {
+    runWorkerPrimary({ name: options.name, workers, metricsPort: config.metricsPort, instanceId: config.instanceId });
+    return;
+  }
+  stopWithPrimary();
   const instanceId = config.instanceId || `${options.name}-${hostname()}-${process.pid}`;
   const logger = createLogger({ service: options.name, instanceId });
   const metrics = createMetrics({ service: options.name, instanceId });

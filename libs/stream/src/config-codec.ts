@@ -13,6 +13,7 @@ import {
 } from '@cdn-sched/proto';
 import { createChannel, createClient, type Channel } from 'nice-grpc';
 import { domainEntryKey, nodeEntryKey, rejectedEntryKey, type ConfigEntry } from './config-entries.js';
+import { decodeProgress, encodeProgress } from './progress.js';
 import type { StreamEncoder } from './serve-stream.js';
 import { createStreamConsumer, withChannel, type StreamConsumer, type StreamConsumerOptions, type StreamMessage } from './stream-consumer.js';
 
@@ -29,10 +30,7 @@ export function createConfigEncoder(epoch: string, upstream: () => UpstreamHealt
     },
     delta: buildDelta,
     progress(version) {
-      return create(WatchResponseSchema, {
-        epoch,
-        kind: { case: 'progress', value: { version: BigInt(version), upstream: upstream(), serverTimeMs: BigInt(Date.now()) } },
-      });
+      return create(WatchResponseSchema, { epoch, kind: { case: 'progress', value: encodeProgress(version, upstream()) } });
     },
   };
 
@@ -93,14 +91,7 @@ export function decodeConfigMessage(message: WatchResponse): StreamMessage<Confi
       return { kind: 'delta', epoch: message.epoch, fromVersion: Number(d.fromVersion), version: Number(d.version), changes };
     }
     case 'progress':
-      return {
-        kind: 'progress',
-        epoch: message.epoch,
-        version: Number(k.value.version),
-        watchLatencyP99Ms: k.value.upstream?.watchLatencyP99Ms,
-        upstreamHealthy: k.value.upstream?.healthy,
-        upstreamStalenessMs: k.value.upstream ? Number(k.value.upstream.stalenessMs) : undefined,
-      };
+      return decodeProgress(message.epoch, k.value);
     default:
       throw new Error('config stream: message without a kind');
   }

@@ -1,4 +1,4 @@
-import { createBackoff, createTunedBreaker, sleep, type BackoffOptions, type TunedBreakerStatus } from '@cdn-sched/resilience';
+import { breakerProfiles, createBackoff, createTunedBreaker, sleep, type BackoffOptions, type TunedBreakerStatus } from '@cdn-sched/resilience';
 import type { Change } from './versioned-store.js';
 
 /** A decoded message of a versioned stream. */
@@ -111,12 +111,10 @@ export function createStreamConsumer<R, V>(options: StreamConsumerOptions<R, V>)
   const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
   const breaker = createTunedBreaker({
     name: `${options.name}.connect`,
+    ...breakerProfiles.connect,
     latencyP99Ms: () => Number.NaN,
     timeoutFloorMs: connectTimeoutMs,
     timeoutCeilingMs: connectTimeoutMs,
-    resetFactor: 0.25,
-    resetFloorMs: 500,
-    resetCeilingMs: 2000,
     upstreamAlive: () => false,
   });
 

@@ -10,6 +10,7 @@ import {
   type WatchWeightsResponse,
 } from '@cdn-sched/proto';
 import { createChannel, createClient, type Channel } from 'nice-grpc';
+import { decodeProgress, encodeProgress } from './progress.js';
 import type { StreamEncoder } from './serve-stream.js';
 import { createStreamConsumer, withChannel, type StreamConsumer, type StreamConsumerOptions, type StreamMessage } from './stream-consumer.js';
 
@@ -20,6 +21,11 @@ import { createStreamConsumer, withChannel, type StreamConsumer, type StreamCons
 export type WeightEntry = { kind: 'weight'; weight: NodeWeight } | { kind: 'capacities'; capacities: readonly TierCapacity[] };
 
 export const weightEntryKey = (nodeId: string): string => `weight/${nodeId}`;
+
+/** The node id of a `weight/<nodeId>` key; undefined for any other key. */
+export function weightEntryNodeId(key: string): string | undefined {
+  return key.startsWith('weight/') ? key.slice('weight/'.length) : undefined;
+}
 export const CAPACITIES_KEY = 'capacities';
 
 /** Builds WeightCalculatorService.WatchWeights messages from a weight store. */
@@ -41,17 +47,15 @@ export function createWeightsEncoder(epoch: string, upstream: () => UpstreamHeal
       const d = create(WeightDeltaSchema, { fromVersion: BigInt(fromVersion), version: BigInt(version) });
       for (const { key, value } of changes) {
         if (value === undefined) {
-          if (key.startsWith('weight/')) d.removedNodeIds.push(key.slice('weight/'.length));
+          const nodeId = weightEntryNodeId(key);
+          if (nodeId !== undefined) d.removedNodeIds.push(nodeId);
         } else if (value.kind === 'weight') d.upserted.push(value.weight);
         else d.capacities = [...value.capacities];
       }
       return create(WatchWeightsResponseSchema, { epoch, kind: { case: 'delta', value: d } });
     },
     progress(version) {
-      return create(WatchWeightsResponseSchema, {
-        epoch,
-        kind: { case: 'progress', value: { version: BigInt(version), upstream: upstream(), serverTimeMs: BigInt(Date.now()) } },
-      });
+      return create(WatchWeightsResponseSchema, { epoch, kind: { case: 'progress', value: encodeProgress(version, upstream()) } });
     },
   };
 }
@@ -75,14 +79,7 @@ export function decodeWeightsMessage(message: WatchWeightsResponse): StreamMessa
       return { kind: 'delta', epoch: message.epoch, fromVersion: Number(d.fromVersion), version: Number(d.version), changes };
     }
     case 'progress':
-      return {
-        kind: 'progress',
-        epoch: message.epoch,
-        version: Number(k.value.version),
-        watchLatencyP99Ms: k.value.upstream?.watchLatencyP99Ms,
-        upstreamHealthy: k.value.upstream?.healthy,
-        upstreamStalenessMs: k.value.upstream ? Number(k.value.upstream.stalenessMs) : undefined,
-      };
+      return decodeProgress(message.epoch, k.value);
     default:
       throw new Error('weight stream: message without a kind');
   }

@@ -8,7 +8,7 @@ import {
   type serviceDefinitions,
   type StatusResponse,
 } from '@cdn-sched/proto';
-import { breakerStatusMessage, createConfigConsumer, streamStatusMessage, type ConfigEntry, type StreamConsumer } from '@cdn-sched/stream';
+import { breakerStatusMessage, createConfigConsumer, nodeChanges, streamStatusMessage, type ConfigEntry, type StreamConsumer } from '@cdn-sched/stream';
 import type { ServiceImplementation } from 'nice-grpc';
 import { createMembership, type Membership } from './membership.js';
 import {
@@ -76,16 +76,10 @@ export function createProber(options: ProberOptions): Prober {
     target: options.configTarget,
     consumerId: options.proberId,
     onApplied(update, entries) {
-      if (update.snapshot) {
-        nodes.clear();
-        for (const e of entries.values()) if (e.kind === 'node') nodes.set(e.node.id, e.node);
-      } else {
-        for (const c of update.changes) {
-          if (!c.key.startsWith('node/')) continue;
-          if (c.value?.kind === 'node') nodes.set(c.value.node.id, c.value.node);
-          else nodes.delete(c.key.slice('node/'.length));
-        }
-      }
+      const changes = nodeChanges(update, entries);
+      if (changes.snapshot) nodes.clear();
+      for (const node of changes.upserted) nodes.set(node.id, node);
+      for (const id of changes.removedIds) nodes.delete(id);
       reassign();
     },
   });

@@ -1,6 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import { ReportProbesRequestSchema, serviceDefinitions, type ProbeResult, type ReportProbesRequest } from '@cdn-sched/proto';
-import { createBackoff, createTunedBreaker, sleep, type TunedBreakerStatus } from '@cdn-sched/resilience';
+import { breakerProfiles, createBackoff, createTunedBreaker, sleep, type TunedBreakerStatus } from '@cdn-sched/resilience';
 import { createChannel, createClient, type Channel } from 'nice-grpc';
 
 /** Options of {@link createReporter}. */
@@ -57,12 +57,10 @@ export function createReporter(options: ReporterOptions): Reporter {
   const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
   const breaker = createTunedBreaker({
     name: `report.${options.target}`,
+    ...breakerProfiles.connect,
     latencyP99Ms: () => Number.NaN,
     timeoutFloorMs: connectTimeoutMs,
     timeoutCeilingMs: connectTimeoutMs,
-    resetFactor: 0.25,
-    resetFloorMs: 500,
-    resetCeilingMs: 2000,
   });
   let connected = false;
   let sent = 0;

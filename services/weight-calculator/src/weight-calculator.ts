@@ -5,7 +5,6 @@ import {
   StatusResponseSchema,
   StreamStatusSchema,
   UpstreamHealthSchema,
-  type Node,
   type serviceDefinitions,
   type StatusResponse,
   type UpstreamHealth,
@@ -15,6 +14,7 @@ import {
   createVersionedStore,
   createWeightsEncoder,
   serveVersionedStream,
+  nodeChanges,
   weightEntryKey,
   CAPACITIES_KEY,
   type Change,
@@ -95,19 +95,16 @@ export function createWeightCalculator(options: WeightCalculatorOptions): Weight
     consumerId: options.instanceId,
     maxStalenessMs: options.maxStalenessMs,
     onApplied(update, entries) {
-      if (update.snapshot) {
-        const nodes: Node[] = [];
-        for (const e of entries.values()) if (e.kind === 'node') nodes.push(e.node);
-        for (const r of table.setNodes(nodes)) log('warn', 'node document rejected by the weight table', { nodeId: r.nodeId, reason: r.error });
+      const changes = nodeChanges(update, entries);
+      if (changes.snapshot) {
+        for (const r of table.setNodes([...changes.upserted])) log('warn', 'node document rejected by the weight table', { nodeId: r.nodeId, reason: r.error });
         return;
       }
-      for (const c of update.changes) {
-        if (!c.key.startsWith('node/')) continue;
-        if (c.value?.kind === 'node') {
-          const outcome = table.upsertNode(c.value.node);
-          if (!outcome.accepted) log('warn', 'node document rejected by the weight table', { nodeId: outcome.nodeId, reason: outcome.error });
-        } else table.removeNode(c.key.slice('node/'.length));
+      for (const node of changes.upserted) {
+        const outcome = table.upsertNode(node);
+        if (!outcome.accepted) log('warn', 'node document rejected by the weight table', { nodeId: outcome.nodeId, reason: outcome.error });
       }
+      for (const id of changes.removedIds) table.removeNode(id);
     },
   });
 

@@ -1,5 +1,6 @@
-import type { Domain, Node, NodeWeight, TierCapacity } from '@cdn-sched/proto';
+import type { NodeWeight, TierCapacity } from '@cdn-sched/proto';
 import {
+  configView,
   createConfigConsumer,
   createWeightsConsumer,
   type ConfigEntry,
@@ -66,12 +67,9 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
     scheduled = false;
     if (config.state.version === 0) return;
     const t0 = performance.now();
-    const nodes: Node[] = [];
-    const domains: Domain[] = [];
-    for (const e of config.entries.values()) {
-      if (e.kind === 'node') nodes.push(e.node);
-      else if (e.kind === 'domain') domains.push(e.domain);
-    }
+    const view = configView(config.entries);
+    const nodes = [...view.nodes.values()];
+    const domains = [...view.domains.values()];
     const weightList: NodeWeight[] = [];
     let capacities: readonly TierCapacity[] = [];
     for (const e of weights.entries.values()) {
