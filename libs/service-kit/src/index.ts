@@ -7,3 +7,5 @@ export type { Shutdown, ShutdownOptions } from './shutdown.js';
 export { runService } from './run-service.js';
 export type { ServiceContext, ServiceMain } from './run-service.js';
 export { configWatcherSetting, etcdSettings, grpcSettings } from './common-settings.js';
+export { transportFromConfig, transportSettings } from './transport-settings.js';
+export type { TransportHooks } from './transport-settings.js';

@@ -11,7 +11,8 @@ import {
   type UpstreamHealth,
   type WatchResponse,
 } from '@cdn-sched/proto';
-import { createChannel, createClient, type Channel } from 'nice-grpc';
+import { plaintextTransport, type Transport } from '@cdn-sched/transport';
+import { createClient, type Channel } from 'nice-grpc';
 import { domainEntryKey, nodeEntryKey, rejectedEntryKey, type ConfigEntry } from './config-entries.js';
 import type { StreamEncoder } from './serve-stream.js';
 import { createStreamConsumer, withChannel, type StreamConsumer, type StreamConsumerOptions, type StreamMessage } from './stream-consumer.js';
@@ -114,6 +115,8 @@ export type ConfigConsumerOptions = Omit<StreamConsumerOptions<WatchResponse, Co
   consumerId: string;
   /** Reuse a channel (one per peer); by default the consumer makes and closes its own. */
   channel?: Channel;
+  /** Credentials and limits of the channel the consumer makes. Defaults to plaintext with default limits. */
+  transport?: Transport;
 };
 
 /**
@@ -121,7 +124,7 @@ export type ConfigConsumerOptions = Omit<StreamConsumerOptions<WatchResponse, Co
  * revisions (global across config-watcher replicas and restarts, so a reconnect never goes back).
  */
 export function createConfigConsumer(options: ConfigConsumerOptions): StreamConsumer<ConfigEntry> & { readonly target: string } {
-  const channel = options.channel ?? createChannel(options.target);
+  const channel = options.channel ?? (options.transport ?? plaintextTransport()).channel(options.target);
   const client = createClient(serviceDefinitions.configWatcher, channel);
   const consumer = createStreamConsumer<WatchResponse, ConfigEntry>({
     ...options,

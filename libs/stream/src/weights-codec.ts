@@ -9,7 +9,8 @@ import {
   type UpstreamHealth,
   type WatchWeightsResponse,
 } from '@cdn-sched/proto';
-import { createChannel, createClient, type Channel } from 'nice-grpc';
+import { plaintextTransport, type Transport } from '@cdn-sched/transport';
+import { createClient, type Channel } from 'nice-grpc';
 import type { StreamEncoder } from './serve-stream.js';
 import { createStreamConsumer, withChannel, type StreamConsumer, type StreamConsumerOptions, type StreamMessage } from './stream-consumer.js';
 
@@ -94,6 +95,8 @@ export type WeightsConsumerOptions = Omit<StreamConsumerOptions<WatchWeightsResp
   target: string;
   consumerId: string;
   channel?: Channel;
+  /** Credentials and limits of the channel the consumer makes. Defaults to plaintext with default limits. */
+  transport?: Transport;
 };
 
 /**
@@ -101,7 +104,7 @@ export type WeightsConsumerOptions = Omit<StreamConsumerOptions<WatchWeightsResp
  * to another replica arrives as a snapshot of its epoch.
  */
 export function createWeightsConsumer(options: WeightsConsumerOptions): StreamConsumer<WeightEntry> & { readonly target: string } {
-  const channel = options.channel ?? createChannel(options.target);
+  const channel = options.channel ?? (options.transport ?? plaintextTransport()).channel(options.target);
   const client = createClient(serviceDefinitions.weightCalculator, channel);
   const consumer = createStreamConsumer<WatchWeightsResponse, WeightEntry>({
     ...options,

@@ -62,7 +62,7 @@ if (cluster.isPrimary && workersFlag > 1 && !argv.includes('--help')) {
     spec,
     metricsPort: 9464,
     argv,
-    async main({ config, instanceId, logger, metrics, shutdown }) {
+    async main({ config, instanceId, logger, metrics, shutdown, transport }) {
       const geo = await createGeoIpProvider({
         path: config.geoipDb || undefined,
         logger: { info: (fields, msg) => logger.info(fields, msg), error: (fields, msg) => logger.error(fields, msg) },
@@ -80,6 +80,7 @@ if (cluster.isPrimary && workersFlag > 1 && !argv.includes('--help')) {
         configTarget: config.configWatcher,
         weightTargets: config.weightCalculators,
         maxStalenessMs: config.maxStalenessMs,
+        transport,
         table: { spillThreshold: config.spillThreshold },
         onRebuild: (_t, ms) => rebuildMs.observe(ms / 1000),
         onError: (error) => logger.error({ err: error }, 'routing table rebuild failed; keeping the last good table'),
@@ -106,7 +107,9 @@ if (cluster.isPrimary && workersFlag > 1 && !argv.includes('--help')) {
         port: config.grpcPort,
         register: (s) => s.add(resolverServiceDefinition, service),
         reflection: [reflectionFiles.resolver],
-        serviceNames: ['cdn.sched.v1.ResolverService'],
+        transport,
+      onInsecureBind: (warning) => logger.warn({}, warning),
+      serviceNames: ['cdn.sched.v1.ResolverService'],
       });
       shutdown.add('grpc-server', () => server.close(2000));
       logger.info({ grpc: server.address, configWatcher: config.configWatcher, weightCalculators: config.weightCalculators }, 'resolver listening');

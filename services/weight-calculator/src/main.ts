@@ -19,7 +19,7 @@ await runService({
   summary: 'Turns probe results and node documents into health and weights; streams them; the leader persists them to etcd.',
   spec,
   metricsPort: 9463,
-  async main({ config, instanceId, logger, metrics, shutdown }) {
+  async main({ config, instanceId, logger, metrics, shutdown, transport }) {
     const client = createEtcdClient({ endpoints: config.etcdEndpoints });
     shutdown.add('etcd-client', () => client.close());
     const calc = createWeightCalculator({
@@ -29,6 +29,7 @@ await runService({
       configTarget: config.configWatcher,
       tickIntervalMs: config.tickIntervalMs,
       electionTtlS: config.electionTtlS,
+      transport,
       table: { fallThreshold: config.fallThreshold, riseThreshold: config.riseThreshold },
       log: (level, message, fields) => logger[level](fields ?? {}, message),
     });
@@ -49,6 +50,8 @@ await runService({
       port: config.grpcPort,
       register: (s) => s.add(weightCalculatorServiceDefinition, calc.service),
       reflection: [reflectionFiles.weightCalculator],
+      transport,
+      onInsecureBind: (warning) => logger.warn({}, warning),
       serviceNames: ['cdn.sched.v1.WeightCalculatorService'],
     });
     shutdown.add('grpc-server', () => server.close(2000));

@@ -22,6 +22,7 @@ import {
   type StreamConsumer,
   type WeightEntry,
 } from '@cdn-sched/stream';
+import type { Transport } from '@cdn-sched/transport';
 import type { ServiceImplementation } from 'nice-grpc';
 import { createWeightTable, type WeightTableOptions } from './domain/index.js';
 import { createWeightPersister, type WeightPersister } from './weight-persistence.js';
@@ -54,6 +55,8 @@ export interface WeightCalculatorOptions {
   maxAckErrors?: number;
   now?: () => number;
   log?(level: 'info' | 'warn', message: string, fields?: Record<string, unknown>): void;
+  /** Credentials and limits of its gRPC channels. Defaults to plaintext with default limits. */
+  transport?: Transport;
 }
 
 /** A running weight-calculator core. */
@@ -93,6 +96,7 @@ export function createWeightCalculator(options: WeightCalculatorOptions): Weight
   const config = createConfigConsumer({
     target: options.configTarget,
     consumerId: options.instanceId,
+    transport: options.transport,
     maxStalenessMs: options.maxStalenessMs,
     onApplied(update, entries) {
       if (update.snapshot) {

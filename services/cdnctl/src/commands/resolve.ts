@@ -1,6 +1,6 @@
 import { Health, serviceDefinitions, Tier, type ResolveResponse } from '@cdn-sched/proto';
 import { createWeightsConsumer, type WeightEntry } from '@cdn-sched/stream';
-import { createChannel, createClient } from 'nice-grpc';
+import { createClient } from 'nice-grpc';
 import { CliError, endpoints, grpcFailure, intFlag, print, type ParsedArgs } from '../cli.js';
 
 const TIER_NAMES: Record<number, string> = {
@@ -31,7 +31,7 @@ export async function resolve(args: ParsedArgs): Promise<void> {
   const [client, domain] = args.positionals;
   if (!client || !domain) throw new CliError('usage: cdnctl resolve <ip|subnet> <domain> [--answers N]', 2);
   const e = endpoints(args);
-  const channel = createChannel(e.resolver);
+  const channel = e.transport.channel(e.resolver);
   try {
     const resolver = createClient(serviceDefinitions.resolver, channel);
     const subnet = client.includes('/');
@@ -97,6 +97,7 @@ export async function weights(args: ParsedArgs): Promise<void> {
   };
   const consumer = createWeightsConsumer({
     target: e.weightCalculator,
+    transport: e.transport,
     consumerId: 'cdnctl',
     onApplied(update, entries) {
       if (watch) printAll(update.version, entries);

@@ -7,6 +7,7 @@ import {
   type StreamConsumer,
   type WeightEntry,
 } from '@cdn-sched/stream';
+import type { Transport } from '@cdn-sched/transport';
 import { buildRoutingTable, type RoutingTable, type RoutingTableOptions } from '../decision/index.js';
 
 /** Options of {@link createRoutingState}. */
@@ -21,6 +22,8 @@ export interface RoutingStateOptions {
   table?: RoutingTableOptions;
   onRebuild?(table: RoutingTable, ms: number): void;
   onError?(error: unknown): void;
+  /** Credentials and limits of its gRPC channels. Defaults to plaintext with default limits. */
+  transport?: Transport;
 }
 
 /** The resolver's in-memory view: the current routing table, rebuilt when config or weights change. */
@@ -104,9 +107,10 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
     consumerId: options.consumerId,
     maxStalenessMs: options.maxStalenessMs,
     onApplied: schedule,
+    transport: options.transport,
   });
   const makeWeights = (target: string): StreamConsumer<WeightEntry> =>
-    createWeightsConsumer({ target, consumerId: options.consumerId, maxStalenessMs: options.maxStalenessMs, onApplied: schedule });
+    createWeightsConsumer({ target, transport: options.transport, consumerId: options.consumerId, maxStalenessMs: options.maxStalenessMs, onApplied: schedule });
   let weights = makeWeights(options.weightTargets[0]!);
   // Fail over between weight-calculator replicas: every replica computes the same weights.
   const failover = setInterval(() => {
