@@ -22,6 +22,7 @@ await runService({
   async main({ config, instanceId, logger, metrics, shutdown, transport }) {
     const client = createEtcdClient({ endpoints: config.etcdEndpoints });
     shutdown.add('etcd-client', () => client.close());
+    const refused = metrics.counter({ name: 'cdn_probe_reports_refused_total', help: 'ReportProbes streams refused: caller not a current prober member, or its certificate names another prober', labelNames: ['reason'] });
     const calc = createWeightCalculator({
       instanceId,
       client,
@@ -30,6 +31,10 @@ await runService({
       tickIntervalMs: config.tickIntervalMs,
       electionTtlS: config.electionTtlS,
       transport,
+      onReporterRefused: (reason, proberId, identities, message) => {
+        refused.inc({ reason });
+        logger.warn({ reason, proberId, identities }, `ReportProbes refused: ${message}`);
+      },
       table: { fallThreshold: config.fallThreshold, riseThreshold: config.riseThreshold },
       log: (level, message, fields) => logger[level](fields ?? {}, message),
     });
