@@ -10,3 +10,5 @@ export { createFakeFleet } from './fake-fleet.js';
 export type { FakeFleet, FakeFleetOptions, FakeHealth, FakeNode, LoadReporting } from './fake-fleet.js';
 export { repoRoot, startServiceProcess } from './service-process.js';
 export type { ServiceProcess, ServiceProcessOptions } from './service-process.js';
+export { ALL_FAULTS, createSeededRandom, fuzzFrame, pickFaults } from './wire-fuzz.js';
+export type { Fault, FuzzFieldKind, FuzzSchema } from './wire-fuzz.js';

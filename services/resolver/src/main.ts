@@ -3,7 +3,7 @@ import { createGeoIpProvider } from '@cdn-sched/geoip';
 import { reflectionFiles } from '@cdn-sched/proto';
 import { configWatcherSetting, grpcSettings, runService, startServiceServer } from '@cdn-sched/service-kit';
 import { createResolveCore } from './serving/resolve-core.js';
-import { createResolverService, resolverServiceDefinition } from './serving/resolver-service.js';
+import { createResolverService, createResolverServiceDefinition } from './serving/resolver-service.js';
 import { createRoutingState } from './serving/routing-state.js';
 
 const spec = {
@@ -14,7 +14,8 @@ const spec = {
   geoipDb: { type: 'string', env: 'GEOIP_DB', flag: 'geoip-db', default: '', description: 'IP database (ip2region text/.gz/.xdb or MaxMind .mmdb); empty = the shipped ip2region data. SIGHUP reloads it' },
   maxStalenessMs: { type: 'int', env: 'MAX_STALENESS_MS', flag: 'max-staleness-ms', default: 10_000, min: 100, description: 'upstream state older than this is degraded and reported in /readyz, milliseconds' },
   spillThreshold: { type: 'number', env: 'SPILL_THRESHOLD', flag: 'spill-threshold', default: 0.5, min: 0, max: 1, description: 'a tier answers only while its healthy capacity share is at least this' },
-  maxBatch: { type: 'int', env: 'MAX_BATCH', flag: 'max-batch', default: 5000, min: 1, description: 'most queries per ResolveStream batch' },
+  maxBatch: { type: 'int', env: 'MAX_BATCH', flag: 'max-batch', default: 5000, min: 1, description: 'most queries per ResolveStream batch (checked while decoding: decoding stops at the first query over it)' },
+  maxBatchBytes: { type: 'int', env: 'MAX_BATCH_BYTES', flag: 'max-batch-bytes', default: 1024 * 1024, min: 1024, description: 'largest ResolveStream batch, bytes (refused before decoding)' },
   traceRatio: { type: 'number', env: 'TRACE_RATIO', flag: 'trace-ratio', default: 0.01, min: 0, max: 1, description: 'share of calls/batches traced with a cdn.request span' },
 } as const;
 
@@ -105,7 +106,7 @@ if (cluster.isPrimary && workersFlag > 1 && !argv.includes('--help')) {
       const server = await startServiceServer({
         host: config.grpcHost,
         port: config.grpcPort,
-        register: (s) => s.add(resolverServiceDefinition, service),
+        register: (s) => s.add(createResolverServiceDefinition({ maxBatch: config.maxBatch, maxBatchBytes: config.maxBatchBytes }), service),
         reflection: [reflectionFiles.resolver],
         transport,
       onInsecureBind: (warning) => logger.warn({}, warning),

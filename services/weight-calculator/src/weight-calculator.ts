@@ -26,6 +26,7 @@ import type { Transport } from '@cdn-sched/transport';
 import { peerIdentities } from '@cdn-sched/transport';
 import { ServerError, Status, type ServiceImplementation } from 'nice-grpc';
 import { createWeightTable, type WeightTableOptions } from './domain/index.js';
+import type { DecodeOutcome } from './report-codec.js';
 import { createReporterAuthorization, type RefusalReason, type ReporterAuthorization, type ReporterStream } from './reporter-authorization.js';
 import { createWeightPersister, type WeightPersister } from './weight-persistence.js';
 
@@ -204,6 +205,9 @@ export function createWeightCalculator(options: WeightCalculatorOptions): Weight
       const stream: ReporterStream = {};
       try {
         for await (const batch of requests) {
+          // The wire decoder's findings (report-codec.ts); absent when the generic decoder was used.
+          const decoded = batch as typeof batch & Partial<DecodeOutcome>;
+          if (decoded.malformed !== undefined) throw new ServerError(Status.INVALID_ARGUMENT, decoded.malformed);
           if (authorization) {
             // Checked before anything reaches the table: a refused caller has no effect on any weight.
             const verdict = await authorization.check(stream, batch.proberId, identities);
@@ -221,9 +225,12 @@ export function createWeightCalculator(options: WeightCalculatorOptions): Weight
             if (outcome.accepted) accepted++;
             else if (errors.length < (options.maxAckErrors ?? 10)) errors.push(outcome.error);
           }
+          const invalid = decoded.invalidResults ?? [];
+          for (const e of invalid) if (errors.length < (options.maxAckErrors ?? 10)) errors.push(e);
+          const rejected = batch.results.length - accepted + invalid.length;
           stats.ingested += accepted;
-          stats.rejected += batch.results.length - accepted;
-          yield { seq: batch.seq, accepted, rejected: batch.results.length - accepted, errors };
+          stats.rejected += rejected;
+          yield { seq: batch.seq, accepted, rejected, errors };
         }
       } finally {
         stats.reporters--;
