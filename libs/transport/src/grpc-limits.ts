@@ -68,5 +68,7 @@ export function clientChannelOptions(limits: GrpcLimits): Record<string, number 
     // GOAWAY among them), which is how replicas added later are found.
     'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
     'grpc.dns_min_time_between_resolutions_ms': 1_000,
+    // The balancing policy is ours: a TXT record in DNS (gRPC's _grpc_config) must not change it.
+    'grpc.service_config_disable_resolution': 1,
   };
 }
