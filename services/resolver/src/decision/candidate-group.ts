@@ -1,6 +1,6 @@
 import type { Tier, TierCapacity } from '@cdn-sched/proto';
 import type { NodeTable } from './node-table.js';
-import { tierName } from './tiers.js';
+import { tierName } from '@cdn-sched/location';
 
 /**
  * The candidates of one (pool, tier, location key): every non-maintenance node of the pool at that

@@ -10,7 +10,7 @@ import {
 import { hashString } from '@cdn-sched/rendezvous';
 import { buildCandidateGroup, type CandidateGroup } from './candidate-group.js';
 import { buildNodeTable, type NodeTable } from './node-table.js';
-import { LOCATION_TIERS, locationId, locationKey } from './tiers.js';
+import { LOCATION_TIERS, locationId, locationKey } from '@cdn-sched/location';
 
 /** Most answers one decision can return (documents.proto: `answers` is 1-16). */
 export const MAX_ANSWERS = 16;
@@ -183,7 +183,8 @@ function buildPool(name: string, ctx: PoolContext): PoolTable {
       else bucket.push(n);
     }
     for (const [id, bucket] of buckets) {
-      const key = locationKey(tier, nodes.docs[bucket[0]!]!);
+      // A bucket exists only where the tier has an id, so the key is defined.
+      const key = locationKey(tier, nodes.docs[bucket[0]!]!)!;
       const capacity = ctx.capacities.get(capacityKey(name, tier, key));
       tiers[tier]!.set(id, buildCandidateGroup(tier, key, bucket, nodes, ctx.nodeHashes, 'weight', capacity));
     }

@@ -16,5 +16,3 @@ export { formatReason } from './format-reason.js';
 export type { NodeTable } from './node-table.js';
 export { pickConsistent, pickWeighted } from './pick.js';
 export { createRng, nextU32, nextUniform } from './random.js';
-export { LOCATION_TIERS, locationKey, parseTierName, tierName } from './tiers.js';
-export type { ClientLocation } from './tiers.js';

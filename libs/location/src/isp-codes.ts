@@ -1,6 +1,9 @@
 /**
- * ISP names (as ip2region spells them, Chinese or Latin) → the short codes node documents use
- * (`ct` 电信, `cu` 联通, `cm` 移动, …; DESIGN.md "Documents in etcd").
+ * ISP codes: the short codes node documents use (`ct` 电信, `cu` 联通, `cm` 移动, …;
+ * docs/architecture.md, "Documents"), and the ISP names of the IP data (as ip2region spells them,
+ * Chinese or Latin) → those codes. The IP data can only produce codes of the shape
+ * {@link isIspCode} accepts, and a node document accepts exactly that shape, so a node's ISP can
+ * always be one a client is found in.
  *
  * Built from the distinct ISP values of the shipped database: the Chinese carriers and the
  * Chinese-named ISPs with more than ~100 ranges are listed explicitly, except `印度电信` and
@@ -95,20 +98,36 @@ const CABLE_SUFFIX = '广电';
 /** Latin names only: letters, digits and the separators seen in the data. */
 const LATIN_NAME = /^[A-Za-z0-9][A-Za-z0-9 ._&-]*$/;
 
+/** Longest ISP code, in characters (the length of a DNS label; the longest in the shipped data is 32). */
+export const MAX_ISP_CODE_LENGTH = 63;
+
+/** What {@link ispCode} produces: lower-case letters and digits in runs joined by single hyphens. */
+const ISP_CODE = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+
+/** Human wording of the ISP code shape, for validation messages. */
+export const ISP_CODE_SHAPE = `lower-case letters and digits, words joined by single hyphens, at most ${MAX_ISP_CODE_LENGTH} characters, such as "ct"`;
+
+/** True for a code of the shape the IP data produces ("ct", "21vianet", "hurricane-electric"); false for "". */
+export function isIspCode(code: string): boolean {
+  return code.length <= MAX_ISP_CODE_LENGTH && ISP_CODE.test(code);
+}
+
 /**
  * Short code of an ISP name: `电信` → `ct`, `陕西广电` → `cbn`, `Level3` → `level3`.
  *
- * @returns the code, or `''` for `0`, private ranges (`内网IP`) and Chinese names not in the table.
+ * @returns the code, or `''` for `0`, private ranges (`内网IP`), Chinese names not in the table and
+ * Latin names whose slug would be longer than {@link MAX_ISP_CODE_LENGTH}.
  */
 export function ispCode(name: string): string {
   const known = ISP_BY_NAME.get(name);
   if (known !== undefined) return known;
   if (name.length > CABLE_SUFFIX.length && name.endsWith(CABLE_SUFFIX)) return 'cbn';
   if (name === '0' || !LATIN_NAME.test(name)) return '';
-  return name
+  const slug = name
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-|-$/g, '');
+  return slug.length <= MAX_ISP_CODE_LENGTH ? slug : '';
 }
 
 /** The explicit name → code table (Latin names are slugged, not listed). */

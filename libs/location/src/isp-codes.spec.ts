@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { asnIspCode } from './asn-isp-codes.js';
-import { ispCode, ispCodeTable } from './isp-codes.js';
+import { isIspCode, ispCode, ispCodeTable, MAX_ISP_CODE_LENGTH } from './isp-codes.js';
 
 describe('ispCode', () => {
   it.each([
@@ -45,16 +44,30 @@ describe('ispCode', () => {
   it('uses short lower-case codes only', () => {
     for (const code of ispCodeTable().values()) expect(code).toMatch(/^[a-z0-9][a-z0-9-]*$/);
   });
+
+  it('gives only codes a node document accepts, or none', () => {
+    for (const code of ispCodeTable().values()) expect(isIspCode(code), code).toBe(true);
+    // Latin names of every shape: each slug is a valid code, or there is no code at all.
+    const pieces = ['Level3', 'AT&T', ' ', '-', '_', '.', 'NTT', '2degrees', 'x'.repeat(40), '--', 'Ü', '21Vianet'];
+    let seed = 7;
+    const next = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    for (let i = 0; i < 2000; i++) {
+      const name = Array.from({ length: 1 + (next() % 4) }, () => pieces[next() % pieces.length]).join('');
+      const code = ispCode(name);
+      if (code !== '') expect(isIspCode(code), `${name} → ${code}`).toBe(true);
+    }
+    expect(ispCode('a'.repeat(MAX_ISP_CODE_LENGTH + 1))).toBe('');
+  });
 });
 
-describe('asnIspCode', () => {
-  it('gives the same codes as the ip2region names for the big carriers', () => {
-    expect(asnIspCode(4134)).toBe(ispCode('电信'));
-    expect(asnIspCode(4837)).toBe(ispCode('联通'));
-    expect(asnIspCode(9808)).toBe(ispCode('移动'));
-    expect(asnIspCode(4538)).toBe(ispCode('教育网'));
-    expect(asnIspCode(7018)).toBe(ispCode('美国电话电报'));
-    expect(asnIspCode(3356)).toBe(ispCode('Level3'));
-    expect(asnIspCode(64512)).toBe('');
+describe('isIspCode', () => {
+  it('accepts the codes the IP data gives', () => {
+    for (const code of ['ct', 'cu', 'cm', 'crtc', 'cernet', '21vianet', '3bb', 'hurricane-electric', 'finance-and-promoting-technology', 'a'.repeat(MAX_ISP_CODE_LENGTH)]) {
+      expect(isIspCode(code), code).toBe(true);
+    }
+  });
+
+  it('refuses what the IP data can never give', () => {
+    for (const code of ['', 'CT', 'China Telecom', 'isp_2', '-ct', 'ct-', 'c--t', 'a'.repeat(MAX_ISP_CODE_LENGTH + 1), '电信']) expect(isIspCode(code), code).toBe(false);
   });
 });

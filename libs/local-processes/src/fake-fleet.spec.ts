@@ -107,11 +107,12 @@ describe('createFakeFleet', () => {
     expect(delayed.ttfbMs).toBeGreaterThanOrEqual(140);
 
     await fleet.setHealth(node.id, 'slow');
-    fleet.setLatencyMs(node.id, 400);
+    // Headers at once, the body 1.5 s later (room for a loaded machine on the headers' side).
+    fleet.setLatencyMs(node.id, 1500);
     const slow = await get(node, false);
     expect(slow.status).toBe(200);
-    expect(slow.ttfbMs).toBeLessThan(250);
-    expect(slow.totalMs).toBeGreaterThanOrEqual(390);
+    expect(slow.ttfbMs).toBeLessThan(1000);
+    expect(slow.totalMs).toBeGreaterThanOrEqual(1490);
     expect(JSON.parse(slow.body)).toEqual({ status: 'ok', load: 0.5 });
   });
 

@@ -1,20 +1,24 @@
 import { Tier } from '@cdn-sched/proto';
 
+/**
+ * The location tiers of a domain's fallback chain (docs/architecture.md, "Documents"): their names
+ * as documents write them, their order, and which contains which. The location key each tier gives a
+ * client or a node is in `location-key.ts`.
+ */
+
 /** Tier names as documents write them, in the usual narrow-to-wide order. */
 export const TIER_NAMES = ['isp+region', 'region', 'isp+country', 'country', 'any'] as const;
 
 /** One of {@link TIER_NAMES}. */
 export type TierName = (typeof TIER_NAMES)[number];
 
-const BY_NAME = new Map<string, Tier>([
-  ['isp+region', Tier.ISP_REGION],
-  ['region', Tier.REGION],
-  ['isp+country', Tier.ISP_COUNTRY],
-  ['country', Tier.COUNTRY],
-  ['any', Tier.ANY],
-]);
+/** The five location tiers, most specific first (the order of {@link TIER_NAMES}). */
+export const LOCATION_TIERS: readonly Tier[] = Object.freeze([Tier.ISP_REGION, Tier.REGION, Tier.ISP_COUNTRY, Tier.COUNTRY, Tier.ANY]);
 
-/** The tier of a document name, or `undefined` for an unknown name. */
+const BY_NAME = new Map<string, Tier>(TIER_NAMES.map((name, i) => [name, LOCATION_TIERS[i]!]));
+const NAME_OF = new Map<Tier, TierName>(TIER_NAMES.map((name, i) => [LOCATION_TIERS[i]!, name]));
+
+/** The tier of a document name, or `undefined` for an unknown name (names are case-sensitive). */
 export function parseTierName(name: string): Tier | undefined {
   return BY_NAME.get(name);
 }
@@ -22,10 +26,21 @@ export function parseTierName(name: string): Tier | undefined {
 /** Name → tier, for rules that list the accepted names. */
 export const TIERS_BY_NAME: ReadonlyMap<string, Tier> = BY_NAME;
 
-/** The document name of a tier; throws RangeError for TIER_UNSPECIFIED. */
-export function tierName(tier: Tier): TierName {
-  for (const [name, value] of BY_NAME) if (value === tier) return name as TierName;
-  throw new RangeError(`fallback: ${Tier[tier] ?? tier} has no document form`);
+/** True for the five tiers that have a document name (not `Tier.UNSPECIFIED`). */
+export function isLocationTier(tier: Tier): boolean {
+  return NAME_OF.has(tier);
+}
+
+/** The name of a tier for messages, logs and spans ("isp+region"); "unspecified" for a tier without one. */
+export function tierName(tier: Tier): TierName | 'unspecified' {
+  return NAME_OF.get(tier) ?? 'unspecified';
+}
+
+/** The document name of a tier; throws RangeError for a tier without one (TIER_UNSPECIFIED). */
+export function documentTierName(tier: Tier): TierName {
+  const name = NAME_OF.get(tier);
+  if (name === undefined) throw new RangeError(`fallback: ${Tier[tier] ?? tier} has no document form`);
+  return name;
 }
 
 // What a node must share with the client to be in a tier. A region lies inside one country
@@ -61,7 +76,7 @@ export function fallbackOrderProblems(chain: readonly Tier[]): { index: number; 
   chain.forEach((tier, index) => {
     const wider = chain.slice(0, index).find((earlier) => tierContains(earlier, tier));
     if (wider === undefined) return;
-    const [narrowName, wideName] = [tierName(tier), tierName(wider)];
+    const [narrowName, wideName] = [documentTierName(tier), documentTierName(wider)];
     problems.push({ index, problem: `"${narrowName}" after "${wideName}" is never tried: every node of "${narrowName}" is also in "${wideName}"` });
   });
   return problems;

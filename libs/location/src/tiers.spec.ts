@@ -1,14 +1,25 @@
 import { Tier } from '@cdn-sched/proto';
 import { describe, expect, it } from 'vitest';
-import { fallbackOrderProblems, parseTierName, tierContains, tierName, TIER_NAMES } from './fallback-tiers.js';
+import { documentTierName, fallbackOrderProblems, isLocationTier, LOCATION_TIERS, parseTierName, tierContains, tierName, TIER_NAMES } from './tiers.js';
 
 describe('fallback tiers', () => {
   it('maps every document name to its tier and back', () => {
     expect(TIER_NAMES).toEqual(['isp+region', 'region', 'isp+country', 'country', 'any']);
     expect(TIER_NAMES.map(parseTierName)).toEqual([Tier.ISP_REGION, Tier.REGION, Tier.ISP_COUNTRY, Tier.COUNTRY, Tier.ANY]);
-    for (const name of TIER_NAMES) expect(tierName(parseTierName(name)!)).toBe(name);
+    for (const name of TIER_NAMES) expect(documentTierName(parseTierName(name)!)).toBe(name);
     expect(parseTierName('city')).toBeUndefined();
-    expect(() => tierName(Tier.UNSPECIFIED)).toThrow('fallback: UNSPECIFIED has no document form');
+    expect(() => documentTierName(Tier.UNSPECIFIED)).toThrow('fallback: UNSPECIFIED has no document form');
+  });
+
+  it('names tiers for messages, "unspecified" included, and lists them narrowest first', () => {
+    const names = ['isp+region', 'region', 'isp+country', 'country', 'any'];
+    expect(LOCATION_TIERS.map(tierName)).toEqual(names);
+    expect(names.map(parseTierName)).toEqual([Tier.ISP_REGION, Tier.REGION, Tier.ISP_COUNTRY, Tier.COUNTRY, Tier.ANY]);
+    expect(parseTierName('ISP+REGION')).toBeUndefined();
+    expect(parseTierName('unspecified')).toBeUndefined();
+    expect(tierName(Tier.UNSPECIFIED)).toBe('unspecified');
+    expect(LOCATION_TIERS.every(isLocationTier)).toBe(true);
+    expect(isLocationTier(Tier.UNSPECIFIED)).toBe(false);
   });
 
   it('knows which tier contains which', () => {
@@ -22,7 +33,7 @@ describe('fallback tiers', () => {
       [Tier.ISP_COUNTRY, Tier.ISP_REGION],
       [Tier.REGION, Tier.REGION],
     ];
-    for (const [outer, inner] of contains) expect(tierContains(outer, inner), `${tierName(outer)} ⊇ ${tierName(inner)}`).toBe(true);
+    for (const [outer, inner] of contains) expect(tierContains(outer, inner), `${documentTierName(outer)} ⊇ ${documentTierName(inner)}`).toBe(true);
     const disjoint: [Tier, Tier][] = [
       [Tier.REGION, Tier.ISP_COUNTRY],
       [Tier.ISP_COUNTRY, Tier.REGION],

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The repository root (this file is libs/testing/{src,dist}/service-process.*). */
+/** The repository root (this file is libs/local-processes/{src,dist}/service-process.*). */
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 /** Options of {@link startServiceProcess}. */
@@ -15,7 +15,10 @@ export interface ServiceProcessOptions {
   args?: readonly string[];
   /** Resolves once a JSON log line with this `msg` appears. Defaults to "<service> listening". */
   readyMessage?: string;
-  /** Defaults to 20 seconds. */
+  /**
+   * Bound of the start (spawn to the ready log line), milliseconds; generous because a loaded shared
+   * machine can take tens of seconds to load a service. Defaults to 60 seconds.
+   */
   startTimeoutMs?: number;
 }
 
@@ -108,7 +111,14 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
       });
     });
   };
-  await waitForLog(options.readyMessage ?? `${options.service} listening`, options.startTimeoutMs ?? 20_000);
+  try {
+    await waitForLog(options.readyMessage ?? `${options.service} listening`, options.startTimeoutMs ?? 60_000);
+  } catch (error) {
+    // A start that failed must not leave its process behind for the rest of the run.
+    if (!exited) child.kill('SIGKILL');
+    await exit;
+    throw error;
+  }
   return {
     pid: child.pid!,
     logs,
