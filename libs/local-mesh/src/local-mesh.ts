@@ -1,4 +1,4 @@
-import { createEtcdClient, type EtcdClient, type EtcdClientOptions } from '@cdn-sched/etcd';
+import { createEtcdClient, type EtcdClient } from '@cdn-sched/etcd';
 import { createFakeFleet, startEtcd, type EtcdProcess, type FakeFleet, type FakeHealth } from '@cdn-sched/local-processes';
 import { createMeshService, type MeshService, type ServiceKind } from './mesh-service.js';
 import { nodeDocument, type DomainDoc, type EdgeSpec } from './mesh-topology.js';
@@ -27,11 +27,6 @@ export interface LocalMeshOptions {
    * mesh's own client does (a test puts a fault-injecting proxy there). Defaults to the mesh's etcd.
    */
   servicesEtcdEndpoints?: string;
-  /**
-   * How the mesh's own client reaches an external etcd (TLS, user); its endpoints are replaced by
-   * `etcdEndpoints`. The services get the same settings through `env`. Defaults to plain http.
-   */
-  etcdClientOptions?: Omit<EtcdClientOptions, 'endpoints'>;
   /** Edges to run as fake edge servers and seed as node documents; edge i is the fleet's node i. Defaults to none. */
   edges?: readonly EdgeSpec[];
   /** Domain policies to seed. Defaults to none. */

@@ -9,3 +9,4 @@ export { createServiceDefinition, shareEncoding } from './service-definition.js'
 export type { NiceServiceDefinition, NiceMethodDefinition } from './service-definition.js';
 export { createFileDescriptorSet } from './descriptor-set.js';
 export { serviceDefinitions, reflectionFiles } from './services.js';
+export { decodeField, decodeUtf8, expectEnd, expectWireType, readBytes, readLengthEnd, readScalar, readString, readTag, skipField, WireDecodeError } from './checked-wire.js';

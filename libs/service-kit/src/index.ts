@@ -11,3 +11,5 @@ export { etcdConnectionSettings, resolveEtcdConnection } from './etcd-connection
 export type { EtcdConnection, EtcdConnectionSettings } from './etcd-connection.js';
 export { registerStatusMetrics } from './status-metrics.js';
 export { workersSetting } from './workers.js';
+export { transportFromConfig, transportSettings } from './transport-settings.js';
+export type { TransportHooks } from './transport-settings.js';

@@ -1,8 +1,10 @@
 import { hostname } from 'node:os';
 import { createLogger, createMetrics, shutdownTracing, startMetricsServer, type Logger, type Metrics, type Readiness } from '@cdn-sched/telemetry';
 import { ConfigError, formatHelp, parseConfig, type ConfigOf, type SettingSpec } from './config.js';
+import type { Transport } from '@cdn-sched/transport';
 import { resolveEtcdConnection, type EtcdConnectionSettings } from './etcd-connection.js';
 import { createShutdown, type Shutdown } from './shutdown.js';
+import { transportFromConfig, transportSettings } from './transport-settings.js';
 import { isWorkerPrimary, runWorkerPrimary, stopWithPrimary } from './workers.js';
 
 /** Settings every service has. */
@@ -20,6 +22,11 @@ export interface ServiceContext<C> {
   metrics: Metrics;
   /** Register teardown steps; `shutdown.signal` aborts when the service stops. */
   shutdown: Shutdown;
+  /**
+   * Credentials and limits for the service's gRPC server and every channel it opens, built from
+   * the transport settings of `grpcSettings` (plaintext with default limits for a spec without them).
+   */
+  transport: Transport;
 }
 
 /** A service's main: starts everything and returns how to judge readiness. */
@@ -82,13 +89,33 @@ export async function runService<S extends Record<string, SettingSpec>>(options:
   shutdown.add('tracing', () => shutdownTracing());
   shutdown.add('metrics', () => metrics.close());
   try {
-    const { readiness } = await options.main({ config: { ...config, instanceId } as ServiceContext<ConfigOf<S>>['config'], instanceId, logger, metrics, shutdown });
+    const denied = metrics.counter({ name: 'cdn_grpc_denied_calls_total', help: 'gRPC calls refused because the client identity is not allowed', labelNames: ['method'] });
+    const log = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void => logger[level](fields ?? {}, message);
+    const transport = transportFromConfig(withTransportDefaults(config), { log, onDenied: (method, identities) => {
+      denied.inc({ method });
+      logger.warn({ method, identities }, 'gRPC call refused: client not on the allow-list');
+    } });
+    shutdown.add('transport', () => transport.close());
+    const { readiness } = await options.main({ config: { ...config, instanceId } as ServiceContext<ConfigOf<S>>['config'], instanceId, logger, metrics, shutdown, transport });
     const server = await startMetricsServer({ port: config.metricsPort, host: config.metricsHost, registry: metrics.registry, readiness });
     shutdown.add('metrics-server', () => server.close());
     logger.info({ metrics: server.url }, 'metrics server listening');
   } catch (error) {
+    if (error instanceof ConfigError || (error as Error).name === 'TlsConfigError') {
+      logger.error({ error: (error as Error).message }, 'start failed: bad setting');
+      process.stderr.write(`${options.name}: ${(error as Error).message}\n`);
+      await shutdown.run('start failed');
+      process.exit(2);
+    }
     logger.error({ err: error }, 'start failed');
     const code = await shutdown.run('start failed');
     process.exit(code === 0 ? 1 : code);
   }
+}
+
+/** The transport settings of `config`, their defaults where the service's spec has none (no gRPC). */
+function withTransportDefaults(config: Record<string, unknown>): ConfigOf<typeof transportSettings> {
+  const out: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(transportSettings)) out[key] = key in config ? config[key] : spec.default;
+  return out as ConfigOf<typeof transportSettings>;
 }

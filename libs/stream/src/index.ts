@@ -14,3 +14,4 @@ export type { WeightEntry, WeightsConsumerOptions } from './weights-codec.js';
 export { breakerStatusMessage, streamStatusMessage } from './status-messages.js';
 export { createPushQueue } from './push-queue.js';
 export type { PushQueue } from './push-queue.js';
+export { chunkBySize, DEFAULT_CHUNK_BYTES, estimateBytes } from './chunking.js';

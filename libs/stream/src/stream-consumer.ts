@@ -3,8 +3,8 @@ import type { Change } from './versioned-store.js';
 
 /** A decoded message of a versioned stream. */
 export type StreamMessage<V> =
-  | { kind: 'snapshot'; epoch: string; version: number; entries: Iterable<[string, V]>; reason: string }
-  | { kind: 'delta'; epoch: string; fromVersion: number; version: number; changes: readonly Change<V>[] }
+  | { kind: 'snapshot'; epoch: string; version: number; entries: Iterable<[string, V]>; reason: string; more?: boolean }
+  | { kind: 'delta'; epoch: string; fromVersion: number; version: number; changes: readonly Change<V>[]; more?: boolean }
   | {
       kind: 'progress';
       epoch: string;
@@ -149,7 +149,33 @@ export function createStreamConsumer<R, V>(options: StreamConsumerOptions<R, V>)
   };
   const changed = (): void => options.onStateChange?.(state);
 
-  const apply = (m: StreamMessage<V>): void => {
+  // Chunks of a snapshot or delta received so far (see StreamEncoder): nothing is applied until the
+  // last one, so no reader ever sees half of a version.
+  let partial: { kind: 'snapshot' | 'delta'; epoch: string; version: number; fromVersion: number; reason: string; items: (readonly [string, V | undefined])[] } | undefined;
+  const assemble = (m: StreamMessage<V>): StreamMessage<V> | undefined => {
+    if (m.kind === 'progress') {
+      if (partial) throw new ProtocolError(`${options.name}: progress in the middle of a chunked ${partial.kind} of version ${partial.version}`);
+      return m;
+    }
+    if (!m.more && !partial) return m;
+    const fromVersion = m.kind === 'delta' ? m.fromVersion : 0;
+    if (!partial) partial = { kind: m.kind, epoch: m.epoch, version: m.version, fromVersion, reason: m.kind === 'snapshot' ? m.reason : '', items: [] };
+    else if (partial.kind !== m.kind || partial.epoch !== m.epoch || partial.version !== m.version || partial.fromVersion !== fromVersion) {
+      throw new ProtocolError(`${options.name}: chunk of ${m.kind} ${m.version} inside a chunked ${partial.kind} of version ${partial.version}`);
+    }
+    if (m.kind === 'snapshot') for (const [k, v] of m.entries) partial.items.push([k, v]);
+    else for (const c of m.changes) partial.items.push([c.key, c.value]);
+    if (m.more) return undefined;
+    const p = partial;
+    partial = undefined;
+    return p.kind === 'snapshot'
+      ? { kind: 'snapshot', epoch: p.epoch, version: p.version, reason: p.reason, entries: p.items as [string, V][] }
+      : { kind: 'delta', epoch: p.epoch, fromVersion: p.fromVersion, version: p.version, changes: p.items.map(([key, value]) => ({ key, value })) };
+  };
+
+  const apply = (chunk: StreamMessage<V>): void => {
+    const m = assemble(chunk);
+    if (!m) return;
     const backwards = m.version < version && (m.epoch === epoch || options.versionsGlobal);
     if (m.kind === 'snapshot') {
       if (backwards) throw new ProtocolError(`${options.name}: snapshot at version ${m.version} is behind applied version ${version}`);
@@ -217,6 +243,7 @@ export function createStreamConsumer<R, V>(options: StreamConsumerOptions<R, V>)
         if (!signal.aborted) throw new Error('stream ended by the server');
       } catch (error) {
         streamAbort.abort();
+        partial = undefined;
         if (signal.aborted) break;
         lastError = error instanceof Error ? error.message : String(error);
         if (error instanceof ProtocolError) {

@@ -183,4 +183,31 @@ describe('startMetricsServer', () => {
       name: 'AbortError',
     });
   });
+
+  it('caps open connections and closes a client that never finishes its headers', async () => {
+    const server = await start({ maxConnections: 2, headersTimeoutMs: 1000 });
+    const closedAfterMs = (socket: ReturnType<typeof connect>): Promise<number> => {
+      const t0 = performance.now();
+      return new Promise((resolve) => socket.once('close', () => resolve(performance.now() - t0)));
+    };
+    const open = (): Promise<ReturnType<typeof connect>> =>
+      new Promise((resolve, reject) => {
+        const socket = connect(server.port, '127.0.0.1', () => resolve(socket));
+        socket.on('error', reject);
+      });
+    // Two slow clients send half a request line and stall (slowloris).
+    const slow = [await open(), await open()];
+    for (const s of slow) s.resume().write('GET /metrics HTTP/1.1\r\nHost: x\r\n');
+    const slowClosed = slow.map(closedAfterMs);
+    // A third connection is over the cap: closed at once, without an answer.
+    const third = await open();
+    const thirdData: Buffer[] = [];
+    third.on('data', (d: Buffer) => thirdData.push(d));
+    expect(await closedAfterMs(third)).toBeLessThan(2000);
+    expect(Buffer.concat(thirdData).length).toBe(0);
+    // The stalled ones are cut after the headers timeout (checked every second): 1-3 s, not forever.
+    for (const ms of await Promise.all(slowClosed)) expect(ms).toBeLessThan(5000);
+    // Then the port serves again.
+    expect((await fetchText(`${server.url}/healthz`)).status).toBe(200);
+  });
 });

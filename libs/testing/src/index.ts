@@ -11,3 +11,5 @@ export { startEtcdCluster } from './etcd-cluster.js';
 export type { EtcdCluster, EtcdClusterOptions, EtcdClusterTls, EtcdMember } from './etcd-cluster.js';
 export { createTestPki } from './test-pki.js';
 export type { TestCert, TestPki } from './test-pki.js';
+export { ALL_FAULTS, createSeededRandom, fuzzFrame, pickFaults } from './wire-fuzz.js';
+export type { Fault, FuzzFieldKind, FuzzSchema } from './wire-fuzz.js';

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, etcdConnectionSettings, resolveEtcdConnection, type EtcdConnection, type EtcdConnectionSettings } from '@cdn-sched/service-kit';
+import { createTransport, type Transport } from '@cdn-sched/transport';
 import { Status } from 'nice-grpc';
 
 /** Parsed command line: positionals and `--flag value` / `--flag=value` / boolean `--flag`. */
@@ -48,6 +49,11 @@ export interface Endpoints {
   weightCalculator: string;
   resolver: string;
   probers: string[];
+  /**
+   * Credentials for every gRPC call: mutual TLS from --tls-ca-file/--tls-cert-file/--tls-key-file
+   * ($TLS_CA_FILE, $TLS_CERT_FILE, $TLS_KEY_FILE), else plaintext.
+   */
+  transport: Transport;
 }
 
 export function endpoints(args: ParsedArgs, env: NodeJS.ProcessEnv = process.env): Endpoints {
@@ -76,6 +82,7 @@ export function endpoints(args: ParsedArgs, env: NodeJS.ProcessEnv = process.env
     weightCalculator: s('weight-calculator', 'WEIGHT_CALCULATOR', '127.0.0.1:50053'),
     resolver: s('resolver', 'RESOLVER', '127.0.0.1:50054'),
     probers: s('probers', 'PROBERS', '127.0.0.1:50052,127.0.0.1:50062').split(',').map((x) => x.trim()).filter(Boolean),
+    transport: cliTransport(s('tls-ca-file', 'TLS_CA_FILE', ''), s('tls-cert-file', 'TLS_CERT_FILE', ''), s('tls-key-file', 'TLS_KEY_FILE', ''), s('tls-server-name', 'TLS_SERVER_NAME', '')),
   };
 }
 
@@ -89,6 +96,17 @@ export function etcdConnection(e: Endpoints): EtcdConnection {
   } catch (error) {
     if (error instanceof ConfigError) throw new CliError(error.message, 2);
     throw error;
+  }
+}
+
+function cliTransport(caFile: string, certFile: string, keyFile: string, serverName: string): Transport {
+  const files = [caFile, certFile, keyFile];
+  if (files.some(Boolean) && !files.every(Boolean)) throw new CliError('mutual TLS needs all of --tls-ca-file, --tls-cert-file and --tls-key-file ($TLS_CA_FILE, $TLS_CERT_FILE, $TLS_KEY_FILE)', 2);
+  try {
+    // A one-shot command does not outlive a rotation: reloading is off (a long interval, unref'd).
+    return createTransport({ tls: caFile ? { caFile, certFile, keyFile, reloadIntervalMs: 3_600_000 } : undefined, serverNameOverride: serverName || undefined });
+  } catch (error) {
+    throw new CliError((error as Error).message, 2);
   }
 }
 

@@ -28,6 +28,10 @@ const ENDPOINT_HELP = `Endpoints (flags win over environment variables; defaults
   --config-watcher, $CONFIG_WATCHER      (127.0.0.1:50051)
   --weight-calculator, $WEIGHT_CALCULATOR (127.0.0.1:50053)
   --probers, $PROBERS                    comma-separated (127.0.0.1:50052,127.0.0.1:50062)
+  --tls-ca-file, $TLS_CA_FILE            mutual TLS toward the services: CA of their certificates,
+  --tls-cert-file, $TLS_CERT_FILE        and cdnctl's own certificate and key (all three, or none
+  --tls-key-file, $TLS_KEY_FILE          for plaintext)
+  --tls-server-name, $TLS_SERVER_NAME    name expected in server certificates (default: the address's host)
   --json                                 one JSON object per result, for scripts`;
 
 export const commands: Command[] = [

@@ -17,7 +17,7 @@ await runService({
   summary: 'Watches node and domain documents in etcd and streams validated, versioned snapshots and deltas.',
   spec,
   metricsPort: 9461,
-  async main({ config, instanceId, logger, metrics, shutdown }) {
+  async main({ config, instanceId, logger, metrics, shutdown, transport }) {
     const client = createEtcdClient(resolveEtcdConnection(config));
     shutdown.add('etcd-client', () => client.close());
     const rejected = metrics.counter({ name: 'cdn_config_rejected_documents_total', help: 'Documents rejected by validation', labelNames: ['kind'] });
@@ -63,6 +63,8 @@ await runService({
       port: config.grpcPort,
       register: (s) => s.add(serviceDefinitions.configWatcher, watcher.service),
       reflection: [reflectionFiles.configWatcher],
+      transport,
+      onInsecureBind: (warning) => logger.warn({}, warning),
       serviceNames: ['cdn.sched.v1.ConfigWatcherService'],
     });
     // Registered last, stopped first: stop accepting and drain streams before the watch stops.

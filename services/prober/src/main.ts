@@ -20,7 +20,7 @@ await runService({
   summary: 'Probes its share of the edge fleet over keep-alive connections and streams results to every weight-calculator.',
   spec,
   metricsPort: 9462,
-  async main({ config, instanceId, logger, metrics, shutdown }) {
+  async main({ config, instanceId, logger, metrics, shutdown, transport }) {
     const client = createEtcdClient(resolveEtcdConnection(config));
     shutdown.add('etcd-client', () => client.close());
     const prober = createProber({
@@ -33,6 +33,7 @@ await runService({
       memberTtlS: config.memberTtlS,
       defaults: { intervalMs: config.intervalMs, timeoutMs: config.timeoutMs },
       maxConcurrency: config.maxConcurrency,
+      transport,
       log: (level, message, fields) => logger[level](fields ?? {}, message),
     });
     shutdown.add('prober', () => prober.close());
@@ -60,6 +61,8 @@ await runService({
       port: config.grpcPort,
       register: (s) => s.add(serviceDefinitions.prober, prober.service),
       reflection: [reflectionFiles.prober],
+      transport,
+      onInsecureBind: (warning) => logger.warn({}, warning),
       serviceNames: ['cdn.sched.v1.ProberService'],
     });
     shutdown.add('grpc-server', () => server.close(2000));

@@ -22,6 +22,7 @@ import {
   type ProbeScheduler,
   type ProbeRunnerOptions,
 } from './probing/index.js';
+import type { Transport } from '@cdn-sched/transport';
 import { createReporter, type Reporter } from './reporter.js';
 
 /** Options of {@link createProber}. */
@@ -43,6 +44,8 @@ export interface ProberOptions {
   maxConcurrency?: number;
   pool?: ProbeRunnerOptions;
   log?(level: 'info' | 'warn', message: string, fields?: Record<string, unknown>): void;
+  /** Credentials and limits of its gRPC channels. Defaults to plaintext with default limits. */
+  transport?: Transport;
 }
 
 /** A running prober. */
@@ -75,6 +78,7 @@ export function createProber(options: ProberOptions): Prober {
   const config: StreamConsumer<ConfigEntry> = createConfigConsumer({
     target: options.configTarget,
     consumerId: options.proberId,
+    transport: options.transport,
     onApplied(update, entries) {
       const changes = nodeChanges(update, entries);
       if (changes.snapshot) nodes.clear();
@@ -87,6 +91,7 @@ export function createProber(options: ProberOptions): Prober {
     createReporter({
       proberId: options.proberId,
       target,
+      transport: options.transport,
       onStateChange: (connected, error) => log(connected ? 'info' : 'warn', connected ? 'reporting to weight-calculator' : 'weight-calculator unreachable; buffering latest result per node', { target, error }),
       onAck: (ack) => {
         if (ack.rejected > 0) log('warn', 'weight-calculator rejected results', { target, rejected: ack.rejected, errors: ack.errors });

@@ -1,7 +1,8 @@
 import { create } from '@bufbuild/protobuf';
 import { ReportProbesRequestSchema, serviceDefinitions, type ProbeResult, type ReportProbesRequest } from '@cdn-sched/proto';
 import { breakerProfiles, createBackoff, createTunedBreaker, sleep, type TunedBreakerStatus } from '@cdn-sched/resilience';
-import { createChannel, createClient, type Channel } from 'nice-grpc';
+import { plaintextTransport, type Transport } from '@cdn-sched/transport';
+import { createClient, type Channel } from 'nice-grpc';
 
 /** Options of {@link createReporter}. */
 export interface ReporterOptions {
@@ -21,6 +22,8 @@ export interface ReporterOptions {
   connectTimeoutMs?: number;
   onAck?(ack: { accepted: number; rejected: number; errors: readonly string[] }): void;
   onStateChange?(connected: boolean, error?: string): void;
+  /** Credentials and limits of its gRPC channels. Defaults to plaintext with default limits. */
+  transport?: Transport;
 }
 
 /** Streams probe results to one weight-calculator. */
@@ -48,7 +51,7 @@ export function createReporter(options: ReporterOptions): Reporter {
   const pending = new Map<string, ProbeResult>();
   const inFlight = new Map<bigint, ProbeResult[]>();
   const controller = new AbortController();
-  const channel: Channel = createChannel(options.target);
+  const channel: Channel = (options.transport ?? plaintextTransport()).channel(options.target);
   const client = createClient(serviceDefinitions.weightCalculator, channel);
   const backoff = createBackoff({ baseMs: 100, maxMs: 2000 });
   // Short reset: results must flow again within a couple of seconds of the weight-calculator's return.

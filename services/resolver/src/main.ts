@@ -4,7 +4,7 @@ import { configWatcherSetting, grpcSettings, registerStatusMetrics, runService, 
 import { capacityByLocation } from './serving/capacity-by-location.js';
 import { createDecisionTally } from './serving/decision-tally.js';
 import { createResolveCore } from './serving/resolve-core.js';
-import { createResolverService, resolverServiceDefinition, resolverStatus } from './serving/resolver-service.js';
+import { createResolverService, createResolverServiceDefinition, resolverStatus } from './serving/resolver-service.js';
 import { createRoutingState } from './serving/routing-state.js';
 
 const spec = {
@@ -15,7 +15,8 @@ const spec = {
   geoipDb: { type: 'string', env: 'GEOIP_DB', flag: 'geoip-db', default: '', description: 'IP database (ip2region text/.gz/.xdb or MaxMind .mmdb); empty = the shipped ip2region data. SIGHUP reloads it' },
   maxStalenessMs: { type: 'int', env: 'MAX_STALENESS_MS', flag: 'max-staleness-ms', default: 10_000, min: 100, description: 'upstream state older than this is degraded and reported in /readyz, milliseconds' },
   spillThreshold: { type: 'number', env: 'SPILL_THRESHOLD', flag: 'spill-threshold', default: 0.5, min: 0, max: 1, description: 'a tier answers only while its healthy capacity share is at least this' },
-  maxBatch: { type: 'int', env: 'MAX_BATCH', flag: 'max-batch', default: 5000, min: 1, description: 'most queries per ResolveStream batch' },
+  maxBatch: { type: 'int', env: 'MAX_BATCH', flag: 'max-batch', default: 5000, min: 1, description: 'most queries per ResolveStream batch (checked while decoding: decoding stops at the first query over it)' },
+  maxBatchBytes: { type: 'int', env: 'MAX_BATCH_BYTES', flag: 'max-batch-bytes', default: 1024 * 1024, min: 1024, description: 'largest ResolveStream batch, bytes (refused before decoding)' },
   traceRatio: { type: 'number', env: 'TRACE_RATIO', flag: 'trace-ratio', default: 0.01, min: 0, max: 1, description: 'share of calls/batches traced with a cdn.request span' },
 } as const;
 
@@ -24,7 +25,7 @@ await runService({
   summary: 'Answers routing decisions (unary Resolve and batched ResolveStream) from memory: IP location, policy tiers, weighted or consistent picks.',
   spec,
   metricsPort: 9464,
-  async main({ config, instanceId, logger, metrics, shutdown }) {
+  async main({ config, instanceId, logger, metrics, shutdown, transport }) {
     const geo = await createGeoIpProvider({
       path: config.geoipDb || undefined,
       logger: { info: (fields, msg) => logger.info(fields, msg), error: (fields, msg) => logger.error(fields, msg) },
@@ -42,6 +43,7 @@ await runService({
       configTarget: config.configWatcher,
       weightTargets: config.weightCalculators,
       maxStalenessMs: config.maxStalenessMs,
+    transport,
       table: { spillThreshold: config.spillThreshold },
       onRebuild: (_t, ms) => rebuildMs.observe(ms / 1000),
       onError: (error) => logger.error({ err: error }, 'routing table rebuild failed; keeping the last good table'),
@@ -108,8 +110,10 @@ await runService({
     const server = await startServiceServer({
       host: config.grpcHost,
       port: config.grpcPort,
-      register: (s) => s.add(resolverServiceDefinition, service),
+      register: (s) => s.add(createResolverServiceDefinition({ maxBatch: config.maxBatch, maxBatchBytes: config.maxBatchBytes }), service),
       reflection: [reflectionFiles.resolver],
+      transport,
+      onInsecureBind: (warning) => logger.warn({}, warning),
       serviceNames: ['cdn.sched.v1.ResolverService'],
     });
     shutdown.add('grpc-server', () => server.close(2000));

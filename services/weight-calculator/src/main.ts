@@ -19,9 +19,10 @@ await runService({
   summary: 'Turns probe results and node documents into health and weights; streams them; the leader persists them to etcd.',
   spec,
   metricsPort: 9463,
-  async main({ config, instanceId, logger, metrics, shutdown }) {
+  async main({ config, instanceId, logger, metrics, shutdown, transport }) {
     const client = createEtcdClient(resolveEtcdConnection(config));
     shutdown.add('etcd-client', () => client.close());
+    const refused = metrics.counter({ name: 'cdn_probe_reports_refused_total', help: 'ReportProbes streams refused: caller not a current prober member, or its certificate names another prober', labelNames: ['reason'] });
     const calc = createWeightCalculator({
       instanceId,
       client,
@@ -29,6 +30,11 @@ await runService({
       configTarget: config.configWatcher,
       tickIntervalMs: config.tickIntervalMs,
       electionTtlS: config.electionTtlS,
+      transport,
+      onReporterRefused: (reason, proberId, identities, message) => {
+        refused.inc({ reason });
+        logger.warn({ reason, proberId, identities }, `ReportProbes refused: ${message}`);
+      },
       table: { fallThreshold: config.fallThreshold, riseThreshold: config.riseThreshold },
       log: (level, message, fields) => logger[level](fields ?? {}, message),
     });
@@ -55,6 +61,8 @@ await runService({
       port: config.grpcPort,
       register: (s) => s.add(weightCalculatorServiceDefinition, calc.service),
       reflection: [reflectionFiles.weightCalculator],
+      transport,
+      onInsecureBind: (warning) => logger.warn({}, warning),
       serviceNames: ['cdn.sched.v1.WeightCalculatorService'],
     });
     shutdown.add('grpc-server', () => server.close(2000));

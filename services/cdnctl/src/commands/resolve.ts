@@ -1,7 +1,7 @@
 import { isLocationTier, tierName } from '@cdn-sched/location';
 import { Health, serviceDefinitions, type ResolveResponse } from '@cdn-sched/proto';
 import { createWeightsConsumer, type WeightEntry } from '@cdn-sched/stream';
-import { createChannel, createClient } from 'nice-grpc';
+import { createClient } from 'nice-grpc';
 import { CliError, endpoints, grpcFailure, intFlag, print, type ParsedArgs } from '../cli.js';
 
 /** The `--json` shape of a decision (documented in the README). */
@@ -24,7 +24,7 @@ export async function resolve(args: ParsedArgs): Promise<void> {
   const [client, domain] = args.positionals;
   if (!client || !domain) throw new CliError('usage: cdnctl resolve <ip|subnet> <domain> [--answers N]', 2);
   const e = endpoints(args);
-  const channel = createChannel(e.resolver);
+  const channel = e.transport.channel(e.resolver);
   try {
     const resolver = createClient(serviceDefinitions.resolver, channel);
     const subnet = client.includes('/');
@@ -90,6 +90,7 @@ export async function weights(args: ParsedArgs): Promise<void> {
   };
   const consumer = createWeightsConsumer({
     target: e.weightCalculator,
+    transport: e.transport,
     consumerId: 'cdnctl',
     onApplied(update, entries) {
       if (watch) printAll(update.version, entries);

@@ -1,11 +1,12 @@
 import { serviceDefinitions, type StatusResponse } from '@cdn-sched/proto';
-import { createChannel, createClient } from 'nice-grpc';
+import type { Transport } from '@cdn-sched/transport';
+import { createClient } from 'nice-grpc';
 import { endpoints, print, type ParsedArgs } from '../cli.js';
 
 type Target = { name: string; address: string; kind: 'configWatcher' | 'weightCalculator' | 'resolver' | 'prober' };
 
-async function askStatus(t: Target): Promise<StatusResponse | string> {
-  const channel = createChannel(t.address);
+async function askStatus(t: Target, transport: Transport): Promise<StatusResponse | string> {
+  const channel = transport.channel(t.address);
   try {
     const client = createClient(serviceDefinitions[t.kind], channel);
     return await client.status({}, { signal: AbortSignal.timeout(3000) });
@@ -25,7 +26,7 @@ export async function status(args: ParsedArgs): Promise<void> {
     { name: 'weight-calculator', address: e.weightCalculator, kind: 'weightCalculator' },
     { name: 'resolver', address: e.resolver, kind: 'resolver' },
   ];
-  const results = await Promise.all(targets.map(async (t) => ({ t, r: await askStatus(t) })));
+  const results = await Promise.all(targets.map(async (t) => ({ t, r: await askStatus(t, e.transport) })));
   let down = 0;
   for (const { t, r } of results) {
     if (typeof r === 'string') {
@@ -67,7 +68,7 @@ export async function probeStatus(args: ParsedArgs): Promise<void> {
   const e = endpoints(args);
   let failed = 0;
   for (const address of e.probers) {
-    const channel = createChannel(address);
+    const channel = e.transport.channel(address);
     try {
       const r = await createClient(serviceDefinitions.prober, channel).probeStatus({}, { signal: AbortSignal.timeout(3000) });
       print(

@@ -1,4 +1,5 @@
 import { rm, writeFile } from 'node:fs/promises';
+import { createEtcdClient } from '@cdn-sched/etcd';
 import { createLocalMesh, type LocalMesh } from '@cdn-sched/local-mesh';
 import { findEtcdBinary } from '@cdn-sched/local-processes';
 import { Health, serviceDefinitions } from '@cdn-sched/proto';
@@ -69,8 +70,8 @@ export async function mesh(args: ParsedArgs): Promise<void> {
       : {};
     running = await createLocalMesh({
       ...(external ? { etcdEndpoints: external } : {}),
-      ...(connection ? { etcdClientOptions: connection } : {}),
-      env: { 'config-watcher': etcdEnv, prober: etcdEnv, 'weight-calculator': etcdEnv, resolver: etcdEnv },
+      ...(connection ? { connectEtcd: (list: readonly string[]) => createEtcdClient({ ...connection, endpoints: [...list] }) } : {}),
+      commonEnv: etcdEnv,
       ...(demo ? { edges: DEMO_EDGES, domains: DEMO_DOMAINS } : {}),
       probers: 2,
       weightCalculators: 1,

@@ -23,6 +23,8 @@ export interface ResolveInput {
   ecsSubnet: string;
   domain: string;
   answers: number;
+  /** Set by the wire decoder when this request's bytes are malformed: why, for INVALID_ARGUMENT. */
+  invalid?: string;
 }
 
 /**

@@ -6,17 +6,19 @@ import { trace, SpanStatusCode, type Span } from '@opentelemetry/api';
 import { ServerError, Status, type MethodDefinition, type ServiceImplementation } from 'nice-grpc';
 import { tierName } from '@cdn-sched/location';
 import type { DecisionTally } from './decision-tally.js';
+import { createDecisionResult } from '../decision/index.js';
 import type { ResolveCore, ResolveInput, Decided } from './resolve-core.js';
 import type { RoutingState } from './routing-state.js';
-import { createBatchWriter, decodeResolveRequestBytes, decodeResolveStreamRequest, encodeDecision, encodeResolveResponse } from './wire-codec.js';
+import { BatchRejected, createBatchWriter, decodeResolveRequestBytes, decodeResolveStreamRequest, DEFAULT_BATCH_LIMITS, encodeDecision, encodeResolveResponse, type BatchLimits } from './wire-codec.js';
 
 const base = serviceDefinitions.resolver;
 
 /**
  * The resolver's service definition: the generated one, except that ResolveStream reads and writes
- * through the wire-level codec (requests decode to plain inputs; handlers yield encoded batches).
+ * through the wire-level codec (requests decode to plain inputs; handlers yield encoded batches),
+ * with `limits` enforced while a batch is decoded.
  */
-export const resolverServiceDefinition = {
+export const createResolverServiceDefinition = (limits: BatchLimits = DEFAULT_BATCH_LIMITS) => ({
   // Unary Resolve also skips reflection: the reflective codec cost ~20 us of a ~110 us call.
   resolve: {
     path: base.resolve.path,
@@ -34,12 +36,20 @@ export const resolverServiceDefinition = {
     requestStream: true,
     responseStream: true,
     requestSerialize: (value: ResolveInput[]) => base.resolveStream.requestSerialize({ queries: value }),
-    requestDeserialize: decodeResolveStreamRequest,
+    requestDeserialize: (bytes: Uint8Array) => decodeResolveStreamRequest(bytes, limits),
     responseSerialize: (bytes: Uint8Array) => bytes,
     responseDeserialize: (bytes: Uint8Array) => bytes,
     options: {},
-  } satisfies MethodDefinition<ResolveInput[], ResolveInput[], Uint8Array, Uint8Array, true, true>,
-} as const;
+  } satisfies MethodDefinition<ResolveInput[], ResolveInput[] | BatchRejected, Uint8Array, Uint8Array, true, true>,
+}) as const;
+
+/** The definition with the default limits. */
+export const resolverServiceDefinition = createResolverServiceDefinition();
+
+/** The answer to a query whose bytes are malformed: INVALID_ARGUMENT naming the field and offset. */
+function invalidQuery(message: string): Decided {
+  return { ok: false, code: Status.INVALID_ARGUMENT, message, table: undefined, result: createDecisionResult(), location: { country: '', region: '', isp: '' }, prefixLen: 0, degraded: false };
+}
 
 /** Options of {@link createResolverService}. */
 export interface ResolverServiceOptions {
@@ -92,6 +102,7 @@ export function createResolverService(options: ResolverServiceOptions): ServiceI
 
   return {
     async resolve(request: ResolveInput) {
+      if (request.invalid !== undefined) throw new ServerError(Status.INVALID_ARGUMENT, request.invalid);
       const startedAt = performance.now();
       const span = sampled() ? tracer.startSpan(SpanNames.request) : undefined;
       const decided = core.resolve(request);
@@ -113,6 +124,7 @@ export function createResolverService(options: ResolverServiceOptions): ServiceI
       // One writer per stream: finish() copies the batch out, and the buffer is reused.
       const writer = createBatchWriter();
       for await (const queries of batches) {
+        if (queries instanceof BatchRejected) throw new ServerError(queries.code, queries.message);
         // A batch that cannot be answered item by item is a protocol misuse: the stream ends
         // with the status. A bad item inside a batch only fails that item (ItemError).
         if (queries.length === 0) throw new ServerError(Status.INVALID_ARGUMENT, 'empty batch: send at least one query per ResolveStreamRequest');
@@ -124,7 +136,7 @@ export function createResolverService(options: ResolverServiceOptions): ServiceI
         let errors = 0;
         for (let i = 0; i < queries.length; i++) {
           const q = queries[i]!;
-          const decided = core.resolve(q);
+          const decided = q.invalid === undefined ? core.resolve(q) : invalidQuery(q.invalid);
           if (!decided.ok) errors++;
           tally?.count(decided);
           if (span && i === 0) annotate(span, decided, q.domain);

@@ -8,6 +8,7 @@ import {
   type StreamConsumer,
   type WeightEntry,
 } from '@cdn-sched/stream';
+import type { Transport } from '@cdn-sched/transport';
 import { buildRoutingTable, type RoutingTable, type RoutingTableOptions } from '../decision/index.js';
 
 /** Options of {@link createRoutingState}. */
@@ -25,6 +26,8 @@ export interface RoutingStateOptions {
   table?: RoutingTableOptions;
   onRebuild?(table: RoutingTable, ms: number): void;
   onError?(error: unknown): void;
+  /** Credentials and limits of its gRPC channels. Defaults to plaintext with default limits. */
+  transport?: Transport;
 }
 
 /** The resolver's in-memory view: the current routing table, rebuilt when config or weights change. */
@@ -105,6 +108,7 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
     consumerId: options.consumerId,
     maxStalenessMs: options.maxStalenessMs,
     onApplied: schedule,
+    transport: options.transport,
   });
   // Fail over between weight-calculator replicas (every replica computes the same weights from the
   // same probe results), make-before-break: as soon as the stream in use breaks, a standby stream is
@@ -114,6 +118,7 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
   const weightsFrom = (index: number): StreamConsumer<WeightEntry> => {
     const consumer: StreamConsumer<WeightEntry> = createWeightsConsumer({
       target: options.weightTargets[index]!,
+      transport: options.transport,
       consumerId: options.consumerId,
       maxStalenessMs: options.maxStalenessMs,
       onApplied: (update) => {
