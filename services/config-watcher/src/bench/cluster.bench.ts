@@ -81,7 +81,8 @@ for (let trial = 0; trial < TRIALS; trial++) {
   await victim.kill();
   // Everything at or below this revision may have been delivered by the killed member; anything
   // above was committed after the kill, so only a new stream on another member can deliver it.
-  const killedAt = await writer.revision();
+  let killedAt = 0;
+  while (killedAt === 0) killedAt = await writer.revision().catch(() => 0);
   while (watcher.store.version <= killedAt) await new Promise((r) => setTimeout(r, 1));
   failover.push(performance.now() - t0);
   await victim.restart();
