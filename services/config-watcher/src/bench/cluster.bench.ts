@@ -76,7 +76,12 @@ for (let trial = 0; trial < TRIALS; trial++) {
   while (!victim && Date.now() < findBy) victim = await watchedMember().then((m) => m ?? sleep(50).then(() => undefined));
   if (!victim) throw new Error('no member holds the watch');
   const before = watcher.store.version;
-  while (watcher.store.version <= before) await sleep(5); // the watch is live before the kill
+  // The watch is live before the kill: a new event arrives (bounded, with what the watcher knows).
+  const liveBy = performance.now() + 30_000;
+  while (watcher.store.version <= before) {
+    if (performance.now() > liveBy) throw new Error(`trial ${trial + 1}: no event for 30 s before the kill (last written ${lastWritten}, store ${watcher.store.version}, upstream ${JSON.stringify(watcher.upstream())})`);
+    await sleep(5);
+  }
   const wasLeader = await victim.isLeader();
   const t0 = performance.now();
   await victim.kill();
