@@ -26,7 +26,9 @@ describe('probe scheduler on the network', () => {
     const baseline = handles();
     const results: ProbeResult[] = [];
     scheduler = createProbeScheduler({
-      defaults: { intervalMs: 100, timeoutMs: 500 },
+      // A timeout far above a loopback probe, so a loaded machine never times one out (a timed-out
+      // probe would cost its connection and a second one would be opened).
+      defaults: { intervalMs: 100, timeoutMs: 5000 },
       firstProbeSpreadMs: 50,
       onResult: (r) => results.push(r),
     });
@@ -54,7 +56,8 @@ describe('probe scheduler on the network', () => {
       fleet.setHealth('edge-4', 'timeout'),
       fleet.setHealth('edge-5', 'badBody'),
     ]);
-    scheduler = createProbeScheduler({ defaults: { intervalMs: 100, timeoutMs: 150 }, firstProbeSpreadMs: 20, onResult: () => {} });
+    // 2 s: the silent edge times out, and no answering edge is slower than that on a loaded machine.
+    scheduler = createProbeScheduler({ defaults: { intervalMs: 100, timeoutMs: 2000 }, firstProbeSpreadMs: 20, onResult: () => {} });
     scheduler.setTargets(targetsOf(fleet));
     const s = scheduler;
     await waitFor(() => s.targets().every((t) => t.lastResult !== ''), { message: 'a result for every node' });
@@ -102,7 +105,7 @@ describe('probe scheduler on the network', () => {
   it('keeps one pool per host:port for nodes that share it, closed with its last user', async () => {
     fleet = await createFakeFleet({ count: 30, mode: 'virtual', listeners: 1 });
     scheduler = createProbeScheduler({
-      defaults: { intervalMs: 100, timeoutMs: 500 },
+      defaults: { intervalMs: 100, timeoutMs: 5000 },
       firstProbeSpreadMs: 50,
       pool: { connections: 2 },
       onResult: () => {},
