@@ -31,7 +31,7 @@ write('project.json', {
     typecheck: { command: 'tsc -p tsconfig.spec.json --noEmit', options: { cwd: '{projectRoot}' } },
     lint: { command: 'eslint src', options: { cwd: '{projectRoot}' } },
     // Unit tests run in parallel with other projects' targets; integration tests one project at a time.
-    test: { command: 'vitest run --exclude "**/*.int.spec.ts"', options: { cwd: '{projectRoot}' } },
+    test: { command: 'vitest run --exclude "**/*.int.spec.ts" --passWithNoTests', options: { cwd: '{projectRoot}' } },
     'test-int': { command: 'vitest run .int.spec.ts --passWithNoTests', options: { cwd: '{projectRoot}' } },
   },
 });

@@ -1,4 +1,4 @@
-import { startEtcdCluster, waitFor, type EtcdCluster, type EtcdMember } from '@cdn-sched/testing';
+import { startEtcdCluster, startTcpProxy, waitFor, type EtcdCluster, type EtcdMember } from '@cdn-sched/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createElection, createEtcdClient, createReflector, grantLease, toText, watchPrefix, type EtcdClient, type WatchStream } from './index.js';
 
@@ -277,5 +277,44 @@ describe('etcd3 client on a three-member cluster', () => {
     await direct.put(`${prefix}b`, '2');
     await waitFor(() => mirror.state.get(`${prefix}b`) === '2', { timeoutMs: 20_000, message: 'converges after quorum returns' });
     expect(mirror.state).toEqual(await state(direct, prefix));
+  }, 90_000);
+
+  it('compaction while cut off from every member: relists on whichever member answers, converges', async () => {
+    const prefix = '/compact/';
+    const proxies = await Promise.all(cluster.members.map((m) => startTcpProxy({ targetPort: m.clientPort })));
+    const client = createEtcdClient({ endpoints: proxies.map((p) => p.endpoint) });
+    const mirror = createMirror();
+    const reasons: string[] = [];
+    const reflector = createReflector({
+      client,
+      prefix,
+      ...mirror,
+      onSnapshot: (kvs, revision, reason) => {
+        reasons.push(reason);
+        mirror.onSnapshot(kvs, revision);
+      },
+      backoff: { baseMs: 20, maxMs: 200 },
+      idleTimeoutMs: 1000,
+    });
+    cleanups.push(async () => {
+      await reflector.close();
+      client.close();
+      for (const p of proxies) await p.close();
+    });
+    await direct.put(`${prefix}keep`, 'old');
+    await direct.put(`${prefix}gone`, 'x');
+    await waitFor(() => mirror.state.get(`${prefix}gone`) === 'x', { message: 'initial events' });
+    for (const p of proxies) await p.setMode('refuse');
+    await waitFor(() => reflector.state === 'disconnected', { timeoutMs: 15_000, message: 'cut off' });
+    await direct.put(`${prefix}keep`, 'new');
+    await direct.delete(`${prefix}gone`);
+    const rev = await direct.put(`${prefix}added`, 'y');
+    await direct.compact(rev);
+    for (const p of proxies) await p.setMode('pass');
+    await waitFor(() => reasons.includes('compacted'), { timeoutMs: 20_000, message: 'relist after compaction' });
+    expect(mirror.state).toEqual(await state(direct, prefix));
+    expect(mirror.snapshotRevision).toBeGreaterThanOrEqual(rev);
+    await direct.put(`${prefix}after`, 'z');
+    await waitFor(() => mirror.state.get(`${prefix}after`) === 'z', { message: 'watching after the relist' });
   }, 90_000);
 });

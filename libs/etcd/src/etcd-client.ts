@@ -123,7 +123,13 @@ function requireLeader(pool: Etcd3['pool'], hostOf: WeakMap<object, unknown>): C
         if (typeof stream === 'object' && stream !== null) hostOf.set(stream, args.resource);
         return stream;
       }),
-    markFailed: (resource, error) => pool.markFailed(resource as Parameters<typeof pool.markFailed>[0], error),
+    // A member without a leader refuses a require-leader stream ("etcdserver: no leader") while an
+    // election runs: it is alive, and counting that against it would open the breakers of every
+    // member at once during a leader change, failing all calls until they half-open.
+    markFailed: (resource, error) => {
+      if (/no leader/.test(error.message)) return;
+      pool.markFailed(resource as Parameters<typeof pool.markFailed>[0], error);
+    },
     get callOptionsFactory() {
       return pool.callOptionsFactory;
     },
@@ -144,6 +150,9 @@ export function createEtcdClient(options: EtcdClientOptions): EtcdClient {
     // A fresh deadline for every attempt: etcd3 retries a failed call on another member, and each
     // attempt deserves the whole budget (a member that hangs must not eat the next member's time).
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + defaultTimeout }),
+    // etcd3's default fault handling: 3 retries on another member; a member that failed 3 times in
+    // a row is skipped for 5 s. (A 1 s skip was tried: a frozen member then gets a call that hangs to
+    // its deadline every few seconds, and the SIGSTOP test lost its writes.)
     grpcOptions: {
       // etcd closes idle streams it considers dead; keepalive pings make a cut network visible
       // within seconds instead of the OS TCP timeout (minutes).

@@ -136,7 +136,7 @@ describe('resolver weight stream failover between weight-calculator replicas', (
       const tookMs = performance.now() - startedAt;
       console.log(`first replica refused: weights from the second one after ${tookMs.toFixed(0)} ms`);
       expect(tookMs).toBeLessThan(3000);
-      await waitFor(() => !resolver.state.degraded(), { timeoutMs: 5000, message: 'not degraded' });
+      await waitFor(() => !resolver.state.degraded(), { timeoutMs: 10_000, message: 'not degraded' });
       expect(resolver.state.reasons()).toEqual([]);
     } finally {
       await resolver.close();

@@ -362,7 +362,7 @@ describe('weight-calculator (real etcd, config-watcher and prober processes, fak
       return new Map(kvs.map((kv) => [kv.key.slice(`${PREFIX}weights/`.length), JSON.parse(Buffer.from(kv.value).toString('utf8')) as PersistedWeight]));
     };
     await waitFor(async () => { const docs = await persisted(); return NODE_IDS.every((id) => docs.get(id)?.leader === leader.id); }, {
-      timeoutMs: 5000,
+      timeoutMs: 10_000,
       message: `${leader.id} persisting every node`,
     });
 
@@ -391,7 +391,7 @@ describe('weight-calculator (real etcd, config-watcher and prober processes, fak
           });
           return out.every((r) => r !== undefined) ? out : undefined;
         },
-        { timeoutMs: 5000, intervalMs: 100, message: `${survivor.id} persisting every node at a version its stream showed` },
+        { timeoutMs: 10_000, intervalMs: 100, message: `${survivor.id} persisting every node at a version its stream showed` },
       );
       const healthName = { [Health.UP]: 'up', [Health.DOWN]: 'down' } as Record<number, string>;
       for (const { doc, streamed } of rows) {
@@ -435,13 +435,13 @@ describe('weight-calculator (real etcd, config-watcher and prober processes, fak
     const docs = async (): Promise<PersistedWeight[]> =>
       (await etcdClient.list(`${prefix}weights/`)).kvs.map((kv) => JSON.parse(Buffer.from(kv.value).toString('utf8')) as PersistedWeight);
     try {
-      await waitFor(() => cold.isLeader, { timeoutMs: 5000, message: 'wc-cold elected' });
+      await waitFor(() => cold.isLeader, { timeoutMs: 10_000, message: 'wc-cold elected' });
       await sleep(500);
       expect(await docs()).toEqual(NODE_IDS.map((id) => JSON.parse(previous(id)) as PersistedWeight));
 
       release();
       await waitFor(async () => { const d = await docs(); return d.length === NODE_IDS.length && d.every((w) => w.leader === 'wc-cold'); }, {
-        timeoutMs: 5000,
+        timeoutMs: 10_000,
         intervalMs: 50,
         message: 'wc-cold persisting every node',
       });

@@ -76,14 +76,24 @@ for (let trial = 0; trial < TRIALS; trial++) {
   while (!victim && Date.now() < findBy) victim = await watchedMember().then((m) => m ?? sleep(50).then(() => undefined));
   if (!victim) throw new Error('no member holds the watch');
   const before = watcher.store.version;
-  while (watcher.store.version <= before) await sleep(5); // the watch is live before the kill
+  // The watch is live before the kill: a new event arrives (bounded, with what the watcher knows).
+  const liveBy = performance.now() + 30_000;
+  while (watcher.store.version <= before) {
+    if (performance.now() > liveBy) throw new Error(`trial ${trial + 1}: no event for 30 s before the kill (last written ${lastWritten}, store ${watcher.store.version}, upstream ${JSON.stringify(watcher.upstream())})`);
+    await sleep(5);
+  }
+  const wasLeader = await victim.isLeader();
   const t0 = performance.now();
   await victim.kill();
   // Everything at or below this revision may have been delivered by the killed member; anything
   // above was committed after the kill, so only a new stream on another member can deliver it.
-  const killedAt = await writer.revision();
-  while (watcher.store.version <= killedAt) await new Promise((r) => setTimeout(r, 1));
-  failover.push(performance.now() - t0);
+  let killedAt = 0;
+  while (killedAt === 0) killedAt = await writer.revision().catch(() => 0);
+  const giveUpAt = performance.now() + 30_000;
+  while (watcher.store.version <= killedAt && performance.now() < giveUpAt) await new Promise((r) => setTimeout(r, 1));
+  const ms = performance.now() - t0;
+  failover.push(ms);
+  process.stderr.write(`   trial ${trial + 1}: killed ${victim.name}${wasLeader ? ' (leader)' : ''}, first event after ${Math.round(ms)} ms${ms >= 30_000 ? ' (gave up)' : ''}\n`);
   await victim.restart();
   await cluster.leader();
   await sleep(500);

@@ -15,7 +15,7 @@ describe('httpProbe against the fake fleet', () => {
     pools.push(pool);
     return pool;
   };
-  const probe = (id: string, pool: HostPool, timeoutMs = 1000, signal?: AbortSignal) =>
+  const probe = (id: string, pool: HostPool, timeoutMs = 5000, signal?: AbortSignal) =>
     httpProbe(pool, { nodeId: id, path: fleet.node(id).path, timeoutMs, signal, startedAtMs: 1_700_000_000_000 });
 
   beforeAll(async () => {
@@ -138,7 +138,7 @@ describe('httpProbe against the fake fleet', () => {
     expect(slow.ok).toBe(true);
     expect(slow.ttfbMs).toBeLessThan(1000);
     expect(slow.totalMs).toBeGreaterThanOrEqual(1495);
-    const cut = await probe('edge-9', pool, 100);
+    const cut = await probe('edge-9', pool, 800);
     expect(cut).toMatchObject({ ok: false, errorClass: ProbeErrorClass.TIMEOUT, statusCode: 200 });
     await fleet.setHealth('edge-9', 'up');
   });
