@@ -8,7 +8,7 @@ import { domainNameProblem } from './host-names.js';
 import { readJsonText } from './json-text.js';
 import { poolNameRule } from './pool-name.js';
 
-/** The JSON of `/cdn/domains/<fqdn>` (DESIGN.md, "Documents in etcd"). */
+/** The JSON of `/cdn/domains/<fqdn>` (docs/architecture.md, "Documents"). */
 export interface DomainDocument {
   /** Equal to the <fqdn> of the key: lower case, no trailing dot. */
   domain: string;

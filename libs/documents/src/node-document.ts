@@ -21,7 +21,7 @@ export interface ProbeDocument {
   timeoutMs?: number;
 }
 
-/** The JSON of `/cdn/nodes/<id>` (DESIGN.md, "Documents in etcd"). */
+/** The JSON of `/cdn/nodes/<id>` (docs/architecture.md, "Documents"). */
 export interface NodeDocument {
   id: string;
   address: string;

@@ -1,6 +1,6 @@
 /**
  * ISP names (as ip2region spells them, Chinese or Latin) → the short codes node documents use
- * (`ct` 电信, `cu` 联通, `cm` 移动, …; DESIGN.md "Documents in etcd").
+ * (`ct` 电信, `cu` 联通, `cm` 移动, …; docs/architecture.md, "Documents").
  *
  * Built from the distinct ISP values of the shipped database: the Chinese carriers and the
  * Chinese-named ISPs with more than ~100 ranges are listed explicitly, except `印度电信` and

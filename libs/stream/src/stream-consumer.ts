@@ -53,6 +53,12 @@ export interface StreamConsumerOptions<R, V> {
   /** Past this age without confirmation the view is stale, milliseconds. Defaults to 10 seconds. */
   maxStalenessMs?: number;
   backoff?: BackoffOptions;
+  /**
+   * Bound from opening a stream to its first message, milliseconds; past it the attempt counts as a
+   * failed connection. A 10 k-node snapshot takes well under 1 s on a loaded 2-core machine.
+   * Defaults to 5 seconds.
+   */
+  connectTimeoutMs?: number;
   /** Clock, for tests. Defaults to Date.now. */
   now?: () => number;
 }
@@ -76,8 +82,7 @@ export class ProtocolError extends Error {
  * The client side of the versioned stream, used by every service that consumes config or weights:
  * applies snapshots and deltas atomically, resumes from its version with jittered backoff, refuses
  * to go back in time (a lower version, or a delta that does not start where it is), and reports
- * its staleness. Opening the stream goes through a breaker tuned by the etcd watch latency the
- * server publishes in its progress messages.
+ * its staleness. Opening the stream goes through a breaker with a fixed connect timeout.
  */
 export function createStreamConsumer<R, V>(options: StreamConsumerOptions<R, V>): StreamConsumer<V> {
   const now = options.now ?? Date.now;
@@ -98,10 +103,17 @@ export function createStreamConsumer<R, V>(options: StreamConsumerOptions<R, V>)
   let haveSnapshot = false;
   let readyResolve: () => void;
   const readyPromise = new Promise<void>((r) => (readyResolve = r));
+  // The breaker asks "is this server alive and serving?": the first message of a stream comes from
+  // the server's memory (a snapshot or the deltas since our version), never from etcd, so its bound
+  // is a fixed connect timeout and not one derived from etcd's watch latency. Derived, it was the
+  // 15 s "nothing measured yet" ceiling on every new stream: a replica that accepts the connection
+  // and never answers held a consumer for 15 s before it tried elsewhere.
+  const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
   const breaker = createTunedBreaker({
     name: `${options.name}.connect`,
-    latencyP99Ms: () => watchLatencyP99Ms,
-    timeoutFloorMs: 2000,
+    latencyP99Ms: () => Number.NaN,
+    timeoutFloorMs: connectTimeoutMs,
+    timeoutCeilingMs: connectTimeoutMs,
     resetFactor: 0.25,
     resetFloorMs: 500,
     resetCeilingMs: 2000,

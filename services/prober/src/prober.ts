@@ -93,7 +93,6 @@ export function createProber(options: ProberOptions): Prober {
     createReporter({
       proberId: options.proberId,
       target,
-      watchLatencyP99Ms: () => config.state.watchLatencyP99Ms,
       onStateChange: (connected, error) => log(connected ? 'info' : 'warn', connected ? 'reporting to weight-calculator' : 'weight-calculator unreachable; buffering latest result per node', { target, error }),
       onAck: (ack) => {
         if (ack.rejected > 0) log('warn', 'weight-calculator rejected results', { target, rejected: ack.rejected, errors: ack.errors });

@@ -14,8 +14,11 @@ export interface ReporterOptions {
   flushIntervalMs?: number;
   /** Batches sent and not yet acknowledged, at most. Defaults to 8. */
   maxInFlightBatches?: number;
-  /** p99 etcd watch latency published by the config-watcher (tunes the connect breaker). */
-  watchLatencyP99Ms: () => number;
+  /**
+   * Bound from opening the stream to the first acknowledgement, milliseconds; past it the attempt
+   * counts as a failed connection. Defaults to 5 seconds.
+   */
+  connectTimeoutMs?: number;
   onAck?(ack: { accepted: number; rejected: number; errors: readonly string[] }): void;
   onStateChange?(connected: boolean, error?: string): void;
 }
@@ -36,7 +39,7 @@ export interface Reporter {
  * ReportProbes client with a bounded buffer: while the weight-calculator is unreachable the prober
  * keeps probing and keeps only the most recent result per node (an old result is worth nothing once
  * a newer one exists), and resends unacknowledged batches on reconnect. Reconnects go through a
- * breaker tuned by the watch latency the config-watcher publishes.
+ * breaker with a fixed connect timeout.
  */
 export function createReporter(options: ReporterOptions): Reporter {
   const maxBatch = options.maxBatch ?? 500;
@@ -49,10 +52,14 @@ export function createReporter(options: ReporterOptions): Reporter {
   const client = createClient(serviceDefinitions.weightCalculator, channel);
   const backoff = createBackoff({ baseMs: 100, maxMs: 2000 });
   // Short reset: results must flow again within a couple of seconds of the weight-calculator's return.
+  // The first ack comes from the weight-calculator's memory, never from etcd: a fixed connect timeout,
+  // not one derived from etcd's watch latency (whose "nothing measured yet" value is 15 s).
+  const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
   const breaker = createTunedBreaker({
     name: `report.${options.target}`,
-    latencyP99Ms: options.watchLatencyP99Ms,
-    timeoutFloorMs: 2000,
+    latencyP99Ms: () => Number.NaN,
+    timeoutFloorMs: connectTimeoutMs,
+    timeoutCeilingMs: connectTimeoutMs,
     resetFactor: 0.25,
     resetFloorMs: 500,
     resetCeilingMs: 2000,

@@ -1,5 +1,5 @@
 /**
- * Benchmark of the decision core (DESIGN.md target: ≥ 1 M decisions/s on one core, flat heap).
+ * Benchmark of the decision core (docs/architecture.md target: ≥ 1 M decisions/s on one core, flat heap).
  * Run: `cd services/resolver && npx tsc -b tsconfig.lib.json && node --expose-gc dist/bench/decide.bench.js`
  * (without --expose-gc the flag is set at run time). Prints one JSON line per measurement; takes
  * about 20 s of CPU. "Flat heap" is checked two ways: heap used before and after 10 M decisions

@@ -2,7 +2,7 @@ import { Tier } from '@cdn-sched/proto';
 
 /**
  * The location tiers of a domain's fallback chain: their SRE-facing names (the `fallback` list of
- * `/cdn/domains/<fqdn>`, DESIGN.md "Documents in etcd"), the proto `Tier` enum, and the location key
+ * `/cdn/domains/<fqdn>`, docs/architecture.md "Documents"), the proto `Tier` enum, and the location key
  * each tier gives a client or a node.
  *
  * A location is three codes: ISO 3166-1 country ("CN"), ISO 3166-2 region ("CN-GD") and a short ISP

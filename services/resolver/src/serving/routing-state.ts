@@ -14,7 +14,10 @@ export interface RoutingStateOptions {
   consumerId: string;
   /** config-watcher address. */
   configTarget: string;
-  /** weight-calculator replicas; the first reachable one is used, in order. */
+  /**
+   * weight-calculator replicas. The first is used; when its stream breaks and a reconnect fails, the
+   * next replica's stream is opened and takes over once its snapshot is applied.
+   */
   weightTargets: readonly string[];
   /** Past this age without confirmation an upstream view is stale, milliseconds. Defaults to 10 s. */
   maxStalenessMs?: number;
@@ -105,18 +108,62 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
     maxStalenessMs: options.maxStalenessMs,
     onApplied: schedule,
   });
-  const makeWeights = (target: string): StreamConsumer<WeightEntry> =>
-    createWeightsConsumer({ target, consumerId: options.consumerId, maxStalenessMs: options.maxStalenessMs, onApplied: schedule });
-  let weights = makeWeights(options.weightTargets[0]!);
-  // Fail over between weight-calculator replicas: every replica computes the same weights.
-  const failover = setInterval(() => {
-    if (options.weightTargets.length < 2 || weights.state.connected) return;
-    if (weights.state.version !== 0 && weights.state.stalenessMs < (options.maxStalenessMs ?? 10_000) / 2) return;
+  // Fail over between weight-calculator replicas (every replica computes the same weights from the
+  // same probe results), make-before-break: as soon as the stream in use breaks, a standby stream is
+  // opened to the next replica while decisions keep using the last table; the standby takes over when
+  // its snapshot is applied, and the broken one is closed. No moment without weights, no waiting for
+  // the old view to age: the switch takes a failed connect plus one snapshot.
+  const weightsFrom = (index: number): StreamConsumer<WeightEntry> => {
+    const consumer: StreamConsumer<WeightEntry> = createWeightsConsumer({
+      target: options.weightTargets[index]!,
+      consumerId: options.consumerId,
+      maxStalenessMs: options.maxStalenessMs,
+      onApplied: (update) => {
+        if (consumer === weights) schedule();
+        else if (consumer === standby?.consumer && update.snapshot) promote();
+      },
+      onStateChange: () => {
+        if (consumer === weights) checkFailover();
+      },
+    });
+    return consumer;
+  };
+  let standby: { consumer: StreamConsumer<WeightEntry>; index: number; sinceMs: number } | undefined;
+  const promote = (): void => {
     const old = weights;
-    weightIndex = (weightIndex + 1) % options.weightTargets.length;
-    weights = makeWeights(options.weightTargets[weightIndex]!);
+    weights = standby!.consumer;
+    weightIndex = standby!.index;
+    standby = undefined;
+    schedule();
     void old.close();
-  }, 1000);
+  };
+  const openStandby = (index: number): void => {
+    standby = { consumer: weightsFrom(index), index, sinceMs: performance.now() };
+  };
+  const checkFailover = (): void => {
+    const n = options.weightTargets.length;
+    if (n < 2 || closed) return;
+    if (weights.state.connected) {
+      // The replica in use is back (e.g. restarted on the same address) before the standby answered.
+      if (standby) void standby.consumer.close();
+      standby = undefined;
+      return;
+    }
+    // Only after an attempt failed: at start-up the first replica gets its chance.
+    if (weights.state.lastError === undefined) return;
+    if (!standby) return openStandby((weightIndex + 1) % n);
+    // With three or more replicas, a standby that cannot connect either moves on to the next one.
+    if (n > 2 && !standby.consumer.state.connected && standby.consumer.state.lastError !== undefined && performance.now() - standby.sinceMs > standbyPatienceMs) {
+      const next = (standby.index + 1) % n === weightIndex ? (standby.index + 2) % n : (standby.index + 1) % n;
+      void standby.consumer.close();
+      openStandby(next);
+    }
+  };
+  const standbyPatienceMs = 1000;
+  let closed = false;
+  let weights = weightsFrom(0);
+  // Also re-checked on a timer: a standby that keeps failing raises no state change of the stream in use.
+  const failover = setInterval(checkFailover, 250);
   failover.unref();
 
   return {
@@ -148,9 +195,11 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
       return rebuilds;
     },
     async close() {
+      closed = true;
       clearInterval(failover);
       await config.close();
       await weights.close();
+      await standby?.consumer.close();
     },
   };
 }

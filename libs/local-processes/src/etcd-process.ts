@@ -64,7 +64,7 @@ async function waitHealthy(endpoint: string, child: ChildProcess, timeoutMs: num
 
 /**
  * Spawns a single-member etcd on free loopback ports with a temporary data dir, and waits until
- * its /health endpoint answers. Used by integration tests and by `npm start`.
+ * its /health endpoint answers. Used by `npm start` (the local mesh) and by integration tests.
  */
 export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdProcess> {
   // A port can still be taken between the check and etcd's bind: try again with new ports.

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The repository root (this file is libs/testing/{src,dist}/service-process.*). */
+/** The repository root (this file is libs/local-processes/{src,dist}/service-process.*). */
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 /** Options of {@link startServiceProcess}. */

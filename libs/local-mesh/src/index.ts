@@ -1,0 +1,6 @@
+export { createLocalMesh } from './local-mesh.js';
+export type { LocalMesh, LocalMeshOptions, LocalMeshProgress, MeshServicePorts } from './local-mesh.js';
+export { createMeshService, probeStatus } from './mesh-service.js';
+export type { MeshService, MeshServiceOptions, RestartFigures, ServiceKind, StopSignal } from './mesh-service.js';
+export { nodeDocument } from './mesh-topology.js';
+export type { DomainDoc, EdgeSpec, ProbeSettings } from './mesh-topology.js';
