@@ -45,6 +45,8 @@ export interface Endpoints {
   weightCalculator: string;
   resolver: string;
   probers: string[];
+  /** The dns-gateway's metrics server (its /readyz), `http://host:port`. */
+  dnsGatewayMetrics: string;
 }
 
 export function endpoints(args: ParsedArgs, env: NodeJS.ProcessEnv = process.env): Endpoints {
@@ -62,6 +64,7 @@ export function endpoints(args: ParsedArgs, env: NodeJS.ProcessEnv = process.env
     weightCalculator: s('weight-calculator', 'WEIGHT_CALCULATOR', '127.0.0.1:50053'),
     resolver: s('resolver', 'RESOLVER', '127.0.0.1:50054'),
     probers: s('probers', 'PROBERS', '127.0.0.1:50052,127.0.0.1:50062').split(',').map((x) => x.trim()).filter(Boolean),
+    dnsGatewayMetrics: s('dns-gateway-metrics', 'DNS_GATEWAY_METRICS', 'http://127.0.0.1:9465'),
   };
 }
 
