@@ -86,6 +86,8 @@ export function createDecisionClient(options: DecisionClientOptions): DecisionCl
   const retryAfterMs = options.retryAfterMs ?? 1000;
   const channels: Channel[] = options.targets.map((t) => createChannel(t));
   const clients: ResolverClient[] = channels.map((c) => createClient(serviceDefinitions.resolver, c));
+  // Connect to every resolver now: a failover must not pay for a TCP and HTTP/2 handshake.
+  for (const c of channels) c.getConnectivityState(true);
   const downUntil = options.targets.map(() => 0);
   const pending = new Map<number, Pending>();
   let nextId = 1;
