@@ -33,6 +33,8 @@ export interface MeshOptions {
   env?: Partial<Record<ServiceKind, Record<string, string>>>;
   /** Key prefix. Defaults to "/cdn/". */
   prefix?: string;
+  /** Listen address of edge i (127.0.0.x, so DNS answers tell edges apart). Defaults to 127.0.0.1 for every edge. */
+  edgeHostOf?(index: number): string;
 }
 
 /** A whole mesh: throwaway etcd, fake fleet, every service as a process. */
@@ -129,6 +131,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       probeTimeoutMs: options.probeTimeoutMs ?? 250,
       ...(options.env ? { env: options.env } : {}),
       prefix: options.prefix ?? '/cdn/',
+      ...(options.edgeHostOf ? { edgeHostOf: options.edgeHostOf } : {}),
     });
     const figures: Record<string, number> = { ...local.figures, etcdStartMs, startMs: performance.now() - startedAt };
     const { configWatcher, weightCalculators, probers, resolvers, prefix, edges } = local;

@@ -1,5 +1,6 @@
 import { createEtcdClient, type EtcdClient } from '@cdn-sched/etcd';
 import { createFakeFleet, startEtcd, type EtcdProcess, type FakeFleet, type FakeHealth } from '@cdn-sched/local-processes';
+import { startMeshDnsGateway, type MeshDnsGateway, type MeshDnsGatewayOptions } from './dns-gateway-process.js';
 import { createMeshService, type MeshService, type ServiceKind } from './mesh-service.js';
 import { nodeDocument, type DomainDoc, type EdgeSpec } from './mesh-topology.js';
 
@@ -54,6 +55,13 @@ export interface LocalMeshOptions {
   env?: Partial<Record<ServiceKind, Record<string, string>>>;
   /** Key prefix. Defaults to "/cdn/". */
   prefix?: string;
+  /**
+   * Listen address of edge i: distinct loopback addresses (127.0.0.x) make a DNS answer show which
+   * edge was chosen. Defaults to 127.0.0.1 for every edge.
+   */
+  edgeHostOf?(index: number): string;
+  /** Starts a dns-gateway in front of the resolvers, last. Defaults to none. */
+  dnsGateway?: MeshDnsGatewayOptions;
   /** Called after each step of the start (awaited). */
   onProgress?: (progress: LocalMeshProgress) => void | Promise<void>;
 }
@@ -76,6 +84,8 @@ export interface LocalMesh {
   readonly probers: readonly MeshService[];
   readonly weightCalculators: readonly MeshService[];
   readonly resolvers: readonly MeshService[];
+  /** The dns-gateway, when asked for. */
+  readonly dnsGateway: MeshDnsGateway | undefined;
   /** Every service, in start order. */
   readonly services: readonly MeshService[];
   /** Measured figures of the start, milliseconds: `etcdStartMs` (throwaway etcd only), `<name>.startMs`, `startMs`. */
@@ -115,10 +125,12 @@ export async function createLocalMesh(options: LocalMeshOptions = {}): Promise<L
   let etcd: EtcdProcess | undefined;
   let fleet: FakeFleet | undefined;
   let etcdClient: EtcdClient | undefined;
+  let dnsGateway: MeshDnsGateway | undefined;
 
   // A caller that dies (a test worker killed on timeout, an uncaught error) must not leave processes behind.
   const killAll = (): void => {
     for (const s of services) if (s.running) safeKill(s.process.pid);
+    if (dnsGateway && !dnsGateway.process.exited) safeKill(dnsGateway.process.pid);
     if (etcd?.pid) safeKill(etcd.pid);
   };
   process.once('exit', killAll);
@@ -127,6 +139,7 @@ export async function createLocalMesh(options: LocalMeshOptions = {}): Promise<L
   const close = ({ keepEtcdData = false }: { keepEtcdData?: boolean } = {}): Promise<void> =>
     (closed ??= (async () => {
       // Front to back, so no service spends its shutdown reconnecting to one already gone.
+      await dnsGateway?.close();
       for (const kind of ['resolver', 'prober', 'weight-calculator', 'config-watcher'] as const) {
         await Promise.all(services.filter((s) => s.kind === kind).map((s) => s.close()));
       }
@@ -149,7 +162,7 @@ export async function createLocalMesh(options: LocalMeshOptions = {}): Promise<L
     const endpointList = etcdEndpoints.split(',').map((e) => e.trim());
     etcdClient = options.connectEtcd ? options.connectEtcd(endpointList) : createEtcdClient({ endpoints: endpointList });
     const servicesEtcdEndpoints = options.servicesEtcdEndpoints ?? etcdEndpoints;
-    if (edges.length > 0) fleet = await createFakeFleet({ count: edges.length, mode: 'listeners' });
+    if (edges.length > 0) fleet = await createFakeFleet({ count: edges.length, mode: 'listeners', hostOf: options.edgeHostOf });
     const theFleet = fleet;
 
     const edgeIndex = (id: string): number => {
@@ -192,6 +205,11 @@ export async function createLocalMesh(options: LocalMeshOptions = {}): Promise<L
     const probers = Array.from({ length: options.probers ?? 2 }, (_, i) => add('prober', `prober-${i + 1}`, { ...cw, ...wc, PROBE_INTERVAL_MS: String(probeIntervalMs) }));
     const resolvers = Array.from({ length: options.resolvers ?? 1 }, (_, i) => add('resolver', `resolver-${i + 1}`, { ...cw, ...wc }));
     await startAll([...probers, ...resolvers]);
+    if (options.dnsGateway) {
+      const t = performance.now();
+      dnsGateway = await startMeshDnsGateway({ ...options.dnsGateway, common, configWatcher: configWatcher.address, resolvers: resolvers.map((r) => r.address) });
+      figures['dns-gateway-1.startMs'] = performance.now() - t;
+    }
     figures['startMs'] = performance.now() - startedAt;
 
     return {
@@ -206,6 +224,7 @@ export async function createLocalMesh(options: LocalMeshOptions = {}): Promise<L
       probers,
       weightCalculators,
       resolvers,
+      dnsGateway,
       services,
       figures,
       setEdgeHealth: (id, health) => theFleet!.setHealth(theFleet!.nodes[edgeIndex(id)]!.id, health),

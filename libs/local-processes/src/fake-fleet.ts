@@ -23,6 +23,11 @@ export interface FakeFleetOptions {
   /** Loopback address to listen on. Defaults to `127.0.0.1`. */
   host?: string;
   /**
+   * Listen address of node i in `listeners` mode, instead of `host`: distinct loopback addresses
+   * (127.0.0.x) let a DNS answer show which edge was chosen. Defaults to `host` for every node.
+   */
+  hostOf?(index: number): string;
+  /**
    * `listeners`: one HTTP listener per node (its own port; supports `refused`). `virtual`: a few
    * shared listeners, the node chosen by the path `/n/<id>/health`, for fleets of 10 k nodes that
    * would otherwise need 10 k listening sockets. Defaults to `listeners` up to 1,000 nodes, else
@@ -78,6 +83,7 @@ export interface FakeFleet {
 
 interface Listener {
   readonly server: Server;
+  readonly host: string;
   port: number;
   listening: boolean;
   readonly sockets: Set<Socket>;
@@ -193,7 +199,7 @@ export async function createFakeFleet(options: FakeFleetOptions): Promise<FakeFl
     new Promise((resolve, reject) => {
       const onError = (error: Error): void => reject(error);
       listener.server.once('error', onError);
-      listener.server.listen(port, host, () => {
+      listener.server.listen(port, listener.host, () => {
         listener.server.off('error', onError);
         const address = listener.server.address();
         listener.port = typeof address === 'object' && address ? address.port : port;
@@ -212,9 +218,9 @@ export async function createFakeFleet(options: FakeFleetOptions): Promise<FakeFl
       for (const socket of listener.sockets) socket.destroy();
     });
 
-  const newListener = (node: NodeState | undefined): Listener => {
+  const newListener = (node: NodeState | undefined, listenHost: string): Listener => {
     const server = createServer({ keepAliveTimeout: keepAliveTimeoutMs });
-    const listener: Listener = { server, port: 0, listening: false, sockets: new Set(), node };
+    const listener: Listener = { server, host: listenHost, port: 0, listening: false, sockets: new Set(), node };
     server.on('connection', (socket: Socket) => {
       accepted++;
       listener.sockets.add(socket);
@@ -241,12 +247,15 @@ export async function createFakeFleet(options: FakeFleetOptions): Promise<FakeFl
     nodeStates.push(state);
     states.set(state.node.id, state);
   }
-  for (let i = 0; i < listenerCount; i++) listeners.push(newListener(mode === 'listeners' ? nodeStates[i] : undefined));
+  for (let i = 0; i < listenerCount; i++) {
+    const listenHost = mode === 'listeners' && options.hostOf ? options.hostOf(i) : host;
+    listeners.push(newListener(mode === 'listeners' ? nodeStates[i] : undefined, listenHost));
+  }
   await Promise.all(listeners.map((l) => listen(l, 0)));
   nodeStates.forEach((state, i) => {
     state.listener = listeners[i % listenerCount]!;
     const path = mode === 'listeners' ? '/health' : `/n/${state.node.id}/health`;
-    state.node = { id: state.node.id, address: host, port: state.listener.port, path };
+    state.node = { id: state.node.id, address: state.listener.host, port: state.listener.port, path };
   });
 
   const get = (id: string): NodeState => {

@@ -68,8 +68,8 @@ export const commands: Command[] = [
   { name: 'status', usage: 'status [--json]', help: 'Health, readiness reasons, versions, staleness, breaker states and etcd watch latency of every service. Exits 1 if a service does not answer.', run: status },
   {
     name: 'mesh',
-    usage: 'mesh [--no-demo] [--keep] [--probe-interval-ms N] [--status-interval-ms N]',
-    help: 'Runs the local mesh (what `npm start` runs): a throwaway etcd (or $ETCD_ENDPOINTS), a demo fleet of fake edges with demo domains (unless --no-demo), config-watcher, two probers, weight-calculator and resolver as separate processes, and a live status line. Ctrl-C stops everything and removes the etcd data dir (unless --keep).',
+    usage: 'mesh [--no-demo] [--keep] [--probe-interval-ms N] [--status-interval-ms N] [--dns-port P]',
+    help: 'Runs the local mesh (what `npm start` runs): a throwaway etcd (or $ETCD_ENDPOINTS), a demo fleet of fake edges on 127.0.0.11 upwards with demo domains (unless --no-demo), config-watcher, two probers, weight-calculator, resolver and dns-gateway (DNS on 127.0.0.1:5300, or $DNS_PORT / --dns-port) as separate processes, and a live status line. Ctrl-C stops everything and removes the etcd data dir (unless --keep).',
     run: mesh,
   },
   { name: 'probe-status', usage: 'probe-status [--json]', help: 'Assigned nodes, probe rate, RTT percentiles, results by class and replication of every prober.', run: probeStatus },

@@ -17,6 +17,24 @@ async function askStatus(t: Target, transport: Transport): Promise<StatusRespons
   }
 }
 
+/** The dns-gateway has no gRPC server: its /readyz says whether it is ready and why not. */
+async function dnsGatewayStatus(args: ParsedArgs, metricsUrl: string): Promise<boolean> {
+  let body: { ready?: boolean; reasons?: string[] };
+  try {
+    const res = await fetch(`${metricsUrl}/readyz`, { signal: AbortSignal.timeout(3000) });
+    body = (await res.json()) as { ready?: boolean; reasons?: string[] };
+  } catch (error) {
+    const message = (error as Error).message;
+    print(args, { service: 'dns-gateway', address: metricsUrl, up: false, error: message }, () => `${'dns-gateway'.padEnd(18)} ${metricsUrl.padEnd(16)} DOWN  ${message}`);
+    return false;
+  }
+  const reasons = body.reasons ?? [];
+  print(args, { service: 'dns-gateway', address: metricsUrl, up: true, ready: body.ready === true, reasons }, () =>
+    [`${'dns-gateway'.padEnd(18)} ${metricsUrl.padEnd(16)} ${body.ready ? 'READY' : 'NOT READY'}`, ...reasons.map((r) => `    ! ${r}`)].join('\n'),
+  );
+  return true;
+}
+
 /** `cdnctl status`: every service's health, versions, staleness, breakers and watch latency. */
 export async function status(args: ParsedArgs): Promise<void> {
   const e = endpoints(args);
@@ -60,6 +78,7 @@ export async function status(args: ParsedArgs): Promise<void> {
       return lines.join('\n');
     });
   }
+  if (!(await dnsGatewayStatus(args, e.dnsGatewayMetrics))) down++;
   if (down > 0) process.exitCode = 1;
 }
 

@@ -18,6 +18,11 @@ export const MESH_PORTS = {
   'resolver-1': { grpcPort: 50054, metricsPort: 9464 },
 } as const;
 
+/** Default DNS port of the mesh's dns-gateway (unprivileged; `DNS_PORT` or `--dns-port` change it). */
+export const MESH_DNS_PORT = 5300;
+/** Metrics port of the mesh's dns-gateway (`cdnctl status` reads its /readyz there). */
+export const MESH_DNS_METRICS_PORT = 9465;
+
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 
 /**
@@ -33,6 +38,7 @@ export async function mesh(args: ParsedArgs): Promise<void> {
   const probeIntervalMs = intFlag(args, 'probe-interval-ms', 1000, 100);
   const statusEveryMs = intFlag(args, 'status-interval-ms', 3000, 200);
   const prefix = endpoints(args).prefix;
+  const dnsPort = intFlag(args, 'dns-port', Number(process.env['DNS_PORT'] ?? MESH_DNS_PORT), 0);
   // Set once the mesh is up; a start that fails has already stopped what it started.
   let running: LocalMesh | undefined;
   let stopping = false;
@@ -79,13 +85,16 @@ export async function mesh(args: ParsedArgs): Promise<void> {
       probeIntervalMs,
       ports: MESH_PORTS,
       prefix,
+      // Edge i on 127.0.0.(11 + i): a DNS answer shows which edge was chosen (Linux routes all of 127/8 to lo).
+      edgeHostOf: (i) => `127.0.0.${11 + i}`,
+      dnsGateway: { dnsPort, metricsPort: MESH_DNS_METRICS_PORT },
       async onProgress(progress) {
         if (progress.step === 'etcd') {
           if (progress.etcd) say(`etcd               ${progress.endpoint}   (throwaway, data dir ${progress.etcd.dataDir})`);
           else say(`etcd               ${progress.endpoint}   (ETCD_ENDPOINTS)`);
           await writeFile(MESH_STATE_FILE, JSON.stringify({ etcd: progress.endpoint, pid: process.pid }));
         } else if (progress.fleet) {
-          say(`demo fleet         ${progress.edges.length} fake edges on 127.0.0.1 (${progress.edges.map((e) => e.id).join(', ')})`);
+          say(`demo fleet         ${progress.edges.length} fake edges on 127.0.0.11-${11 + progress.edges.length - 1} (${progress.fleet.nodes.map((n, i) => `${progress.edges[i]!.id} ${n.address}`).join(', ')})`);
           say(`demo domains       ${progress.domains.map((d) => `${d.domain} (${d.strategy})`).join(', ')}`);
         }
       },
@@ -96,8 +105,11 @@ export async function mesh(args: ParsedArgs): Promise<void> {
     say(`prober-2           ${at('prober-2')}`);
     say(`weight-calculator  ${at('weight-calculator-1')}`);
     say(`resolver           ${at('resolver-1')}`);
+    const gw = running.dnsGateway!;
+    say(`dns-gateway        ${gw.host}:${gw.dnsPort} (DNS, UDP+TCP)  metrics ${gw.metricsUrl}/metrics`);
     say('');
     say('Try, in another terminal:  npx cdnctl resolve 1.0.8.1 music.demo.example');
+    say(`                           dig @${gw.host} -p ${gw.dnsPort} music.demo.example +subnet=1.0.8.0/24`);
     say('                           npx cdnctl node drain gd-ct-1   (then resolve again)');
     say('                           npx cdnctl status | npx cdnctl weights | npx cdnctl probe-status');
     say('Ctrl-C stops everything.\n');
