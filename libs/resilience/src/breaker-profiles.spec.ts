@@ -8,9 +8,12 @@ describe('breaker profiles', () => {
     expect(deriveBreakerTimings(1000, breakerProfiles.etcd)).toEqual({ timeoutMs: 5000, resetTimeoutMs: 10_000 });
   });
 
-  it('connect: at least 2 s to connect, back within 0.5-2 s', () => {
-    expect(deriveBreakerTimings(10, breakerProfiles.connect)).toEqual({ timeoutMs: 2000, resetTimeoutMs: 500 });
-    expect(deriveBreakerTimings(1000, breakerProfiles.connect)).toEqual({ timeoutMs: 5000, resetTimeoutMs: 1250 });
-    expect(deriveBreakerTimings(10_000, breakerProfiles.connect).resetTimeoutMs).toBe(2000);
+  it('connect: the caller's fixed connect bound, whatever etcd latency says; back within 0.5-2 s', () => {
+    // How the stream consumers and the prober's reporter use it: the bound is both floor and ceiling.
+    const bounded = (ms: number) => ({ ...breakerProfiles.connect, timeoutFloorMs: ms, timeoutCeilingMs: ms });
+    expect(deriveBreakerTimings(Number.NaN, bounded(5000))).toEqual({ timeoutMs: 5000, resetTimeoutMs: 1250 });
+    expect(deriveBreakerTimings(10_000, bounded(5000))).toEqual({ timeoutMs: 5000, resetTimeoutMs: 1250 });
+    expect(deriveBreakerTimings(Number.NaN, bounded(1000))).toEqual({ timeoutMs: 1000, resetTimeoutMs: 500 });
+    expect(deriveBreakerTimings(Number.NaN, bounded(20_000)).resetTimeoutMs).toBe(2000);
   });
 });
