@@ -8,7 +8,7 @@ describe('breaker profiles', () => {
     expect(deriveBreakerTimings(1000, breakerProfiles.etcd)).toEqual({ timeoutMs: 5000, resetTimeoutMs: 10_000 });
   });
 
-  it('connect: the caller's fixed connect bound, whatever etcd latency says; back within 0.5-2 s', () => {
+  it('connect: a fixed connect bound from the caller, whatever etcd latency says; back within 0.5-2 s', () => {
     // How the stream consumers and the prober's reporter use it: the bound is both floor and ceiling.
     const bounded = (ms: number) => ({ ...breakerProfiles.connect, timeoutFloorMs: ms, timeoutCeilingMs: ms });
     expect(deriveBreakerTimings(Number.NaN, bounded(5000))).toEqual({ timeoutMs: 5000, resetTimeoutMs: 1250 });
