@@ -9,7 +9,8 @@
 # One user per service, named like the service, holding one role of the same name:
 #   config-watcher     read <prefix> (documents, weights, members), write <prefix>heartbeat/
 #   prober             write <prefix>members/prober/ (its leased membership key; watched by all probers)
-#   weight-calculator  write <prefix>weights/ and <prefix>election/weight-calculator/
+#   weight-calculator  write <prefix>weights/ and <prefix>election/weight-calculator/, read
+#                      <prefix>members/prober/ (only members may report probes)
 #   cdnctl             read <prefix>, write <prefix>nodes/ and <prefix>domains/
 # (`write` here is etcd's readwrite: a writer also reads what it writes and watches it.)
 # Leases need no permission to grant; revoking one needs write access to its keys, which each
@@ -79,6 +80,8 @@ grant prober readwrite "${prefix}members/prober/"
 add_user weight-calculator
 grant weight-calculator readwrite "${prefix}weights/"
 grant weight-calculator readwrite "${prefix}election/weight-calculator/"
+# ReportProbes is accepted only from current prober members: the weight-calculator watches them.
+grant weight-calculator read "${prefix}members/prober/"
 
 add_user cdnctl
 grant cdnctl read "$prefix"
