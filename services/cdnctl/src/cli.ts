@@ -54,7 +54,10 @@ export interface Endpoints {
    * ($TLS_CA_FILE, $TLS_CERT_FILE, $TLS_KEY_FILE), else plaintext.
    */
   transport: Transport;
-  /** The dns-gateway's metrics server (its /readyz), `http://host:port`. */
+  /**
+   * The dns-gateway's metrics server (its /readyz), `http://host:port`; empty = no gateway to check.
+   * Defaults to the local mesh's gateway while `npm start` runs, else empty.
+   */
   dnsGatewayMetrics: string;
 }
 
@@ -85,7 +88,7 @@ export function endpoints(args: ParsedArgs, env: NodeJS.ProcessEnv = process.env
     resolver: s('resolver', 'RESOLVER', '127.0.0.1:50054'),
     probers: s('probers', 'PROBERS', '127.0.0.1:50052,127.0.0.1:50062').split(',').map((x) => x.trim()).filter(Boolean),
     transport: cliTransport(s('tls-ca-file', 'TLS_CA_FILE', ''), s('tls-cert-file', 'TLS_CERT_FILE', ''), s('tls-key-file', 'TLS_KEY_FILE', ''), s('tls-server-name', 'TLS_SERVER_NAME', '')),
-    dnsGatewayMetrics: s('dns-gateway-metrics', 'DNS_GATEWAY_METRICS', 'http://127.0.0.1:9465'),
+    dnsGatewayMetrics: s('dns-gateway-metrics', 'DNS_GATEWAY_METRICS', running ? 'http://127.0.0.1:9465' : ''),
   };
 }
 

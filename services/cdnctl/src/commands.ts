@@ -65,7 +65,7 @@ export const commands: Command[] = [
     run: resolve,
   },
   { name: 'weights', usage: 'weights [--watch] [--json]', help: 'Prints the weight table from the weight-calculator\'s stream; --watch prints every new version until Ctrl-C.', run: weights },
-  { name: 'status', usage: 'status [--json]', help: 'Health, readiness reasons, versions, staleness, breaker states and etcd watch latency of every service. Exits 1 if a service does not answer.', run: status },
+  { name: 'status', usage: 'status [--json]', help: 'Health, readiness reasons, versions, staleness, breaker states and etcd watch latency of every service. The dns-gateway (its /readyz) is included when --dns-gateway-metrics / $DNS_GATEWAY_METRICS is set or the local mesh runs. Exits 1 if a service does not answer.', run: status },
   {
     name: 'mesh',
     usage: 'mesh [--no-demo] [--keep] [--probe-interval-ms N] [--status-interval-ms N] [--dns-port P]',

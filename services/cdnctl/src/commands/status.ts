@@ -78,7 +78,8 @@ export async function status(args: ParsedArgs): Promise<void> {
       return lines.join('\n');
     });
   }
-  if (!(await dnsGatewayStatus(args, e.dnsGatewayMetrics))) down++;
+  // A mesh without a gateway (one given only gRPC addresses) has none to report.
+  if (e.dnsGatewayMetrics && !(await dnsGatewayStatus(args, e.dnsGatewayMetrics))) down++;
   if (down > 0) process.exitCode = 1;
 }
 
