@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { configWatcherSetting, runService } from '@cdn-sched/service-kit';
+import { configWatcherSetting, createUpstreams, runService } from '@cdn-sched/service-kit';
 import { createAnswerCache } from './answer-cache.js';
 import { createDecisionClient } from './decisions/decision-client.js';
 import type { DecisionRecords } from './decision-records.js';
@@ -160,15 +160,11 @@ if (cluster.isPrimary && workersFlag > 1 && !argv.includes('--help')) {
         onConnectionError: (reason) => gm.onDrop(`tcp-${reason}`),
       });
       shutdown.add('tcp', () => tcp.close(1000));
+      const upstreams = createUpstreams();
+      upstreams.add({ name: 'config-watcher', target: () => config.configWatcher, state: () => domains.consumer.state, meanwhile: 'serving the last known domains', requiredForReady: 'configuration' });
       logger.info({ dns: `${config.dnsHost}:${udp.port}`, udpPort: udp.port, tcpPort: tcp.port, resolvers: config.resolvers, configWatcher: config.configWatcher }, 'dns-gateway listening');
       return {
-        readiness: () => {
-          const reasons: string[] = [];
-          const s = domains.consumer.state;
-          if (s.version === 0) return { ready: false, reasons: ['no configuration yet (waiting for the config-watcher)'] };
-          if (s.stale) reasons.push(`config stream ${s.connected ? 'stale' : 'unreachable'}; serving the last known domains`);
-          return { ready: true, reasons };
-        },
+        readiness: () => upstreams.readiness(),
       };
     },
   });
