@@ -84,7 +84,7 @@ if (cluster.isPrimary && workersFlag > 1 && !argv.includes('--help')) {
     spec,
     metricsPort: 9465,
     argv: workerArgv,
-    async main({ config, instanceId, logger, metrics, shutdown }) {
+    async main({ config, instanceId, logger, metrics, shutdown, transport }) {
       const apex = {
         nsNames: config.nsNames,
         nsAddresses: config.nsAddresses,
@@ -102,6 +102,7 @@ if (cluster.isPrimary && workersFlag > 1 && !argv.includes('--help')) {
       const domains = createDomainSource({
         consumerId: instanceId,
         configTarget: config.configWatcher,
+        transport,
         maxStalenessMs: config.maxStalenessMs,
         explicitZones: config.zones,
         apex,
@@ -121,6 +122,7 @@ if (cluster.isPrimary && workersFlag > 1 && !argv.includes('--help')) {
         batchSize: config.batchSize,
         flushDelayMs: config.flushDelayMs,
         deadlineMs: config.deadlineMs,
+        connect: (target) => transport.channel(target),
         onFailover: (from, to, reason) => {
           gm.onFailover();
           logger.warn({ from, to, reason }, 'decision stream failed over to another resolver');
