@@ -94,6 +94,10 @@ describe.skipIf(!isRoot)('chaos: multi-host rehearsal (network namespaces, etcd 
   it('runs with mutual TLS across hosts: one weight-calculator leads, both resolvers answer, the dns-gateway answers over DNS', async () => {
     const leaders = await Promise.all(r.services.filter((s) => s.kind === 'weight-calculator').map(async (s) => (await s.status()).gauges['leader'] ?? 0));
     expect(leaders.sort()).toEqual([0, 1]);
+    // Both probers report to both replicas (the prober expands the dns:/// name to every address).
+    for (const name of ['weight-calculator-1', 'weight-calculator-2']) {
+      await waitFor(async () => (await r.service(name).status()).gauges['reporters'] === 2, { timeoutMs: 20_000, intervalMs: 200, message: `both probers reporting to ${name}` });
+    }
     for (const name of ['resolver-1', 'resolver-2']) {
       const s = await r.service(name).status();
       expect(s.reasons).toEqual([]);

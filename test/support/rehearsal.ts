@@ -176,7 +176,7 @@ function createRehearsalService(kind: RehearsalKind, name: string, host: Host, e
     },
     async start() {
       if (current && !current.exited) throw new Error(`${name} is already running`);
-      current = await startServiceProcess({ service: kind, env, wrap: host.wrap, startTimeoutMs: 90_000 });
+      current = await startServiceProcess({ service: kind, env, wrap: host.wrap, startTimeoutMs: 150_000 });
       await waitReady();
     },
     async stop(signal = 'SIGTERM') {
@@ -246,6 +246,12 @@ export async function startRehearsal(options: RehearsalOptions = {}): Promise<Re
       const ips = PLACEMENT.filter((p) => p.kind === kind).map((p) => net.host(p.host).address);
       certs[kind] = await pki.server(kind, { ips, dnsNames: [kind, `${kind}.cdn-sched.svc`, SVC(kind)] });
     }
+    // A prober reports under its own name, and the weight-calculator accepts that only when the
+    // caller's certificate carries the name: each prober has a certificate of its own (CN = instance,
+    // SANs also name the Service, for the config-watcher's allow-list).
+    for (const p of PLACEMENT.filter((x) => x.kind === 'prober')) {
+      certs[p.name] = await pki.server(p.name, { ips: [net.host(p.host).address], dnsNames: [p.name, 'prober', 'prober.cdn-sched.svc', SVC('prober')] });
+    }
     const caFile = pki.caFile;
 
     etcd = await startEtcdCluster({
@@ -284,7 +290,7 @@ export async function startRehearsal(options: RehearsalOptions = {}): Promise<Re
     for (const p of PLACEMENT) {
       const prod = prodEnv[p.kind];
       if (!prod) throw new Error(`rehearsal: the prod overlay renders no Deployment ${p.kind}`);
-      const env = instanceEnv(prod, net.host(p.host), p.name, certs[p.kind]!, caFile);
+      const env = instanceEnv(prod, net.host(p.host), p.name, certs[p.name] ?? certs[p.kind]!, caFile);
       if (p.kind === 'prober') env['PROBE_INTERVAL_MS'] = String(probeIntervalMs);
       Object.assign(env, options.env?.[p.kind]);
       services.push(createRehearsalService(p.kind, p.name, net.host(p.host), env, transport, channels));
