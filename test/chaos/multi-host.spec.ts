@@ -45,7 +45,8 @@ async function breakerOpens(services: readonly RehearsalService[]): Promise<Map<
 function describeReport(what: string, r: ReplayReport): string {
   return (
     `${what}: ${r.decisions} decisions (${r.decisionsPerS.toFixed(0)}/s), ${r.failures.length} failed, ${r.unanswered} unanswered, ${r.degraded} degraded, ` +
-    `${r.failovers.length} failovers, ${r.resentBatches} batches resent; batch latency ${formatSummary(r.latencyMs)}`
+    `${r.failovers.length} failovers, ${r.resentBatches} batches resent; batch latency ${formatSummary(r.latencyMs)}` +
+    (r.degraded > 0 ? `; degraded because: ${[...new Set(r.degradedReasons)].slice(0, 3).join(' | ')}` : '')
   );
 }
 
@@ -92,8 +93,10 @@ describe.skipIf(!isRoot)('chaos: multi-host rehearsal (network namespaces, etcd 
   };
 
   it('runs with mutual TLS across hosts: one weight-calculator leads, both resolvers answer, the dns-gateway answers over DNS', async () => {
-    const leaders = await Promise.all(r.services.filter((s) => s.kind === 'weight-calculator').map(async (s) => (await s.status()).gauges['leader'] ?? 0));
-    expect(leaders.sort()).toEqual([0, 1]);
+    // Exactly one leader, once the first campaign is over (ready does not wait for it).
+    const leaders = async (): Promise<number[]> => Promise.all(r.services.filter((s) => s.kind === 'weight-calculator').map(async (s) => (await s.status()).gauges['leader'] ?? 0));
+    await waitFor(async () => (await leaders()).includes(1), { timeoutMs: 30_000, intervalMs: 200, message: 'a weight-calculator leader' });
+    expect((await leaders()).sort()).toEqual([0, 1]);
     // Both probers report to both replicas (the prober expands the dns:/// name to every address).
     for (const name of ['weight-calculator-1', 'weight-calculator-2']) {
       await waitFor(async () => (await r.service(name).status()).gauges['reporters'] === 2, { timeoutMs: 20_000, intervalMs: 200, message: `both probers reporting to ${name}` });
