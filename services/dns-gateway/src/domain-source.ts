@@ -8,6 +8,8 @@ export interface DomainSourceOptions {
   consumerId: string;
   /** config-watcher address. */
   configTarget: string;
+  /** Credentials and limits of the stream (mutual TLS when the service has certificates). Defaults to plaintext. */
+  transport?: Parameters<typeof createConfigConsumer>[0]['transport'];
   /** Past this age without confirmation the config view is stale, milliseconds. Defaults to 10 s. */
   maxStalenessMs?: number;
   /** Zones given by the operator; empty means derived from the policy names. */
@@ -36,6 +38,7 @@ export function createDomainSource(options: DomainSourceOptions): DomainSource {
   let version = 0;
   const consumer = createConfigConsumer({
     target: options.configTarget,
+    transport: options.transport,
     consumerId: options.consumerId,
     maxStalenessMs: options.maxStalenessMs,
     onApplied: (update, entries) => {

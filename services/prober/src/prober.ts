@@ -24,6 +24,7 @@ import {
   type ProbeRunnerOptions,
 } from './probing/index.js';
 import type { Transport } from '@cdn-sched/transport';
+import { createReportTargets, type ReportTarget } from './report-targets.js';
 import { createReporter, type Reporter } from './reporter.js';
 
 /** Options of {@link createProber}. */
@@ -31,8 +32,10 @@ export interface ProberOptions {
   proberId: string;
   /** config-watcher address. */
   configTarget: string;
-  /** Every weight-calculator replica: results go to all of them. */
+  /** Every weight-calculator replica (`host:port`, or `dns:///name:port` for every address of the name): results go to all of them. */
   weightTargets: readonly string[];
+  /** How often `dns:///` weight-calculator names are resolved again, milliseconds. Defaults to 5000. */
+  resolveIntervalMs?: number;
   /** etcd for membership; absent = this prober alone probes everything (tests, single node). */
   client?: EtcdClient;
   /** Key prefix. Defaults to "/cdn/". */
@@ -88,17 +91,36 @@ export function createProber(options: ProberOptions): Prober {
       reassign();
     },
   });
-  const reporters = options.weightTargets.map((target) =>
+  // One reporter per weight-calculator replica; `dns:///` entries are expanded to every address.
+  const reporterMap = new Map<string, Reporter>();
+  let reporters: Reporter[] = [];
+  const newReporter = (t: ReportTarget): Reporter =>
     createReporter({
       proberId: options.proberId,
-      target,
+      target: t.target,
+      serverName: t.serverName,
       transport: options.transport,
-      onStateChange: (connected, error) => log(connected ? 'info' : 'warn', connected ? 'reporting to weight-calculator' : 'weight-calculator unreachable; buffering latest result per node', { target, error }),
+      onStateChange: (connected, error) => log(connected ? 'info' : 'warn', connected ? 'reporting to weight-calculator' : 'weight-calculator unreachable; buffering latest result per node', { target: t.target, error }),
       onAck: (ack) => {
-        if (ack.rejected > 0) log('warn', 'weight-calculator rejected results', { target, rejected: ack.rejected, errors: ack.errors });
+        if (ack.rejected > 0) log('warn', 'weight-calculator rejected results', { target: t.target, rejected: ack.rejected, errors: ack.errors });
       },
-    }),
-  );
+    });
+  const reportTargets = createReportTargets({
+    entries: options.weightTargets,
+    resolveIntervalMs: options.resolveIntervalMs,
+    onChange: (targets) => {
+      const wanted = new Set(targets.map((t) => t.target));
+      for (const [key, reporter] of reporterMap) {
+        if (wanted.has(key)) continue;
+        reporterMap.delete(key);
+        void reporter.close();
+      }
+      for (const t of targets) if (!reporterMap.has(t.target)) reporterMap.set(t.target, newReporter(t));
+      reporters = [...reporterMap.values()];
+      log('info', 'weight-calculator replicas', { targets: [...wanted] });
+    },
+    onError: (entry, error) => log('warn', 'weight-calculator name did not resolve; keeping the last addresses', { entry, error: error.message }),
+  });
   const scheduler = createProbeScheduler({
     defaults: options.defaults,
     maxConcurrency: options.maxConcurrency,
@@ -199,7 +221,9 @@ export function createProber(options: ProberOptions): Prober {
     },
     scheduler,
     config,
-    reporters,
+    get reporters() {
+      return reporters;
+    },
     get members() {
       return members;
     },
@@ -212,6 +236,7 @@ export function createProber(options: ProberOptions): Prober {
       await membership?.close();
       await config.close();
       await scheduler.close();
+      reportTargets.close();
       for (const x of reporters) await x.close();
     },
   };
