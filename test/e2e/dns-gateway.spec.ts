@@ -88,6 +88,23 @@ function dnsperf(port: number, file: string, args: readonly string[]): Promise<s
   });
 }
 
+/** The real `kdig` (Debian `knot-dnsutils`): the record data of the answer, status and ECS. */
+function kdig(port: number, name: string, args: readonly string[]): Promise<{ status: string; answers: string[]; clientSubnet: { address: string; source: number; scope: number } | undefined; raw: string }> {
+  return new Promise((resolve, reject) => {
+    execFile('kdig', ['@127.0.0.1', '-p', String(port), name, '+retry=0', '+timeout=4', ...args], { timeout: 15_000, encoding: 'utf8' }, (error, stdout) => {
+      if (error && !stdout) return reject(new Error(`kdig failed: ${error.message} (Debian: apt-get install knot-dnsutils)`));
+      const subnet = /CLIENT-SUBNET: ([0-9a-f.:]+)\/(\d+)\/(\d+)/i.exec(stdout);
+      const answerSection = stdout.split(';; ANSWER SECTION:')[1]?.split('\n\n')[0] ?? '';
+      resolve({
+        status: /status: (\w+)/.exec(stdout)?.[1] ?? 'NO-REPLY',
+        answers: answerSection.split('\n').filter((l) => /\sA\s/.test(l)).map((l) => l.trim().split(/\s+/).pop()!),
+        clientSubnet: subnet ? { address: subnet[1]!, source: Number(subnet[2]), scope: Number(subnet[3]) } : undefined,
+        raw: stdout,
+      });
+    });
+  });
+}
+
 describe('dns-gateway in front of a real mesh', () => {
   let mesh: Mesh;
   let gw: Gateway;
@@ -207,6 +224,79 @@ describe('dns-gateway in front of a real mesh', () => {
     console.log(`fuzz: ${sent} packets, RSS ${(rssBefore / 2 ** 20).toFixed(1)} → ${(rssAfter / 2 ** 20).toFixed(1)} MiB, dropped ${await metric(gw, 'cdn_dns_dropped_packets_total')}, FORMERR ${await metric(gw, 'cdn_dns_queries_total{qtype="none",rcode="FORMERR"')}`);
     expect(rssAfter - rssBefore).toBeLessThan(64 * 2 ** 20);
     expect(gw.process.exited).toBe(false);
+  });
+
+  it('ECS (RFC 7871): source /0 decides on the resolver address with scope 0; IPv6 echoed with its scope; malformed options are FORMERR', async () => {
+    // SOURCE PREFIX-LENGTH 0 (§7.1.2): the packet's source (dig, on 127.0.0.1) decides; scope 0.
+    const [fromSource] = (await mesh.cdnctl(['resolve', '127.0.0.1', VIDEO, '--json'])).json() as { answers: { nodeId: string }[] }[];
+    const zero = await dig('127.0.0.1', uncached.port, VIDEO, ['+subnet=0.0.0.0/0']);
+    expect(zero.status, zero.raw).toBe('NOERROR');
+    expect(zero.clientSubnet).toEqual({ address: '0.0.0.0', source: 0, scope: 0 });
+    expect(zero.answers.map((a) => edgeOf(a.data)).sort()).toEqual(fromSource!.answers.map((a) => a.nodeId).sort());
+
+    // IPv6 (FAMILY 2), with kdig as a second client: the option is echoed, the subnet decides, and
+    // the scope is the decision's, at least the /40 asked (a consistent pick hashes the client /56).
+    const v6 = '2001:db8:1200::/40';
+    const [cli6] = (await mesh.cdnctl(['resolve', v6, VIDEO, '--json'])).json() as { answers: { nodeId: string }[]; ecsScope: number }[];
+    const k = await kdig(uncached.port, VIDEO, [`+subnet=${v6}`]);
+    expect(k.status, k.raw).toBe('NOERROR');
+    expect(k.clientSubnet).toEqual({ address: '2001:db8:1200::', source: 40, scope: Math.max(40, cli6!.ecsScope) });
+    expect(k.answers.sort()).toEqual(cli6!.answers.map((a) => EDGES.findIndex((e) => e.id === a.nodeId)).map((i) => edgeHost(i)).sort());
+    const d6 = await dig('127.0.0.1', gw.port, MUSIC, [`+subnet=${v6}`]);
+    expect(d6.status).toBe('NOERROR');
+    expect(d6.clientSubnet?.source).toBe(40);
+
+    // Malformed options (§7.1.1), as raw EDNS option bytes: FAMILY, SOURCE, SCOPE, ADDRESS.
+    const malformed = {
+      'unknown family 3': '0003180001000800',
+      'IPv4 /33': '00012100010008000000',
+      'IPv6 /129': `00028100${'00'.repeat(17)}`,
+      'IPv4 address bit past /23': '00011700010009',
+      'IPv6 address bit past /20': '0002140020010d',
+      'address octets past the /16': '0001100001000800',
+    };
+    for (const [what, hex] of Object.entries(malformed)) {
+      const r = await dig('127.0.0.1', gw.port, MUSIC, [`+ednsopt=8:${hex}`]);
+      expect(r.status, what).toBe('FORMERR');
+    }
+    // The gateway keeps answering well-formed queries.
+    expect((await dig('127.0.0.1', gw.port, MUSIC, [`+subnet=${CLIENTS.gdCt.ip}/24`])).status).toBe('NOERROR');
+  });
+
+  it('--workers 2: both processes serve the one UDP and TCP port, and stop together', async () => {
+    const g = await startMeshDnsGateway({ common: {}, configWatcher: mesh.configWatcher.address, resolvers: mesh.resolvers.map((r) => r.address), env: { INSTANCE_ID: 'dns-gateway-workers', DNS_WORKERS: '2' }, startTimeoutMs: 120_000 });
+    try {
+      await waitFor(() => g.process.logs.filter((l) => l['msg'] === 'metrics server listening').length === 2, { timeoutMs: 120_000, message: 'both workers listening' });
+      const workers = g.process.logs.filter((l) => l['msg'] === 'metrics server listening').map((l) => ({ instance: String(l['instance']), metrics: `${String(l['metrics'])}/metrics` }));
+      expect(workers.map((w) => w.instance).sort()).toEqual(['dns-gateway-workers-w0', 'dns-gateway-workers-w1']);
+      expect(new Set(workers.map((w) => w.metrics)).size).toBe(2); // each worker its own metrics port
+      const answered = async (w: { metrics: string }, transport: string): Promise<number> => {
+        const text = await (await fetch(w.metrics)).text();
+        return text.split('\n').filter((l) => l.startsWith('cdn_dns_queries_total{') && l.includes(`transport="${transport}"`)).reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+      };
+      // TCP: the cluster primary hands connections to the workers in turn.
+      for (let i = 0; i < 4; i++) {
+        const r = await dig('127.0.0.1', g.dnsPort, MUSIC, ['+tcp', `+subnet=${CLIENTS.gdCt.ip}/24`]);
+        expect(EDGES.find((e) => e.id === edgeOf(r.answers[0]!.data))?.region).toBe('CN-GD');
+      }
+      expect(await Promise.all(workers.map((w) => answered(w, 'tcp')))).toEqual([2, 2]);
+      // UDP: one shared socket; the kernel wakes whichever worker waits, so bursts reach both.
+      const file = join(tmpdir(), `dns-gateway-workers-${process.pid}.txt`);
+      writeFileSync(file, `${MUSIC} A\n${VIDEO} A\n`);
+      await waitFor(
+        async () => {
+          const out = await dnsperf(g.dnsPort, file, ['-n', '200', '-q', '50', '-c', '8']);
+          expect(Number(/Queries lost:\s+(\d+)/.exec(out)?.[1])).toBe(0);
+          return (await Promise.all(workers.map((w) => answered(w, 'udp')))).every((n) => n > 0);
+        },
+        { timeoutMs: 60_000, intervalMs: 100, message: 'UDP queries answered by both workers' },
+      );
+      const counts = await Promise.all(workers.map((w) => answered(w, 'udp')));
+      console.log(`--workers 2: UDP answers per worker ${counts.join(' / ')}`);
+    } finally {
+      expect(await g.process.stop()).toBe(0);
+    }
+    expect(g.process.exited).toBe(true);
   });
 
   it('loses no query when a resolver is SIGKILLed under dnsperf load (the other answers), then serves stale, then SERVFAIL', async () => {
