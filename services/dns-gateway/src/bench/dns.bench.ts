@@ -18,6 +18,7 @@
  * run at half that rate with dnsperf's per-query output (-v) for p50/p99; CPU per query from /proc
  * (the target's whole process tree). Figures are the median of the rounds. dnsperf sends one fixed EDNS Client Subnet option (1.0.8.0/24) with every query
  * (it cannot vary it per query), so cache-on runs measure the cache's hit path.
+ * BENCH_ONLY selects targets by name; BENCH_PROFILE_DIR makes the gateways write CPU profiles.
  * Needs dnsperf, gdnsd and pdns-server + pdns-backend-bind (Debian: apt-get install dnsperf gdnsd
  * pdns-server pdns-backend-bind); a missing gdnsd or PowerDNS is reported and skipped.
  * Prints one JSON line per figure.
@@ -33,6 +34,11 @@ const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3);
 const REPEATS = Number(process.env['BENCH_REPEATS'] ?? 3);
 /** BENCH_PIN=0 leaves every process unpinned (a machine shared with other work starves a pinned one). */
 const PIN = process.env['BENCH_PIN'] !== '0';
+/** BENCH_ONLY=floor,cache on: only targets whose name contains one of these (all when unset). */
+const ONLY = (process.env['BENCH_ONLY'] ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+const wanted = (name: string): boolean => ONLY.length === 0 || ONLY.some((o) => name.includes(o));
+/** BENCH_PROFILE_DIR=<dir>: the gateways write a V8 CPU profile there when they stop (open it in Chrome DevTools). */
+const PROFILE_DIR = process.env['BENCH_PROFILE_DIR'];
 const ECS_OPTION = '8:0001180001000800'; // family 1, /24, scope 0, 1.0.8.0
 const BENCH = 'dns';
 
@@ -287,7 +293,8 @@ try {
     ['gateway 2 workers cache on, unpinned', { DNS_WORKERS: '2' }, false],
   ];
   for (const [name, env, pinned] of gateways) {
-    const g = await startGateway(env);
+    if (!wanted(name)) continue;
+    const g = await startGateway({ ...env, ...(PROFILE_DIR ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}` } : {}) });
     stops.push(() => g.process.stop());
     // One answered query proves the domains arrived and the resolver is reachable.
     await run('dig', ['@127.0.0.1', '-p', String(g.port), 'music.bench.example', '+subnet=1.0.8.0/24', '+short', '+tries=5'], 20_000);
@@ -297,6 +304,10 @@ try {
   for (const start of others) {
     const started = await start();
     if (!started) continue;
+    if (!wanted(started.target.name)) {
+      await stopChild(started.child);
+      continue;
+    }
     stops.push(() => stopChild(started.child));
     targets.push(started.target);
   }
