@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { configWatcherSetting, runService } from '@cdn-sched/service-kit';
+import { configWatcherSetting, runService, transportSettings } from '@cdn-sched/service-kit';
 import { createAnswerCache } from './answer-cache.js';
 import { createDecisionClient } from './decisions/decision-client.js';
 import type { DecisionRecords } from './decision-records.js';
@@ -10,8 +10,20 @@ import { createRateLimiter } from './transport/rate-limiter.js';
 import { startTcpServer } from './transport/tcp-server.js';
 import { startUdpServer } from './transport/udp-server.js';
 
+// The client side of the transport settings: the gateway dials the config-watcher and the
+// resolvers (mutual TLS when the three files are given) and serves no gRPC itself.
+const { tlsCaFile, tlsCertFile, tlsKeyFile, tlsReloadIntervalMs, tlsServerName, grpcMaxReceiveBytes, grpcMaxSendBytes, grpcKeepaliveTimeMs } = transportSettings;
+
 const spec = {
   ...configWatcherSetting,
+  tlsCaFile,
+  tlsCertFile,
+  tlsKeyFile,
+  tlsReloadIntervalMs,
+  tlsServerName,
+  grpcMaxReceiveBytes,
+  grpcMaxSendBytes,
+  grpcKeepaliveTimeMs,
   resolvers: { type: 'list', env: 'RESOLVERS', flag: 'resolvers', default: ['127.0.0.1:50054'], description: 'resolver addresses for ResolveStream, tried in order (failover)' },
   dnsHost: { type: 'string', env: 'DNS_HOST', flag: 'dns-host', default: '127.0.0.1', description: 'DNS listen address (UDP and TCP)' },
   dnsPort: { type: 'int', env: 'DNS_PORT', flag: 'dns-port', default: 5300, min: 0, max: 65535, description: 'DNS port, UDP and TCP (0 = any; 53 needs CAP_NET_BIND_SERVICE)' },
@@ -49,7 +61,7 @@ await runService({
   summary: 'Authoritative GeoDNS front-end: answers A/AAAA/CNAME for the configured domains from resolver decisions (ResolveStream), with EDNS Client Subnet, a scope-aware cache and stale-or-SERVFAIL.',
   spec,
   metricsPort: 9465,
-  async main({ config, instanceId, logger, metrics, shutdown }) {
+  async main({ config, instanceId, logger, metrics, shutdown, transport }) {
     const apex = {
       nsNames: config.nsNames,
       nsAddresses: config.nsAddresses,
@@ -67,6 +79,7 @@ await runService({
     const domains = createDomainSource({
       consumerId: instanceId,
       configTarget: config.configWatcher,
+      transport,
       maxStalenessMs: config.maxStalenessMs,
       explicitZones: config.zones,
       apex,
@@ -83,6 +96,7 @@ await runService({
     shutdown.add('config-stream', () => domains.close());
     const decisions = createDecisionClient({
       targets: config.resolvers,
+      channel: (target) => transport.channel(target),
       batchSize: config.batchSize,
       flushDelayMs: config.flushDelayMs,
       deadlineMs: config.deadlineMs,
