@@ -1,5 +1,6 @@
 import { Strategy } from '@cdn-sched/proto';
 import { createConfigConsumer, type ConfigEntry, type StreamConsumer } from '@cdn-sched/stream';
+import type { Transport } from '@cdn-sched/transport';
 import { canonicalName } from './dns/names.js';
 import { createZoneModel, type ApexSettings, type ZoneModel } from './dns/zone-model.js';
 
@@ -13,6 +14,8 @@ export interface DomainSourceOptions {
   /** Zones given by the operator; empty means derived from the policy names. */
   explicitZones: readonly string[];
   apex: ApexSettings;
+  /** Credentials and limits of the config stream. Defaults to plaintext. */
+  transport?: Transport;
   /** After every rebuild: the new model and the config version it reflects. */
   onChange?(model: ZoneModel, version: number): void;
 }
@@ -37,6 +40,7 @@ export function createDomainSource(options: DomainSourceOptions): DomainSource {
   const consumer = createConfigConsumer({
     target: options.configTarget,
     consumerId: options.consumerId,
+    transport: options.transport,
     maxStalenessMs: options.maxStalenessMs,
     onApplied: (update, entries) => {
       version = update.version;

@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { configWatcherSetting, runService } from '@cdn-sched/service-kit';
+import { configWatcherSetting, runService, transportSettings } from '@cdn-sched/service-kit';
 import { createAnswerCache } from './answer-cache.js';
 import { createDecisionClient } from './decisions/decision-client.js';
 import type { DecisionRecords } from './decision-records.js';
@@ -13,6 +13,8 @@ import { startUdpServer } from './transport/udp-server.js';
 
 const spec = {
   ...configWatcherSetting,
+  // Mutual TLS (and limits) of its gRPC clients: the config stream and ResolveStream.
+  ...transportSettings,
   resolvers: { type: 'list', env: 'RESOLVERS', flag: 'resolvers', default: ['127.0.0.1:50054'], description: 'resolver addresses for ResolveStream, tried in order (failover)' },
   dnsHost: { type: 'string', env: 'DNS_HOST', flag: 'dns-host', default: '127.0.0.1', description: 'DNS listen address (UDP and TCP)' },
   dnsPort: { type: 'int', env: 'DNS_PORT', flag: 'dns-port', default: 5300, min: 0, max: 65535, description: 'DNS port, UDP and TCP (0 = any; 53 needs CAP_NET_BIND_SERVICE)' },
@@ -84,7 +86,7 @@ if (cluster.isPrimary && workersFlag > 1 && !argv.includes('--help')) {
     spec,
     metricsPort: 9465,
     argv: workerArgv,
-    async main({ config, instanceId, logger, metrics, shutdown }) {
+    async main({ config, instanceId, logger, metrics, shutdown, transport }) {
       const apex = {
         nsNames: config.nsNames,
         nsAddresses: config.nsAddresses,
@@ -102,6 +104,7 @@ if (cluster.isPrimary && workersFlag > 1 && !argv.includes('--help')) {
       const domains = createDomainSource({
         consumerId: instanceId,
         configTarget: config.configWatcher,
+        transport,
         maxStalenessMs: config.maxStalenessMs,
         explicitZones: config.zones,
         apex,
@@ -121,6 +124,7 @@ if (cluster.isPrimary && workersFlag > 1 && !argv.includes('--help')) {
         batchSize: config.batchSize,
         flushDelayMs: config.flushDelayMs,
         deadlineMs: config.deadlineMs,
+        channel: (target) => transport.channel(target),
         onFailover: (from, to, reason) => {
           gm.onFailover();
           logger.warn({ from, to, reason }, 'decision stream failed over to another resolver');

@@ -36,6 +36,8 @@ export interface DecisionClientOptions {
   /** How long a resolver whose stream failed is passed over, milliseconds. Defaults to 1000. */
   retryAfterMs?: number;
   onFailover?(from: string, to: string, reason: string): void;
+  /** Opens the channel to a resolver (mutual TLS and limits come from here). Defaults to a plaintext channel. */
+  channel?: (target: string) => Channel;
   /** Clock in milliseconds. Defaults to performance.now. */
   now?: () => number;
 }
@@ -84,7 +86,7 @@ export function createDecisionClient(options: DecisionClientOptions): DecisionCl
   const deadlineMs = options.deadlineMs ?? 1000;
   const stallMs = options.stallMs ?? deadlineMs / 2;
   const retryAfterMs = options.retryAfterMs ?? 1000;
-  const channels: Channel[] = options.targets.map((t) => createChannel(t));
+  const channels: Channel[] = options.targets.map((t) => (options.channel ?? createChannel)(t));
   const clients: ResolverClient[] = channels.map((c) => createClient(serviceDefinitions.resolver, c));
   // Connect to every resolver now: a failover must not pay for a TCP and HTTP/2 handshake.
   for (const c of channels) c.getConnectivityState(true);
