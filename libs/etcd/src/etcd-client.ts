@@ -1,4 +1,5 @@
-import { Etcd3, GRPCUnavailableError, WatchClient, type IDuplexStream, type IKeyValue, type IOptions, type IWatchRequest, type IWatchResponse } from 'etcd3';
+import { circuitBreaker, ConsecutiveBreaker, handleWhen } from 'cockatiel';
+import { Etcd3, GRPCUnavailableError, isRecoverableError, WatchClient, type IDuplexStream, type IKeyValue, type IOptions, type IWatchRequest, type IWatchResponse } from 'etcd3';
 import { EtcdError } from './etcd-error.js';
 import { prefixRangeEnd, toText } from './keys.js';
 
@@ -136,6 +137,25 @@ function requireLeader(pool: Etcd3['pool'], hostOf: WeakMap<object, unknown>): C
   };
 }
 
+/**
+ * What a live member answers while the cluster elects a leader: `etcdserver: no leader`, `request
+ * timed out` (a proposal lost with the old leader, etcd's `ErrTimeoutDueToLeaderFail`), `leader
+ * changed`. etcd3's default per-member breaker counted these: during the 1-2 s election after a
+ * leader died, every surviving member collected three and was skipped for 5 s, so every call failed
+ * with "every member failed recently" for ~5 s after the new leader was already serving.
+ */
+export function isLeaderlessAnswer(error: Error): boolean {
+  return /etcdserver: (no leader|request timed out|leader changed)/.test(error.message);
+}
+
+/** etcd3's default member breaker (3 consecutive failures, 5 s open) minus leaderless answers. */
+function memberBreaker() {
+  return circuitBreaker(
+    handleWhen((error) => isRecoverableError(error) && !isLeaderlessAnswer(error)),
+    { halfOpenAfter: 5000, breaker: new ConsecutiveBreaker(3) },
+  );
+}
+
 /** Creates a client; connections are lazy (grpc-js reconnects by itself with backoff). */
 export function createEtcdClient(options: EtcdClientOptions): EtcdClient {
   const endpoints = [...options.endpoints];
@@ -150,9 +170,11 @@ export function createEtcdClient(options: EtcdClientOptions): EtcdClient {
     // A fresh deadline for every attempt: etcd3 retries a failed call on another member, and each
     // attempt deserves the whole budget (a member that hangs must not eat the next member's time).
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + defaultTimeout }),
-    // etcd3's default fault handling: 3 retries on another member; a member that failed 3 times in
-    // a row is skipped for 5 s. (A 1 s skip was tried: a frozen member then gets a call that hangs to
-    // its deadline every few seconds, and the SIGSTOP test lost its writes.)
+    // etcd3's fault handling (3 retries on another member; a member that failed 3 times in a row is
+    // skipped for 5 s — a 1 s skip was tried: a frozen member then gets a call that hangs to its
+    // deadline every few seconds, and the SIGSTOP test lost its writes), except that an answer from
+    // a live member without a leader does not count against it (see `isLeaderlessAnswer`).
+    faultHandling: { host: () => memberBreaker() },
     grpcOptions: {
       // etcd closes idle streams it considers dead; keepalive pings make a cut network visible
       // within seconds instead of the OS TCP timeout (minutes).

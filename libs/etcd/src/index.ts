@@ -1,4 +1,4 @@
-export { createEtcdClient, fromPb } from './etcd-client.js';
+export { createEtcdClient, fromPb, isLeaderlessAnswer } from './etcd-client.js';
 export type { CallOptions, EtcdClient, EtcdClientOptions, EtcdTls, KeyValue, WatchEvent, WatchStream } from './etcd-client.js';
 export { CompactedError, EtcdError } from './etcd-error.js';
 export type { EtcdErrorCode } from './etcd-error.js';

@@ -57,6 +57,9 @@ export interface Reflector {
  * - when the resume revision has been compacted, etcd cancels the watch with `compact_revision`:
  *   relist and publish a snapshot, so nothing is skipped and nothing goes back in time.
  */
+/** etcd's `ErrNoLeader` ("etcdserver: no leader", etcd api/v3rpc/rpctypes). */
+const NO_LEADER = /etcdserver: no leader/;
+
 export function createReflector(options: ReflectorOptions): Reflector {
   const controller = new AbortController();
   const signal = controller.signal;
@@ -122,7 +125,13 @@ export function createReflector(options: ReflectorOptions): Reflector {
           setState('listing', error);
           continue;
         }
-        setState('disconnected', EtcdError.from(error, `reflector ${options.prefix}`));
+        const failure = EtcdError.from(error, `reflector ${options.prefix}`);
+        setState('disconnected', failure);
+        // A member without a leader (etcd's ErrNoLeader, refused by the require-leader metadata) is
+        // alive and serves again as soon as the election ends, 1-2 election timeouts after a leader
+        // died. Retrying it at the base pace keeps the backoff from growing through the election: a
+        // grown backoff (up to its cap) would hold back the first event after a leader failover.
+        if (NO_LEADER.test(failure.message)) backoff.reset();
         await sleep(backoff.next(), signal).catch(() => undefined);
       }
     }

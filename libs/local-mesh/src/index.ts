@@ -6,3 +6,5 @@ export { nodeDocument } from './mesh-topology.js';
 export type { DomainDoc, EdgeSpec, ProbeSettings } from './mesh-topology.js';
 export { startMeshDnsGateway } from './dns-gateway-process.js';
 export type { MeshDnsGateway, MeshDnsGatewayOptions } from './dns-gateway-process.js';
+export { createMeshTls, MESH_CLIENT_IDENTITY, MESH_SERVER_NAME } from './mesh-tls.js';
+export type { MeshTls } from './mesh-tls.js';

@@ -2,6 +2,7 @@ import { createEtcdClient, type EtcdClient } from '@cdn-sched/etcd';
 import { createFakeFleet, startEtcd, type EtcdProcess, type FakeFleet, type FakeHealth } from '@cdn-sched/local-processes';
 import { startMeshDnsGateway, type MeshDnsGateway, type MeshDnsGatewayOptions } from './dns-gateway-process.js';
 import { createMeshService, type MeshService, type ServiceKind } from './mesh-service.js';
+import { createMeshTls, type MeshTls } from './mesh-tls.js';
 import { nodeDocument, type DomainDoc, type EdgeSpec } from './mesh-topology.js';
 
 /** Fixed ports of one service of the mesh (`npm start` uses the ports cdnctl's defaults point at). */
@@ -62,6 +63,12 @@ export interface LocalMeshOptions {
   edgeHostOf?(index: number): string;
   /** Starts a dns-gateway in front of the resolvers, last. Defaults to none. */
   dnsGateway?: MeshDnsGatewayOptions;
+  /**
+   * Runs every gRPC hop with mutual TLS: a throwaway CA is made in this directory (created if
+   * missing; the caller removes it) and every instance gets a certificate named after it. Defaults
+   * to plaintext on loopback.
+   */
+  tlsDir?: string;
   /** Called after each step of the start (awaited). */
   onProgress?: (progress: LocalMeshProgress) => void | Promise<void>;
 }
@@ -88,6 +95,8 @@ export interface LocalMesh {
   readonly dnsGateway: MeshDnsGateway | undefined;
   /** Every service, in start order. */
   readonly services: readonly MeshService[];
+  /** The mesh's CA and certificates, when it runs with `tlsDir`. */
+  readonly tls: MeshTls | undefined;
   /** Measured figures of the start, milliseconds: `etcdStartMs` (throwaway etcd only), `<name>.startMs`, `startMs`. */
   readonly figures: Record<string, number>;
   /** Makes edge `id` (an {@link EdgeSpec} id) answer its health checks as `health` says. */
@@ -126,6 +135,7 @@ export async function createLocalMesh(options: LocalMeshOptions = {}): Promise<L
   let fleet: FakeFleet | undefined;
   let etcdClient: EtcdClient | undefined;
   let dnsGateway: MeshDnsGateway | undefined;
+  let tls: MeshTls | undefined;
 
   // A caller that dies (a test worker killed on timeout, an uncaught error) must not leave processes behind.
   const killAll = (): void => {
@@ -144,6 +154,7 @@ export async function createLocalMesh(options: LocalMeshOptions = {}): Promise<L
         await Promise.all(services.filter((s) => s.kind === kind).map((s) => s.close()));
       }
       await fleet?.close();
+      tls?.close();
       etcdClient?.close();
       if (keepEtcdData) await etcd?.kill();
       else await etcd?.stop();
@@ -152,6 +163,7 @@ export async function createLocalMesh(options: LocalMeshOptions = {}): Promise<L
 
   try {
     const startedAt = performance.now();
+    if (options.tlsDir) tls = createMeshTls(options.tlsDir);
     let etcdEndpoints = options.etcdEndpoints;
     if (!etcdEndpoints) {
       etcd = await startEtcd();
@@ -184,7 +196,14 @@ export async function createLocalMesh(options: LocalMeshOptions = {}): Promise<L
     const common = { ...options.commonEnv, ETCD_ENDPOINTS: servicesEtcdEndpoints, CDN_PREFIX: prefix };
     const add = (kind: ServiceKind, name: string, env: Record<string, string>): MeshService => {
       const ports = options.ports?.[name];
-      const s = createMeshService({ kind, name, env: { ...common, ...env, ...options.env?.[kind] }, grpcPort: ports?.grpcPort, metricsPort: ports?.metricsPort });
+      const s = createMeshService({
+        kind,
+        name,
+        env: { ...common, ...tls?.envOf(name), ...env, ...options.env?.[kind] },
+        grpcPort: ports?.grpcPort,
+        metricsPort: ports?.metricsPort,
+        transport: tls?.transport,
+      });
       services.push(s);
       return s;
     };
@@ -207,7 +226,7 @@ export async function createLocalMesh(options: LocalMeshOptions = {}): Promise<L
     await startAll([...probers, ...resolvers]);
     if (options.dnsGateway) {
       const t = performance.now();
-      dnsGateway = await startMeshDnsGateway({ ...options.dnsGateway, common, configWatcher: configWatcher.address, resolvers: resolvers.map((r) => r.address) });
+      dnsGateway = await startMeshDnsGateway({ ...options.dnsGateway, common: { ...common, ...tls?.envOf('dns-gateway-1') }, configWatcher: configWatcher.address, resolvers: resolvers.map((r) => r.address) });
       figures['dns-gateway-1.startMs'] = performance.now() - t;
     }
     figures['startMs'] = performance.now() - startedAt;
@@ -226,6 +245,7 @@ export async function createLocalMesh(options: LocalMeshOptions = {}): Promise<L
       resolvers,
       dnsGateway,
       services,
+      tls,
       figures,
       setEdgeHealth: (id, health) => theFleet!.setHealth(theFleet!.nodes[edgeIndex(id)]!.id, health),
       nodeDocument: documentOf,

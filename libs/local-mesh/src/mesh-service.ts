@@ -1,6 +1,7 @@
 import { serviceDefinitions, type ProbeStatusResponse, type StatusResponse } from '@cdn-sched/proto';
 import { startServiceProcess, waitFor, type ServiceProcess } from '@cdn-sched/local-processes';
-import { createChannel, createClient, type Channel } from 'nice-grpc';
+import { plaintextTransport, type Transport } from '@cdn-sched/transport';
+import { createClient, type Channel } from 'nice-grpc';
 
 /** The four services of the mesh. */
 export type ServiceKind = 'config-watcher' | 'prober' | 'weight-calculator' | 'resolver';
@@ -36,6 +37,8 @@ export interface MeshServiceOptions {
   metricsPort?: number;
   /** Bound of one start, milliseconds. Defaults to 60 s (two shared cores, several engineers). */
   startTimeoutMs?: number;
+  /** Credentials of the status channel (the mesh's client certificate under mutual TLS). Defaults to plaintext. */
+  transport?: Transport;
 }
 
 /**
@@ -79,10 +82,11 @@ export function createMeshService(options: MeshServiceOptions): MeshService {
   let current: ServiceProcess | undefined;
   let channel: Channel | undefined;
   const definition = serviceDefinitions[DEFINITION_KEY[options.kind]];
+  const transport = options.transport ?? plaintextTransport();
 
   const getChannel = (): Channel => {
     if (!started) throw new Error(`${options.name} has not started yet`);
-    return (channel ??= createChannel(`127.0.0.1:${port}`));
+    return (channel ??= transport.channel(`127.0.0.1:${port}`));
   };
   const status = async (): Promise<StatusResponse> => {
     // Every service's Status has the same request and response types; the definition only names the path.

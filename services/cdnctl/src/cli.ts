@@ -12,7 +12,7 @@ export interface ParsedArgs {
 }
 
 /** Flags that never take a value. */
-const BOOLEAN_FLAGS = new Set(['json', 'help', 'watch', 'keep', 'no-demo', 'unary', 'stream']);
+const BOOLEAN_FLAGS = new Set(['json', 'help', 'watch', 'keep', 'no-demo', 'unary', 'tls', 'any-ports']);
 
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   const positionals: string[] = [];
@@ -68,9 +68,13 @@ export function endpoints(args: ParsedArgs, env: NodeJS.ProcessEnv = process.env
     if (typeof v === 'string') return v;
     return env[envName] || def;
   };
-  // A running local mesh (npm start) publishes its throwaway etcd's address.
+  // A running local mesh (npm start) publishes its throwaway etcd's address, its services'
+  // addresses and, with --tls, its CA and a client certificate for cdnctl.
   const etcd = s('etcd-endpoints', 'ETCD_ENDPOINTS', running?.etcd ?? 'http://127.0.0.1:2379').split(',').map((x) => x.trim()).filter(Boolean);
   const setting = (k: Exclude<keyof EtcdConnectionSettings, 'etcdEndpoints'>): string => s(etcdConnectionSettings[k].flag, etcdConnectionSettings[k].env, '');
+  const at = running?.services;
+  const tlsGiven = ['tls-ca-file', 'tls-cert-file', 'tls-key-file'].some((f) => args.flags.has(f)) || ['TLS_CA_FILE', 'TLS_CERT_FILE', 'TLS_KEY_FILE'].some((n) => env[n]);
+  const meshTls = tlsGiven ? undefined : running?.tls;
   return {
     etcd,
     etcdSettings: {
@@ -83,12 +87,14 @@ export function endpoints(args: ParsedArgs, env: NodeJS.ProcessEnv = process.env
       etcdPasswordFile: setting('etcdPasswordFile'),
     },
     prefix: s('prefix', 'CDN_PREFIX', '/cdn/'),
-    configWatcher: s('config-watcher', 'CONFIG_WATCHER', '127.0.0.1:50051'),
-    weightCalculator: s('weight-calculator', 'WEIGHT_CALCULATOR', '127.0.0.1:50053'),
-    resolver: s('resolver', 'RESOLVER', '127.0.0.1:50054'),
-    probers: s('probers', 'PROBERS', '127.0.0.1:50052,127.0.0.1:50062').split(',').map((x) => x.trim()).filter(Boolean),
-    transport: cliTransport(s('tls-ca-file', 'TLS_CA_FILE', ''), s('tls-cert-file', 'TLS_CERT_FILE', ''), s('tls-key-file', 'TLS_KEY_FILE', ''), s('tls-server-name', 'TLS_SERVER_NAME', '')),
-    dnsGatewayMetrics: s('dns-gateway-metrics', 'DNS_GATEWAY_METRICS', running ? 'http://127.0.0.1:9465' : ''),
+    configWatcher: s('config-watcher', 'CONFIG_WATCHER', at?.configWatcher ?? '127.0.0.1:50051'),
+    weightCalculator: s('weight-calculator', 'WEIGHT_CALCULATOR', at?.weightCalculator ?? '127.0.0.1:50053'),
+    resolver: s('resolver', 'RESOLVER', at?.resolver ?? '127.0.0.1:50054'),
+    probers: s('probers', 'PROBERS', at?.probers.join(',') ?? '127.0.0.1:50052,127.0.0.1:50062').split(',').map((x) => x.trim()).filter(Boolean),
+    transport: meshTls
+      ? cliTransport(meshTls.caFile, meshTls.certFile, meshTls.keyFile, s('tls-server-name', 'TLS_SERVER_NAME', meshTls.serverName))
+      : cliTransport(s('tls-ca-file', 'TLS_CA_FILE', ''), s('tls-cert-file', 'TLS_CERT_FILE', ''), s('tls-key-file', 'TLS_KEY_FILE', ''), s('tls-server-name', 'TLS_SERVER_NAME', '')),
+    dnsGatewayMetrics: s('dns-gateway-metrics', 'DNS_GATEWAY_METRICS', at?.dnsGatewayMetrics ?? (running ? 'http://127.0.0.1:9465' : '')),
   };
 }
 
@@ -116,16 +122,27 @@ function cliTransport(caFile: string, certFile: string, keyFile: string, serverN
   }
 }
 
-/** Where `npm start` records its etcd, so `cdnctl` in another terminal finds it. */
+/** Where `npm start` records its etcd, services and certificates, so `cdnctl` in another terminal finds them. */
 export const MESH_STATE_FILE = join(tmpdir(), 'cdn-sched-mesh.json');
 
+/** What a running local mesh records in {@link MESH_STATE_FILE}. */
+export interface MeshState {
+  etcd: string;
+  /** The mesh's process: the record counts only while it lives. */
+  pid: number;
+  /** With `--tls`: the mesh's CA, the certificate cdnctl presents (identity "cdnctl") and the name in the services' certificates. */
+  tls?: { caFile: string; certFile: string; keyFile: string; serverName: string };
+  /** Addresses of the services, once they are up (absent while the mesh starts). */
+  services?: { configWatcher: string; weightCalculator: string; resolver: string; probers: string[]; dnsGatewayMetrics: string };
+}
+
 /** The running mesh's state, if its process is alive. */
-export function readMeshState(): { etcd: string; pid: number } | undefined {
+export function readMeshState(): MeshState | undefined {
   try {
-    const state = JSON.parse(readFileSync(MESH_STATE_FILE, 'utf8')) as { etcd?: unknown; pid?: unknown };
+    const state = JSON.parse(readFileSync(MESH_STATE_FILE, 'utf8')) as Partial<MeshState>;
     if (typeof state.etcd !== 'string' || typeof state.pid !== 'number') return undefined;
     process.kill(state.pid, 0);
-    return { etcd: state.etcd, pid: state.pid };
+    return { etcd: state.etcd, pid: state.pid, tls: state.tls, services: state.services };
   } catch {
     return undefined;
   }

@@ -1,4 +1,5 @@
 import type { ParsedArgs } from './cli.js';
+import { flagsIn } from './flag-check.js';
 import { drainNode, listDocuments, putDocuments, removeDocument } from './commands/documents.js';
 import { resolve, weights } from './commands/resolve.js';
 import { probeStatus, status } from './commands/status.js';
@@ -32,6 +33,9 @@ const ENDPOINT_HELP = `Endpoints (flags win over environment variables; defaults
   --tls-cert-file, $TLS_CERT_FILE        and cdnctl's own certificate and key (all three, or none
   --tls-key-file, $TLS_KEY_FILE          for plaintext)
   --tls-server-name, $TLS_SERVER_NAME    name expected in server certificates (default: the address's host)
+  --dns-gateway-metrics, $DNS_GATEWAY_METRICS  the dns-gateway's http://host:port (its /readyz), for status
+  (While \`npm start\` runs, its record file gives the defaults: etcd, service addresses and, with
+  --tls, the mesh's CA and cdnctl's certificate.)
   --json                                 one JSON object per result, for scripts`;
 
 export const commands: Command[] = [
@@ -68,8 +72,8 @@ export const commands: Command[] = [
   { name: 'status', usage: 'status [--json]', help: 'Health, readiness reasons, versions, staleness, breaker states and etcd watch latency of every service. The dns-gateway (its /readyz) is included when --dns-gateway-metrics / $DNS_GATEWAY_METRICS is set or the local mesh runs. Exits 1 if a service does not answer.', run: status },
   {
     name: 'mesh',
-    usage: 'mesh [--no-demo] [--keep] [--probe-interval-ms N] [--status-interval-ms N] [--dns-port P]',
-    help: 'Runs the local mesh (what `npm start` runs): a throwaway etcd (or $ETCD_ENDPOINTS), a demo fleet of fake edges on 127.0.0.11 upwards with demo domains (unless --no-demo), config-watcher, two probers, weight-calculator, resolver and dns-gateway (DNS on 127.0.0.1:5300, or $DNS_PORT / --dns-port) as separate processes, and a live status line. Ctrl-C stops everything and removes the etcd data dir (unless --keep).',
+    usage: 'mesh [--no-demo] [--keep] [--tls] [--any-ports] [--probe-interval-ms N] [--status-interval-ms N] [--dns-port P]',
+    help: 'Runs the local mesh (what `npm start` runs): a throwaway etcd (or $ETCD_ENDPOINTS), a demo fleet of fake edges on 127.0.0.11 upwards with demo domains (unless --no-demo), config-watcher, two probers, weight-calculator, resolver and dns-gateway (DNS on 127.0.0.1:5300, or $DNS_PORT / --dns-port) as separate processes, and a live status line. --tls: every gRPC hop (dns-gateway → resolver and cdnctl included) is mutual TLS under a throwaway CA made with openssl in a temporary directory, one certificate per service instance (CN = its name) and one for cdnctl (CN cdnctl); cdnctl finds them through the mesh\'s record file. --any-ports: the kernel chooses every port (for a second mesh on one machine; cdnctl finds them the same way). Ctrl-C stops everything and removes the etcd data dir (unless --keep) and the certificates.',
     run: mesh,
   },
   { name: 'probe-status', usage: 'probe-status [--json]', help: 'Assigned nodes, probe rate, RTT percentiles, results by class and replication of every prober.', run: probeStatus },
@@ -92,6 +96,14 @@ export const commands: Command[] = [
     run: (a) => load(a),
   },
 ];
+
+/** Flags every command takes: the endpoint flags, `--json` and `--help`. */
+const GLOBAL_FLAGS: readonly string[] = [...flagsIn(ENDPOINT_HELP), 'help'];
+
+/** The flags `command` accepts: its usage line's and the global ones. */
+export function knownFlags(command: Command): Set<string> {
+  return new Set([...flagsIn(command.usage), ...GLOBAL_FLAGS]);
+}
 
 export function findCommand(positionals: readonly string[]): { command: Command; rest: string[] } | undefined {
   for (const words of [2, 1]) {

@@ -1,6 +1,7 @@
 import { quietIpServernameWarning } from '@cdn-sched/transport';
 import { CliError, parseArgs, type ParsedArgs } from './cli.js';
-import { commands, findCommand, globalHelp } from './commands.js';
+import { commands, findCommand, globalHelp, knownFlags } from './commands.js';
+import { checkFlags } from './flag-check.js';
 
 async function run(argv: readonly string[]): Promise<number> {
   const args: ParsedArgs = parseArgs(argv);
@@ -15,6 +16,7 @@ async function run(argv: readonly string[]): Promise<number> {
     return 0;
   }
   try {
+    checkFlags(args, knownFlags(command), command.name);
     await command.run({ ...args, positionals: rest });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {

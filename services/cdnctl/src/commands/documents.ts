@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { domainKey, documentOfDomain, nodeKey, documentOfNode, parseDocument } from '@cdn-sched/documents';
+import { domainKey, documentOfDomain, nodeKey, documentOfNode, parseDocument, readJsonText } from '@cdn-sched/documents';
 import { createEtcdClient, EtcdError, toText, type EtcdClient } from '@cdn-sched/etcd';
 import { NodeState, type Node } from '@cdn-sched/proto';
 import { CliError, endpoints, etcdConnection, print, type ParsedArgs } from '../cli.js';
@@ -41,28 +41,41 @@ async function withEtcd<T>(args: ParsedArgs, fn: (client: EtcdClient, prefix: st
   }
 }
 
-/** `node put` / `domain put`: validate every document with the config-watcher's validator, then write. */
+/**
+ * `node put` / `domain put`: reads the input with the config-watcher's strict JSON reader (a
+ * duplicate property, which `JSON.parse` would silently collapse to its last value, is refused with
+ * its path and position), validates every document with the config-watcher's validator, then
+ * writes them all in ONE etcd transaction: a fleet change lands whole or not at all, also when etcd
+ * refuses it (too many operations, request too large, permission) or fails midway.
+ */
 export async function putDocuments(kind: Kind, args: ParsedArgs): Promise<void> {
-  const text = await readInput(args.positionals[0]);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new CliError(`invalid JSON: ${(error as Error).message}`);
-  }
-  const docs = Array.isArray(parsed) ? parsed : [parsed];
+  const source = args.positionals[0];
+  const text = await readInput(source);
+  // The input may hold many documents: each one's size is checked below, as the config-watcher does.
+  const read = readJsonText(text, Number.POSITIVE_INFINITY);
+  if (!read.ok) throw new CliError(`${source === '-' ? 'standard input' : source}: ${read.reason} (nothing written)`);
+  const docs = Array.isArray(read.value) ? read.value : [read.value];
+  if (docs.length === 0) throw new CliError(`${source}: an empty array, nothing to write`);
   await withEtcd(args, async (client, prefix) => {
-    const checked = docs.map((doc) => {
+    const checked = docs.map((doc, i) => {
       const key = keyOf(kind, prefix, doc);
       const value = JSON.stringify(doc);
       const result = parseDocument(key, value, { prefix });
-      if (!result.ok) throw new CliError(`${key}: ${result.reason} (nothing written)`);
+      if (!result.ok) throw new CliError(`${key}${docs.length > 1 ? ` (document ${i + 1} of ${docs.length})` : ''}: ${result.reason} (nothing written)`);
       return { key, value };
     });
-    for (const { key, value } of checked) {
-      const revision = await client.put(key, value);
-      print(args, { key, revision, written: true }, () => `${key} written at revision ${revision}`);
+    const keys = new Set<string>();
+    for (const { key } of checked) {
+      if (keys.has(key)) throw new CliError(`${key} appears twice in the input (nothing written)`);
+      keys.add(key);
     }
+    const response = await client.etcd.kv
+      .txn({ success: checked.map(({ key, value }) => ({ request_put: { key: Buffer.from(key), value: Buffer.from(value) } })) })
+      .catch((error: unknown) => {
+        throw new CliError(`etcd refused the transaction of ${checked.length} document(s), nothing written: ${EtcdError.from(error, 'put').message}${/too many operations/.test(String((error as Error).message)) ? ' (etcd --max-txn-ops, 128 by default, bounds one transaction)' : ''}`);
+      });
+    const revision = Number(response.header.revision);
+    for (const { key } of checked) print(args, { key, revision, written: true }, () => `${key} written at revision ${revision}`);
   });
 }
 

@@ -1,12 +1,15 @@
-import { rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createEtcdClient } from '@cdn-sched/etcd';
-import { createLocalMesh, type LocalMesh } from '@cdn-sched/local-mesh';
+import { createLocalMesh, MESH_SERVER_NAME, type LocalMesh } from '@cdn-sched/local-mesh';
 import { findEtcdBinary } from '@cdn-sched/local-processes';
 import { Health, serviceDefinitions } from '@cdn-sched/proto';
 import { createWeightsConsumer } from '@cdn-sched/stream';
 import { etcdConnectionSettings } from '@cdn-sched/service-kit';
-import { createChannel, createClient } from 'nice-grpc';
-import { CliError, endpoints, etcdConnection, intFlag, MESH_STATE_FILE, type ParsedArgs } from '../cli.js';
+import { plaintextTransport, type Transport } from '@cdn-sched/transport';
+import { createClient } from 'nice-grpc';
+import { CliError, endpoints, etcdConnection, intFlag, MESH_STATE_FILE, type MeshState, type ParsedArgs } from '../cli.js';
 import { DEMO_CLIENTS, DEMO_DOMAINS, DEMO_EDGES } from './demo-fleet.js';
 
 /** Ports of the local mesh; cdnctl's defaults point at them. */
@@ -29,7 +32,9 @@ const say = (line: string): void => void process.stdout.write(`${line}\n`);
  * `npm start` / `cdnctl mesh`: a throwaway etcd (or ETCD_ENDPOINTS), a demo fleet of fake edges,
  * and config-watcher, two probers, weight-calculator and resolver as separate processes (all
  * started by @cdn-sched/local-mesh), with a live status line fed by a small built-in traffic replay.
- * Ctrl-C stops everything.
+ * With `--tls` every gRPC hop is mutual TLS under a throwaway CA made in a temporary directory
+ * (removed on stop); `--any-ports` lets the kernel choose every port. Both are recorded in the
+ * mesh's state file, where cdnctl finds them. Ctrl-C stops everything.
  */
 export async function mesh(args: ParsedArgs): Promise<void> {
   const external = process.env['ETCD_ENDPOINTS'] || (typeof args.flags.get('etcd-endpoints') === 'string' ? String(args.flags.get('etcd-endpoints')) : '');
@@ -39,6 +44,8 @@ export async function mesh(args: ParsedArgs): Promise<void> {
   const statusEveryMs = intFlag(args, 'status-interval-ms', 3000, 200);
   const prefix = endpoints(args).prefix;
   const dnsPort = intFlag(args, 'dns-port', Number(process.env['DNS_PORT'] ?? MESH_DNS_PORT), 0);
+  const anyPorts = args.flags.get('any-ports') === true;
+  const tlsDir = args.flags.get('tls') === true ? await mkdtemp(join(tmpdir(), 'cdn-sched-mesh-tls-')) : undefined;
   // Set once the mesh is up; a start that fails has already stopped what it started.
   let running: LocalMesh | undefined;
   let stopping = false;
@@ -49,6 +56,7 @@ export async function mesh(args: ParsedArgs): Promise<void> {
     const etcd = running?.etcd;
     await running?.close({ keepEtcdData: keep });
     await rm(MESH_STATE_FILE, { force: true });
+    if (tlsDir) await rm(tlsDir, { recursive: true, force: true });
     if (etcd && keep) say(`etcd data kept in ${etcd.dataDir} (--keep)`);
     say('mesh stopped');
   };
@@ -83,11 +91,12 @@ export async function mesh(args: ParsedArgs): Promise<void> {
       weightCalculators: 1,
       resolvers: 1,
       probeIntervalMs,
-      ports: MESH_PORTS,
+      ...(anyPorts ? {} : { ports: MESH_PORTS }),
+      ...(tlsDir ? { tlsDir } : {}),
       prefix,
       // Edge i on 127.0.0.(11 + i): a DNS answer shows which edge was chosen (Linux routes all of 127/8 to lo).
       edgeHostOf: (i) => `127.0.0.${11 + i}`,
-      dnsGateway: { dnsPort, metricsPort: MESH_DNS_METRICS_PORT },
+      dnsGateway: { dnsPort, metricsPort: anyPorts ? 0 : MESH_DNS_METRICS_PORT },
       async onProgress(progress) {
         if (progress.step === 'etcd') {
           if (progress.etcd) say(`etcd               ${progress.endpoint}   (throwaway, data dir ${progress.etcd.dataDir})`);
@@ -99,14 +108,28 @@ export async function mesh(args: ParsedArgs): Promise<void> {
         }
       },
     });
-    const at = (name: keyof typeof MESH_PORTS): string => `127.0.0.1:${MESH_PORTS[name].grpcPort}          metrics http://127.0.0.1:${MESH_PORTS[name].metricsPort}/metrics`;
-    say(`config-watcher     ${at('config-watcher-1')}`);
-    say(`prober-1           ${at('prober-1')}`);
-    say(`prober-2           ${at('prober-2')}`);
-    say(`weight-calculator  ${at('weight-calculator-1')}`);
-    say(`resolver           ${at('resolver-1')}`);
-    const gw = running.dnsGateway!;
+    const mesh = running;
+    const gw = mesh.dnsGateway!;
+    const tls = mesh.tls ? { caFile: mesh.tls.caFile, ...mesh.tls.client, serverName: MESH_SERVER_NAME } : undefined;
+    const state: MeshState = {
+      etcd: mesh.etcdEndpoints,
+      pid: process.pid,
+      tls,
+      services: {
+        configWatcher: mesh.configWatcher.address,
+        weightCalculator: mesh.weightCalculators[0]!.address,
+        resolver: mesh.resolvers[0]!.address,
+        probers: mesh.probers.map((p) => p.address),
+        dnsGatewayMetrics: gw.metricsUrl,
+      },
+    };
+    await writeFile(MESH_STATE_FILE, JSON.stringify(state));
+    for (const s of mesh.services) {
+      const metrics = String((await s.process.waitForLog('metrics server listening'))['metrics']);
+      say(`${s.name.replace(/^(config-watcher|weight-calculator|resolver)-1$/, '$1').padEnd(18)} ${s.address.padEnd(17)} metrics ${metrics}/metrics`);
+    }
     say(`dns-gateway        ${gw.host}:${gw.dnsPort} (DNS, UDP+TCP)  metrics ${gw.metricsUrl}/metrics`);
+    if (tls) say(`mutual TLS         CA ${tls.caFile}; cdnctl's certificate ${tls.certFile} (found through ${MESH_STATE_FILE})`);
     say('');
     say('Try, in another terminal:  npx cdnctl resolve 1.0.8.1 music.demo.example');
     say(`                           dig @${gw.host} -p ${gw.dnsPort} music.demo.example +subnet=1.0.8.0/24`);
@@ -114,9 +137,9 @@ export async function mesh(args: ParsedArgs): Promise<void> {
     say('                           npx cdnctl status | npx cdnctl weights | npx cdnctl probe-status');
     say('Ctrl-C stops everything.\n');
     // The replay asks for the domains etcd holds (the demo's, or whatever --no-demo found).
-    const domains = (await running.etcdClient.list(`${prefix}domains/`)).kvs.map((kv) => kv.key.slice(`${prefix}domains/`.length));
+    const domains = (await mesh.etcdClient.list(`${prefix}domains/`)).kvs.map((kv) => kv.key.slice(`${prefix}domains/`.length));
     if (domains.length === 0) say('no domain policies in etcd: the built-in replay is idle until one is added (npx cdnctl domain put)');
-    await live(running.weightCalculators[0]!.address, running.resolvers[0]!.address, statusEveryMs, () => stopping, domains);
+    await live(mesh.tls?.transport ?? plaintextTransport(), mesh.weightCalculators[0]!.address, mesh.resolvers[0]!.address, statusEveryMs, () => stopping, domains);
   } catch (error) {
     await stop();
     if (error instanceof CliError) throw error;
@@ -126,9 +149,9 @@ export async function mesh(args: ParsedArgs): Promise<void> {
 }
 
 /** Prints a compact status line every few seconds until Ctrl-C, with a small traffic replay. */
-async function live(weightTarget: string, resolverTarget: string, everyMs: number, stopped: () => boolean, domains: readonly string[]): Promise<void> {
-  const weights = createWeightsConsumer({ target: weightTarget, consumerId: 'mesh' });
-  const channel = createChannel(resolverTarget);
+async function live(transport: Transport, weightTarget: string, resolverTarget: string, everyMs: number, stopped: () => boolean, domains: readonly string[]): Promise<void> {
+  const weights = createWeightsConsumer({ target: weightTarget, consumerId: 'mesh', transport });
+  const channel = transport.channel(resolverTarget);
   const resolver = createClient(serviceDefinitions.resolver, channel);
   const latencies: number[] = [];
   let decisions = 0;
