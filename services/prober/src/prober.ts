@@ -8,7 +8,8 @@ import {
   type serviceDefinitions,
   type StatusResponse,
 } from '@cdn-sched/proto';
-import { breakerStatusMessage, createConfigConsumer, nodeChanges, streamStatusMessage, type ConfigEntry, type StreamConsumer } from '@cdn-sched/stream';
+import { createUpstreams } from '@cdn-sched/service-kit';
+import { breakerStatusMessage, createConfigConsumer, nodeChanges, type ConfigEntry, type StreamConsumer } from '@cdn-sched/stream';
 import type { ServiceImplementation } from 'nice-grpc';
 import { createMembership, type Membership } from './membership.js';
 import {
@@ -169,14 +170,14 @@ export function createProber(options: ProberOptions): Prober {
     });
   };
 
+  const upstreams = createUpstreams();
+  upstreams.add({ name: 'config-watcher', target: () => options.configTarget, state: () => config.state, meanwhile: 'probing the last known nodes', requiredForReady: 'configuration' });
   const readiness = (): { ready: boolean; reasons: string[] } => {
-    const reasons: string[] = [];
-    if (config.state.version === 0) return { ready: false, reasons: [`no configuration from ${options.configTarget} yet${config.state.lastError ? `: ${config.state.lastError}` : ''}`] };
-    if (config.state.stale) reasons.push(`config stream stale for ${Math.round(config.state.stalenessMs)} ms`);
-    if (options.client && !membership?.registered) reasons.push('not registered in etcd (membership lease missing)');
+    const extra: string[] = [];
+    if (options.client && !membership?.registered) extra.push('not registered in etcd (membership lease missing)');
     const down = reporters.filter((x) => !x.connected && x.pending > 0).map((x) => x.breakerStatus().name.slice('report.'.length));
-    if (down.length > 0) reasons.push(`weight-calculator unreachable: ${down.join(', ')} (keeping the latest result per node)`);
-    return { ready: true, reasons };
+    if (down.length > 0) extra.push(`weight-calculator unreachable: ${down.join(', ')} (keeping the latest result per node)`);
+    return upstreams.readiness(extra);
   };
 
   function status(): StatusResponse {
@@ -193,7 +194,7 @@ export function createProber(options: ProberOptions): Prober {
       version: BigInt(c.version),
       epoch: c.epoch,
       breakers: breakers.map(breakerStatusMessage),
-      streams: [streamStatusMessage('config-watcher', options.configTarget, c)],
+      streams: upstreams.streams(),
       watchLatencyP99Ms: Number.isFinite(c.watchLatencyP99Ms) ? c.watchLatencyP99Ms : 0,
       gauges: {
         assigned_nodes: assigned.length,

@@ -89,12 +89,15 @@ export function createReporter(options: ReporterOptions): Reporter {
     while (!signal.aborted) {
       if (pending.size === 0 || inFlight.size >= maxInFlight) {
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, flushMs);
-          wake = () => {
+          const done = (): void => {
             clearTimeout(timer);
+            // Removed every round: an idle stream waits here every flushMs for its whole life.
+            signal.removeEventListener('abort', done);
             resolve();
           };
-          signal.addEventListener('abort', wake, { once: true });
+          const timer = setTimeout(done, flushMs);
+          wake = done;
+          signal.addEventListener('abort', done, { once: true });
         });
         wake = undefined;
         continue;
