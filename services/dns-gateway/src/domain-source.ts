@@ -15,8 +15,6 @@ export interface DomainSourceOptions {
   /** Zones given by the operator; empty means derived from the policy names. */
   explicitZones: readonly string[];
   apex: ApexSettings;
-  /** Credentials and limits of the config stream. Defaults to plaintext. */
-  transport?: Transport;
   /** After every rebuild: the new model and the config version it reflects. */
   onChange?(model: ZoneModel, version: number): void;
 }
