@@ -24,7 +24,7 @@ interface Gateway {
 }
 
 async function startGateway(mesh: Mesh, name: string, env: Record<string, string>): Promise<Gateway> {
-  const g = await startMeshDnsGateway({ common: {}, configWatcher: mesh.configWatcher.address, resolvers: mesh.resolvers.map((r) => r.address), env: { INSTANCE_ID: name, ...env } });
+  const g = await startMeshDnsGateway({ common: {}, configWatcher: mesh.configWatcher.address, resolvers: mesh.resolvers.map((r) => r.address), env: { INSTANCE_ID: name, ...env }, startTimeoutMs: 120_000 });
   return { process: g.process, port: g.dnsPort, metricsUrl: `${g.metricsUrl}/metrics` };
 }
 
