@@ -1,2 +1,11 @@
 export { fmix32, hashString, hashU32, mix32 } from './hash.js';
 export { rendezvousOwners, score, topK, weightedScore } from './rendezvous.js';
+export {
+  buildRendezvousTable,
+  createRendezvousTableBuilder,
+  rendezvousTableBits,
+  rendezvousTableSlot,
+  TABLE_MIN_BITS,
+  TABLE_SLOTS_PER_MEMBER,
+} from './rendezvous-table.js';
+export type { RendezvousTableBuilder } from './rendezvous-table.js';
