@@ -1,5 +1,6 @@
 import type { Tier, TierCapacity } from '@cdn-sched/proto';
 import type { NodeTable } from './node-table.js';
+import { rendezvousTableBits } from '@cdn-sched/rendezvous';
 import { tierName } from './tiers.js';
 
 /**
@@ -11,6 +12,8 @@ import { tierName } from './tiers.js';
  */
 export interface CandidateGroup {
   readonly tier: Tier;
+  /** What `weights` holds: node weights, or capacities (the best-effort group). */
+  readonly weighting: GroupWeighting;
   /** Location key ("CN-GD|ct", "CN-GD", "CN|ct", "CN", "*"). */
   readonly key: string;
   readonly size: number;
@@ -40,6 +43,34 @@ export interface CandidateGroup {
   readonly shareFromWeightCalculator: boolean;
   /** "isp+region CN-GD|ct: 3 healthy of 4", precomputed so the common reason costs nothing. */
   readonly summary: string;
+  /**
+   * The consistent strategy's lookup table. Shared by every copy of the group with the same
+   * members (a weight update copies a group but keeps its cell), so a table built in the
+   * background lands in whichever copy decisions use by then.
+   */
+  readonly lookup: LookupCell;
+}
+
+/**
+ * A group's lookup table for consistent picks (libs/rendezvous `buildRendezvousTable` over the
+ * group's `hashes`): slot → position. `table` is null until built (pickConsistent then scores
+ * rendezvous directly, O(size)) and is replaced whole, with `weights`, never written in place. It
+ * may lag behind the group's weights by one background rebuild (consistent-lookups.ts); a pick
+ * checks the live weight of every answer, so a node drained or DOWN a moment ago is never answered
+ * even from an older table.
+ */
+export interface LookupCell {
+  table: Int32Array | null;
+  /**
+   * Set by the first consistent pick that found no table: only groups decisions actually use get
+   * one (a fleet's `country` and `any` tiers are often only fallbacks, and their tables are the
+   * largest).
+   */
+  wanted: boolean;
+  /** The weights `table` was built from (null with it). */
+  weights: Float64Array | null;
+  /** log2 of the slot count: fixed by the member count, so membership, not weights, decides it. */
+  readonly bits: number;
 }
 
 /** Which per-node number a group picks by. */
@@ -51,16 +82,18 @@ export type GroupWeighting = 'weight' | 'capacity';
  * for this (pool, tier, location), if any: it is the component that owns health and capacity
  * accounting and shows the same share in its Status, so it wins over the local sum. A drain applied
  * after that figure was computed still takes effect at once here (the node's weight is 0 in
- * `nodes.weights`); only the spill share may lag by one weight update.
+ * `nodes.weights`); only the spill share may lag by one weight update. `lookup`: the cell of an
+ * earlier copy of this group with the same members, to keep its table.
  */
 export function buildCandidateGroup(
   tier: Tier,
   key: string,
-  members: readonly number[],
+  members: ArrayLike<number>,
   nodes: NodeTable,
   nodeHashes: Uint32Array,
   weighting: GroupWeighting,
   capacity?: TierCapacity,
+  lookup?: LookupCell,
 ): CandidateGroup {
   const size = members.length;
   const indices = Int32Array.from(members);
@@ -100,6 +133,7 @@ export function buildCandidateGroup(
       : 0;
   return {
     tier,
+    weighting,
     key,
     size,
     nodes: indices,
@@ -115,6 +149,7 @@ export function buildCandidateGroup(
     healthyShare,
     shareFromWeightCalculator: fromWeightCalculator,
     summary: `${tierName(tier)} ${key}: ${healthyCount} healthy of ${size}`,
+    lookup: lookup ?? { table: null, wanted: false, weights: null, bits: rendezvousTableBits(size) },
   };
 }
 

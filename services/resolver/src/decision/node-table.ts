@@ -81,8 +81,8 @@ export function buildNodeTable(nodes: Iterable<Node>, weights: Iterable<NodeWeig
       table.coldStart[i] = 1;
       continue;
     }
-    table.health[i] = known.health === Health.UNSPECIFIED ? Health.UNKNOWN : known.health;
-    const weight = known.health === Health.DOWN ? 0 : positive(known.weight);
+    table.health[i] = healthOf(known);
+    const weight = knownWeightOf(known);
     table.weights[i] = weight;
     if (weight > 0) {
       knownWeight += weight;
@@ -96,6 +96,16 @@ export function buildNodeTable(nodes: Iterable<Node>, weights: Iterable<NodeWeig
     if (table.states[i] === NodeState.DRAIN) table.weights[i] = 0;
   }
   return table;
+}
+
+/** Health as the tables use it: UNSPECIFIED (proto3's absent) reads as UNKNOWN. */
+export function healthOf(known: NodeWeight): Health {
+  return known.health === Health.UNSPECIFIED ? Health.UNKNOWN : known.health;
+}
+
+/** A received weight as the tables use it, before drain: 0 when DOWN, negative or NaN. */
+export function knownWeightOf(known: NodeWeight): number {
+  return known.health === Health.DOWN ? 0 : positive(known.weight);
 }
 
 function positive(x: number): number {

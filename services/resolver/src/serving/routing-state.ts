@@ -1,5 +1,6 @@
 import type { Domain, Node, NodeWeight, TierCapacity } from '@cdn-sched/proto';
 import {
+  CAPACITIES_KEY,
   createConfigConsumer,
   createWeightsConsumer,
   type ConfigEntry,
@@ -7,7 +8,13 @@ import {
   type StreamConsumer,
   type WeightEntry,
 } from '@cdn-sched/stream';
-import { buildRoutingTable, type RoutingTable, type RoutingTableOptions } from '../decision/index.js';
+import {
+  applyWeightUpdate,
+  buildRoutingTable,
+  createLookupRefresher,
+  type RoutingTable,
+  type RoutingTableOptions,
+} from '../decision/index.js';
 
 /** Options of {@link createRoutingState}. */
 export interface RoutingStateOptions {
@@ -19,7 +26,13 @@ export interface RoutingStateOptions {
   /** Past this age without confirmation an upstream view is stale, milliseconds. Defaults to 10 s. */
   maxStalenessMs?: number;
   table?: RoutingTableOptions;
-  onRebuild?(table: RoutingTable, ms: number): void;
+  /**
+   * Longest stretch the background build of consistent lookup tables holds the event loop,
+   * milliseconds. Defaults to 1.
+   */
+  lookupSliceMs?: number;
+  /** After each table change; `incremental` when it was a weight-only update (weight-update.ts). */
+  onRebuild?(table: RoutingTable, ms: number, incremental: boolean): void;
   onError?(error: unknown): void;
 }
 
@@ -40,6 +53,10 @@ export interface RoutingState {
   /** Resolves when the first table exists (config received). */
   ready(signal?: AbortSignal): Promise<void>;
   rebuilds: number;
+  /** How many of `rebuilds` were weight-only updates applied to the groups they touch. */
+  incrementalUpdates: number;
+  /** Consistent lookup tables waiting to be (re)built in the background. */
+  readonly lookupsPending: number;
   close(): Promise<void>;
 }
 
@@ -50,18 +67,80 @@ const staleReason = (name: string, s: ConsumerState): string =>
  * Keeps the routing table in step with the config and weight streams. Updates are coalesced: a
  * burst of deltas leads to one rebuild on the next turn of the event loop, not one per delta,
  * so a 10 k-node snapshot followed by its first weights costs two rebuilds.
+ *
+ * Only a config change (membership, documents, policy), a weight snapshot or a removed weight
+ * rebuilds the whole table; weight and capacity deltas — every tick of a slow start — go through
+ * `applyWeightUpdate`, which copies just the groups holding a changed node. Consistent lookup
+ * tables are (re)built in the background in slices of `lookupSliceMs`, for the groups consistent
+ * picks use, and land when complete (consistent-lookups.ts).
  */
 export function createRoutingState(options: RoutingStateOptions): RoutingState {
   let table: RoutingTable | undefined;
   let scheduled = false;
   let rebuilds = 0;
+  let incrementalUpdates = 0;
+  // What changed since the last table: anything but weight/capacity deltas needs a full rebuild.
+  let fullRebuild = true;
+  const changedWeights = new Map<string, NodeWeight>();
+  let capacitiesChanged = false;
+  const refresher = createLookupRefresher();
+  const sliceMs = options.lookupSliceMs ?? 1;
+  let lookupsScheduled = false;
+  let closed = false;
   let weightIndex = 0;
   let readyResolve!: () => void;
   const readyPromise = new Promise<void>((r) => (readyResolve = r));
 
+  const runLookups = (): void => {
+    lookupsScheduled = false;
+    if (closed) return;
+    if (!refresher.run(sliceMs)) scheduleLookups();
+  };
+  const scheduleLookups = (): void => {
+    if (lookupsScheduled || closed) return;
+    lookupsScheduled = true;
+    setImmediate(runLookups);
+  };
+  // Picks flag the groups they want a table for (pick.ts); look for them a few times a second.
+  const lookupScan = setInterval(() => {
+    if (table === undefined) return;
+    refresher.offer(table.consistentGroups);
+    if (refresher.pending > 0) scheduleLookups();
+  }, 200);
+  lookupScan.unref();
+
+  const update = (): boolean => {
+    if (table === undefined || fullRebuild) return false;
+    const t0 = performance.now();
+    let capacities: readonly TierCapacity[] | undefined;
+    if (capacitiesChanged) {
+      const e = weights.entries.get(CAPACITIES_KEY);
+      capacities = e?.kind === 'capacities' ? e.capacities : [];
+    }
+    const next = applyWeightUpdate(table, { weights: changedWeights.values(), capacities, weightsVersion: BigInt(weights.state.version) });
+    if (next === undefined) return false;
+    table = next;
+    changedWeights.clear();
+    capacitiesChanged = false;
+    rebuilds++;
+    incrementalUpdates++;
+    options.onRebuild?.(table, performance.now() - t0, true);
+    return true;
+  };
+
   const rebuild = (): void => {
     scheduled = false;
     if (config.state.version === 0) return;
+    try {
+      if (update()) {
+        refresher.offer(table!.consistentGroups);
+        if (refresher.pending > 0) scheduleLookups();
+        return;
+      }
+    } catch (error) {
+      options.onError?.(error);
+      return;
+    }
     const t0 = performance.now();
     const nodes: Node[] = [];
     const domains: Domain[] = [];
@@ -84,9 +163,16 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
         configVersion: BigInt(config.state.version),
         weightsVersion: BigInt(weights.state.version),
         options: options.table,
+        lookups: 'later',
+        previous: table,
       });
+      fullRebuild = false;
+      changedWeights.clear();
+      capacitiesChanged = false;
       rebuilds++;
-      options.onRebuild?.(table, performance.now() - t0);
+      options.onRebuild?.(table, performance.now() - t0, false);
+      refresher.offer(table.consistentGroups);
+      if (refresher.pending > 0) scheduleLookups();
       readyResolve();
     } catch (error) {
       // Keep the last good table; the error says what is wrong.
@@ -103,10 +189,22 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
     target: options.configTarget,
     consumerId: options.consumerId,
     maxStalenessMs: options.maxStalenessMs,
-    onApplied: schedule,
+    onApplied: () => {
+      fullRebuild = true;
+      schedule();
+    },
   });
+  const onWeights = (applied: { snapshot: boolean; changes: readonly { key: string; value: WeightEntry | undefined }[] }): void => {
+    if (applied.snapshot) fullRebuild = true;
+    for (const c of applied.changes) {
+      if (c.key === CAPACITIES_KEY) capacitiesChanged = true;
+      else if (c.value === undefined) fullRebuild = true; // back to cold start: scales every cold weight
+      else if (c.value.kind === 'weight') changedWeights.set(c.value.weight.nodeId, c.value.weight);
+    }
+    schedule();
+  };
   const makeWeights = (target: string): StreamConsumer<WeightEntry> =>
-    createWeightsConsumer({ target, consumerId: options.consumerId, maxStalenessMs: options.maxStalenessMs, onApplied: schedule });
+    createWeightsConsumer({ target, consumerId: options.consumerId, maxStalenessMs: options.maxStalenessMs, onApplied: onWeights });
   let weights = makeWeights(options.weightTargets[0]!);
   // Fail over between weight-calculator replicas: every replica computes the same weights.
   const failover = setInterval(() => {
@@ -147,8 +245,16 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
     get rebuilds() {
       return rebuilds;
     },
+    get incrementalUpdates() {
+      return incrementalUpdates;
+    },
+    get lookupsPending() {
+      return refresher.pending;
+    },
     async close() {
+      closed = true;
       clearInterval(failover);
+      clearInterval(lookupScan);
       await config.close();
       await weights.close();
     },
