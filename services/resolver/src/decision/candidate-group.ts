@@ -34,6 +34,9 @@ export interface CandidateGroup {
   readonly healthyCount: number;
   readonly healthyCapacityRps: number;
   readonly totalCapacityRps: number;
+  /** The same two sums over the node table, whichever source the two above come from. */
+  readonly nodesHealthyCapacityRps: number;
+  readonly nodesTotalCapacityRps: number;
   /**
    * healthyCapacityRps / totalCapacityRps, 0 when the total is 0: what capacity-aware spill
    * compares with the threshold. From the weight-calculator's `TierCapacity` when it sent one for
@@ -96,8 +99,135 @@ export function buildCandidateGroup(
   lookup?: LookupCell,
 ): CandidateGroup {
   const size = members.length;
-  const indices = Int32Array.from(members);
+  const indices = new Int32Array(size);
   const hashes = new Uint32Array(size);
+  for (let p = 0; p < size; p++) {
+    const n = members[p]!;
+    indices[p] = n;
+    hashes[p] = nodeHashes[n]!;
+  }
+  return fillGroup(tier, key, indices, hashes, nodes, weighting, capacity, lookup);
+}
+
+/**
+ * The same group (same members, positions, hashes and lookup cell) over a node table whose weights
+ * changed at node indices `changed` (ascending or not; nodes not in the group are ignored): what a
+ * weight-only update builds instead of a new group, in O(changes × log size) plus one pass over
+ * the running sums from the first changed position. Equal, field for field, to
+ * `buildCandidateGroup` over the new table (weight-update.spec.ts): sums are recomputed in position
+ * order rather than adjusted by differences, so not even rounding differs. `previousNodes` is the
+ * node table the group was built over.
+ */
+export function updateCandidateGroup(
+  group: CandidateGroup,
+  previousNodes: NodeTable,
+  nodes: NodeTable,
+  changed: readonly number[],
+  capacity?: TierCapacity,
+): CandidateGroup {
+  const size = group.size;
+  const members = group.nodes;
+  let first = size;
+  let healthChanged = false;
+  let healthyCount = group.healthyCount;
+  const byWeight = group.weighting === 'weight';
+  let weights = group.weights;
+  let maxWeight = group.maxWeight;
+  let maxLost = false;
+  let pickableCount = group.pickableCount;
+  for (const n of changed) {
+    const p = positionOf(members, n);
+    if (p < 0) continue;
+    const before = previousNodes.weights[n]!;
+    const after = nodes.weights[n]!;
+    if (before > 0 !== after > 0) {
+      healthChanged = true;
+      healthyCount += after > 0 ? 1 : -1;
+    }
+    if (!byWeight || before === after) continue;
+    if (weights === group.weights) weights = group.weights.slice();
+    weights[p] = after;
+    if (p < first) first = p;
+    if (before > 0 !== after > 0) pickableCount += after > 0 ? 1 : -1;
+    if (after > maxWeight) maxWeight = after;
+    else if (before === maxWeight) maxLost = true;
+  }
+  let cumulative = group.cumulative;
+  let total = group.totalWeight;
+  if (weights !== group.weights) {
+    cumulative = group.cumulative.slice();
+    total = first > 0 ? cumulative[first - 1]! : 0;
+    for (let p = first; p < size; p++) {
+      total += weights[p]!;
+      cumulative[p] = total;
+    }
+    if (maxLost) {
+      maxWeight = 0;
+      for (let p = 0; p < size; p++) if (weights[p]! > maxWeight) maxWeight = weights[p]!;
+    }
+  }
+  // The healthy capacity is a sum over members in position order: recomputed (not adjusted) when a
+  // member crossed zero, so it stays bit-for-bit what a full build computes.
+  let healthyCapacityRps = group.nodesHealthyCapacityRps;
+  let totalCapacityRps = group.nodesTotalCapacityRps;
+  if (healthChanged) {
+    healthyCapacityRps = 0;
+    totalCapacityRps = 0;
+    for (let p = 0; p < size; p++) {
+      const n = members[p]!;
+      const capacityRps = nodes.capacityRps[n]!;
+      totalCapacityRps += capacityRps;
+      if (nodes.weights[n]! > 0) healthyCapacityRps += capacityRps;
+    }
+  }
+  return finishGroup(group.tier, group.key, members, group.hashes, group.weighting, group.lookup, capacity, {
+    weights,
+    cumulative,
+    total,
+    pickableCount,
+    maxWeight,
+    healthyCount,
+    healthyCapacityRps,
+    totalCapacityRps,
+  });
+}
+
+/** Position of node index `n` in a group's ascending `members`, or -1. */
+function positionOf(members: Int32Array, n: number): number {
+  let lo = 0;
+  let hi = members.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = members[mid]!;
+    if (v === n) return mid;
+    if (v < n) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+interface GroupSums {
+  weights: Float64Array;
+  cumulative: Float64Array;
+  total: number;
+  pickableCount: number;
+  maxWeight: number;
+  healthyCount: number;
+  healthyCapacityRps: number;
+  totalCapacityRps: number;
+}
+
+function fillGroup(
+  tier: Tier,
+  key: string,
+  indices: Int32Array,
+  hashes: Uint32Array,
+  nodes: NodeTable,
+  weighting: GroupWeighting,
+  capacity: TierCapacity | undefined,
+  lookup: LookupCell | undefined,
+): CandidateGroup {
+  const size = indices.length;
   const weights = new Float64Array(size);
   const cumulative = new Float64Array(size);
   let total = 0;
@@ -108,7 +238,6 @@ export function buildCandidateGroup(
   let totalCapacityRps = 0;
   for (let p = 0; p < size; p++) {
     const n = indices[p]!;
-    hashes[p] = nodeHashes[n]!;
     const capacityRps = nodes.capacityRps[n]!;
     const nodeWeight = nodes.weights[n]!;
     const w = weighting === 'weight' ? nodeWeight : capacityRps;
@@ -123,6 +252,30 @@ export function buildCandidateGroup(
       healthyCapacityRps += capacityRps;
     }
   }
+  return finishGroup(tier, key, indices, hashes, weighting, lookup, capacity, {
+    weights,
+    cumulative,
+    total,
+    pickableCount,
+    maxWeight,
+    healthyCount,
+    healthyCapacityRps,
+    totalCapacityRps,
+  });
+}
+
+function finishGroup(
+  tier: Tier,
+  key: string,
+  indices: Int32Array,
+  hashes: Uint32Array,
+  weighting: GroupWeighting,
+  lookup: LookupCell | undefined,
+  capacity: TierCapacity | undefined,
+  sums: GroupSums,
+): CandidateGroup {
+  const { healthyCount, healthyCapacityRps, totalCapacityRps } = sums;
+  const size = indices.length;
   // With no member of positive weight the tier cannot answer, whatever a (possibly older)
   // capacity figure says: its share is 0, so it reads as a spill, never as "100% but skipped".
   const fromWeightCalculator = capacity !== undefined && capacity.totalCapacityRps > 0 && healthyCount > 0;
@@ -138,14 +291,16 @@ export function buildCandidateGroup(
     size,
     nodes: indices,
     hashes,
-    weights,
-    cumulative,
-    totalWeight: total,
-    maxWeight,
-    pickableCount,
+    weights: sums.weights,
+    cumulative: sums.cumulative,
+    totalWeight: sums.total,
+    maxWeight: sums.maxWeight,
+    pickableCount: sums.pickableCount,
     healthyCount,
     healthyCapacityRps: fromWeightCalculator ? capacity.healthyCapacityRps : healthyCapacityRps,
     totalCapacityRps: fromWeightCalculator ? capacity.totalCapacityRps : totalCapacityRps,
+    nodesHealthyCapacityRps: healthyCapacityRps,
+    nodesTotalCapacityRps: totalCapacityRps,
     healthyShare,
     shareFromWeightCalculator: fromWeightCalculator,
     summary: `${tierName(tier)} ${key}: ${healthyCount} healthy of ${size}`,

@@ -1,5 +1,5 @@
 import { NodeState, type NodeWeight, type TierCapacity } from '@cdn-sched/proto';
-import { buildCandidateGroup, type CandidateGroup } from './candidate-group.js';
+import { updateCandidateGroup, type CandidateGroup } from './candidate-group.js';
 import {
   capacityKey,
   collectConsistentGroups,
@@ -34,11 +34,11 @@ export interface WeightUpdate {
  */
 export function applyWeightUpdate(table: RoutingTable, update: WeightUpdate): RoutingTable | undefined {
   const old = table.nodes;
-  for (let i = 0; i < old.count; i++) if (old.coldStart[i] === 1) return undefined;
+  if (old.coldStartCount > 0) return undefined;
 
   let weights: Float64Array | null = null;
   let health: Uint8Array | null = null;
-  const changed: number[] = [];
+  const changed = new Set<number>();
   for (const w of update.weights) {
     const i = old.indexById.get(w.nodeId);
     if (i === undefined) continue;
@@ -49,12 +49,13 @@ export function applyWeightUpdate(table: RoutingTable, update: WeightUpdate): Ro
     health ??= old.health.slice();
     weights[i] = weight;
     health[i] = h;
-    changed.push(i);
+    changed.add(i);
   }
   const nodes: NodeTable = weights === null ? old : { ...old, weights, health: health! };
 
-  // Old group → rebuilt group, with the capacity figure it is to be built with.
-  const affected = new Map<CandidateGroup, { pool: string; inTier: boolean }>();
+  // Groups to copy: their pool, whether they are a tier's group (which has a capacity figure) and
+  // the changed node indices they may hold.
+  const affected = new Map<CandidateGroup, Affected>();
   for (const i of changed) collectGroupsOf(table, i, affected);
   let capacities = table.capacities;
   if (update.capacities !== undefined) {
@@ -64,7 +65,7 @@ export function applyWeightUpdate(table: RoutingTable, update: WeightUpdate): Ro
       for (const tier of LOCATION_TIERS) {
         for (const g of p.tiers[tier]!.values()) {
           const k = capacityKey(pool, tier, g.key);
-          if (!sameCapacity(table.capacities.get(k), next.get(k))) affected.set(g, { pool, inTier: true });
+          if (!sameCapacity(table.capacities.get(k), next.get(k)) && !affected.has(g)) affected.set(g, { pool, inTier: true, changed: [] });
         }
       }
     }
@@ -77,7 +78,7 @@ export function applyWeightUpdate(table: RoutingTable, update: WeightUpdate): Ro
   const replaced = new Map<CandidateGroup, CandidateGroup>();
   for (const [g, where] of affected) {
     const capacity = where.inTier ? capacities.get(capacityKey(where.pool, g.tier, g.key)) : undefined;
-    replaced.set(g, buildCandidateGroup(g.tier, g.key, g.nodes, nodes, table.nodeHashes, g.weighting, capacity, g.lookup));
+    replaced.set(g, updateCandidateGroup(g, old, nodes, where.changed, capacity));
   }
   const pools = new Map<string, PoolTable>();
   for (const [name, pool] of table.pools) pools.set(name, replacePoolGroups(pool, replaced));
@@ -96,8 +97,19 @@ export function applyWeightUpdate(table: RoutingTable, update: WeightUpdate): Ro
   });
 }
 
-/** Every group of every pool that holds node `i`. */
-function collectGroupsOf(table: RoutingTable, i: number, into: Map<CandidateGroup, { pool: string; inTier: boolean }>): void {
+interface Affected {
+  pool: string;
+  inTier: boolean;
+  changed: number[];
+}
+
+/** Every group of every pool that holds node `i`, with `i` added to its changed nodes. */
+function collectGroupsOf(table: RoutingTable, i: number, into: Map<CandidateGroup, Affected>): void {
+  const add = (g: CandidateGroup, pool: string, inTier: boolean): void => {
+    const a = into.get(g);
+    if (a === undefined) into.set(g, { pool, inTier, changed: [i] });
+    else if (a.changed[a.changed.length - 1] !== i) a.changed.push(i);
+  };
   const doc = table.nodes.docs[i]!;
   const country = table.countryIds.get(doc.country) ?? -1;
   const region = table.regionIds.get(doc.region) ?? -1;
@@ -108,10 +120,11 @@ function collectGroupsOf(table: RoutingTable, i: number, into: Map<CandidateGrou
     for (const tier of LOCATION_TIERS) {
       const id = locationId(tier, country, region, isp, table.ispStride);
       const g = id < 0 ? undefined : pool.tiers[tier]!.get(id);
-      if (g !== undefined) into.set(g, { pool: name, inTier: true });
+      if (g !== undefined) add(g, name, true);
     }
-    if (!into.has(pool.all)) into.set(pool.all, { pool: name, inTier: false });
-    into.set(pool.bestEffort, { pool: name, inTier: false });
+    // `all` is the `any` tier's group when the pool has one (added above, with its capacity figure).
+    add(pool.all, name, false);
+    add(pool.bestEffort, name, false);
   }
 }
 
