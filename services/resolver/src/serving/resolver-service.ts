@@ -93,7 +93,7 @@ export function createResolverService(options: ResolverServiceOptions): ServiceI
       }
       options.onDecisions?.(1, decided.ok ? 0 : 1);
       if (!decided.ok) throw new ServerError(decided.code, decided.message);
-      return encodeResolveResponse(unaryWriter, request.queryId, decided);
+      return encodeResolveResponse(unaryWriter, request.queryId, decided, request.compact === true);
     },
 
     async *resolveStream(batches) {
@@ -113,7 +113,7 @@ export function createResolverService(options: ResolverServiceOptions): ServiceI
           const decided = core.resolve(q);
           if (!decided.ok) errors++;
           if (span && i === 0) annotate(span, decided, q.domain);
-          encodeDecision(writer, q.queryId, decided);
+          encodeDecision(writer, q.queryId, decided, q.compact === true);
         }
         span?.end();
         options.onDecisions?.(queries.length, errors);
