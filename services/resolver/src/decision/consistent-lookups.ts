@@ -18,10 +18,11 @@ import type { CandidateGroup, LookupCell } from './candidate-group.js';
 export const LOOKUP_STALE_DISTANCE = 0.05;
 
 /**
- * Groups smaller than this score rendezvous member by member instead (pick.ts): at 15 members
- * that is as fast as a table lookup and needs no table at all.
+ * Groups smaller than this score rendezvous member by member instead (pick.ts). Measured
+ * (decide.bench.ts): scoring 15 members for two answers ran ~2 M picks/s against ~30 M from a
+ * 16 KiB table, so only a single member goes without one.
  */
-export const LOOKUP_MIN_MEMBERS = 16;
+export const LOOKUP_MIN_MEMBERS = 2;
 
 /** True when `group` should have a table built (or rebuilt) now. */
 export function needsLookup(group: CandidateGroup, onlyWanted: boolean): boolean {
