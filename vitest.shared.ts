@@ -17,8 +17,10 @@ export function defineProjectConfig(projectRoot: string): ViteUserConfig {
     },
     test: {
       include: ['src/**/*.spec.ts', 'test/**/*.spec.ts'],
-      testTimeout: 30_000,
-      hookTimeout: 60_000,
+      testTimeout: 120_000,
+      // Integration suites start etcd and service processes in beforeAll: a loaded 2-core machine can
+      // take minutes (a deadline, not a delay: passing runs are not slower).
+      hookTimeout: 180_000,
       pool: 'forks',
       fileParallelism: false,
       reporters: ['default'],

@@ -30,7 +30,9 @@ write('project.json', {
     build: { command: 'tsc -b tsconfig.lib.json', options: { cwd: '{projectRoot}' } },
     typecheck: { command: 'tsc -p tsconfig.spec.json --noEmit', options: { cwd: '{projectRoot}' } },
     lint: { command: 'eslint src', options: { cwd: '{projectRoot}' } },
-    test: { command: 'vitest run', options: { cwd: '{projectRoot}' } },
+    // Unit tests run in parallel with other projects' targets; integration tests one project at a time.
+    test: { command: 'vitest run --exclude "**/*.int.spec.ts" --passWithNoTests', options: { cwd: '{projectRoot}' } },
+    'test-int': { command: 'vitest run .int.spec.ts --passWithNoTests', options: { cwd: '{projectRoot}' } },
   },
 });
 const refs = internal.map((d) => ({ path: `../../libs/${d.replace('@cdn-sched/', '')}/tsconfig.lib.json` }));

@@ -1,7 +1,7 @@
 import { Tier } from '@cdn-sched/proto';
 import { waitFor } from '@cdn-sched/testing';
 import { Status } from 'nice-grpc';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startMesh, type Mesh } from '../support/mesh.js';
 import { probeStatus, type MeshService } from '../support/mesh-service.js';
 import { startReplay, type Replay } from '../support/replay.js';
@@ -19,12 +19,14 @@ describe('chaos: etcd compaction while the config-watcher is away', () => {
   let mesh: Mesh;
   let replay: Replay | undefined;
 
-  beforeAll(async () => {
+  // A mesh per test: neither depends on what the other one changed, stopped or compacted.
+  beforeEach(async () => {
     mesh = await startMesh({ etcdProxy: true, probers: 2, weightCalculators: 1, resolvers: 1 });
     replay = startReplay({ targets: [mesh.resolvers[0]!.address], queries: MUSIC_QUERIES, batchSize: 20, intervalMs: 50 });
   });
-  afterAll(async () => {
+  afterEach(async () => {
     await replay?.stop();
+    replay = undefined;
     await mesh?.close();
   });
 
@@ -89,6 +91,9 @@ describe('chaos: etcd compaction while the config-watcher is away', () => {
   it('a config-watcher cut off from etcd relists when its watch resumes past the compaction', async () => {
     const resolver = mesh.resolverClient();
     const proxy = mesh.proxy!;
+    // Where the cut starts from: gd-cu-1 drained and the live domain deleted, seen by every consumer.
+    await mesh.etcdClient.delete(`${mesh.prefix}domains/${LIVE}`);
+    await consumersAt(await mesh.putNode('gd-cu-1', { state: 'drain' }));
     await proxy.setMode('refuse');
     await mesh.putNode('gd-cu-1');
     await mesh.putDomain(DOMAINS.find((d) => d.domain === LIVE)!);

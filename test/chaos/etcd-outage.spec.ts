@@ -128,7 +128,7 @@ describe('chaos: etcd killed for 30 s, then restarted', () => {
 
     expect(report.failures).toEqual([]);
     expect(report.unanswered).toBe(0);
-    // Stale state is never silently trusted (DESIGN.md, Resilience): the config-watcher knows its
+    // Stale state is never silently trusted (docs/architecture.md, "Resilience"): the config-watcher knows its
     // snapshot is stale, and once that has lasted past its stale bound (5 s) plus the resolver's
     // (MAX_STALENESS_MS, 10 s), answers must say so.
     expect(cwDuring.reasons.join()).toMatch(/etcd unreachable/);

@@ -1,11 +1,11 @@
-import { createEtcdClient, type EtcdClient } from '@cdn-sched/etcd';
+import type { EtcdClient } from '@cdn-sched/etcd';
+import { createLocalMesh, type DomainDoc, type EdgeSpec, type MeshService, type ServiceKind } from '@cdn-sched/local-mesh';
 import { Health, serviceDefinitions } from '@cdn-sched/proto';
 import { createWeightsConsumer, type StreamConsumer, type WeightEntry } from '@cdn-sched/stream';
-import { createFakeFleet, startEtcd, startTcpProxy, waitFor, type EtcdProcess, type FakeFleet, type FakeHealth, type TcpProxy } from '@cdn-sched/testing';
+import { startEtcd, startTcpProxy, waitFor, type EtcdProcess, type FakeFleet, type FakeHealth, type TcpProxy } from '@cdn-sched/testing';
 import { createChannel, createClient, type Channel, type Client } from 'nice-grpc';
 import { runCdnctl, type CdnctlRun } from './cdnctl.js';
-import { createMeshService, type MeshService, type ServiceKind } from './mesh-service.js';
-import { DOMAINS, EDGES, type DomainDoc, type EdgeSpec } from './topology.js';
+import { DOMAINS, EDGES } from './topology.js';
 
 /** Options of {@link startMesh}. */
 export interface MeshOptions {
@@ -33,6 +33,8 @@ export interface MeshOptions {
   env?: Partial<Record<ServiceKind, Record<string, string>>>;
   /** Key prefix. Defaults to "/cdn/". */
   prefix?: string;
+  /** Listen address of edge i (127.0.0.x, so DNS answers tell edges apart). Defaults to 127.0.0.1 for every edge. */
+  edgeHostOf?(index: number): string;
 }
 
 /** A whole mesh: throwaway etcd, fake fleet, every service as a process. */
@@ -79,133 +81,76 @@ export interface Mesh {
 }
 
 /**
- * Starts a mesh for end-to-end and chaos tests: etcd (optionally behind a proxy), a fake fleet
- * seeded as node documents with a short probe interval, domain policies, then config-watcher,
- * weight-calculators, probers and resolvers as real processes on ports chosen by the kernel.
- * If anything fails on the way, what was started is stopped before the error is rethrown.
+ * Starts a mesh for end-to-end and chaos tests with @cdn-sched/local-mesh (what `npm start` runs):
+ * etcd (optionally behind a proxy), a fake fleet seeded as node documents with a short probe
+ * interval, domain policies, then config-watcher, weight-calculators, probers and resolvers as real
+ * processes on ports chosen by the kernel; then waits until every edge is healthy. If anything fails
+ * on the way, what was started is stopped before the error is rethrown.
  */
 export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
-  const prefix = options.prefix ?? '/cdn/';
-  const edges = options.edges ?? EDGES;
-  const domains = options.domains ?? DOMAINS;
-  const probeIntervalMs = options.probeIntervalMs ?? 300;
-  const probeTimeoutMs = options.probeTimeoutMs ?? 250;
-  const pools = [...new Set(domains.map((d) => d.pool))];
-  const figures: Record<string, number> = {};
-  const services: MeshService[] = [];
   const channels: Channel[] = [];
   const consumers: StreamConsumer<WeightEntry>[] = [];
   let etcd: EtcdProcess | undefined;
   let proxy: TcpProxy | undefined;
-  let fleet: FakeFleet | undefined;
-  let etcdClient: EtcdClient | undefined;
+  let local: Awaited<ReturnType<typeof createLocalMesh>> | undefined;
 
-  // A test that dies (a worker killed on timeout) must not leave processes behind.
-  const killAll = (): void => {
-    for (const s of services) if (s.running) safeKill(s.process.pid);
+  // The test owns etcd (so that it can kill, pause and restart it); a dying worker must not leave it behind.
+  const killEtcd = (): void => {
     if (etcd?.pid) safeKill(etcd.pid);
   };
-  process.once('exit', killAll);
+  process.once('exit', killEtcd);
 
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closed ??= (async () => {
       await Promise.all(consumers.map((c) => c.close()));
       for (const c of channels) c.close();
-      // Front to back, so no service spends its shutdown reconnecting to one already gone.
-      for (const kind of ['resolver', 'prober', 'weight-calculator', 'config-watcher'] as const) {
-        await Promise.all(services.filter((s) => s.kind === kind).map((s) => s.close()));
-      }
-      await fleet?.close();
-      etcdClient?.close();
+      await local?.close();
       await proxy?.close();
       await etcd?.stop();
-      process.off('exit', killAll);
+      process.off('exit', killEtcd);
     })());
 
   try {
     const startedAt = performance.now();
     etcd = await startEtcd();
-    figures['etcdStartMs'] = performance.now() - startedAt;
-    etcdClient = createEtcdClient({ endpoints: [etcd.endpoint] });
+    const etcdStartMs = performance.now() - startedAt;
     if (options.etcdProxy) {
       const settings = typeof options.etcdProxy === 'object' ? options.etcdProxy : {};
       proxy = await startTcpProxy({ targetPort: etcd.clientPort, latencyMs: settings.latencyMs ?? 0, jitterMs: settings.jitterMs ?? 0 });
     }
-    const servicesEtcdEndpoint = proxy?.endpoint ?? etcd.endpoint;
-    fleet = await createFakeFleet({ count: edges.length, mode: 'listeners' });
-    const theFleet = fleet;
-
-    const edgeIndex = (id: string): number => {
-      const i = edges.findIndex((e) => e.id === id);
-      if (i < 0) throw new Error(`mesh: no edge ${id}`);
-      return i;
-    };
-    const nodeDocument = (id: string, overrides: Record<string, unknown> = {}): Record<string, unknown> => {
-      const i = edgeIndex(id);
-      const e = edges[i]!;
-      const n = theFleet.nodes[i]!;
-      return {
-        id,
-        address: n.address,
-        port: n.port,
-        country: e.country,
-        ...(e.region ? { region: e.region } : {}),
-        ...(e.isp ? { isp: e.isp } : {}),
-        capacity: e.capacity,
-        state: 'active',
-        pools: e.pools ?? pools,
-        probe: { type: 'http', path: n.path, intervalMs: probeIntervalMs, timeoutMs: probeTimeoutMs },
-        ...overrides,
-      };
-    };
-    const client = etcdClient;
-    const putNode = (id: string, overrides?: Record<string, unknown>): Promise<number> => client.put(`${prefix}nodes/${id}`, JSON.stringify(nodeDocument(id, overrides)));
-    const putDomain = (doc: DomainDoc): Promise<number> => client.put(`${prefix}domains/${doc.domain}`, JSON.stringify(doc));
-    for (const e of edges) await putNode(e.id);
-    for (const d of domains) await putDomain(d);
-
-    const common = { ETCD_ENDPOINTS: servicesEtcdEndpoint, CDN_PREFIX: prefix };
-    const add = (kind: ServiceKind, name: string, env: Record<string, string>): MeshService => {
-      const s = createMeshService({ kind, name, env: { ...common, ...env, ...options.env?.[kind] } });
-      services.push(s);
-      return s;
-    };
-    const startAll = async (list: readonly MeshService[]): Promise<void> => {
-      await Promise.all(
-        list.map(async (s) => {
-          figures[`${s.name}.startMs`] = await s.start();
-        }),
-      );
-    };
-
-    const configWatcher = add('config-watcher', 'config-watcher-1', {});
-    await startAll([configWatcher]);
-    const cw = { CONFIG_WATCHER: configWatcher.address };
-    const weightCalculators = Array.from({ length: options.weightCalculators ?? 1 }, (_, i) => add('weight-calculator', `weight-calculator-${i + 1}`, cw));
-    // One after the other: the first replica wins the election, and it is the one every resolver
-    // streams weights from (first in WEIGHT_CALCULATORS), so a test knows who leads.
-    for (const w of weightCalculators) await startAll([w]);
-    const wc = { WEIGHT_CALCULATORS: weightCalculators.map((s) => s.address).join(',') };
-    const probers = Array.from({ length: options.probers ?? 2 }, (_, i) => add('prober', `prober-${i + 1}`, { ...cw, ...wc, PROBE_INTERVAL_MS: String(probeIntervalMs) }));
-    const resolvers = Array.from({ length: options.resolvers ?? 1 }, (_, i) => add('resolver', `resolver-${i + 1}`, { ...cw, ...wc }));
-    await startAll([...probers, ...resolvers]);
-    figures['startMs'] = performance.now() - startedAt;
+    local = await createLocalMesh({
+      etcdEndpoints: etcd.endpoint,
+      ...(proxy ? { servicesEtcdEndpoints: proxy.endpoint } : {}),
+      edges: options.edges ?? EDGES,
+      domains: options.domains ?? DOMAINS,
+      probers: options.probers ?? 2,
+      weightCalculators: options.weightCalculators ?? 1,
+      resolvers: options.resolvers ?? 1,
+      probeIntervalMs: options.probeIntervalMs ?? 300,
+      probeTimeoutMs: options.probeTimeoutMs ?? 250,
+      ...(options.env ? { env: options.env } : {}),
+      prefix: options.prefix ?? '/cdn/',
+      ...(options.edgeHostOf ? { edgeHostOf: options.edgeHostOf } : {}),
+    });
+    const figures: Record<string, number> = { ...local.figures, etcdStartMs, startMs: performance.now() - startedAt };
+    const { configWatcher, weightCalculators, probers, resolvers, prefix, edges } = local;
 
     const resolverChannels = new Map<number, Channel>();
+    const theEtcd = etcd;
     const mesh: Mesh = {
-      etcd,
+      etcd: theEtcd,
       proxy,
-      servicesEtcdEndpoint,
-      etcdClient: client,
-      fleet: theFleet,
+      servicesEtcdEndpoint: local.servicesEtcdEndpoints,
+      etcdClient: local.etcdClient,
+      fleet: local.fleet!,
       prefix,
       edges,
       configWatcher,
       probers,
       weightCalculators,
       resolvers,
-      services,
+      services: local.services,
       figures,
       resolverClient(index = 0) {
         let ch = resolverChannels.get(index);
@@ -216,10 +161,10 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
         }
         return createClient(serviceDefinitions.resolver, ch);
       },
-      setEdgeHealth: (id, health) => theFleet.setHealth(theFleet.nodes[edgeIndex(id)]!.id, health),
-      nodeDocument,
-      putNode,
-      putDomain,
+      setEdgeHealth: local.setEdgeHealth,
+      nodeDocument: local.nodeDocument,
+      putNode: local.putNode,
+      putDomain: local.putDomain,
       watchWeights(target) {
         const address = target ?? weightCalculators.find((s) => s.running)?.address;
         if (!address) throw new Error('mesh: no weight-calculator is running');
@@ -229,7 +174,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       },
       cdnctlEnv() {
         return {
-          ETCD_ENDPOINTS: etcd!.endpoint,
+          ETCD_ENDPOINTS: theEtcd.endpoint,
           CDN_PREFIX: prefix,
           CONFIG_WATCHER: configWatcher.address,
           WEIGHT_CALCULATOR: weightCalculators[0]!.address,
@@ -262,7 +207,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       },
       close,
     };
-    figures['healthyMs'] = await mesh.waitHealthy({ timeoutMs: 30_000 });
+    figures['healthyMs'] = await mesh.waitHealthy({ timeoutMs: 60_000 });
     return mesh;
   } catch (error) {
     await close();

@@ -1,31 +1,13 @@
+import type { DomainDoc, EdgeSpec } from '@cdn-sched/local-mesh';
+
 /**
  * The fleet and policies the end-to-end and chaos tests seed: edges in several Chinese provinces and
  * ISPs plus two overseas countries, and domain policies that differ in strategy, fallback chain and
  * all-down policy, so every tier and both overseas outcomes have something to show.
  */
 
-/** One edge: where it is and how big. Its address, port and probe path come from the fake fleet. */
-export interface EdgeSpec {
-  id: string;
-  country: string;
-  /** ISO 3166-2; omitted for edges outside China. */
-  region?: string;
-  isp?: string;
-  capacity: number;
-  /** Defaults to every pool of {@link DOMAINS}. */
-  pools?: readonly string[];
-}
-
-/** A domain document exactly as an SRE writes it under `/cdn/domains/<fqdn>`. */
-export interface DomainDoc {
-  domain: string;
-  pool: string;
-  answers: number;
-  ttl: number;
-  strategy: 'weighted' | 'consistent';
-  fallback: readonly string[];
-  allDown?: 'best-effort' | 'error';
-}
+// The shapes of an edge and a domain policy are the local mesh's (shared with `cdnctl mesh`).
+export type { DomainDoc, EdgeSpec } from '@cdn-sched/local-mesh';
 
 /** Three Guangdong Telecom edges, so one of them can fail and the tier stays above the spill threshold. */
 export const EDGES: readonly EdgeSpec[] = [

@@ -1,6 +1,6 @@
 import { domainNameProblem } from './host-names.js';
 
-/** Prefix of every document key unless configured otherwise (DESIGN.md, "Documents in etcd"). */
+/** Prefix of every document key unless configured otherwise (docs/architecture.md, "Documents"). */
 export const DEFAULT_PREFIX = '/cdn/';
 
 /** What a key under the prefix holds. */

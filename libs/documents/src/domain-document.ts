@@ -3,12 +3,12 @@ import { AllDownPolicy, DomainSchema, Strategy, type Domain } from '@cdn-sched/p
 import { keyKind, normalizePrefix } from './document-keys.js';
 import { rejected, resolveParseOptions, type DomainParseResult, type ParseOptions } from './document-result.js';
 import { FieldReader, integerRule, isJsonObject, jsonTypeOf, oneOfRule, stringRule } from './field-reader.js';
-import { fallbackOrderProblems, tierName, TIER_NAMES, TIERS_BY_NAME, type TierName } from './fallback-tiers.js';
+import { documentTierName, fallbackOrderProblems, TIER_NAMES, TIERS_BY_NAME, type TierName } from '@cdn-sched/location';
 import { domainNameProblem } from './host-names.js';
 import { readJsonText } from './json-text.js';
 import { poolNameRule } from './pool-name.js';
 
-/** The JSON of `/cdn/domains/<fqdn>` (DESIGN.md, "Documents in etcd"). */
+/** The JSON of `/cdn/domains/<fqdn>` (docs/architecture.md, "Documents"). */
 export interface DomainDocument {
   /** Equal to the <fqdn> of the key: lower case, no trailing dot. */
   domain: string;
@@ -94,7 +94,7 @@ export function documentOfDomain(domain: Domain): DomainDocument {
     answers: domain.answers,
     ttl: domain.ttlS,
     strategy: nameOf(STRATEGIES, domain.strategy, 'strategy', Strategy[domain.strategy] ?? String(domain.strategy)) as DomainDocument['strategy'],
-    fallback: domain.fallback.map(tierName),
+    fallback: domain.fallback.map(documentTierName),
     allDown: nameOf(ALL_DOWN, domain.allDown, 'allDown', AllDownPolicy[domain.allDown] ?? String(domain.allDown)) as DomainDocument['allDown'],
   };
 }

@@ -19,8 +19,5 @@ export { DEFAULT_MAX_DOCUMENT_BYTES, readJsonText } from './json-text.js';
 export type { JsonTextResult } from './json-text.js';
 export { findJsonProblem } from './json-scanner.js';
 export type { JsonProblem } from './json-scanner.js';
-export { TIER_NAMES, parseTierName, tierName, tierContains } from './fallback-tiers.js';
-export type { TierName } from './fallback-tiers.js';
-export { COUNTRY_CODES, isCountryCode } from './country-codes.js';
 export { domainNameProblem, isAddress } from './host-names.js';
 export { isPoolName } from './pool-name.js';

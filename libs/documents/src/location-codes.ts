@@ -1,11 +1,9 @@
-import { isCountryCode } from './country-codes.js';
+import { isCountryCode, isIspCode, ISP_CODE_SHAPE, regionCodeCountry } from '@cdn-sched/location';
 import { accept, mismatch, reject, stringRule, type Rule } from './field-reader.js';
 
+// The codes themselves (which countries exist, the shapes of region and ISP codes) belong to
+// @cdn-sched/location; these rules only word the problems for a person editing a document.
 const ALPHA2 = /^[A-Za-z]{2}$/;
-// ISO 3166-2: the alpha-2 country code, a hyphen, and up to three alphanumerics ("CN-GD", "US-CA",
-// "GB-ENG", "FR-75C").
-const SUBDIVISION = /^([A-Z]{2})-([A-Z0-9]{1,3})$/;
-const ISP = /^[a-z][a-z0-9_-]{0,15}$/;
 
 /**
  * ISO 3166-1 alpha-2 country code, upper case. Lower case is refused with the fix spelt out
@@ -32,21 +30,16 @@ export const regionRule: Rule<string> = {
     if (value === '') return accept('');
     if (typeof value !== 'string') return mismatch(REGION_EXPECTED, value);
     const upper = value.toUpperCase();
-    const match = SUBDIVISION.exec(upper);
-    if (match === null) return mismatch(REGION_EXPECTED, value);
+    const country = regionCodeCountry(upper);
+    if (country === undefined) return mismatch(REGION_EXPECTED, value);
     if (value !== upper) return reject(`must be upper case, got "${value}"; did you mean "${upper}"?`);
-    if (!isCountryCode(match[1])) return reject(`must start with an assigned ISO 3166-1 alpha-2 code, got "${value}"`);
+    if (!isCountryCode(country)) return reject(`must start with an assigned ISO 3166-1 alpha-2 code, got "${value}"`);
     return accept(value);
   },
 };
 
-/** The country part of an ISO 3166-2 code ("CN" for "CN-GD"). */
-export function regionCountry(region: string): string {
-  return region.slice(0, region.indexOf('-'));
-}
-
-/** Short ISP code ("ct", "cu", "cm", "crtc", "cernet"); "" means unknown. */
-export const ispRule: Rule<string> = stringRule(
-  'a short lower-case code matching [a-z][a-z0-9_-]{0,15} such as "ct"',
-  (text) => text === '' || ISP.test(text),
-);
+/**
+ * ISP code ("ct", "cu", "cm", "crtc", "cernet"); "" means unknown. Only the shape the IP data
+ * produces is accepted: a node whose ISP no client can have would never be in an ISP tier.
+ */
+export const ispRule: Rule<string> = stringRule(ISP_CODE_SHAPE, (text) => text === '' || isIspCode(text));

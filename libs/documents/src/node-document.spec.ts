@@ -122,7 +122,7 @@ describe('parseNodeDocument: field rules', () => {
 
   it('isp must be a short lower-case code', () => {
     expect(problemsWith({ isp: 'China Telecom' })).toEqual([
-      'isp: must be a short lower-case code matching [a-z][a-z0-9_-]{0,15} such as "ct", got "China Telecom"',
+      'isp: must be lower-case letters and digits, words joined by single hyphens, at most 63 characters, such as "ct", got "China Telecom"',
     ]);
     expect(problemsWith({ isp: 'cernet' })).toEqual([]);
   });

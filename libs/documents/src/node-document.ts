@@ -5,7 +5,8 @@ import { rejected, resolveParseOptions, type NodeParseResult, type ParseOptions 
 import { accept, FieldReader, integerRule, isJsonObject, jsonTypeOf, mismatch, oneOfRule, stringRule, type Rule } from './field-reader.js';
 import { isAddress } from './host-names.js';
 import { readJsonText } from './json-text.js';
-import { countryRule, ispRule, regionCountry, regionRule } from './location-codes.js';
+import { regionCountry } from '@cdn-sched/location';
+import { countryRule, ispRule, regionRule } from './location-codes.js';
 import { poolNameRule } from './pool-name.js';
 
 /** Health-probe settings as SREs write them; absent fields take the prober's defaults. */
@@ -21,7 +22,7 @@ export interface ProbeDocument {
   timeoutMs?: number;
 }
 
-/** The JSON of `/cdn/nodes/<id>` (DESIGN.md, "Documents in etcd"). */
+/** The JSON of `/cdn/nodes/<id>` (docs/architecture.md, "Documents"). */
 export interface NodeDocument {
   id: string;
   address: string;

@@ -45,9 +45,10 @@ describe('leader election and leases (real etcd)', () => {
     await waitFor(() => e.leaderId === 'd', { message: 'e sees d' });
     const cutAt = Date.now();
     await proxy.setMode('refuse');
-    await waitFor(() => e.isLeader, { timeoutMs: 6000, message: 'e leads after d is cut off' });
+    await waitFor(() => e.isLeader, { timeoutMs: 10_000, message: 'e leads after d is cut off' });
     const failoverMs = Date.now() - cutAt;
-    expect(failoverMs).toBeLessThan(2000 + 1500);
+    // TTL 2 s plus margin for a loaded machine.
+    expect(failoverMs).toBeLessThan(2000 + 3000);
     await e.close();
     await d.close();
     viaProxy.close();

@@ -1,5 +1,5 @@
 export { createEtcdClient, fromPb } from './etcd-client.js';
-export type { CallOptions, EtcdClient, EtcdClientOptions, KeyValue, WatchEvent } from './etcd-client.js';
+export type { CallOptions, EtcdClient, EtcdClientOptions, EtcdTls, KeyValue, WatchEvent, WatchStream } from './etcd-client.js';
 export { CompactedError, EtcdError } from './etcd-error.js';
 export type { EtcdErrorCode } from './etcd-error.js';
 export { prefixRangeEnd, toBytes, toText } from './keys.js';

@@ -12,7 +12,8 @@ export const toText = (b: Uint8Array): string => decoder.decode(b);
  * key, then the range is all the keys with the prefix").
  */
 export function prefixRangeEnd(prefix: Uint8Array): Uint8Array {
-  const end = prefix.slice();
+  // A copy, never a view: Buffer#slice shares memory with the caller's key.
+  const end = new Uint8Array(prefix);
   for (let i = end.length - 1; i >= 0; i--) {
     if (end[i]! < 0xff) {
       end[i]!++;

@@ -17,7 +17,10 @@ export interface ReflectorOptions {
   onSnapshot(kvs: KeyValue[], revision: number, reason: ListReason): void;
   /** Events in revision order; `revision` is the highest revision they contain. */
   onEvents(events: WatchEvent[], revision: number): void;
-  /** etcd confirmed nothing changed up to `revision` (or simply that the stream is alive). */
+  /**
+   * The stream is alive (an empty progress response). `revision` is the last applied revision, not
+   * the response's: see {@link WatchBatch} on etcd issue #15220.
+   */
   onProgress?(revision: number): void;
   onStateChange?(state: ReflectorState, error?: EtcdError): void;
   /**
@@ -33,7 +36,7 @@ export interface ReflectorOptions {
 
 /** A running list+watch of one prefix. */
 export interface Reflector {
-  /** Highest revision applied (snapshot, event or progress). */
+  /** Highest revision applied (snapshot or event; never a progress notification's). */
   readonly revision: number;
   readonly state: ReflectorState;
   /** Relists now (e.g. after a consumer fell behind), then resumes watching. */
@@ -42,11 +45,15 @@ export interface Reflector {
 }
 
 /**
- * Kubernetes-style list+watch (client-go's Reflector) for etcd:
+ * Kubernetes-style list+watch (client-go's Reflector) for etcd, on the raw Watch stream of the
+ * `etcd3` client (so it shares its pool, failover, TLS and auth):
  * - list the prefix, then watch from `list revision + 1`;
- * - on a broken stream (etcd restart, network cut) resume from the last applied revision + 1,
- *   never from "now" (events in between would be lost) and never from an older revision
- *   (events would be applied twice) — the `etcd3` npm client gets this wrong after reconnects;
+ * - on a broken stream (member killed, network cut, member without leader) resume — on whichever
+ *   member the pool picks — from the last applied revision + 1, never from "now" (events in
+ *   between would be lost) and never from an older revision (events would be applied twice).
+ *   `etcd3`'s own `Watcher` is not used: it resumes from the last response header revision + 1,
+ *   progress notifications included (wrong on etcd with issue #15220), and hides
+ *   `compact_revision`;
  * - when the resume revision has been compacted, etcd cancels the watch with `compact_revision`:
  *   relist and publish a snapshot, so nothing is skipped and nothing goes back in time.
  */
@@ -69,7 +76,9 @@ export function createReflector(options: ReflectorOptions): Reflector {
   const apply = (batch: WatchBatch): void => {
     if (batch.kind === 'created') return;
     if (batch.kind === 'progress') {
-      if (batch.revision > revision) revision = batch.revision;
+      // Liveness only: on etcd without the fix of etcd issue #15220 (PR #15237) a requested progress
+      // notification can overtake events still queued for this watcher, so its header revision is
+      // no proof that they were delivered. Advancing to it could make a resume skip them.
       options.onProgress?.(revision);
       return;
     }

@@ -1,6 +1,6 @@
 /**
  * Autonomous system numbers → ISP short codes, for MaxMind records that carry an ASN (GeoLite2-ASN,
- * GeoIP2-ISP, Enterprise `traits`). The codes are the ones {@link ispCode} gives the same carriers
+ * GeoIP2-ISP, Enterprise `traits`). The codes are the ones `ispCode` (@cdn-sched/location) gives the same carriers
  * in ip2region data, so an address gets the same ISP code whichever database is loaded.
  *
  * Only the networks a CDN in China most needs to tell apart, plus the largest global carriers;

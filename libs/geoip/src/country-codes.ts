@@ -1,23 +1,15 @@
+import { COUNTRY_CODES } from '@cdn-sched/location';
+
 /**
  * Chinese country names (as ip2region spells them) → ISO 3166-1 alpha-2.
  *
- * The bulk comes from CLDR through `Intl.DisplayNames('zh-CN')` over every two-letter code, so it
- * follows the standard names without a hand-typed list of 250 countries; the explicit entries cover
- * the data's own short forms (`阿联酋`, `波黑`, `刚果金`, …), checked against the distinct values of
- * the shipped database (the spec test asserts every one of them resolves).
+ * The bulk comes from CLDR through `Intl.DisplayNames('zh-CN')` over the country codes of the
+ * location model (@cdn-sched/location, the same list node documents are checked against), so it
+ * follows the standard names without a hand-typed list of 250 names and never yields a code a
+ * document would refuse; the explicit entries cover the data's own short forms (`阿联酋`, `波黑`,
+ * `刚果金`, …), checked against the distinct values of the shipped database (the spec test asserts
+ * every one of them resolves).
  */
-
-/**
- * Codes with a CLDR name that are not countries: user-assigned (AA, QM–QZ, XA–XZ but XK, ZZ) and
- * exceptionally reserved ones (AC, CP, DG, EA, EU, EZ, IC, TA, UN), which ISO 3166-1 does not
- * assign to a country. Kosovo's XK is kept: it is the code in universal use, MaxMind included.
- */
-function isAssignable(code: string): boolean {
-  if (code === 'XK') return true;
-  if (code === 'AA' || code === 'ZZ') return false;
-  if (code[0] === 'X' || (code[0] === 'Q' && code[1]! >= 'M')) return false;
-  return !['AC', 'CP', 'DG', 'EA', 'EU', 'EZ', 'IC', 'TA', 'UN'].includes(code);
-}
 
 /**
  * ip2region spellings that CLDR does not use (checked: each is absent from the DisplayNames
@@ -63,17 +55,10 @@ const NOT_A_COUNTRY: ReadonlySet<string> = new Set(['', '0', '内网IP', '亚太
 function buildCountryTable(): ReadonlyMap<string, string> {
   const table = new Map<string, string>();
   const names = new Intl.DisplayNames(['zh-CN'], { type: 'region', fallback: 'none' });
-  const letters = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
-  for (const a of letters) {
-    for (const b of letters) {
-      const code = a + b;
-      if (!isAssignable(code)) continue;
-      // Deprecated codes (DD, UK, YU, …) canonicalise to their successor; skip them so a name
-      // maps to the current code only.
-      if (Intl.getCanonicalLocales(`und-${code}`)[0] !== `und-${code}`) continue;
-      const name = names.of(code);
-      if (name !== undefined && name !== code && !table.has(name)) table.set(name, code);
-    }
+  // Sorted, so that a name CLDR gives two codes maps to the same one on every build.
+  for (const code of [...COUNTRY_CODES].sort()) {
+    const name = names.of(code);
+    if (name !== undefined && name !== code && !table.has(name)) table.set(name, code);
   }
   for (const [name, code] of Object.entries(DATA_SPELLINGS)) table.set(name, code);
   return table;

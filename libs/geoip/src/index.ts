@@ -46,7 +46,8 @@ export {
 } from './ipv4-range-index.js';
 export { cidrPrefixLenV4, formatIpv4, maskIpv4, parseIpv4, parseIpv4Bytes, parseIpv4Slice } from './ipv4.js';
 export { formatIpv6, formatIpv6Full, ipv4FromMapped, isIpv4Mapped, maskIpv6, parseIpv6 } from './ipv6.js';
-export { ispCode, ispCodeTable } from './isp-codes.js';
+// ISP codes belong to the location model; re-exported for readers of the IP data.
+export { ispCode, ispCodeTable } from '@cdn-sched/location';
 export {
   defaultDatabasePath,
   detectGeoIpFormat,

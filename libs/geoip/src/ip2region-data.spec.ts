@@ -7,7 +7,7 @@ import { createSeededU32 } from './bench/seeded-random.js';
 import { countryCode } from './country-codes.js';
 import type { GeoIpDatabase } from './geoip-database.js';
 import { cidrPrefixLenV4, formatIpv4, parseIpv4 } from './ipv4.js';
-import { ispCode } from './isp-codes.js';
+import { ispCode } from '@cdn-sched/location';
 import { defaultDatabasePath, loadGeoIpDatabase, parseGeoIpDatabase } from './load-geoip-database.js';
 import { UNKNOWN_LOCATION, type GeoLocation } from './location-table.js';
 import { normalizeIp2RegionLocation, normalizeIp2RegionString } from './normalize-ip2region.js';

@@ -1,5 +1,5 @@
 /**
- * Where a client is, in the codes the node documents use (see DESIGN.md, "Documents in etcd").
+ * Where a client is, in the codes the node documents use (docs/architecture.md, "Documents").
  * Instances handed out by a database are interned and frozen: compare them by identity or by id.
  */
 export interface GeoLocation {

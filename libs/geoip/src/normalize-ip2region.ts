@@ -1,5 +1,5 @@
 import { countryCode } from './country-codes.js';
-import { ispCode } from './isp-codes.js';
+import { ispCode } from '@cdn-sched/location';
 import type { GeoLocation } from './location-table.js';
 import { provinceCode } from './province-codes.js';
 

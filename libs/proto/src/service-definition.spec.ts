@@ -11,7 +11,6 @@ describe('createServiceDefinition', () => {
     expect(serviceDefinitions.configWatcher.watch.responseStream).toBe(true);
     expect(serviceDefinitions.configWatcher.watch.requestStream).toBe(false);
     expect(serviceDefinitions.weightCalculator.reportProbes.requestStream).toBe(true);
-    expect(serviceDefinitions.etcdKv.range.path).toBe('/etcdserverpb.KV/Range');
   });
 
   it('serialises init objects and messages alike and round-trips them', () => {

@@ -3,7 +3,6 @@ import { ConfigWatcherService, file_cdn_sched_v1_config_watcher } from './gen/cd
 import { ProberService, file_cdn_sched_v1_prober } from './gen/cdn/sched/v1/prober_pb.js';
 import { ResolverService, file_cdn_sched_v1_resolver } from './gen/cdn/sched/v1/resolver_pb.js';
 import { WeightCalculatorService, file_cdn_sched_v1_weight_calculator } from './gen/cdn/sched/v1/weight_calculator_pb.js';
-import { KV, Lease, Maintenance, Watch } from './gen/etcd/etcdserverpb/rpc_pb.js';
 import { createServiceDefinition } from './service-definition.js';
 
 /** nice-grpc definitions of every service cdn-sched serves or calls. */
@@ -12,10 +11,6 @@ export const serviceDefinitions = {
   prober: createServiceDefinition(ProberService),
   weightCalculator: createServiceDefinition(WeightCalculatorService),
   resolver: createServiceDefinition(ResolverService),
-  etcdKv: createServiceDefinition(KV),
-  etcdWatch: createServiceDefinition(Watch),
-  etcdLease: createServiceDefinition(Lease),
-  etcdMaintenance: createServiceDefinition(Maintenance),
 } as const;
 
 /** The proto files each cdn-sched service registers with server reflection. */

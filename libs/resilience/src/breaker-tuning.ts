@@ -23,7 +23,7 @@ export interface BreakerTimings {
 const clamp = (x: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, x));
 
 /**
- * Derives a breaker's timeout and reset timeout from the p99 etcd watch latency (DESIGN.md,
+ * Derives a breaker's timeout and reset timeout from the p99 etcd watch latency (docs/architecture.md,
  * "Resilience"). A fixed 3 s timeout meets 150 ms of injected latency on every hop, calls that need
  * several round trips exceed it, the breaker opens on a healthy etcd and the fleet flaps; scaling the
  * timeout with the latency we actually observe keeps a slow-but-alive etcd "closed". With no sample

@@ -1,5 +1,7 @@
 export { createBackoff, sleep } from './backoff.js';
 export type { Backoff, BackoffOptions } from './backoff.js';
+export { breakerProfiles } from './breaker-profiles.js';
+export type { BreakerProfileName } from './breaker-profiles.js';
 export { deriveBreakerTimings } from './breaker-tuning.js';
 export type { BreakerTimings, BreakerTuning } from './breaker-tuning.js';
 export { classifyFailure } from './failure-kind.js';

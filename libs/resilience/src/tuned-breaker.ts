@@ -78,7 +78,7 @@ export interface TunedBreaker {
  * latency before every call (opossum reads `options.timeout` per call and `resetTimeout` when it
  * opens), and (2) only connection failures, and timeouts while the upstream shows no sign of life,
  * count towards opening — opossum's `errorFilter` turns the rest into successes. This is what keeps
- * a slow-but-alive etcd (150 ms injected latency) from tripping the breaker (DESIGN.md, Resilience).
+ * a slow-but-alive etcd (150 ms injected latency) from tripping the breaker (docs/architecture.md, "Resilience").
  */
 export function createTunedBreaker(options: TunedBreakerOptions): TunedBreaker {
   const counters = { failures: 0, successes: 0, slowButAlive: 0, opens: 0 };

@@ -1,5 +1,6 @@
 import type { DescFile } from '@bufbuild/protobuf';
 import { createFileDescriptorSet } from '@cdn-sched/proto';
+import { plaintextTransport, type Transport } from '@cdn-sched/transport';
 import { createServer, type Server } from 'nice-grpc';
 import { HealthDefinition, HealthServiceImpl, HealthState } from 'nice-grpc-server-health';
 import { ServerReflection, ServerReflectionService } from 'nice-grpc-server-reflection';
@@ -16,8 +17,12 @@ export interface ServiceServerOptions {
   reflection: readonly DescFile[];
   /** Fully qualified names of the services registered ("cdn.sched.v1.ResolverService"). */
   serviceNames: readonly string[];
-  /** grpc-js channel options of the server. */
+  /** grpc-js channel options of the server, over the transport's. */
   channelOptions?: Record<string, number | string>;
+  /** Credentials and limits (mutual TLS, message sizes, connection age). Defaults to plaintext with default limits. */
+  transport?: Transport;
+  /** Told about a plaintext listen address reachable from other hosts. */
+  onInsecureBind?(warning: string): void;
 }
 
 /** A running gRPC server with health and reflection. */
@@ -37,13 +42,13 @@ export interface ServiceServer {
  * against every service the same way.
  */
 export async function startServiceServer(options: ServiceServerOptions): Promise<ServiceServer> {
-  const server = createServer({
-    'grpc.keepalive_time_ms': 20_000,
-    'grpc.keepalive_timeout_ms': 5_000,
-    'grpc.keepalive_permit_without_calls': 1,
-    'grpc.http2.min_ping_interval_without_data_ms': 5_000,
-    ...options.channelOptions,
-  });
+  const transport = options.transport ?? plaintextTransport();
+  const host = options.host ?? '127.0.0.1';
+  // Throws with --require-tls; a warning otherwise (plaintext is the default only on loopback).
+  const warning = transport.checkBind(host);
+  if (warning) (options.onInsecureBind ?? ((w: string) => process.emitWarning(w)))(warning);
+  // nice-grpc types its options as channel options; grpc-js's server takes `interceptors` there too.
+  const server = createServer({ ...transport.serverOptions, ...options.channelOptions } as Parameters<typeof createServer>[0]);
   const health = HealthState();
   server.add(HealthDefinition, HealthServiceImpl(health));
   server.add(
@@ -51,8 +56,7 @@ export async function startServiceServer(options: ServiceServerOptions): Promise
     ServerReflection(createFileDescriptorSet(options.reflection), [...options.serviceNames, 'grpc.health.v1.Health']),
   );
   options.register(server);
-  const host = options.host ?? '127.0.0.1';
-  const port = await server.listen(`${host}:${options.port}`).catch((error: unknown) => {
+  const port = await server.listen(`${host}:${options.port}`, transport.serverCredentials).catch((error: unknown) => {
     // grpc-js says "No address added out of total 1 resolved"; say what it means.
     throw new Error(`gRPC server cannot listen on ${host}:${options.port}: the port is in use or the address is not available here (${(error as Error).message})`, { cause: error });
   });

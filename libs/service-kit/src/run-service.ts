@@ -1,7 +1,11 @@
 import { hostname } from 'node:os';
 import { createLogger, createMetrics, shutdownTracing, startMetricsServer, type Logger, type Metrics, type Readiness } from '@cdn-sched/telemetry';
 import { ConfigError, formatHelp, parseConfig, type ConfigOf, type SettingSpec } from './config.js';
+import type { Transport } from '@cdn-sched/transport';
+import { resolveEtcdConnection, type EtcdConnectionSettings } from './etcd-connection.js';
 import { createShutdown, type Shutdown } from './shutdown.js';
+import { transportFromConfig, transportSettings } from './transport-settings.js';
+import { isWorkerPrimary, runWorkerPrimary, stopWithPrimary } from './workers.js';
 
 /** Settings every service has. */
 const commonSpec = {
@@ -18,6 +22,11 @@ export interface ServiceContext<C> {
   metrics: Metrics;
   /** Register teardown steps; `shutdown.signal` aborts when the service stops. */
   shutdown: Shutdown;
+  /**
+   * Credentials and limits for the service's gRPC server and every channel it opens, built from
+   * the transport settings of `grpcSettings` (plaintext with default limits for a spec without them).
+   */
+  transport: Transport;
 }
 
 /** A service's main: starts everything and returns how to judge readiness. */
@@ -26,7 +35,9 @@ export type ServiceMain<C> = (ctx: ServiceContext<C>) => Promise<{ readiness: ()
 /**
  * The one way every service starts: settings from flags and env (with --help), a JSON logger,
  * a metrics registry and its HTTP server (/metrics, /healthz, /readyz), and a shutdown on
- * SIGTERM/SIGINT that runs the service's teardown steps within a bound, then exits 0.
+ * SIGTERM/SIGINT that runs the service's teardown steps within a bound, then exits 0. A service
+ * whose spec has `workersSetting` and is started with more than one worker becomes a cluster
+ * primary that runs that many copies of itself.
  */
 export async function runService<S extends Record<string, SettingSpec>>(options: {
   name: string;
@@ -50,6 +61,9 @@ export async function runService<S extends Record<string, SettingSpec>>(options:
   let config: ConfigOf<typeof spec>;
   try {
     config = parseConfig(spec, argv);
+    // A bad etcd connection (missing file, expired certificate, key without certificate...) is a
+    // startup error naming the setting, before anything starts; main resolves it again to connect.
+    if ('etcdEndpoints' in config) resolveEtcdConnection(config as unknown as EtcdConnectionSettings);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${options.name}: ${error.message}\n`);
@@ -58,6 +72,12 @@ export async function runService<S extends Record<string, SettingSpec>>(options:
     }
     throw error;
   }
+  const workers = (config as Record<string, unknown>)['workers'];
+  if (isWorkerPrimary(workers)) {
+    runWorkerPrimary({ name: options.name, workers, metricsPort: config.metricsPort, instanceId: config.instanceId });
+    return;
+  }
+  stopWithPrimary();
   const instanceId = config.instanceId || `${options.name}-${hostname()}-${process.pid}`;
   const logger = createLogger({ service: options.name, instanceId });
   const metrics = createMetrics({ service: options.name, instanceId });
@@ -69,13 +89,33 @@ export async function runService<S extends Record<string, SettingSpec>>(options:
   shutdown.add('tracing', () => shutdownTracing());
   shutdown.add('metrics', () => metrics.close());
   try {
-    const { readiness } = await options.main({ config: { ...config, instanceId } as ServiceContext<ConfigOf<S>>['config'], instanceId, logger, metrics, shutdown });
+    const denied = metrics.counter({ name: 'cdn_grpc_denied_calls_total', help: 'gRPC calls refused because the client identity is not allowed', labelNames: ['method'] });
+    const log = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void => logger[level](fields ?? {}, message);
+    const transport = transportFromConfig(withTransportDefaults(config), { log, onDenied: (method, identities) => {
+      denied.inc({ method });
+      logger.warn({ method, identities }, 'gRPC call refused: client not on the allow-list');
+    } });
+    shutdown.add('transport', () => transport.close());
+    const { readiness } = await options.main({ config: { ...config, instanceId } as ServiceContext<ConfigOf<S>>['config'], instanceId, logger, metrics, shutdown, transport });
     const server = await startMetricsServer({ port: config.metricsPort, host: config.metricsHost, registry: metrics.registry, readiness });
     shutdown.add('metrics-server', () => server.close());
     logger.info({ metrics: server.url }, 'metrics server listening');
   } catch (error) {
+    if (error instanceof ConfigError || (error as Error).name === 'TlsConfigError') {
+      logger.error({ error: (error as Error).message }, 'start failed: bad setting');
+      process.stderr.write(`${options.name}: ${(error as Error).message}\n`);
+      await shutdown.run('start failed');
+      process.exit(2);
+    }
     logger.error({ err: error }, 'start failed');
     const code = await shutdown.run('start failed');
     process.exit(code === 0 ? 1 : code);
   }
+}
+
+/** The transport settings of `config`, their defaults where the service's spec has none (no gRPC). */
+function withTransportDefaults(config: Record<string, unknown>): ConfigOf<typeof transportSettings> {
+  const out: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(transportSettings)) out[key] = key in config ? config[key] : spec.default;
+  return out as ConfigOf<typeof transportSettings>;
 }

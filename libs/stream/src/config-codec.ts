@@ -11,61 +11,82 @@ import {
   type UpstreamHealth,
   type WatchResponse,
 } from '@cdn-sched/proto';
-import { createChannel, createClient, type Channel } from 'nice-grpc';
+import { plaintextTransport, type Transport } from '@cdn-sched/transport';
+import { createClient, type Channel } from 'nice-grpc';
 import { domainEntryKey, nodeEntryKey, rejectedEntryKey, type ConfigEntry } from './config-entries.js';
+import { decodeProgress, encodeProgress } from './progress.js';
+import { chunkBySize, DEFAULT_CHUNK_BYTES, estimateBytes } from './chunking.js';
 import type { StreamEncoder } from './serve-stream.js';
 import { createStreamConsumer, withChannel, type StreamConsumer, type StreamConsumerOptions, type StreamMessage } from './stream-consumer.js';
 
-/** Builds ConfigWatcherService.Watch messages from the config-watcher's store. */
-export function createConfigEncoder(epoch: string, upstream: () => UpstreamHealth): StreamEncoder<ConfigEntry, WatchResponse> {
-  // Every new consumer of the same version gets the same snapshot object, encoded once
+/** Estimated wire size of one config entry (see chunking.ts). */
+function entryBytes(e: ConfigEntry): number {
+  if (e.kind === 'node') {
+    const n = e.node;
+    return estimateBytes(64, n.id, n.address, n.country, n.region, n.isp, n.pools, n.probe?.path ?? '');
+  }
+  if (e.kind === 'domain') return estimateBytes(48, e.domain.domain, e.domain.pool);
+  return estimateBytes(16, e.rejected.key, e.rejected.reason);
+}
+
+/**
+ * Builds ConfigWatcherService.Watch messages from the config-watcher's store. Snapshots and deltas
+ * larger than `chunkBytes` (estimated; defaults to {@link DEFAULT_CHUNK_BYTES}) are split into
+ * several messages marked `more`, which the consumer applies together when the last arrives: a
+ * 250 k-node fleet (~25 MB) then streams within grpc's default 4 MiB message limit, where one
+ * message would stop every consumer at about 75 k nodes.
+ */
+export function createConfigEncoder(epoch: string, upstream: () => UpstreamHealth, chunkBytes = DEFAULT_CHUNK_BYTES): StreamEncoder<ConfigEntry, WatchResponse> {
+  // Every new consumer of the same version gets the same snapshot objects, encoded once
   // (shareEncoding): fan-out of a 10 k-node snapshot costs one encoding, not one per client.
-  let last: { version: number; reason: string; size: number; message: WatchResponse } | undefined;
+  let last: { version: number; reason: string; size: number; messages: WatchResponse[] } | undefined;
   return {
     snapshot(version, entries, reason) {
-      if (last && last.version === version && last.reason === reason && last.size === entries.size) return last.message;
-      last = { version, reason, size: entries.size, message: shareEncoding(build(version, entries, reason)) };
-      return last.message;
+      if (last && last.version === version && last.reason === reason && last.size === entries.size) return last.messages;
+      const chunks = chunkBySize(entries.values(), entryBytes, chunkBytes);
+      const messages = chunks.map((chunk, i) => shareEncoding(buildSnapshot(version, chunk, reason, i < chunks.length - 1)));
+      last = { version, reason, size: entries.size, messages };
+      return messages;
     },
-    delta: buildDelta,
+    delta(fromVersion, version, changes) {
+      const chunks = chunkBySize(changes, (c) => (c.value === undefined ? estimateBytes(0, c.key) : entryBytes(c.value)), chunkBytes);
+      return chunks.map((chunk, i) => buildDelta(fromVersion, version, chunk, i < chunks.length - 1));
+    },
     progress(version) {
-      return create(WatchResponseSchema, {
-        epoch,
-        kind: { case: 'progress', value: { version: BigInt(version), upstream: upstream(), serverTimeMs: BigInt(Date.now()) } },
-      });
+      return create(WatchResponseSchema, { epoch, kind: { case: 'progress', value: encodeProgress(version, upstream()) } });
     },
   };
 
-  function build(version: number, entries: ReadonlyMap<string, ConfigEntry>, reason: string): WatchResponse {
-      const nodes: Node[] = [];
-      const domains: Domain[] = [];
-      const rejected: RejectedDocument[] = [];
-      for (const e of entries.values()) {
-        if (e.kind === 'node') nodes.push(e.node);
-        else if (e.kind === 'domain') domains.push(e.domain);
-        else rejected.push(e.rejected);
-      }
-      return create(WatchResponseSchema, {
-        epoch,
-        kind: { case: 'snapshot', value: create(ConfigSnapshotSchema, { version: BigInt(version), nodes, domains, rejected, reason }) },
-      });
+  function buildSnapshot(version: number, entries: readonly ConfigEntry[], reason: string, more: boolean): WatchResponse {
+    const nodes: Node[] = [];
+    const domains: Domain[] = [];
+    const rejected: RejectedDocument[] = [];
+    for (const e of entries) {
+      if (e.kind === 'node') nodes.push(e.node);
+      else if (e.kind === 'domain') domains.push(e.domain);
+      else rejected.push(e.rejected);
+    }
+    return create(WatchResponseSchema, {
+      epoch,
+      kind: { case: 'snapshot', value: create(ConfigSnapshotSchema, { version: BigInt(version), nodes, domains, rejected, reason, more }) },
+    });
   }
 
-  function buildDelta(fromVersion: number, version: number, changes: readonly { key: string; value: ConfigEntry | undefined }[]): WatchResponse {
-      const d = create(ConfigDeltaSchema, { fromVersion: BigInt(fromVersion), version: BigInt(version) });
-      for (const { key, value } of changes) {
-        const slash = key.indexOf('/');
-        const kind = key.slice(0, slash);
-        const id = key.slice(slash + 1);
-        if (value === undefined) {
-          if (kind === 'node') d.removedNodeIds.push(id);
-          else if (kind === 'domain') d.removedDomains.push(id);
-          else d.clearedRejections.push(id);
-        } else if (value.kind === 'node') d.upsertedNodes.push(value.node);
-        else if (value.kind === 'domain') d.upsertedDomains.push(value.domain);
-        else d.rejected.push(value.rejected);
-      }
-      return create(WatchResponseSchema, { epoch, kind: { case: 'delta', value: d } });
+  function buildDelta(fromVersion: number, version: number, changes: readonly { key: string; value: ConfigEntry | undefined }[], more: boolean): WatchResponse {
+    const d = create(ConfigDeltaSchema, { fromVersion: BigInt(fromVersion), version: BigInt(version), more });
+    for (const { key, value } of changes) {
+      const slash = key.indexOf('/');
+      const kind = key.slice(0, slash);
+      const id = key.slice(slash + 1);
+      if (value === undefined) {
+        if (kind === 'node') d.removedNodeIds.push(id);
+        else if (kind === 'domain') d.removedDomains.push(id);
+        else d.clearedRejections.push(id);
+      } else if (value.kind === 'node') d.upsertedNodes.push(value.node);
+      else if (value.kind === 'domain') d.upsertedDomains.push(value.domain);
+      else d.rejected.push(value.rejected);
+    }
+    return create(WatchResponseSchema, { epoch, kind: { case: 'delta', value: d } });
   }
 }
 
@@ -78,7 +99,7 @@ export function decodeConfigMessage(message: WatchResponse): StreamMessage<Confi
       for (const node of k.value.nodes) entries.push([nodeEntryKey(node.id), { kind: 'node', node }]);
       for (const domain of k.value.domains) entries.push([domainEntryKey(domain.domain), { kind: 'domain', domain }]);
       for (const rejected of k.value.rejected) entries.push([rejectedEntryKey(rejected.key), { kind: 'rejected', rejected }]);
-      return { kind: 'snapshot', epoch: message.epoch, version: Number(k.value.version), entries, reason: k.value.reason };
+      return { kind: 'snapshot', epoch: message.epoch, version: Number(k.value.version), entries, reason: k.value.reason, more: k.value.more };
     }
     case 'delta': {
       const d = k.value;
@@ -90,17 +111,10 @@ export function decodeConfigMessage(message: WatchResponse): StreamMessage<Confi
         ...d.rejected.map((rejected) => ({ key: rejectedEntryKey(rejected.key), value: { kind: 'rejected', rejected } as ConfigEntry })),
         ...d.clearedRejections.map((key) => ({ key: rejectedEntryKey(key), value: undefined })),
       ];
-      return { kind: 'delta', epoch: message.epoch, fromVersion: Number(d.fromVersion), version: Number(d.version), changes };
+      return { kind: 'delta', epoch: message.epoch, fromVersion: Number(d.fromVersion), version: Number(d.version), changes, more: d.more };
     }
     case 'progress':
-      return {
-        kind: 'progress',
-        epoch: message.epoch,
-        version: Number(k.value.version),
-        watchLatencyP99Ms: k.value.upstream?.watchLatencyP99Ms,
-        upstreamHealthy: k.value.upstream?.healthy,
-        upstreamStalenessMs: k.value.upstream ? Number(k.value.upstream.stalenessMs) : undefined,
-      };
+      return decodeProgress(message.epoch, k.value);
     default:
       throw new Error('config stream: message without a kind');
   }
@@ -114,6 +128,8 @@ export type ConfigConsumerOptions = Omit<StreamConsumerOptions<WatchResponse, Co
   consumerId: string;
   /** Reuse a channel (one per peer); by default the consumer makes and closes its own. */
   channel?: Channel;
+  /** Credentials and limits of the channel the consumer makes. Defaults to plaintext with default limits. */
+  transport?: Transport;
 };
 
 /**
@@ -121,7 +137,7 @@ export type ConfigConsumerOptions = Omit<StreamConsumerOptions<WatchResponse, Co
  * revisions (global across config-watcher replicas and restarts, so a reconnect never goes back).
  */
 export function createConfigConsumer(options: ConfigConsumerOptions): StreamConsumer<ConfigEntry> & { readonly target: string } {
-  const channel = options.channel ?? createChannel(options.target);
+  const channel = options.channel ?? (options.transport ?? plaintextTransport()).channel(options.target);
   const client = createClient(serviceDefinitions.configWatcher, channel);
   const consumer = createStreamConsumer<WatchResponse, ConfigEntry>({
     ...options,

@@ -1,10 +1,18 @@
 import type { Change, VersionedStore } from './versioned-store.js';
 
-/** How a service turns store contents into its own wire messages. */
+/**
+ * How a service turns store contents into its own wire messages. A snapshot or delta may be several
+ * messages (chunks, sent in order, that the client applies together when the last arrives).
+ */
 export interface StreamEncoder<V, R> {
-  snapshot(version: number, entries: ReadonlyMap<string, V>, reason: string): R;
-  delta(fromVersion: number, toVersion: number, changes: readonly Change<V>[]): R;
+  snapshot(version: number, entries: ReadonlyMap<string, V>, reason: string): R | readonly R[];
+  delta(fromVersion: number, toVersion: number, changes: readonly Change<V>[]): R | readonly R[];
   progress(version: number): R;
+}
+
+function* each<R>(m: R | readonly R[]): Generator<R> {
+  if (Array.isArray(m)) yield* m as readonly R[];
+  else yield m as R;
 }
 
 /** Options of {@link serveVersionedStream}. */
@@ -40,7 +48,7 @@ export async function* serveVersionedStream<V, R>(options: ServeStreamOptions<V,
   const sameEpoch = options.request.epoch === store.epoch || (options.versionsGlobal ?? false);
 
   let sent: number;
-  const first = (): R => {
+  const first = (): R | readonly R[] => {
     const { version } = options.request;
     if (version > 0 && sameEpoch) {
       const changes = store.changesSince(version);
@@ -60,7 +68,7 @@ export async function* serveVersionedStream<V, R>(options: ServeStreamOptions<V,
             : `version ${version} is no longer in the history (oldest ${store.oldestDeltaVersion})`;
     return encoder.snapshot(store.version, store.entries, reason);
   };
-  yield first();
+  yield* each(first());
 
   while (!signal.aborted) {
     await store.waitForChange(sent!, progressMs, signal);
@@ -72,7 +80,7 @@ export async function* serveVersionedStream<V, R>(options: ServeStreamOptions<V,
     const changes = store.changesSince(sent!);
     const from = sent!;
     sent = store.version;
-    if (changes && changes.length <= maxDelta) yield encoder.delta(from, sent, changes);
-    else yield encoder.snapshot(sent, store.entries, `client fell behind: version ${from} is no longer in the history`);
+    if (changes && changes.length <= maxDelta) yield* each(encoder.delta(from, sent, changes));
+    else yield* each(encoder.snapshot(sent, store.entries, `client fell behind: version ${from} is no longer in the history`));
   }
 }

@@ -1,10 +1,10 @@
-import { createBackoff, createTunedBreaker, sleep, type BackoffOptions, type TunedBreakerStatus } from '@cdn-sched/resilience';
+import { breakerProfiles, createBackoff, createTunedBreaker, sleep, type BackoffOptions, type TunedBreakerStatus } from '@cdn-sched/resilience';
 import type { Change } from './versioned-store.js';
 
 /** A decoded message of a versioned stream. */
 export type StreamMessage<V> =
-  | { kind: 'snapshot'; epoch: string; version: number; entries: Iterable<[string, V]>; reason: string }
-  | { kind: 'delta'; epoch: string; fromVersion: number; version: number; changes: readonly Change<V>[] }
+  | { kind: 'snapshot'; epoch: string; version: number; entries: Iterable<[string, V]>; reason: string; more?: boolean }
+  | { kind: 'delta'; epoch: string; fromVersion: number; version: number; changes: readonly Change<V>[]; more?: boolean }
   | {
       kind: 'progress';
       epoch: string;
@@ -53,6 +53,12 @@ export interface StreamConsumerOptions<R, V> {
   /** Past this age without confirmation the view is stale, milliseconds. Defaults to 10 seconds. */
   maxStalenessMs?: number;
   backoff?: BackoffOptions;
+  /**
+   * Bound from opening a stream to its first message, milliseconds; past it the attempt counts as a
+   * failed connection. A 10 k-node snapshot takes well under 1 s on a loaded 2-core machine.
+   * Defaults to 5 seconds.
+   */
+  connectTimeoutMs?: number;
   /** Clock, for tests. Defaults to Date.now. */
   now?: () => number;
 }
@@ -76,8 +82,7 @@ export class ProtocolError extends Error {
  * The client side of the versioned stream, used by every service that consumes config or weights:
  * applies snapshots and deltas atomically, resumes from its version with jittered backoff, refuses
  * to go back in time (a lower version, or a delta that does not start where it is), and reports
- * its staleness. Opening the stream goes through a breaker tuned by the etcd watch latency the
- * server publishes in its progress messages.
+ * its staleness. Opening the stream goes through a breaker with a fixed connect timeout.
  */
 export function createStreamConsumer<R, V>(options: StreamConsumerOptions<R, V>): StreamConsumer<V> {
   const now = options.now ?? Date.now;
@@ -98,13 +103,18 @@ export function createStreamConsumer<R, V>(options: StreamConsumerOptions<R, V>)
   let haveSnapshot = false;
   let readyResolve: () => void;
   const readyPromise = new Promise<void>((r) => (readyResolve = r));
+  // The breaker asks "is this server alive and serving?": the first message of a stream comes from
+  // the server's memory (a snapshot or the deltas since our version), never from etcd, so its bound
+  // is a fixed connect timeout and not one derived from etcd's watch latency. Derived, it was the
+  // 15 s "nothing measured yet" ceiling on every new stream: a replica that accepts the connection
+  // and never answers held a consumer for 15 s before it tried elsewhere.
+  const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
   const breaker = createTunedBreaker({
     name: `${options.name}.connect`,
-    latencyP99Ms: () => watchLatencyP99Ms,
-    timeoutFloorMs: 2000,
-    resetFactor: 0.25,
-    resetFloorMs: 500,
-    resetCeilingMs: 2000,
+    ...breakerProfiles.connect,
+    latencyP99Ms: () => Number.NaN,
+    timeoutFloorMs: connectTimeoutMs,
+    timeoutCeilingMs: connectTimeoutMs,
     upstreamAlive: () => false,
   });
 
@@ -139,7 +149,33 @@ export function createStreamConsumer<R, V>(options: StreamConsumerOptions<R, V>)
   };
   const changed = (): void => options.onStateChange?.(state);
 
-  const apply = (m: StreamMessage<V>): void => {
+  // Chunks of a snapshot or delta received so far (see StreamEncoder): nothing is applied until the
+  // last one, so no reader ever sees half of a version.
+  let partial: { kind: 'snapshot' | 'delta'; epoch: string; version: number; fromVersion: number; reason: string; items: (readonly [string, V | undefined])[] } | undefined;
+  const assemble = (m: StreamMessage<V>): StreamMessage<V> | undefined => {
+    if (m.kind === 'progress') {
+      if (partial) throw new ProtocolError(`${options.name}: progress in the middle of a chunked ${partial.kind} of version ${partial.version}`);
+      return m;
+    }
+    if (!m.more && !partial) return m;
+    const fromVersion = m.kind === 'delta' ? m.fromVersion : 0;
+    if (!partial) partial = { kind: m.kind, epoch: m.epoch, version: m.version, fromVersion, reason: m.kind === 'snapshot' ? m.reason : '', items: [] };
+    else if (partial.kind !== m.kind || partial.epoch !== m.epoch || partial.version !== m.version || partial.fromVersion !== fromVersion) {
+      throw new ProtocolError(`${options.name}: chunk of ${m.kind} ${m.version} inside a chunked ${partial.kind} of version ${partial.version}`);
+    }
+    if (m.kind === 'snapshot') for (const [k, v] of m.entries) partial.items.push([k, v]);
+    else for (const c of m.changes) partial.items.push([c.key, c.value]);
+    if (m.more) return undefined;
+    const p = partial;
+    partial = undefined;
+    return p.kind === 'snapshot'
+      ? { kind: 'snapshot', epoch: p.epoch, version: p.version, reason: p.reason, entries: p.items as [string, V][] }
+      : { kind: 'delta', epoch: p.epoch, fromVersion: p.fromVersion, version: p.version, changes: p.items.map(([key, value]) => ({ key, value })) };
+  };
+
+  const apply = (chunk: StreamMessage<V>): void => {
+    const m = assemble(chunk);
+    if (!m) return;
     const backwards = m.version < version && (m.epoch === epoch || options.versionsGlobal);
     if (m.kind === 'snapshot') {
       if (backwards) throw new ProtocolError(`${options.name}: snapshot at version ${m.version} is behind applied version ${version}`);
@@ -207,6 +243,7 @@ export function createStreamConsumer<R, V>(options: StreamConsumerOptions<R, V>)
         if (!signal.aborted) throw new Error('stream ended by the server');
       } catch (error) {
         streamAbort.abort();
+        partial = undefined;
         if (signal.aborted) break;
         lastError = error instanceof Error ? error.message : String(error);
         if (error instanceof ProtocolError) {

@@ -9,7 +9,10 @@ import {
   type UpstreamHealth,
   type WatchWeightsResponse,
 } from '@cdn-sched/proto';
-import { createChannel, createClient, type Channel } from 'nice-grpc';
+import { plaintextTransport, type Transport } from '@cdn-sched/transport';
+import { createClient, type Channel } from 'nice-grpc';
+import { chunkBySize, DEFAULT_CHUNK_BYTES, estimateBytes } from './chunking.js';
+import { decodeProgress, encodeProgress } from './progress.js';
 import type { StreamEncoder } from './serve-stream.js';
 import { createStreamConsumer, withChannel, type StreamConsumer, type StreamConsumerOptions, type StreamMessage } from './stream-consumer.js';
 
@@ -20,10 +23,21 @@ import { createStreamConsumer, withChannel, type StreamConsumer, type StreamCons
 export type WeightEntry = { kind: 'weight'; weight: NodeWeight } | { kind: 'capacities'; capacities: readonly TierCapacity[] };
 
 export const weightEntryKey = (nodeId: string): string => `weight/${nodeId}`;
+
+/** The node id of a `weight/<nodeId>` key; undefined for any other key. */
+export function weightEntryNodeId(key: string): string | undefined {
+  return key.startsWith('weight/') ? key.slice('weight/'.length) : undefined;
+}
 export const CAPACITIES_KEY = 'capacities';
 
-/** Builds WeightCalculatorService.WatchWeights messages from a weight store. */
-export function createWeightsEncoder(epoch: string, upstream: () => UpstreamHealth): StreamEncoder<WeightEntry, WatchWeightsResponse> {
+const weightBytes = (w: NodeWeight): number => estimateBytes(110, w.nodeId);
+
+/**
+ * Builds WeightCalculatorService.WatchWeights messages from a weight store; snapshots and deltas
+ * over `chunkBytes` (estimated; defaults to {@link DEFAULT_CHUNK_BYTES}) are sent in chunks marked
+ * `more`, with the capacity table whole in the last one (it is bounded by pools × locations).
+ */
+export function createWeightsEncoder(epoch: string, upstream: () => UpstreamHealth, chunkBytes = DEFAULT_CHUNK_BYTES): StreamEncoder<WeightEntry, WatchWeightsResponse> {
   return {
     snapshot(version, entries, reason) {
       const weights: NodeWeight[] = [];
@@ -32,26 +46,38 @@ export function createWeightsEncoder(epoch: string, upstream: () => UpstreamHeal
         if (e.kind === 'weight') weights.push(e.weight);
         else capacities = e.capacities;
       }
-      return create(WatchWeightsResponseSchema, {
-        epoch,
-        kind: { case: 'snapshot', value: create(WeightSnapshotSchema, { version: BigInt(version), weights, capacities: [...capacities], reason }) },
+      const chunks = chunkBySize(weights, weightBytes, chunkBytes);
+      return chunks.map((chunk, i) => {
+        const more = i < chunks.length - 1;
+        return create(WatchWeightsResponseSchema, {
+          epoch,
+          kind: { case: 'snapshot', value: create(WeightSnapshotSchema, { version: BigInt(version), weights: chunk, capacities: more ? [] : [...capacities], reason, more }) },
+        });
       });
     },
     delta(fromVersion, version, changes) {
-      const d = create(WeightDeltaSchema, { fromVersion: BigInt(fromVersion), version: BigInt(version) });
+      let capacities: readonly TierCapacity[] | undefined;
+      const items: { key: string; weight?: NodeWeight }[] = [];
       for (const { key, value } of changes) {
         if (value === undefined) {
-          if (key.startsWith('weight/')) d.removedNodeIds.push(key.slice('weight/'.length));
-        } else if (value.kind === 'weight') d.upserted.push(value.weight);
-        else d.capacities = [...value.capacities];
+          if (weightEntryNodeId(key) !== undefined) items.push({ key });
+        } else if (value.kind === 'weight') items.push({ key, weight: value.weight });
+        else capacities = value.capacities;
       }
-      return create(WatchWeightsResponseSchema, { epoch, kind: { case: 'delta', value: d } });
+      const chunks = chunkBySize(items, (x) => (x.weight ? weightBytes(x.weight) : estimateBytes(0, x.key)), chunkBytes);
+      return chunks.map((chunk, i) => {
+        const more = i < chunks.length - 1;
+        const d = create(WeightDeltaSchema, { fromVersion: BigInt(fromVersion), version: BigInt(version), more });
+        for (const x of chunk) {
+          if (x.weight) d.upserted.push(x.weight);
+          else d.removedNodeIds.push(weightEntryNodeId(x.key)!);
+        }
+        if (!more && capacities) d.capacities = [...capacities];
+        return create(WatchWeightsResponseSchema, { epoch, kind: { case: 'delta', value: d } });
+      });
     },
     progress(version) {
-      return create(WatchWeightsResponseSchema, {
-        epoch,
-        kind: { case: 'progress', value: { version: BigInt(version), upstream: upstream(), serverTimeMs: BigInt(Date.now()) } },
-      });
+      return create(WatchWeightsResponseSchema, { epoch, kind: { case: 'progress', value: encodeProgress(version, upstream()) } });
     },
   };
 }
@@ -62,8 +88,9 @@ export function decodeWeightsMessage(message: WatchWeightsResponse): StreamMessa
   switch (k.case) {
     case 'snapshot': {
       const entries: [string, WeightEntry][] = k.value.weights.map((weight) => [weightEntryKey(weight.nodeId), { kind: 'weight', weight }]);
-      entries.push([CAPACITIES_KEY, { kind: 'capacities', capacities: k.value.capacities }]);
-      return { kind: 'snapshot', epoch: message.epoch, version: Number(k.value.version), entries, reason: k.value.reason };
+      // The capacity table comes whole with the last chunk.
+      if (!k.value.more) entries.push([CAPACITIES_KEY, { kind: 'capacities', capacities: k.value.capacities }]);
+      return { kind: 'snapshot', epoch: message.epoch, version: Number(k.value.version), entries, reason: k.value.reason, more: k.value.more };
     }
     case 'delta': {
       const d = k.value;
@@ -72,17 +99,10 @@ export function decodeWeightsMessage(message: WatchWeightsResponse): StreamMessa
         ...d.removedNodeIds.map((id) => ({ key: weightEntryKey(id), value: undefined })),
       ];
       if (d.capacities.length > 0) changes.push({ key: CAPACITIES_KEY, value: { kind: 'capacities', capacities: d.capacities } });
-      return { kind: 'delta', epoch: message.epoch, fromVersion: Number(d.fromVersion), version: Number(d.version), changes };
+      return { kind: 'delta', epoch: message.epoch, fromVersion: Number(d.fromVersion), version: Number(d.version), changes, more: d.more };
     }
     case 'progress':
-      return {
-        kind: 'progress',
-        epoch: message.epoch,
-        version: Number(k.value.version),
-        watchLatencyP99Ms: k.value.upstream?.watchLatencyP99Ms,
-        upstreamHealthy: k.value.upstream?.healthy,
-        upstreamStalenessMs: k.value.upstream ? Number(k.value.upstream.stalenessMs) : undefined,
-      };
+      return decodeProgress(message.epoch, k.value);
     default:
       throw new Error('weight stream: message without a kind');
   }
@@ -94,6 +114,8 @@ export type WeightsConsumerOptions = Omit<StreamConsumerOptions<WatchWeightsResp
   target: string;
   consumerId: string;
   channel?: Channel;
+  /** Credentials and limits of the channel the consumer makes. Defaults to plaintext with default limits. */
+  transport?: Transport;
 };
 
 /**
@@ -101,7 +123,7 @@ export type WeightsConsumerOptions = Omit<StreamConsumerOptions<WatchWeightsResp
  * to another replica arrives as a snapshot of its epoch.
  */
 export function createWeightsConsumer(options: WeightsConsumerOptions): StreamConsumer<WeightEntry> & { readonly target: string } {
-  const channel = options.channel ?? createChannel(options.target);
+  const channel = options.channel ?? (options.transport ?? plaintextTransport()).channel(options.target);
   const client = createClient(serviceDefinitions.weightCalculator, channel);
   const consumer = createStreamConsumer<WatchWeightsResponse, WeightEntry>({
     ...options,

@@ -137,7 +137,7 @@ describe('startMetricsServer', () => {
     const started = performance.now();
     await server.close();
     // An idle keep-alive socket must not hold close() until keepAliveTimeout (5 s).
-    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(performance.now() - started).toBeLessThan(4_000);
     agent.destroy();
     await expect(
       new Promise((resolve, reject) => connect(server.port, '127.0.0.1').on('connect', resolve).on('error', reject)),
@@ -161,7 +161,8 @@ describe('startMetricsServer', () => {
     await inCheck;
     const started = performance.now();
     await server.close();
-    expect(performance.now() - started).toBeLessThan(1_000);
+    // Not held by the 60 s readiness check (margin for a loaded machine).
+    expect(performance.now() - started).toBeLessThan(5_000);
     await expect(pending).rejects.toMatchObject({ code: 'ECONNRESET' });
   });
 
@@ -181,5 +182,32 @@ describe('startMetricsServer', () => {
     await expect(startMetricsServer({ port: 0, registry: new Registry(), signal: AbortSignal.abort() })).rejects.toMatchObject({
       name: 'AbortError',
     });
+  });
+
+  it('caps open connections and closes a client that never finishes its headers', async () => {
+    const server = await start({ maxConnections: 2, headersTimeoutMs: 1000 });
+    const closedAfterMs = (socket: ReturnType<typeof connect>): Promise<number> => {
+      const t0 = performance.now();
+      return new Promise((resolve) => socket.once('close', () => resolve(performance.now() - t0)));
+    };
+    const open = (): Promise<ReturnType<typeof connect>> =>
+      new Promise((resolve, reject) => {
+        const socket = connect(server.port, '127.0.0.1', () => resolve(socket));
+        socket.on('error', reject);
+      });
+    // Two slow clients send half a request line and stall (slowloris).
+    const slow = [await open(), await open()];
+    for (const s of slow) s.resume().write('GET /metrics HTTP/1.1\r\nHost: x\r\n');
+    const slowClosed = slow.map(closedAfterMs);
+    // A third connection is over the cap: closed at once, without an answer.
+    const third = await open();
+    const thirdData: Buffer[] = [];
+    third.on('data', (d: Buffer) => thirdData.push(d));
+    expect(await closedAfterMs(third)).toBeLessThan(2000);
+    expect(Buffer.concat(thirdData).length).toBe(0);
+    // The stalled ones are cut after the headers timeout (checked every second): 1-3 s, not forever.
+    for (const ms of await Promise.all(slowClosed)) expect(ms).toBeLessThan(5000);
+    // Then the port serves again.
+    expect((await fetchText(`${server.url}/healthz`)).status).toBe(200);
   });
 });

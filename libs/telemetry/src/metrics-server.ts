@@ -21,6 +21,15 @@ export interface MetricsServerOptions {
   readiness?: () => Readiness | Promise<Readiness>;
   /** An async readiness check slower than this answers 503. Defaults to 2 000 ms. */
   readinessTimeoutMs?: number;
+  /**
+   * Open connections at most; more are closed on arrival (scrapers and probes need a handful).
+   * Defaults to 64.
+   */
+  maxConnections?: number;
+  /** Time a client gets to send its request headers, milliseconds. Defaults to 5 seconds. */
+  headersTimeoutMs?: number;
+  /** An idle keep-alive connection is closed after this, milliseconds. Defaults to 30 seconds. */
+  idleTimeoutMs?: number;
   /** Aborting closes the server, like {@link MetricsServer.close}. */
   signal?: AbortSignal;
 }
@@ -142,12 +151,20 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
   const { signal } = options;
   signal?.throwIfAborted();
 
-  const server = createServer((req, res) => {
+  // Node checks header and request timeouts on this period (30 s by default, longer than the timeouts).
+  const server = createServer({ connectionsCheckingInterval: 1_000 }, (req, res) => {
     handle(req, res, routes).catch((error: unknown) => {
       if (!res.headersSent) send(req, res, 500, TEXT_TYPE, `internal error: ${messageOf(error)}\n`);
       else res.destroy();
     });
   });
+  // Bounds against slow or piling-up clients (a slowloris holding sockets open with partial
+  // headers, a scraper leaking connections): this port is exposed to the cluster network.
+  server.maxConnections = options.maxConnections ?? 64;
+  server.headersTimeout = options.headersTimeoutMs ?? 5_000;
+  server.requestTimeout = (options.headersTimeoutMs ?? 5_000) + routes.readinessTimeoutMs + 1_000;
+  server.keepAliveTimeout = options.idleTimeoutMs ?? 30_000;
+  server.timeout = options.idleTimeoutMs ?? 30_000;
   const address = await listen(server, options.port, host);
 
   let closing: Promise<void> | undefined;

@@ -47,8 +47,10 @@ export interface Metrics {
 
 // prom-client's own event-loop lag and GC metrics are left out of a service registry: the runtime
 // metrics of this package replace them (fixed windows, finer GC buckets, closable), and two
-// answers to one question confuse dashboards.
-const REPLACED_DEFAULT_METRIC = /^nodejs_(eventloop_lag_|gc_duration_seconds)/;
+// answers to one question confuse dashboards. So are its `nodejs_active_{handles,requests,
+// resources}_total`: gauges with a counter's suffix (`promtool check metrics` rejects them), and
+// the same numbers as the `nodejs_active_*{type}` gauges summed.
+const REPLACED_DEFAULT_METRIC = /^nodejs_(eventloop_lag_|gc_duration_seconds|active_(handles|requests|resources)_total$)/;
 
 const PROCESS_REGISTRY = Symbol.for('@cdn-sched/telemetry.process-registry');
 

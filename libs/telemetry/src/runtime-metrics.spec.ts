@@ -55,14 +55,14 @@ describe('event-loop delay gauges', () => {
     const registry = new Registry();
     runtime = createRuntimeMetrics({ registry, eventLoopWindowMs: 60_000, eventLoopResolutionMs: 5 });
     await sleep(10);
-    blockEventLoop(300);
+    blockEventLoop(800);
     await sleep(20);
     runtime.publishEventLoopWindow();
-    expect(await value(registry, RUNTIME_METRIC_NAMES.eventLoopDelayMax)).toBeGreaterThanOrEqual(0.29);
+    expect(await value(registry, RUNTIME_METRIC_NAMES.eventLoopDelayMax)).toBeGreaterThanOrEqual(0.79);
     await sleep(60);
     runtime.publishEventLoopWindow();
-    // Margin for a busy shared machine: anything well under the 300 ms stall proves the reset.
-    expect(await value(registry, RUNTIME_METRIC_NAMES.eventLoopDelayMax)).toBeLessThan(0.2);
+    // Margin for a busy shared machine: anything well under the 800 ms stall proves the reset.
+    expect(await value(registry, RUNTIME_METRIC_NAMES.eventLoopDelayMax)).toBeLessThan(0.5);
   });
 
   it('publishes on its own every eventLoopWindowMs', async () => {

@@ -32,7 +32,7 @@ export const RUNTIME_METRIC_NAMES = {
   gcPause: 'nodejs_gc_pause_seconds',
 } as const;
 
-// Fine steps below 100 ms: the decision path has an 85 ms P99 budget (DESIGN.md), so a pause of
+// Fine steps below 100 ms: the decision path has an 85 ms P99 budget (docs/architecture.md, "Performance targets"), so a pause of
 // 20 ms and one of 80 ms must land in different buckets.
 const DEFAULT_GC_PAUSE_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1];
 

@@ -1,12 +1,15 @@
-export { getFreePort } from './free-port.js';
-export { findEtcdBinary, startEtcd } from './etcd-process.js';
-export type { EtcdOptions, EtcdProcess } from './etcd-process.js';
+// The process launchers (etcd, services, fake fleet) live in @cdn-sched/local-processes, which the
+// operator CLI ships; tests keep importing them from here.
+export { createFakeFleet, findEtcdBinary, getFreePort, repoRoot, startEtcd, startServiceProcess } from '@cdn-sched/local-processes';
+export type { EtcdOptions, EtcdProcess, FakeFleet, FakeFleetOptions, FakeHealth, FakeNode, LoadReporting, ServiceProcess, ServiceProcessOptions } from '@cdn-sched/local-processes';
 export { startGrpcServer } from './grpc-server.js';
 export type { TestGrpcServer } from './grpc-server.js';
 export { startTcpProxy } from './tcp-proxy.js';
 export type { ProxyMode, TcpProxy, TcpProxyOptions } from './tcp-proxy.js';
 export { activeHandleCount, waitFor } from './wait.js';
-export { createFakeFleet } from './fake-fleet.js';
-export type { FakeFleet, FakeFleetOptions, FakeHealth, FakeNode, LoadReporting } from './fake-fleet.js';
-export { repoRoot, startServiceProcess } from './service-process.js';
-export type { ServiceProcess, ServiceProcessOptions } from './service-process.js';
+export { startEtcdCluster } from './etcd-cluster.js';
+export type { EtcdCluster, EtcdClusterOptions, EtcdClusterTls, EtcdMember } from './etcd-cluster.js';
+export { createTestPki } from './test-pki.js';
+export type { TestCert, TestPki } from './test-pki.js';
+export { ALL_FAULTS, createSeededRandom, fuzzFrame, pickFaults } from './wire-fuzz.js';
+export type { Fault, FuzzFieldKind, FuzzSchema } from './wire-fuzz.js';

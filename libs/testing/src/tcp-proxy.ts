@@ -43,8 +43,12 @@ function mulberry32(seed: number): () => number {
 }
 
 /**
- * Starts a TCP proxy in front of `targetPort`. Delays are applied per chunk with a release time that
- * never goes below the previous chunk's, so the byte stream stays in order (TCP semantics).
+ * Starts a TCP proxy in front of `targetPort`. Each direction is a FIFO of (release time, chunk)
+ * drained in order by one timer, so the byte stream stays in order (TCP semantics) whatever the
+ * jitter. One timer per chunk did not: setTimeout counts from the event loop's cached clock, so on a
+ * busy process a later chunk could fire first, and reordered bytes inside an HTTP/2 connection
+ * either broke it or, when whole frames swapped, delivered etcd watch events out of order (the
+ * watcher then dropped the older event as already applied: a lost config change).
  */
 export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy> {
   const targetHost = options.targetHost ?? '127.0.0.1';
@@ -56,21 +60,35 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
   const timers = new Set<NodeJS.Timeout>();
 
   const pipeDelayed = (from: Socket, to: Socket): void => {
-    let lastRelease = 0;
+    const queue: { releaseAtMs: number; chunk: Buffer }[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    const drain = (): void => {
+      if (timer) timers.delete(timer);
+      timer = undefined;
+      const now = Date.now();
+      while (queue.length > 0 && queue[0]!.releaseAtMs <= now) {
+        const { chunk } = queue.shift()!;
+        if (!to.destroyed) to.write(chunk);
+      }
+      if (queue.length > 0) {
+        timer = setTimeout(drain, queue[0]!.releaseAtMs - now);
+        timers.add(timer);
+      }
+    };
     from.on('data', (chunk: Buffer) => {
       if (mode === 'blackhole') return;
       const delay = latencyMs + (jitterMs > 0 ? random() * jitterMs : 0);
-      if (delay <= 0 && lastRelease <= Date.now()) {
+      if (delay <= 0 && queue.length === 0) {
         to.write(chunk);
         return;
       }
-      const release = Math.max(Date.now() + delay, lastRelease);
-      lastRelease = release;
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        if (!to.destroyed) to.write(chunk);
-      }, release - Date.now());
-      timers.add(timer);
+      // Never before the chunk ahead of it.
+      const releaseAtMs = Math.max(Date.now() + delay, queue.at(-1)?.releaseAtMs ?? 0);
+      queue.push({ releaseAtMs, chunk });
+      if (!timer) {
+        timer = setTimeout(drain, releaseAtMs - Date.now());
+        timers.add(timer);
+      }
     });
   };
 

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ConfigError, etcdConnectionSettings, resolveEtcdConnection, type EtcdConnection, type EtcdConnectionSettings } from '@cdn-sched/service-kit';
+import { createTransport, type Transport } from '@cdn-sched/transport';
 import { Status } from 'nice-grpc';
 
 /** Parsed command line: positionals and `--flag value` / `--flag=value` / boolean `--flag`. */
@@ -40,11 +42,23 @@ export class CliError extends Error {
 /** The endpoints every command may need, from flags, then env, then the local mesh's defaults. */
 export interface Endpoints {
   etcd: string[];
+  /** The etcd connection settings as given (files not read yet): see {@link etcdConnection}. */
+  etcdSettings: EtcdConnectionSettings;
   prefix: string;
   configWatcher: string;
   weightCalculator: string;
   resolver: string;
   probers: string[];
+  /**
+   * Credentials for every gRPC call: mutual TLS from --tls-ca-file/--tls-cert-file/--tls-key-file
+   * ($TLS_CA_FILE, $TLS_CERT_FILE, $TLS_KEY_FILE), else plaintext.
+   */
+  transport: Transport;
+  /**
+   * The dns-gateway's metrics server (its /readyz), `http://host:port`; empty = no gateway to check.
+   * Defaults to the local mesh's gateway while `npm start` runs, else empty.
+   */
+  dnsGatewayMetrics: string;
 }
 
 export function endpoints(args: ParsedArgs, env: NodeJS.ProcessEnv = process.env): Endpoints {
@@ -54,15 +68,52 @@ export function endpoints(args: ParsedArgs, env: NodeJS.ProcessEnv = process.env
     if (typeof v === 'string') return v;
     return env[envName] || def;
   };
+  // A running local mesh (npm start) publishes its throwaway etcd's address.
+  const etcd = s('etcd-endpoints', 'ETCD_ENDPOINTS', running?.etcd ?? 'http://127.0.0.1:2379').split(',').map((x) => x.trim()).filter(Boolean);
+  const setting = (k: Exclude<keyof EtcdConnectionSettings, 'etcdEndpoints'>): string => s(etcdConnectionSettings[k].flag, etcdConnectionSettings[k].env, '');
   return {
-    // A running local mesh (npm start) publishes its throwaway etcd's address.
-    etcd: s('etcd-endpoints', 'ETCD_ENDPOINTS', running?.etcd ?? 'http://127.0.0.1:2379').split(',').map((x) => x.trim()).filter(Boolean),
+    etcd,
+    etcdSettings: {
+      etcdEndpoints: etcd,
+      etcdCaFile: setting('etcdCaFile'),
+      etcdCertFile: setting('etcdCertFile'),
+      etcdKeyFile: setting('etcdKeyFile'),
+      etcdUsername: setting('etcdUsername'),
+      etcdPassword: setting('etcdPassword'),
+      etcdPasswordFile: setting('etcdPasswordFile'),
+    },
     prefix: s('prefix', 'CDN_PREFIX', '/cdn/'),
     configWatcher: s('config-watcher', 'CONFIG_WATCHER', '127.0.0.1:50051'),
     weightCalculator: s('weight-calculator', 'WEIGHT_CALCULATOR', '127.0.0.1:50053'),
     resolver: s('resolver', 'RESOLVER', '127.0.0.1:50054'),
     probers: s('probers', 'PROBERS', '127.0.0.1:50052,127.0.0.1:50062').split(',').map((x) => x.trim()).filter(Boolean),
+    transport: cliTransport(s('tls-ca-file', 'TLS_CA_FILE', ''), s('tls-cert-file', 'TLS_CERT_FILE', ''), s('tls-key-file', 'TLS_KEY_FILE', ''), s('tls-server-name', 'TLS_SERVER_NAME', '')),
+    dnsGatewayMetrics: s('dns-gateway-metrics', 'DNS_GATEWAY_METRICS', running ? 'http://127.0.0.1:9465' : ''),
   };
+}
+
+/**
+ * The checked etcd connection (the same settings and checks as every service): a bad combination
+ * is a usage error (exit 2) naming the setting.
+ */
+export function etcdConnection(e: Endpoints): EtcdConnection {
+  try {
+    return resolveEtcdConnection(e.etcdSettings);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new CliError(error.message, 2);
+    throw error;
+  }
+}
+
+function cliTransport(caFile: string, certFile: string, keyFile: string, serverName: string): Transport {
+  const files = [caFile, certFile, keyFile];
+  if (files.some(Boolean) && !files.every(Boolean)) throw new CliError('mutual TLS needs all of --tls-ca-file, --tls-cert-file and --tls-key-file ($TLS_CA_FILE, $TLS_CERT_FILE, $TLS_KEY_FILE)', 2);
+  try {
+    // A one-shot command does not outlive a rotation: reloading is off (a long interval, unref'd).
+    return createTransport({ tls: caFile ? { caFile, certFile, keyFile, reloadIntervalMs: 3_600_000 } : undefined, serverNameOverride: serverName || undefined });
+  } catch (error) {
+    throw new CliError((error as Error).message, 2);
+  }
 }
 
 /** Where `npm start` records its etcd, so `cdnctl` in another terminal finds it. */

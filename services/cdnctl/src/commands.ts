@@ -17,12 +17,21 @@ export interface Command {
 }
 
 const ENDPOINT_HELP = `Endpoints (flags win over environment variables; defaults are the local mesh's):
-  --etcd-endpoints, $ETCD_ENDPOINTS      etcd client URLs (http://127.0.0.1:2379)
+  --etcd-endpoints, $ETCD_ENDPOINTS      etcd client URLs of the cluster members, comma-separated (http://127.0.0.1:2379)
+  --etcd-ca-file, $ETCD_CA_FILE          CA of etcd's server certificates (https://; default: system trust store)
+  --etcd-cert-file, $ETCD_CERT_FILE      client certificate (etcd --client-cert-auth); with --etcd-key-file
+  --etcd-key-file, $ETCD_KEY_FILE        its private key
+  --etcd-username, $ETCD_USERNAME        etcd user (auth enabled); with a password:
+  --etcd-password, $ETCD_PASSWORD        or --etcd-password-file, $ETCD_PASSWORD_FILE
   --prefix, $CDN_PREFIX                  key prefix (/cdn/)
   --resolver, $RESOLVER                  resolver gRPC address (127.0.0.1:50054)
   --config-watcher, $CONFIG_WATCHER      (127.0.0.1:50051)
   --weight-calculator, $WEIGHT_CALCULATOR (127.0.0.1:50053)
   --probers, $PROBERS                    comma-separated (127.0.0.1:50052,127.0.0.1:50062)
+  --tls-ca-file, $TLS_CA_FILE            mutual TLS toward the services: CA of their certificates,
+  --tls-cert-file, $TLS_CERT_FILE        and cdnctl's own certificate and key (all three, or none
+  --tls-key-file, $TLS_KEY_FILE          for plaintext)
+  --tls-server-name, $TLS_SERVER_NAME    name expected in server certificates (default: the address's host)
   --json                                 one JSON object per result, for scripts`;
 
 export const commands: Command[] = [
@@ -56,11 +65,11 @@ export const commands: Command[] = [
     run: resolve,
   },
   { name: 'weights', usage: 'weights [--watch] [--json]', help: 'Prints the weight table from the weight-calculator\'s stream; --watch prints every new version until Ctrl-C.', run: weights },
-  { name: 'status', usage: 'status [--json]', help: 'Health, readiness reasons, versions, staleness, breaker states and etcd watch latency of every service. Exits 1 if a service does not answer.', run: status },
+  { name: 'status', usage: 'status [--json]', help: 'Health, readiness reasons, versions, staleness, breaker states and etcd watch latency of every service. The dns-gateway (its /readyz) is included when --dns-gateway-metrics / $DNS_GATEWAY_METRICS is set or the local mesh runs. Exits 1 if a service does not answer.', run: status },
   {
     name: 'mesh',
-    usage: 'mesh [--no-demo] [--keep] [--probe-interval-ms N] [--status-interval-ms N]',
-    help: 'Runs the local mesh (what `npm start` runs): a throwaway etcd (or $ETCD_ENDPOINTS), a demo fleet of fake edges with demo domains (unless --no-demo), config-watcher, two probers, weight-calculator and resolver as separate processes, and a live status line. Ctrl-C stops everything and removes the etcd data dir (unless --keep).',
+    usage: 'mesh [--no-demo] [--keep] [--probe-interval-ms N] [--status-interval-ms N] [--dns-port P]',
+    help: 'Runs the local mesh (what `npm start` runs): a throwaway etcd (or $ETCD_ENDPOINTS), a demo fleet of fake edges on 127.0.0.11 upwards with demo domains (unless --no-demo), config-watcher, two probers, weight-calculator, resolver and dns-gateway (DNS on 127.0.0.1:5300, or $DNS_PORT / --dns-port) as separate processes, and a live status line. Ctrl-C stops everything and removes the etcd data dir (unless --keep).',
     run: mesh,
   },
   { name: 'probe-status', usage: 'probe-status [--json]', help: 'Assigned nodes, probe rate, RTT percentiles, results by class and replication of every prober.', run: probeStatus },

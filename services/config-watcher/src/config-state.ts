@@ -24,8 +24,8 @@ export interface ConfigState {
 }
 
 /**
- * The heart of the config-watcher's "nothing lost, nothing crashes" rule (DESIGN.md, Documents in
- * etcd): a document that does not validate is rejected with its key and reason and the last good
+ * The heart of the config-watcher's "nothing lost, nothing crashes" rule (docs/architecture.md,
+ * "Documents"): a document that does not validate is rejected with its key and reason and the last good
  * value for that key stays in force; a delete is a delete (of the document and of its rejection).
  * Because a document's id must equal its key, the entry of `/cdn/nodes/<id>` is always
  * `node/<id>`: deletes need no bookkeeping.

@@ -1,7 +1,7 @@
 import { create } from '@bufbuild/protobuf';
 import { createReflector, type EtcdClient, type Reflector } from '@cdn-sched/etcd';
 import { StatusResponseSchema, UpstreamHealthSchema, type serviceDefinitions, type StatusResponse, type UpstreamHealth } from '@cdn-sched/proto';
-import { createTunedBreaker, type TunedBreaker } from '@cdn-sched/resilience';
+import { breakerProfiles, createTunedBreaker, type TunedBreaker } from '@cdn-sched/resilience';
 import { breakerStatusMessage, createConfigEncoder, createVersionedStore, serveVersionedStream, type ConfigEntry, type VersionedStore } from '@cdn-sched/stream';
 import type { ServiceImplementation } from 'nice-grpc';
 import { createConfigState } from './config-state.js';
@@ -68,7 +68,7 @@ export function createConfigWatcher(options: ConfigWatcherOptions): ConfigWatche
   const latencyRef: { probe?: WatchLatencyProbe } = {};
   const alive = (): boolean => now() - lastContactMs < Math.max(2000, 3 * (options.heartbeatIntervalMs ?? 1000));
   const makeBreaker = (name: string): TunedBreaker =>
-    createTunedBreaker({ name, latencyP99Ms: () => latencyRef.probe?.p99() ?? Number.NaN, upstreamAlive: alive });
+    createTunedBreaker({ name, latencyP99Ms: () => latencyRef.probe?.p99() ?? Number.NaN, ...breakerProfiles.etcd, upstreamAlive: alive });
   const listBreaker = makeBreaker('etcd.list');
   const heartbeatBreaker = makeBreaker('etcd.heartbeat');
 

@@ -1,6 +1,6 @@
 import { createEtcdClient } from '@cdn-sched/etcd';
 import { reflectionFiles, serviceDefinitions } from '@cdn-sched/proto';
-import { etcdSettings, grpcSettings, runService, startServiceServer } from '@cdn-sched/service-kit';
+import { etcdSettings, grpcSettings, registerStatusMetrics, resolveEtcdConnection, runService, startServiceServer } from '@cdn-sched/service-kit';
 import { createConfigWatcher } from './config-watcher.js';
 
 const spec = {
@@ -17,8 +17,8 @@ await runService({
   summary: 'Watches node and domain documents in etcd and streams validated, versioned snapshots and deltas.',
   spec,
   metricsPort: 9461,
-  async main({ config, instanceId, logger, metrics, shutdown }) {
-    const client = createEtcdClient({ endpoints: config.etcdEndpoints });
+  async main({ config, instanceId, logger, metrics, shutdown, transport }) {
+    const client = createEtcdClient(resolveEtcdConnection(config));
     shutdown.add('etcd-client', () => client.close());
     const rejected = metrics.counter({ name: 'cdn_config_rejected_documents_total', help: 'Documents rejected by validation', labelNames: ['kind'] });
     const watcher = createConfigWatcher({
@@ -39,30 +39,32 @@ await runService({
     metrics.gauge({ name: 'cdn_config_version', help: 'etcd revision of the configuration served', collect() { this.set(watcher.store.version); } });
     metrics.gauge({ name: 'cdn_config_consumers', help: 'Open Watch streams', collect() { this.set(watcher.consumers); } });
     metrics.gauge({ name: 'cdn_config_staleness_seconds', help: 'Time since the last contact with etcd', collect() { this.set(Number(watcher.upstream().stalenessMs) / 1000); } });
+    // Two gauges rather than one with a `quantile` label: that label belongs to summaries
+    // (`promtool check metrics`), and the window is ours, as for the event-loop delay gauges.
     metrics.gauge({
-      name: 'cdn_etcd_watch_latency_seconds',
-      help: 'etcd watch latency (heartbeat put to watch event) over a sliding window',
-      labelNames: ['quantile'],
+      name: 'cdn_etcd_watch_latency_p50_seconds',
+      help: 'Median etcd watch latency (heartbeat put to watch event) over a sliding window, seconds',
       collect() {
         const p50 = watcher.latency.p50();
-        const p99 = watcher.latency.p99();
-        if (Number.isFinite(p50)) this.set({ quantile: '0.5' }, p50 / 1000);
-        if (Number.isFinite(p99)) this.set({ quantile: '0.99' }, p99 / 1000);
+        if (Number.isFinite(p50)) this.set(p50 / 1000);
       },
     });
     metrics.gauge({
-      name: 'cdn_breaker_open',
-      help: '1 while a circuit breaker is open',
-      labelNames: ['breaker'],
+      name: 'cdn_etcd_watch_latency_p99_seconds',
+      help: '99th percentile etcd watch latency over a sliding window, seconds',
       collect() {
-        for (const b of watcher.breakers) this.set({ breaker: b.status().name }, b.status().state === 'open' ? 1 : 0);
+        const p99 = watcher.latency.p99();
+        if (Number.isFinite(p99)) this.set(p99 / 1000);
       },
     });
+    registerStatusMetrics(metrics, () => watcher.status());
     const server = await startServiceServer({
       host: config.grpcHost,
       port: config.grpcPort,
       register: (s) => s.add(serviceDefinitions.configWatcher, watcher.service),
       reflection: [reflectionFiles.configWatcher],
+      transport,
+      onInsecureBind: (warning) => logger.warn({}, warning),
       serviceNames: ['cdn.sched.v1.ConfigWatcherService'],
     });
     // Registered last, stopped first: stop accepting and drain streams before the watch stops.

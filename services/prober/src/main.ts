@@ -1,6 +1,6 @@
 import { createEtcdClient } from '@cdn-sched/etcd';
 import { reflectionFiles, serviceDefinitions } from '@cdn-sched/proto';
-import { configWatcherSetting, etcdSettings, grpcSettings, runService, startServiceServer } from '@cdn-sched/service-kit';
+import { configWatcherSetting, etcdSettings, grpcSettings, registerStatusMetrics, resolveEtcdConnection, runService, startServiceServer } from '@cdn-sched/service-kit';
 import { createProber } from './prober.js';
 
 const spec = {
@@ -20,8 +20,8 @@ await runService({
   summary: 'Probes its share of the edge fleet over keep-alive connections and streams results to every weight-calculator.',
   spec,
   metricsPort: 9462,
-  async main({ config, instanceId, logger, metrics, shutdown }) {
-    const client = createEtcdClient({ endpoints: config.etcdEndpoints });
+  async main({ config, instanceId, logger, metrics, shutdown, transport }) {
+    const client = createEtcdClient(resolveEtcdConnection(config));
     shutdown.add('etcd-client', () => client.close());
     const prober = createProber({
       proberId: instanceId,
@@ -33,25 +33,36 @@ await runService({
       memberTtlS: config.memberTtlS,
       defaults: { intervalMs: config.intervalMs, timeoutMs: config.timeoutMs },
       maxConcurrency: config.maxConcurrency,
+      transport,
       log: (level, message, fields) => logger[level](fields ?? {}, message),
     });
     shutdown.add('prober', () => prober.close());
     metrics.gauge({ name: 'cdn_prober_assigned_nodes', help: 'Nodes this prober probes', collect() { this.set(prober.assigned.length); } });
     metrics.gauge({ name: 'cdn_prober_probes_per_second', help: 'Probes completed per second', collect() { this.set(prober.scheduler.stats().probesPerS); } });
     metrics.gauge({ name: 'cdn_prober_pool_sockets', help: 'Open keep-alive sockets', collect() { this.set(prober.scheduler.stats().openSockets); } });
-    metrics.gauge({
-      name: 'cdn_prober_results',
+    // A running total is a counter (rate() needs one); the scheduler keeps the totals, the
+    // counter adds what is new at each scrape.
+    const resultsSeen = new Map<string, number>();
+    metrics.counter({
+      name: 'cdn_prober_results_total',
       help: 'Probe results by class since start',
       labelNames: ['class'],
       collect() {
-        for (const [k, v] of Object.entries(prober.scheduler.stats().resultsByClass)) this.set({ class: k }, v);
+        for (const [k, v] of Object.entries(prober.scheduler.stats().resultsByClass)) {
+          const delta = v - (resultsSeen.get(k) ?? 0);
+          resultsSeen.set(k, v);
+          this.inc({ class: k }, delta > 0 ? delta : 0);
+        }
       },
     });
+    registerStatusMetrics(metrics, () => prober.status());
     const server = await startServiceServer({
       host: config.grpcHost,
       port: config.grpcPort,
       register: (s) => s.add(serviceDefinitions.prober, prober.service),
       reflection: [reflectionFiles.prober],
+      transport,
+      onInsecureBind: (warning) => logger.warn({}, warning),
       serviceNames: ['cdn.sched.v1.ProberService'],
     });
     shutdown.add('grpc-server', () => server.close(2000));

@@ -102,7 +102,7 @@ describe('prober (real etcd, config-watcher process, fake fleet, gRPC sink)', ()
       const t0 = Date.now();
       await etcdClient.put(`${prefix}nodes/edge-0`, nodeDoc(fleet, 'edge-0'));
       await etcdClient.put(`${prefix}nodes/edge-1`, nodeDoc(fleet, 'edge-1'));
-      await waitFor(() => ['edge-0', 'edge-1'].every((id) => sink.since(t0).some((r) => r.result.nodeId === id)), { timeoutMs: 3000, message: 'first probe of the new nodes' });
+      await waitFor(() => ['edge-0', 'edge-1'].every((id) => sink.since(t0).some((r) => r.result.nodeId === id)), { timeoutMs: 10_000, message: 'first probe of the new nodes' });
       // Cold start: the first result arrives well before a whole interval would have passed twice.
       const first = sink.since(t0).find((r) => r.result.nodeId === 'edge-0')!;
       expect(first.at - t0).toBeLessThan(1500);
@@ -148,7 +148,7 @@ describe('prober (real etcd, config-watcher process, fake fleet, gRPC sink)', ()
       const t0 = Date.now();
       for (const id of ids) await etcdClient.put(`${prefix}nodes/${id}`, nodeDoc(fleet, id));
       const last = (id: string) => sink.since(t0).filter((r) => r.result.nodeId === id).at(-1)?.result;
-      await waitFor(() => ids.every((id) => last(id)), { timeoutMs: 5000, message: 'results of every failing node' });
+      await waitFor(() => ids.every((id) => last(id)), { timeoutMs: 10_000, message: 'results of every failing node' });
       expect(last('edge-2')).toMatchObject({ ok: false, errorClass: ProbeErrorClass.HTTP_STATUS, statusCode: 500 });
       expect(last('edge-3')).toMatchObject({ ok: false, errorClass: ProbeErrorClass.TIMEOUT });
       expect(last('edge-3')!.totalMs).toBeGreaterThanOrEqual(200);
@@ -183,7 +183,7 @@ describe('prober (real etcd, config-watcher process, fake fleet, gRPC sink)', ()
       probers.push(await startServiceProcess({ service: 'prober', env: env('p2') }));
       await new Promise((r) => setTimeout(r, 1500));
       let t = Date.now();
-      await waitFor(() => { const c = sink.coverage(t); return ids.every((id) => c.get(id)?.size === 2); }, { timeoutMs: 5000, message: 'every node seen by both of 2 probers' });
+      await waitFor(() => { const c = sink.coverage(t); return ids.every((id) => c.get(id)?.size === 2); }, { timeoutMs: 10_000, message: 'every node seen by both of 2 probers' });
 
       probers.push(await startServiceProcess({ service: 'prober', env: env('p3') }));
       await new Promise((r) => setTimeout(r, 1500));
@@ -197,13 +197,13 @@ describe('prober (real etcd, config-watcher process, fake fleet, gRPC sink)', ()
 
       const killedAt = Date.now();
       await probers[0]!.kill();
-      // Lease TTL 2 s + one 300 ms interval + a margin for the watch and the first probe.
+      // Lease TTL 2 s + one 300 ms interval + a margin for the watch, the first probe and a loaded machine.
       await waitFor(
         () => {
           const c = sink.coverage(Date.now() - 700);
           return ids.every((id) => c.get(id)?.size === 2 && !c.get(id)!.has('p1'));
         },
-        { timeoutMs: 2000 + 300 + 2500, message: 'survivors cover every node twice' },
+        { timeoutMs: 2000 + 300 + 6000, message: 'survivors cover every node twice' },
       );
       console.log(`prober SIGKILL -> full coverage by survivors in ${Date.now() - killedAt} ms (TTL 2000 ms, interval 300 ms)`);
     } finally {
@@ -217,7 +217,7 @@ describe('prober (real etcd, config-watcher process, fake fleet, gRPC sink)', ()
       service: 'prober',
       env: { ETCD_ENDPOINTS: etcd.endpoint, CONFIG_WATCHER: configTarget, WEIGHT_CALCULATORS: sinkServer.address, GRPC_PORT: '0', METRICS_PORT: '0', INSTANCE_ID: 'graceful', MEMBER_TTL_S: '30' },
     });
-    await waitFor(async () => (await etcdClient.get(`${prefix}members/prober/graceful`)) !== undefined, { timeoutMs: 5000, message: 'registered' });
+    await waitFor(async () => (await etcdClient.get(`${prefix}members/prober/graceful`)) !== undefined, { timeoutMs: 10_000, message: 'registered' });
     const t0 = Date.now();
     expect(await p.stop()).toBe(0);
     expect(Date.now() - t0).toBeLessThan(10_000);
@@ -231,12 +231,12 @@ describe('prober (real etcd, config-watcher process, fake fleet, gRPC sink)', ()
     const ids = fleet.nodes.slice(0, 8).map((n) => n.id);
     const t0 = Date.now();
     for (const id of ids) await etcdClient.put(`${prefix}nodes/${id}`, nodeDoc(fleet, id));
-    await waitFor(() => ids.every((id) => sink.since(t0).some((r) => r.result.nodeId === id)), { timeoutMs: 5000, message: 'all probed' });
+    await waitFor(() => ids.every((id) => sink.since(t0).some((r) => r.result.nodeId === id)), { timeoutMs: 10_000, message: 'all probed' });
     expect(prober.scheduler.stats().openSockets).toBeGreaterThan(0);
     await etcdClient.deletePrefix(`${prefix}nodes/`);
     await waitFor(() => prober.scheduler.stats().targets === 0, { message: 'targets gone' });
-    await waitFor(() => prober.scheduler.stats().openSockets === 0, { timeoutMs: 3000, message: 'pool sockets closed' });
+    await waitFor(() => prober.scheduler.stats().openSockets === 0, { timeoutMs: 10_000, message: 'pool sockets closed' });
     await prober.close();
-    await waitFor(() => activeHandleCount() <= baseline, { timeoutMs: 3000, message: `handles back to baseline ${baseline}` });
+    await waitFor(() => activeHandleCount() <= baseline, { timeoutMs: 10_000, message: `handles back to baseline ${baseline}` });
   });
 });

@@ -8,7 +8,7 @@ import {
   type serviceDefinitions,
   type StatusResponse,
 } from '@cdn-sched/proto';
-import { breakerStatusMessage, createConfigConsumer, streamStatusMessage, type ConfigEntry, type StreamConsumer } from '@cdn-sched/stream';
+import { breakerStatusMessage, createConfigConsumer, nodeChanges, streamStatusMessage, type ConfigEntry, type StreamConsumer } from '@cdn-sched/stream';
 import type { ServiceImplementation } from 'nice-grpc';
 import { createMembership, type Membership } from './membership.js';
 import {
@@ -22,6 +22,7 @@ import {
   type ProbeScheduler,
   type ProbeRunnerOptions,
 } from './probing/index.js';
+import type { Transport } from '@cdn-sched/transport';
 import { createReporter, type Reporter } from './reporter.js';
 
 /** Options of {@link createProber}. */
@@ -43,6 +44,8 @@ export interface ProberOptions {
   maxConcurrency?: number;
   pool?: ProbeRunnerOptions;
   log?(level: 'info' | 'warn', message: string, fields?: Record<string, unknown>): void;
+  /** Credentials and limits of its gRPC channels. Defaults to plaintext with default limits. */
+  transport?: Transport;
 }
 
 /** A running prober. */
@@ -75,17 +78,12 @@ export function createProber(options: ProberOptions): Prober {
   const config: StreamConsumer<ConfigEntry> = createConfigConsumer({
     target: options.configTarget,
     consumerId: options.proberId,
+    transport: options.transport,
     onApplied(update, entries) {
-      if (update.snapshot) {
-        nodes.clear();
-        for (const e of entries.values()) if (e.kind === 'node') nodes.set(e.node.id, e.node);
-      } else {
-        for (const c of update.changes) {
-          if (!c.key.startsWith('node/')) continue;
-          if (c.value?.kind === 'node') nodes.set(c.value.node.id, c.value.node);
-          else nodes.delete(c.key.slice('node/'.length));
-        }
-      }
+      const changes = nodeChanges(update, entries);
+      if (changes.snapshot) nodes.clear();
+      for (const node of changes.upserted) nodes.set(node.id, node);
+      for (const id of changes.removedIds) nodes.delete(id);
       reassign();
     },
   });
@@ -93,7 +91,7 @@ export function createProber(options: ProberOptions): Prober {
     createReporter({
       proberId: options.proberId,
       target,
-      watchLatencyP99Ms: () => config.state.watchLatencyP99Ms,
+      transport: options.transport,
       onStateChange: (connected, error) => log(connected ? 'info' : 'warn', connected ? 'reporting to weight-calculator' : 'weight-calculator unreachable; buffering latest result per node', { target, error }),
       onAck: (ack) => {
         if (ack.rejected > 0) log('warn', 'weight-calculator rejected results', { target, rejected: ack.rejected, errors: ack.errors });

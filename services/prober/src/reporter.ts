@@ -1,7 +1,8 @@
 import { create } from '@bufbuild/protobuf';
 import { ReportProbesRequestSchema, serviceDefinitions, type ProbeResult, type ReportProbesRequest } from '@cdn-sched/proto';
-import { createBackoff, createTunedBreaker, sleep, type TunedBreakerStatus } from '@cdn-sched/resilience';
-import { createChannel, createClient, type Channel } from 'nice-grpc';
+import { breakerProfiles, createBackoff, createTunedBreaker, sleep, type TunedBreakerStatus } from '@cdn-sched/resilience';
+import { plaintextTransport, type Transport } from '@cdn-sched/transport';
+import { createClient, type Channel } from 'nice-grpc';
 
 /** Options of {@link createReporter}. */
 export interface ReporterOptions {
@@ -14,10 +15,15 @@ export interface ReporterOptions {
   flushIntervalMs?: number;
   /** Batches sent and not yet acknowledged, at most. Defaults to 8. */
   maxInFlightBatches?: number;
-  /** p99 etcd watch latency published by the config-watcher (tunes the connect breaker). */
-  watchLatencyP99Ms: () => number;
+  /**
+   * Bound from opening the stream to the first acknowledgement, milliseconds; past it the attempt
+   * counts as a failed connection. Defaults to 5 seconds.
+   */
+  connectTimeoutMs?: number;
   onAck?(ack: { accepted: number; rejected: number; errors: readonly string[] }): void;
   onStateChange?(connected: boolean, error?: string): void;
+  /** Credentials and limits of its gRPC channels. Defaults to plaintext with default limits. */
+  transport?: Transport;
 }
 
 /** Streams probe results to one weight-calculator. */
@@ -36,7 +42,7 @@ export interface Reporter {
  * ReportProbes client with a bounded buffer: while the weight-calculator is unreachable the prober
  * keeps probing and keeps only the most recent result per node (an old result is worth nothing once
  * a newer one exists), and resends unacknowledged batches on reconnect. Reconnects go through a
- * breaker tuned by the watch latency the config-watcher publishes.
+ * breaker with a fixed connect timeout.
  */
 export function createReporter(options: ReporterOptions): Reporter {
   const maxBatch = options.maxBatch ?? 500;
@@ -45,17 +51,19 @@ export function createReporter(options: ReporterOptions): Reporter {
   const pending = new Map<string, ProbeResult>();
   const inFlight = new Map<bigint, ProbeResult[]>();
   const controller = new AbortController();
-  const channel: Channel = createChannel(options.target);
+  const channel: Channel = (options.transport ?? plaintextTransport()).channel(options.target);
   const client = createClient(serviceDefinitions.weightCalculator, channel);
   const backoff = createBackoff({ baseMs: 100, maxMs: 2000 });
   // Short reset: results must flow again within a couple of seconds of the weight-calculator's return.
+  // The first ack comes from the weight-calculator's memory, never from etcd: a fixed connect timeout,
+  // not one derived from etcd's watch latency (whose "nothing measured yet" value is 15 s).
+  const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
   const breaker = createTunedBreaker({
     name: `report.${options.target}`,
-    latencyP99Ms: options.watchLatencyP99Ms,
-    timeoutFloorMs: 2000,
-    resetFactor: 0.25,
-    resetFloorMs: 500,
-    resetCeilingMs: 2000,
+    ...breakerProfiles.connect,
+    latencyP99Ms: () => Number.NaN,
+    timeoutFloorMs: connectTimeoutMs,
+    timeoutCeilingMs: connectTimeoutMs,
   });
   let connected = false;
   let sent = 0;

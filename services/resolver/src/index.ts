@@ -1,7 +1,7 @@
 export * from './decision/index.js';
 export { createResolveCore } from './serving/resolve-core.js';
 export type { Decided, ResolveCore, ResolveCoreOptions, ResolveInput } from './serving/resolve-core.js';
-export { createResolverService, resolverServiceDefinition } from './serving/resolver-service.js';
+export { createResolverService, createResolverServiceDefinition, resolverServiceDefinition } from './serving/resolver-service.js';
 export type { ResolverServiceOptions } from './serving/resolver-service.js';
 export { createRoutingState } from './serving/routing-state.js';
 export type { RoutingState, RoutingStateOptions } from './serving/routing-state.js';

@@ -317,7 +317,8 @@ describe('weight-calculator (real etcd, config-watcher and prober processes, fak
       const detectMs = down.at - failedAt;
       console.log(`edge failing -> weight 0 on WatchWeights in ${detectMs} ms (F × interval = ${FALL * PROBE_INTERVAL_MS} ms)`);
       expect(down.health).toBe(Health.DOWN);
-      expect(detectMs).toBeLessThanOrEqual(FALL * PROBE_INTERVAL_MS + 1000);
+      // Margin for a loaded machine; the tight figure is `npm run bench -- weight-calculator`.
+      expect(detectMs).toBeLessThanOrEqual(FALL * PROBE_INTERVAL_MS + 3000);
       // Hysteresis: F failures were needed, the earliest of which is at the first probe after the
       // failure, so the F-th comes at least F − 1 (jittered) intervals later. One failure is not enough.
       expect(detectMs).toBeGreaterThanOrEqual((FALL - 1) * PROBE_INTERVAL_MS * (1 - JITTER) - 20);
@@ -361,7 +362,7 @@ describe('weight-calculator (real etcd, config-watcher and prober processes, fak
       return new Map(kvs.map((kv) => [kv.key.slice(`${PREFIX}weights/`.length), JSON.parse(Buffer.from(kv.value).toString('utf8')) as PersistedWeight]));
     };
     await waitFor(async () => { const docs = await persisted(); return NODE_IDS.every((id) => docs.get(id)?.leader === leader.id); }, {
-      timeoutMs: 5000,
+      timeoutMs: 10_000,
       message: `${leader.id} persisting every node`,
     });
 
@@ -375,7 +376,7 @@ describe('weight-calculator (real etcd, config-watcher and prober processes, fak
       const became = await survivor.process.waitForLog('became leader', ELECTION_TTL_S * 1000 + 5000);
       const failoverMs = Date.parse(String(became['time'])) - killedAt;
       console.log(`leader SIGKILL -> ${survivor.id} leader in ${failoverMs} ms (election TTL ${ELECTION_TTL_S * 1000} ms)`);
-      expect(failoverMs).toBeLessThanOrEqual(ELECTION_TTL_S * 1000 + 1500);
+      expect(failoverMs).toBeLessThanOrEqual(ELECTION_TTL_S * 1000 + 3000);
       expect((await statusOf(survivor.address)).gauges['leader']).toBe(1);
 
       // Every persisted weight now comes from the survivor and equals what its stream said at the
@@ -390,7 +391,7 @@ describe('weight-calculator (real etcd, config-watcher and prober processes, fak
           });
           return out.every((r) => r !== undefined) ? out : undefined;
         },
-        { timeoutMs: 5000, intervalMs: 100, message: `${survivor.id} persisting every node at a version its stream showed` },
+        { timeoutMs: 10_000, intervalMs: 100, message: `${survivor.id} persisting every node at a version its stream showed` },
       );
       const healthName = { [Health.UP]: 'up', [Health.DOWN]: 'down' } as Record<number, string>;
       for (const { doc, streamed } of rows) {
@@ -434,13 +435,13 @@ describe('weight-calculator (real etcd, config-watcher and prober processes, fak
     const docs = async (): Promise<PersistedWeight[]> =>
       (await etcdClient.list(`${prefix}weights/`)).kvs.map((kv) => JSON.parse(Buffer.from(kv.value).toString('utf8')) as PersistedWeight);
     try {
-      await waitFor(() => cold.isLeader, { timeoutMs: 5000, message: 'wc-cold elected' });
+      await waitFor(() => cold.isLeader, { timeoutMs: 10_000, message: 'wc-cold elected' });
       await sleep(500);
       expect(await docs()).toEqual(NODE_IDS.map((id) => JSON.parse(previous(id)) as PersistedWeight));
 
       release();
       await waitFor(async () => { const d = await docs(); return d.length === NODE_IDS.length && d.every((w) => w.leader === 'wc-cold'); }, {
-        timeoutMs: 5000,
+        timeoutMs: 10_000,
         intervalMs: 50,
         message: 'wc-cold persisting every node',
       });

@@ -5,7 +5,6 @@ import {
   StatusResponseSchema,
   StreamStatusSchema,
   UpstreamHealthSchema,
-  type Node,
   type serviceDefinitions,
   type StatusResponse,
   type UpstreamHealth,
@@ -15,6 +14,7 @@ import {
   createVersionedStore,
   createWeightsEncoder,
   serveVersionedStream,
+  nodeChanges,
   weightEntryKey,
   CAPACITIES_KEY,
   type Change,
@@ -22,8 +22,12 @@ import {
   type StreamConsumer,
   type WeightEntry,
 } from '@cdn-sched/stream';
-import type { ServiceImplementation } from 'nice-grpc';
+import type { Transport } from '@cdn-sched/transport';
+import { peerIdentities } from '@cdn-sched/transport';
+import { ServerError, Status, type ServiceImplementation } from 'nice-grpc';
 import { createWeightTable, type WeightTableOptions } from './domain/index.js';
+import type { DecodeOutcome } from './report-codec.js';
+import { createReporterAuthorization, type RefusalReason, type ReporterAuthorization, type ReporterStream } from './reporter-authorization.js';
 import { createWeightPersister, type WeightPersister } from './weight-persistence.js';
 
 /** Options of {@link createWeightCalculator}. */
@@ -50,10 +54,20 @@ export interface WeightCalculatorOptions {
    * behind gets a snapshot. Defaults to 100,000 (as the config-watcher's history).
    */
   maxHistoryChanges?: number;
+  /**
+   * Accept ReportProbes only from current prober members (`<prefix>members/prober/<id>`) and, with
+   * mutual TLS, only when the client certificate names that prober. Defaults to true when `client`
+   * is given (without etcd there is no membership to check against).
+   */
+  authorizeReporters?: boolean;
+  /** Called for each refused ReportProbes stream (for a metric). */
+  onReporterRefused?(reason: RefusalReason, proberId: string, identities: readonly string[], message: string): void;
   /** Most ingest errors echoed per ack. Defaults to 10. */
   maxAckErrors?: number;
   now?: () => number;
   log?(level: 'info' | 'warn', message: string, fields?: Record<string, unknown>): void;
+  /** Credentials and limits of its gRPC channels. Defaults to plaintext with default limits. */
+  transport?: Transport;
 }
 
 /** A running weight-calculator core. */
@@ -62,7 +76,7 @@ export interface WeightCalculator {
   readonly config: StreamConsumer<ConfigEntry>;
   readonly version: number;
   readonly isLeader: boolean;
-  readonly stats: { ingested: number; rejected: number; ticks: number; reporters: number; persisted: number };
+  readonly stats: { ingested: number; rejected: number; refusedReporters: number; ticks: number; reporters: number; persisted: number };
   /** Forces a tick now (tests, benchmarks). */
   tick(): void;
   status(): StatusResponse;
@@ -85,7 +99,8 @@ export function createWeightCalculator(options: WeightCalculatorOptions): Weight
   const startedAtMs = now();
   const table = createWeightTable(options.table);
   const store = createVersionedStore<WeightEntry>({ epoch: `${options.instanceId}@${startedAtMs}`, maxHistoryChanges: options.maxHistoryChanges });
-  const stats = { ingested: 0, rejected: 0, ticks: 0, reporters: 0, persisted: 0 };
+  const stats = { ingested: 0, rejected: 0, refusedReporters: 0, ticks: 0, reporters: 0, persisted: 0 };
+  let authorization: ReporterAuthorization | undefined;
   let persister: WeightPersister | undefined;
   let election: Election | undefined;
   const closing = new AbortController();
@@ -93,21 +108,19 @@ export function createWeightCalculator(options: WeightCalculatorOptions): Weight
   const config = createConfigConsumer({
     target: options.configTarget,
     consumerId: options.instanceId,
+    transport: options.transport,
     maxStalenessMs: options.maxStalenessMs,
     onApplied(update, entries) {
-      if (update.snapshot) {
-        const nodes: Node[] = [];
-        for (const e of entries.values()) if (e.kind === 'node') nodes.push(e.node);
-        for (const r of table.setNodes(nodes)) log('warn', 'node document rejected by the weight table', { nodeId: r.nodeId, reason: r.error });
+      const changes = nodeChanges(update, entries);
+      if (changes.snapshot) {
+        for (const r of table.setNodes([...changes.upserted])) log('warn', 'node document rejected by the weight table', { nodeId: r.nodeId, reason: r.error });
         return;
       }
-      for (const c of update.changes) {
-        if (!c.key.startsWith('node/')) continue;
-        if (c.value?.kind === 'node') {
-          const outcome = table.upsertNode(c.value.node);
-          if (!outcome.accepted) log('warn', 'node document rejected by the weight table', { nodeId: outcome.nodeId, reason: outcome.error });
-        } else table.removeNode(c.key.slice('node/'.length));
+      for (const node of changes.upserted) {
+        const outcome = table.upsertNode(node);
+        if (!outcome.accepted) log('warn', 'node document rejected by the weight table', { nodeId: outcome.nodeId, reason: outcome.error });
       }
+      for (const id of changes.removedIds) table.removeNode(id);
     },
   });
 
@@ -129,6 +142,7 @@ export function createWeightCalculator(options: WeightCalculatorOptions): Weight
 
   if (options.client) {
     const client = options.client;
+    if (options.authorizeReporters ?? true) authorization = createReporterAuthorization({ client, keyPrefix: `${prefix}members/prober/` });
     persister = createWeightPersister({
       client,
       keyPrefix: `${prefix}weights/`,
@@ -182,10 +196,24 @@ export function createWeightCalculator(options: WeightCalculatorOptions): Weight
   const encoder = createWeightsEncoder(store.epoch, upstream);
 
   const service: ServiceImplementation<typeof serviceDefinitions.weightCalculator> = {
-    async *reportProbes(requests) {
+    async *reportProbes(requests, context) {
       stats.reporters++;
+      const identities = peerIdentities(context.metadata);
+      const stream: ReporterStream = {};
       try {
         for await (const batch of requests) {
+          // The wire decoder's findings (report-codec.ts); absent when the generic decoder was used.
+          const decoded = batch as typeof batch & Partial<DecodeOutcome>;
+          if (decoded.malformed !== undefined) throw new ServerError(Status.INVALID_ARGUMENT, decoded.malformed);
+          if (authorization) {
+            // Checked before anything reaches the table: a refused caller has no effect on any weight.
+            const verdict = await authorization.check(stream, batch.proberId, identities);
+            if (!verdict.ok) {
+              stats.refusedReporters++;
+              options.onReporterRefused?.(verdict.reason, batch.proberId, identities, verdict.message);
+              throw new ServerError(Status.PERMISSION_DENIED, verdict.message);
+            }
+          }
           const receivedAtMs = now();
           let accepted = 0;
           const errors: string[] = [];
@@ -194,9 +222,12 @@ export function createWeightCalculator(options: WeightCalculatorOptions): Weight
             if (outcome.accepted) accepted++;
             else if (errors.length < (options.maxAckErrors ?? 10)) errors.push(outcome.error);
           }
+          const invalid = decoded.invalidResults ?? [];
+          for (const e of invalid) if (errors.length < (options.maxAckErrors ?? 10)) errors.push(e);
+          const rejected = batch.results.length - accepted + invalid.length;
           stats.ingested += accepted;
-          stats.rejected += batch.results.length - accepted;
-          yield { seq: batch.seq, accepted, rejected: batch.results.length - accepted, errors };
+          stats.rejected += rejected;
+          yield { seq: batch.seq, accepted, rejected, errors };
         }
       } finally {
         stats.reporters--;
@@ -253,6 +284,7 @@ export function createWeightCalculator(options: WeightCalculatorOptions): Weight
         probe_pairs: table.pairCount,
         results_ingested: stats.ingested,
         results_rejected: stats.rejected,
+        reporters_refused: stats.refusedReporters,
         reporters: stats.reporters,
         persisted: persister?.written ?? 0,
       },
@@ -280,6 +312,7 @@ export function createWeightCalculator(options: WeightCalculatorOptions): Weight
       clearInterval(ticker);
       await election?.close();
       await persister?.close();
+      await authorization?.close();
       await config.close();
     },
   };

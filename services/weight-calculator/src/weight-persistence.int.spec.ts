@@ -112,7 +112,7 @@ describe('weight persister (real etcd)', () => {
       },
     });
     persister.enqueue([weight('flaky', 400)], 1);
-    await waitFor(async () => (await read()).get('flaky')?.weight === 400, { timeoutMs: 3000, message: 'the retried write' });
+    await waitFor(async () => (await read()).get('flaky')?.weight === 400, { timeoutMs: 10_000, message: 'the retried write' });
     expect(failures).toBe(2);
   });
 });

@@ -1,9 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import { create } from '@bufbuild/protobuf';
 import { domainKey, documentOfDomain, nodeKey, documentOfNode, parseDocument } from '@cdn-sched/documents';
-import { createEtcdClient, toBytes, toText, type EtcdClient } from '@cdn-sched/etcd';
-import { etcdpb, NodeState, type Node } from '@cdn-sched/proto';
-import { CliError, endpoints, print, type ParsedArgs } from '../cli.js';
+import { createEtcdClient, EtcdError, toText, type EtcdClient } from '@cdn-sched/etcd';
+import { NodeState, type Node } from '@cdn-sched/proto';
+import { CliError, endpoints, etcdConnection, print, type ParsedArgs } from '../cli.js';
 
 type Kind = 'node' | 'domain';
 
@@ -28,13 +27,14 @@ function keyOf(kind: Kind, prefix: string, doc: unknown): string {
 
 async function withEtcd<T>(args: ParsedArgs, fn: (client: EtcdClient, prefix: string) => Promise<T>): Promise<T> {
   const e = endpoints(args);
-  const client = createEtcdClient({ endpoints: e.etcd });
+  const client = createEtcdClient(etcdConnection(e));
   try {
     return await fn(client, e.prefix);
   } catch (error) {
     if ((error as { code?: string }).code === 'UNAVAILABLE' || (error as { code?: string }).code === 'TIMEOUT') {
       throw new CliError(`etcd at ${e.etcd.join(',')} is not reachable (${(error as Error).message}); set ETCD_ENDPOINTS or --etcd-endpoints`);
     }
+    if (error instanceof EtcdError) throw new CliError(error.message);
     throw error;
   } finally {
     client.close();
@@ -124,14 +124,16 @@ export async function drainNode(args: ParsedArgs, state: 'drain' | 'active' | 'm
       const value = JSON.stringify(doc);
       const check = parseDocument(key, value, { prefix });
       if (!check.ok) throw new CliError(`${key}: the stored document is invalid (${check.reason}); fix it with node put`);
-      const res = await client.kv.txn(
-        create(etcdpb.TxnRequestSchema, {
-          compare: [{ key: toBytes(key), target: etcdpb.Compare_CompareTarget.MOD, result: etcdpb.Compare_CompareResult.EQUAL, targetUnion: { case: 'modRevision', value: BigInt(kv.modRevision) } }],
-          success: [{ request: { case: 'requestPut', value: { key: toBytes(key), value: toBytes(value) } } }],
-        }),
-      );
+      // etcd3's transaction builder, on the same pool and credentials as every other call.
+      const res = await client.etcd
+        .if(key, 'Mod', '==', kv.modRevision)
+        .then(client.etcd.put(key).value(value))
+        .commit()
+        .catch((error: unknown) => {
+          throw EtcdError.from(error, `drain ${key}`);
+        });
       if (res.succeeded) {
-        const revision = Number(res.header?.revision ?? 0n);
+        const revision = Number(res.header.revision);
         print(args, { key, state, revision }, () => `${key}: state ${state} at revision ${revision}`);
         return;
       }

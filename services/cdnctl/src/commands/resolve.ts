@@ -1,15 +1,8 @@
-import { Health, serviceDefinitions, Tier, type ResolveResponse } from '@cdn-sched/proto';
+import { isLocationTier, tierName } from '@cdn-sched/location';
+import { Health, serviceDefinitions, type ResolveResponse } from '@cdn-sched/proto';
 import { createWeightsConsumer, type WeightEntry } from '@cdn-sched/stream';
-import { createChannel, createClient } from 'nice-grpc';
+import { createClient } from 'nice-grpc';
 import { CliError, endpoints, grpcFailure, intFlag, print, type ParsedArgs } from '../cli.js';
-
-const TIER_NAMES: Record<number, string> = {
-  [Tier.ISP_REGION]: 'isp+region',
-  [Tier.REGION]: 'region',
-  [Tier.ISP_COUNTRY]: 'isp+country',
-  [Tier.COUNTRY]: 'country',
-  [Tier.ANY]: 'any',
-};
 
 /** The `--json` shape of a decision (documented in the README). */
 export function decisionJson(r: ResolveResponse): Record<string, unknown> {
@@ -17,7 +10,7 @@ export function decisionJson(r: ResolveResponse): Record<string, unknown> {
     queryId: Number(r.queryId),
     answers: r.answers.map((a) => ({ nodeId: a.nodeId, address: a.address, port: a.port, ttl: a.ttlS })),
     location: { country: r.location?.country ?? '', region: r.location?.region ?? '', isp: r.location?.isp ?? '', prefixLen: r.location?.prefixLen ?? 0 },
-    tier: TIER_NAMES[r.tier] ?? 'none',
+    tier: isLocationTier(r.tier) ? tierName(r.tier) : 'none',
     reason: r.reason,
     ecsScope: r.ecsScope,
     degraded: r.degraded,
@@ -31,7 +24,7 @@ export async function resolve(args: ParsedArgs): Promise<void> {
   const [client, domain] = args.positionals;
   if (!client || !domain) throw new CliError('usage: cdnctl resolve <ip|subnet> <domain> [--answers N]', 2);
   const e = endpoints(args);
-  const channel = createChannel(e.resolver);
+  const channel = e.transport.channel(e.resolver);
   try {
     const resolver = createClient(serviceDefinitions.resolver, channel);
     const subnet = client.includes('/');
@@ -97,6 +90,7 @@ export async function weights(args: ParsedArgs): Promise<void> {
   };
   const consumer = createWeightsConsumer({
     target: e.weightCalculator,
+    transport: e.transport,
     consumerId: 'cdnctl',
     onApplied(update, entries) {
       if (watch) printAll(update.version, entries);

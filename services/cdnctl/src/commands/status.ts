@@ -1,11 +1,12 @@
 import { serviceDefinitions, type StatusResponse } from '@cdn-sched/proto';
-import { createChannel, createClient } from 'nice-grpc';
+import type { Transport } from '@cdn-sched/transport';
+import { createClient } from 'nice-grpc';
 import { endpoints, print, type ParsedArgs } from '../cli.js';
 
 type Target = { name: string; address: string; kind: 'configWatcher' | 'weightCalculator' | 'resolver' | 'prober' };
 
-async function askStatus(t: Target): Promise<StatusResponse | string> {
-  const channel = createChannel(t.address);
+async function askStatus(t: Target, transport: Transport): Promise<StatusResponse | string> {
+  const channel = transport.channel(t.address);
   try {
     const client = createClient(serviceDefinitions[t.kind], channel);
     return await client.status({}, { signal: AbortSignal.timeout(3000) });
@@ -14,6 +15,24 @@ async function askStatus(t: Target): Promise<StatusResponse | string> {
   } finally {
     channel.close();
   }
+}
+
+/** The dns-gateway has no gRPC server: its /readyz says whether it is ready and why not. */
+async function dnsGatewayStatus(args: ParsedArgs, metricsUrl: string): Promise<boolean> {
+  let body: { ready?: boolean; reasons?: string[] };
+  try {
+    const res = await fetch(`${metricsUrl}/readyz`, { signal: AbortSignal.timeout(3000) });
+    body = (await res.json()) as { ready?: boolean; reasons?: string[] };
+  } catch (error) {
+    const message = (error as Error).message;
+    print(args, { service: 'dns-gateway', address: metricsUrl, up: false, error: message }, () => `${'dns-gateway'.padEnd(18)} ${metricsUrl.padEnd(16)} DOWN  ${message}`);
+    return false;
+  }
+  const reasons = body.reasons ?? [];
+  print(args, { service: 'dns-gateway', address: metricsUrl, up: true, ready: body.ready === true, reasons }, () =>
+    [`${'dns-gateway'.padEnd(18)} ${metricsUrl.padEnd(16)} ${body.ready ? 'READY' : 'NOT READY'}`, ...reasons.map((r) => `    ! ${r}`)].join('\n'),
+  );
+  return true;
 }
 
 /** `cdnctl status`: every service's health, versions, staleness, breakers and watch latency. */
@@ -25,7 +44,7 @@ export async function status(args: ParsedArgs): Promise<void> {
     { name: 'weight-calculator', address: e.weightCalculator, kind: 'weightCalculator' },
     { name: 'resolver', address: e.resolver, kind: 'resolver' },
   ];
-  const results = await Promise.all(targets.map(async (t) => ({ t, r: await askStatus(t) })));
+  const results = await Promise.all(targets.map(async (t) => ({ t, r: await askStatus(t, e.transport) })));
   let down = 0;
   for (const { t, r } of results) {
     if (typeof r === 'string') {
@@ -59,6 +78,8 @@ export async function status(args: ParsedArgs): Promise<void> {
       return lines.join('\n');
     });
   }
+  // A mesh without a gateway (one given only gRPC addresses) has none to report.
+  if (e.dnsGatewayMetrics && !(await dnsGatewayStatus(args, e.dnsGatewayMetrics))) down++;
   if (down > 0) process.exitCode = 1;
 }
 
@@ -67,7 +88,7 @@ export async function probeStatus(args: ParsedArgs): Promise<void> {
   const e = endpoints(args);
   let failed = 0;
   for (const address of e.probers) {
-    const channel = createChannel(address);
+    const channel = e.transport.channel(address);
     try {
       const r = await createClient(serviceDefinitions.prober, channel).probeStatus({}, { signal: AbortSignal.timeout(3000) });
       print(

@@ -1,20 +1,11 @@
-import type { FakeFleet } from '@cdn-sched/testing';
-
-/** One demo edge: where it is, and how big. */
-export interface DemoEdge {
-  id: string;
-  country: string;
-  region: string;
-  isp: string;
-  capacity: number;
-}
+import type { DomainDoc, EdgeSpec } from '@cdn-sched/local-mesh';
 
 /**
  * The demo fleet `npm start` seeds: edges across Chinese provinces and ISPs (电信 ct, 联通 cu,
  * 移动 cm) plus a few overseas, so every fallback tier has something to show. The first two are
  * the Guangdong Telecom edges the README's walkthrough resolves 1.0.8.1 to.
  */
-export const DEMO_EDGES: readonly DemoEdge[] = [
+export const DEMO_EDGES: readonly EdgeSpec[] = [
   { id: 'gd-ct-1', country: 'CN', region: 'CN-GD', isp: 'ct', capacity: 1500 },
   { id: 'gd-ct-2', country: 'CN', region: 'CN-GD', isp: 'ct', capacity: 1500 },
   { id: 'gd-cu-1', country: 'CN', region: 'CN-GD', isp: 'cu', capacity: 1500 },
@@ -27,35 +18,16 @@ export const DEMO_EDGES: readonly DemoEdge[] = [
   { id: 'js-cu-1', country: 'CN', region: 'CN-JS', isp: 'cu', capacity: 1000 },
   { id: 'sc-cm-1', country: 'CN', region: 'CN-SC', isp: 'cm', capacity: 1000 },
   { id: 'hb-ct-1', country: 'CN', region: 'CN-HB', isp: 'ct', capacity: 1000 },
-  { id: 'us-1', country: 'US', region: '', isp: '', capacity: 3000 },
-  { id: 'jp-1', country: 'JP', region: '', isp: '', capacity: 2000 },
-  { id: 'de-1', country: 'DE', region: '', isp: '', capacity: 2000 },
+  { id: 'us-1', country: 'US', capacity: 3000 },
+  { id: 'jp-1', country: 'JP', capacity: 2000 },
+  { id: 'de-1', country: 'DE', capacity: 2000 },
 ];
 
 /** The demo domain policies. */
-export const DEMO_DOMAINS = [
+export const DEMO_DOMAINS: readonly DomainDoc[] = [
   { domain: 'music.demo.example', pool: 'music', answers: 1, ttl: 60, strategy: 'weighted', fallback: ['isp+region', 'region', 'isp+country', 'country', 'any'], allDown: 'best-effort' },
   { domain: 'video.demo.example', pool: 'video', answers: 2, ttl: 30, strategy: 'consistent', fallback: ['isp+region', 'region', 'country', 'any'], allDown: 'best-effort' },
-] as const;
-
-/** Node documents of the demo edges, pointing at the fake fleet's loopback servers. */
-export function demoNodeDocuments(fleet: FakeFleet, probeIntervalMs: number): Record<string, unknown>[] {
-  return DEMO_EDGES.map((edge, i) => {
-    const n = fleet.nodes[i]!;
-    return {
-      id: edge.id,
-      address: n.address,
-      port: n.port,
-      country: edge.country,
-      ...(edge.region ? { region: edge.region } : {}),
-      ...(edge.isp ? { isp: edge.isp } : {}),
-      capacity: edge.capacity,
-      state: 'active',
-      pools: ['music', 'video'],
-      probe: { type: 'http', path: n.path, intervalMs: probeIntervalMs, timeoutMs: Math.min(1000, Math.floor(probeIntervalMs / 2)) },
-    };
-  });
-}
+];
 
 /** Client IPs of the built-in traffic replay, one or more per demo location (ip2region data). */
 export const DEMO_CLIENTS: readonly string[] = [

@@ -1,21 +1,35 @@
 import { rm, writeFile } from 'node:fs/promises';
-import { createEtcdClient, type EtcdClient } from '@cdn-sched/etcd';
+import { createEtcdClient } from '@cdn-sched/etcd';
+import { createLocalMesh, type LocalMesh } from '@cdn-sched/local-mesh';
+import { findEtcdBinary } from '@cdn-sched/local-processes';
 import { Health, serviceDefinitions } from '@cdn-sched/proto';
 import { createWeightsConsumer } from '@cdn-sched/stream';
-import { createFakeFleet, findEtcdBinary, startEtcd, startServiceProcess, type EtcdProcess, type FakeFleet, type ServiceProcess } from '@cdn-sched/testing';
+import { etcdConnectionSettings } from '@cdn-sched/service-kit';
 import { createChannel, createClient } from 'nice-grpc';
-import { CliError, endpoints, intFlag, MESH_STATE_FILE, type ParsedArgs } from '../cli.js';
-import { DEMO_CLIENTS, DEMO_DOMAINS, DEMO_EDGES, demoNodeDocuments } from './demo-fleet.js';
+import { CliError, endpoints, etcdConnection, intFlag, MESH_STATE_FILE, type ParsedArgs } from '../cli.js';
+import { DEMO_CLIENTS, DEMO_DOMAINS, DEMO_EDGES } from './demo-fleet.js';
 
 /** Ports of the local mesh; cdnctl's defaults point at them. */
-export const MESH_PORTS = { configWatcher: 50051, prober1: 50052, prober2: 50062, weightCalculator: 50053, resolver: 50054 } as const;
+export const MESH_PORTS = {
+  'config-watcher-1': { grpcPort: 50051, metricsPort: 9461 },
+  'prober-1': { grpcPort: 50052, metricsPort: 9462 },
+  'prober-2': { grpcPort: 50062, metricsPort: 9472 },
+  'weight-calculator-1': { grpcPort: 50053, metricsPort: 9463 },
+  'resolver-1': { grpcPort: 50054, metricsPort: 9464 },
+} as const;
+
+/** Default DNS port of the mesh's dns-gateway (unprivileged; `DNS_PORT` or `--dns-port` change it). */
+export const MESH_DNS_PORT = 5300;
+/** Metrics port of the mesh's dns-gateway (`cdnctl status` reads its /readyz there). */
+export const MESH_DNS_METRICS_PORT = 9465;
 
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 
 /**
  * `npm start` / `cdnctl mesh`: a throwaway etcd (or ETCD_ENDPOINTS), a demo fleet of fake edges,
- * and config-watcher, two probers, weight-calculator and resolver as separate processes, with a live
- * status line fed by a small built-in traffic replay. Ctrl-C stops everything.
+ * and config-watcher, two probers, weight-calculator and resolver as separate processes (all
+ * started by @cdn-sched/local-mesh), with a live status line fed by a small built-in traffic replay.
+ * Ctrl-C stops everything.
  */
 export async function mesh(args: ParsedArgs): Promise<void> {
   const external = process.env['ETCD_ENDPOINTS'] || (typeof args.flags.get('etcd-endpoints') === 'string' ? String(args.flags.get('etcd-endpoints')) : '');
@@ -24,35 +38,23 @@ export async function mesh(args: ParsedArgs): Promise<void> {
   const probeIntervalMs = intFlag(args, 'probe-interval-ms', 1000, 100);
   const statusEveryMs = intFlag(args, 'status-interval-ms', 3000, 200);
   const prefix = endpoints(args).prefix;
-  const started: ServiceProcess[] = [];
-  let etcd: EtcdProcess | undefined;
-  let fleet: FakeFleet | undefined;
-  let client: EtcdClient | undefined;
+  const dnsPort = intFlag(args, 'dns-port', Number(process.env['DNS_PORT'] ?? MESH_DNS_PORT), 0);
+  // Set once the mesh is up; a start that fails has already stopped what it started.
+  let running: LocalMesh | undefined;
   let stopping = false;
   const stop = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
     say('\nstopping the mesh…');
-    for (const p of [...started].reverse()) await p.stop().catch(() => undefined);
+    const etcd = running?.etcd;
+    await running?.close({ keepEtcdData: keep });
     await rm(MESH_STATE_FILE, { force: true });
-    client?.close();
-    await fleet?.close();
-    if (etcd) {
-      if (keep) {
-        await etcd.kill();
-        say(`etcd data kept in ${etcd.dataDir} (--keep)`);
-      } else {
-        const dir = etcd.dataDir;
-        await etcd.stop();
-        await rm(dir, { recursive: true, force: true });
-      }
-    }
+    if (etcd && keep) say(`etcd data kept in ${etcd.dataDir} (--keep)`);
     say('mesh stopped');
   };
 
   try {
-    let etcdEndpoint = external;
-    if (!etcdEndpoint) {
+    if (!external) {
       try {
         findEtcdBinary();
       } catch {
@@ -60,50 +62,61 @@ export async function mesh(args: ParsedArgs): Promise<void> {
           'etcd is not on PATH. Install it (Debian/Ubuntu: sudo apt-get install etcd-server) or point the mesh at an existing etcd with ETCD_ENDPOINTS=http://host:2379 npm start.',
         );
       }
-      etcd = await startEtcd();
-      etcdEndpoint = etcd.endpoint;
-      say(`etcd               ${etcd.endpoint}   (throwaway, data dir ${etcd.dataDir})`);
-    } else say(`etcd               ${etcdEndpoint}   (ETCD_ENDPOINTS)`);
-    client = createEtcdClient({ endpoints: etcdEndpoint.split(',') });
-    await writeFile(MESH_STATE_FILE, JSON.stringify({ etcd: etcdEndpoint, pid: process.pid }));
-
-    if (demo) {
-      // One loopback listener per demo edge; edge i of DEMO_EDGES is the fleet's node i.
-      fleet = await createFakeFleet({ count: DEMO_EDGES.length, mode: 'listeners' });
-      for (const doc of demoNodeDocuments(fleet, probeIntervalMs)) await client.put(`${prefix}nodes/${String(doc['id'])}`, JSON.stringify(doc));
-      for (const doc of DEMO_DOMAINS) await client.put(`${prefix}domains/${doc.domain}`, JSON.stringify(doc));
-      say(`demo fleet         ${DEMO_EDGES.length} fake edges on 127.0.0.1 (${DEMO_EDGES.map((e) => e.id).join(', ')})`);
-      say(`demo domains       ${DEMO_DOMAINS.map((d) => `${d.domain} (${d.strategy})`).join(', ')}`);
     }
-
-    const common = { ETCD_ENDPOINTS: etcdEndpoint, CDN_PREFIX: prefix, LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn' };
-    const start = async (service: string, name: string, env: Record<string, string>, readyMessage?: string): Promise<void> => {
-      const p = await startServiceProcess({ service, env: { ...common, ...env, INSTANCE_ID: name }, readyMessage: readyMessage ?? `${service} listening`, startTimeoutMs: 30_000 });
-      started.push(p);
-    };
-    const cw = `127.0.0.1:${MESH_PORTS.configWatcher}`;
-    const wc = `127.0.0.1:${MESH_PORTS.weightCalculator}`;
-    // LOG_LEVEL warn hides the "listening" lines: the mesh waits for them at info on stdout of the child.
-    const info = { LOG_LEVEL: 'info' };
-    await start('config-watcher', 'config-watcher-1', { ...info, GRPC_PORT: String(MESH_PORTS.configWatcher), METRICS_PORT: '9461' });
-    await start('weight-calculator', 'weight-calculator-1', { ...info, GRPC_PORT: String(MESH_PORTS.weightCalculator), METRICS_PORT: '9463', CONFIG_WATCHER: cw });
-    await start('prober', 'prober-1', { ...info, GRPC_PORT: String(MESH_PORTS.prober1), METRICS_PORT: '9462', CONFIG_WATCHER: cw, WEIGHT_CALCULATORS: wc, PROBE_INTERVAL_MS: String(probeIntervalMs) });
-    await start('prober', 'prober-2', { ...info, GRPC_PORT: String(MESH_PORTS.prober2), METRICS_PORT: '9472', CONFIG_WATCHER: cw, WEIGHT_CALCULATORS: wc, PROBE_INTERVAL_MS: String(probeIntervalMs) });
-    await start('resolver', 'resolver-1', { ...info, GRPC_PORT: String(MESH_PORTS.resolver), METRICS_PORT: '9464', CONFIG_WATCHER: cw, WEIGHT_CALCULATORS: wc });
-    say(`config-watcher     ${cw}          metrics http://127.0.0.1:9461/metrics`);
-    say(`prober-1           127.0.0.1:${MESH_PORTS.prober1}          metrics http://127.0.0.1:9462/metrics`);
-    say(`prober-2           127.0.0.1:${MESH_PORTS.prober2}          metrics http://127.0.0.1:9472/metrics`);
-    say(`weight-calculator  ${wc}          metrics http://127.0.0.1:9463/metrics`);
-    say(`resolver           127.0.0.1:${MESH_PORTS.resolver}          metrics http://127.0.0.1:9464/metrics`);
+    // An external cluster is reached with the same settings (TLS, user) as every service, and the
+    // services inherit them. A throwaway etcd is plain http on loopback.
+    const given = endpoints(args).etcdSettings;
+    const connection = external ? etcdConnection({ ...endpoints(args), etcdSettings: { ...given, etcdEndpoints: external.split(',') } }) : undefined;
+    const etcdEnv: Record<string, string> = external
+      ? Object.fromEntries(
+          (Object.keys(etcdConnectionSettings) as (keyof typeof etcdConnectionSettings)[])
+            .filter((k) => k !== 'etcdEndpoints' && given[k])
+            .map((k) => [etcdConnectionSettings[k].env, String(given[k])]),
+        )
+      : {};
+    running = await createLocalMesh({
+      ...(external ? { etcdEndpoints: external } : {}),
+      ...(connection ? { connectEtcd: (list: readonly string[]) => createEtcdClient({ ...connection, endpoints: [...list] }) } : {}),
+      commonEnv: etcdEnv,
+      ...(demo ? { edges: DEMO_EDGES, domains: DEMO_DOMAINS } : {}),
+      probers: 2,
+      weightCalculators: 1,
+      resolvers: 1,
+      probeIntervalMs,
+      ports: MESH_PORTS,
+      prefix,
+      // Edge i on 127.0.0.(11 + i): a DNS answer shows which edge was chosen (Linux routes all of 127/8 to lo).
+      edgeHostOf: (i) => `127.0.0.${11 + i}`,
+      dnsGateway: { dnsPort, metricsPort: MESH_DNS_METRICS_PORT },
+      async onProgress(progress) {
+        if (progress.step === 'etcd') {
+          if (progress.etcd) say(`etcd               ${progress.endpoint}   (throwaway, data dir ${progress.etcd.dataDir})`);
+          else say(`etcd               ${progress.endpoint}   (ETCD_ENDPOINTS)`);
+          await writeFile(MESH_STATE_FILE, JSON.stringify({ etcd: progress.endpoint, pid: process.pid }));
+        } else if (progress.fleet) {
+          say(`demo fleet         ${progress.edges.length} fake edges on 127.0.0.11-${11 + progress.edges.length - 1} (${progress.fleet.nodes.map((n, i) => `${progress.edges[i]!.id} ${n.address}`).join(', ')})`);
+          say(`demo domains       ${progress.domains.map((d) => `${d.domain} (${d.strategy})`).join(', ')}`);
+        }
+      },
+    });
+    const at = (name: keyof typeof MESH_PORTS): string => `127.0.0.1:${MESH_PORTS[name].grpcPort}          metrics http://127.0.0.1:${MESH_PORTS[name].metricsPort}/metrics`;
+    say(`config-watcher     ${at('config-watcher-1')}`);
+    say(`prober-1           ${at('prober-1')}`);
+    say(`prober-2           ${at('prober-2')}`);
+    say(`weight-calculator  ${at('weight-calculator-1')}`);
+    say(`resolver           ${at('resolver-1')}`);
+    const gw = running.dnsGateway!;
+    say(`dns-gateway        ${gw.host}:${gw.dnsPort} (DNS, UDP+TCP)  metrics ${gw.metricsUrl}/metrics`);
     say('');
     say('Try, in another terminal:  npx cdnctl resolve 1.0.8.1 music.demo.example');
+    say(`                           dig @${gw.host} -p ${gw.dnsPort} music.demo.example +subnet=1.0.8.0/24`);
     say('                           npx cdnctl node drain gd-ct-1   (then resolve again)');
     say('                           npx cdnctl status | npx cdnctl weights | npx cdnctl probe-status');
     say('Ctrl-C stops everything.\n');
     // The replay asks for the domains etcd holds (the demo's, or whatever --no-demo found).
-    const domains = (await client.list(`${prefix}domains/`)).kvs.map((kv) => kv.key.slice(`${prefix}domains/`.length));
+    const domains = (await running.etcdClient.list(`${prefix}domains/`)).kvs.map((kv) => kv.key.slice(`${prefix}domains/`.length));
     if (domains.length === 0) say('no domain policies in etcd: the built-in replay is idle until one is added (npx cdnctl domain put)');
-    await live(wc, `127.0.0.1:${MESH_PORTS.resolver}`, statusEveryMs, () => stopping, domains);
+    await live(running.weightCalculators[0]!.address, running.resolvers[0]!.address, statusEveryMs, () => stopping, domains);
   } catch (error) {
     await stop();
     if (error instanceof CliError) throw error;

@@ -39,8 +39,9 @@ export async function load(args: ParsedArgs, io: TrafficCommandIo = processIo())
   const wanted = send.rps > 0 ? Math.ceil((send.rps * stepMs) / 1000) : MAX_POOL_QUERIES;
   const queries = generator.take(Math.max(MIN_POOL_QUERIES, Math.min(MAX_POOL_QUERIES, wanted)));
 
-  const target = endpoints(args).resolver;
-  const connection = createResolverConnection(target);
+  const e = endpoints(args);
+  const target = e.resolver;
+  const connection = createResolverConnection(target, e.transport);
   const json = args.flags.get('json') === true;
   const total = createTrafficStats();
   const results: (TrafficSummary & { concurrency: number })[] = [];

@@ -40,8 +40,9 @@ export async function replay(args: ParsedArgs, io: TrafficCommandIo = processIo(
   if (log.queries.length === 0) throw new CliError(`${file}: no queries to replay (expected lines 'client_ip domain')`, 2);
   const schedule = scheduleFrom({ rps: send.rps, batchSize: send.batchSize, durationMs, totalQueries: durationMs === undefined ? log.queries.length : undefined });
 
-  const target = endpoints(args).resolver;
-  const connection = createResolverConnection(target);
+  const e = endpoints(args);
+  const target = e.resolver;
+  const connection = createResolverConnection(target, e.transport);
   try {
     await connection.waitReady(io.connectTimeoutMs ?? 5000);
     const progress = createProgressLine(io.stderr, 'replay', send.rps);

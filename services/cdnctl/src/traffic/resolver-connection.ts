@@ -1,5 +1,6 @@
 import { serviceDefinitions } from '@cdn-sched/proto';
-import { createChannel, createClient, type Channel, type Client } from 'nice-grpc';
+import { plaintextTransport, type Transport } from '@cdn-sched/transport';
+import { createClient, type Channel, type Client } from 'nice-grpc';
 import { CliError } from '../cli.js';
 
 const READY = 2;
@@ -24,8 +25,8 @@ export interface ResolverConnection {
 }
 
 /** Opens a channel to the resolver at `target` (it connects lazily, or on {@link ResolverConnection.waitReady}). */
-export function createResolverConnection(target: string): ResolverConnection {
-  const channel: Channel = createChannel(target);
+export function createResolverConnection(target: string, transport: Transport = plaintextTransport()): ResolverConnection {
+  const channel: Channel = transport.channel(target);
   return {
     target,
     client: createClient(serviceDefinitions.resolver, channel),

@@ -103,7 +103,8 @@ describe('traffic runs against a real gRPC resolver', () => {
     expect(summary.errors).toEqual({ NOT_FOUND: 1 });
     expect(summary.requestErrors).toEqual({ NOT_FOUND: 1 });
     expect(summary.latencyMs.request.p50).toBeGreaterThanOrEqual(24);
-    expect(summary.latencyMs.request.p50).toBeLessThan(125);
+    // Not the whole run's time (margin for a loaded machine).
+    expect(summary.latencyMs.request.p50).toBeLessThan(1000);
     expect(summary.latencyMs.query.p50).toBeGreaterThanOrEqual(24);
   });
 
@@ -111,7 +112,7 @@ describe('traffic runs against a real gRPC resolver', () => {
     state.delayMs = 30;
     const { summary } = await runTraffic({ connection, queries: queries(100), schedule: createSchedule({ rps: 0, batchSize: 10, totalQueries: 100 }), mode: 'stream', concurrency: 2 });
     expect(summary.latencyMs.request.p50).toBeGreaterThanOrEqual(29);
-    expect(summary.latencyMs.request.p50).toBeLessThan(130);
+    expect(summary.latencyMs.request.p50).toBeLessThan(1000);
     expect(summary.latencyMs.query.p50).toBeGreaterThanOrEqual(29);
     expect(summary.latencyMs.query.max).toBeCloseTo(summary.latencyMs.request.max, 0);
   });
@@ -124,9 +125,10 @@ describe('traffic runs against a real gRPC resolver', () => {
     expect(summary.offered.unsent).toBe(500 - summary.queries.sent);
     expect(summary.queries.ok).toBe(summary.queries.sent);
     // The last slot is at 980 ms: the run takes the duration, not as long as the server allows.
+    // (Upper bounds with room for a loaded machine: the run is not stretched by the server.)
     expect(elapsedMs).toBeGreaterThanOrEqual(975);
-    expect(elapsedMs).toBeLessThan(1500);
-    expect(summary.achieved.queriesPerS).toBeGreaterThan(330);
+    expect(elapsedMs).toBeLessThan(3000);
+    expect(summary.achieved.queriesPerS).toBeGreaterThan(160);
     expect(summary.achieved.queriesPerS).toBeLessThan(520);
   });
 
@@ -174,7 +176,8 @@ describe('traffic runs against a real gRPC resolver', () => {
     // 16 callers: more listeners on the run's signal than Node's default warning threshold.
     const { summary } = await runTraffic({ connection, queries: queries(10), schedule: createSchedule({ rps: 0, batchSize: 1, durationMs: 10_000 }), mode: 'unary', concurrency: 16, signal: ac.signal });
     process.off('warning', onWarning);
-    expect(performance.now() - started).toBeLessThan(1500);
+    // At the abort (250 ms), not at the end of the 10 s run; margin for a loaded machine.
+    expect(performance.now() - started).toBeLessThan(5000);
     expect(summary.queries.ok).toBeGreaterThanOrEqual(16);
     expect(summary.errors).toEqual({ CANCELLED: 16 });
     expect(summary.queries.sent).toBe(summary.queries.ok + 16);
@@ -298,8 +301,8 @@ describe('replay and load commands', () => {
     expect(error).toBeInstanceOf(CliError);
     expect((error as CliError).exitCode).toBe(1);
     expect((error as CliError).message).toMatch(new RegExp(`^UNAVAILABLE: cannot connect to the resolver at 127\\.0\\.0\\.1:${port} \\(is it running\\?`));
-    // A refused connection is reported at once, not after the whole connect timeout.
-    expect(performance.now() - started).toBeLessThan(1500);
+    // A refused connection is reported at once, not after the whole (5 s) connect timeout.
+    expect(performance.now() - started).toBeLessThan(4000);
   });
 
   it('exits with an error when every query failed', async () => {

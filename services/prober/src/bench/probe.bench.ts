@@ -1,5 +1,5 @@
 /**
- * Prober benchmark: 10,000 fake edge nodes probed every 5 s (DESIGN.md target: ≤ 60 % of one core,
+ * Prober benchmark: 10,000 fake edge nodes probed every 5 s (docs/architecture.md target: ≤ 60 % of one core,
  * ≤ 300 MB RSS, no leaked handles), then 1,000 nodes with and without keep-alive, counting the
  * sockets left in TIME_WAIT. The fleet runs in a child process so its CPU is not the prober's.
  *

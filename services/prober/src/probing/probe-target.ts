@@ -62,7 +62,7 @@ export function sameEndpoint(a: EffectiveProbe, b: EffectiveProbe): boolean {
   return a.type === b.type && a.address === b.address && a.port === b.port && a.path === b.path;
 }
 
-/** Whether a node in `state` is probed: maintenance is not (DESIGN.md: "not probed, not answered"). */
+/** Whether a node in `state` is probed: maintenance is not (docs/architecture.md, "Documents": neither probed nor answered). */
 export function isProbed(state: NodeState): boolean {
   return state !== NodeState.MAINTENANCE;
 }

@@ -1,5 +1,5 @@
 /**
- * Benchmark of the decision core (DESIGN.md target: ≥ 1 M decisions/s on one core, flat heap).
+ * Benchmark of the decision core (docs/architecture.md target: ≥ 1 M decisions/s on one core, flat heap).
  * Run: `cd services/resolver && npx tsc -b tsconfig.lib.json && node --expose-gc dist/bench/decide.bench.js`
  * (without --expose-gc the flag is set at run time). Prints one JSON line per measurement; takes
  * about 20 s of CPU. "Flat heap" is checked two ways: heap used before and after 10 M decisions
@@ -39,9 +39,9 @@ import {
   nextUniform,
   decide,
   pickConsistent,
-  type ClientLocation,
   type RoutingTable,
 } from '../decision/index.js';
+import type { LocationCodes } from '@cdn-sched/location';
 
 const PROVINCES = [
   'BJ', 'TJ', 'HE', 'SX', 'NM', 'LN', 'JL', 'HL', 'SH', 'JS', 'ZJ', 'AH', 'FJ', 'JX', 'SD', 'HA',
@@ -114,7 +114,7 @@ function domains(): Domain[] {
 
 interface QueryRing {
   domains: string[];
-  locations: ClientLocation[];
+  locations: LocationCodes[];
   keys: Uint32Array;
 }
 
@@ -125,7 +125,7 @@ function queryRing(table: RoutingTable, rand: () => number): QueryRing {
   for (let i = 0; i < QUERY_RING; i++) {
     const r = rand();
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
-    let location: ClientLocation;
+    let location: LocationCodes;
     if (r < 0.85) location = { country: 'CN', region: pick(PROVINCES), isp: pick([...ISPS, ...ISPS, 'cernet', '']) };
     else if (r < 0.95) location = { country: pick(OVERSEAS), region: '', isp: '' };
     else location = { country: '', region: '', isp: '' };

@@ -1,5 +1,5 @@
 /**
- * Serving benchmark of the resolver over gRPC on loopback (DESIGN.md targets: ResolveStream ≥ 300 k
+ * Serving benchmark of the resolver over gRPC on loopback (docs/architecture.md targets: ResolveStream ≥ 300 k
  * decisions/s and ≥ 0.7× a bare grpc-js echo stream with the same batching; unary Resolve ≥ 0.8×
  * a bare grpc-js unary echo at the same concurrency).
  *

@@ -1,7 +1,7 @@
+import { tierName } from '@cdn-sched/location';
 import type { Tier, TierCapacity } from '@cdn-sched/proto';
-import type { NodeTable } from './node-table.js';
 import { rendezvousTableBits } from '@cdn-sched/rendezvous';
-import { tierName } from './tiers.js';
+import type { NodeTable } from './node-table.js';
 
 /**
  * The candidates of one (pool, tier, location key): every non-maintenance node of the pool at that

@@ -2,7 +2,7 @@ import { Health, NodeState, Tier } from '@cdn-sched/proto';
 import { describe, expect, it } from 'vitest';
 import { buildRoutingTable, findDomainIndex, type RoutingTableInput } from './candidate-tables.js';
 import { makeCapacity, makeDomain, makeNode, makeWeight } from './fixtures.js';
-import { locationId } from './tiers.js';
+import { locationId } from '@cdn-sched/location';
 
 function input(over: Partial<RoutingTableInput> = {}): RoutingTableInput {
   return {

@@ -11,7 +11,7 @@ import { hashString } from '@cdn-sched/rendezvous';
 import { buildCandidateGroup, type CandidateGroup, type LookupCell } from './candidate-group.js';
 import { buildLookupNow, needsLookup } from './consistent-lookups.js';
 import { buildNodeTable, type NodeTable } from './node-table.js';
-import { LOCATION_TIERS, locationId, locationKey } from './tiers.js';
+import { LOCATION_TIERS, locationId, locationKey } from '@cdn-sched/location';
 
 /** Most answers one decision can return (documents.proto: `answers` is 1-16). */
 export const MAX_ANSWERS = 16;
@@ -243,7 +243,8 @@ function buildPool(name: string, ctx: PoolContext): PoolTable {
       else bucket.push(n);
     }
     for (const [id, bucket] of buckets) {
-      const key = locationKey(tier, nodes.docs[bucket[0]!]!);
+      // A bucket exists only where the tier has an id, so the key is defined.
+      const key = locationKey(tier, nodes.docs[bucket[0]!]!)!;
       const capacity = ctx.capacities.get(capacityKey(name, tier, key));
       const cell = ctx.previousCells?.get(membersKey(name, false, bucket, nodes.ids));
       tiers[tier]!.set(id, buildCandidateGroup(tier, key, bucket, nodes, ctx.nodeHashes, 'weight', capacity, cell));

@@ -7,7 +7,7 @@ import { createDecisionQuery, createDecisionResult, DecisionStatus, ReasonCode, 
 import { makeCapacity, makeDomain, makeNode, makeWeight } from './fixtures.js';
 import { formatReason } from './format-reason.js';
 import { createRng } from './random.js';
-import type { ClientLocation } from './tiers.js';
+import type { LocationCodes } from '@cdn-sched/location';
 
 // Pool "edge": 4 telecom + 2 unicom nodes in Guangdong, 2 telecom in Beijing, 1 in California.
 const FLEET: Node[] = [
@@ -16,7 +16,7 @@ const FLEET: Node[] = [
   ...[1, 2].map((i) => makeNode(`bj-ct-${i}`, { region: 'CN-BJ' })),
   makeNode('us-1', { country: 'US', region: 'US-CA', isp: '' }),
 ];
-const GD_CT: ClientLocation = { country: 'CN', region: 'CN-GD', isp: 'ct' };
+const GD_CT: LocationCodes = { country: 'CN', region: 'CN-GD', isp: 'ct' };
 
 interface Setup {
   nodes?: Node[];
@@ -39,7 +39,7 @@ function table(s: Setup = {}): RoutingTable {
   });
 }
 
-function ask(t: RoutingTable, location: ClientLocation, over: Partial<DecisionQuery> = {}) {
+function ask(t: RoutingTable, location: LocationCodes, over: Partial<DecisionQuery> = {}) {
   const query = Object.assign(createDecisionQuery(createRng(42)), { domain: 'a.example', location }, over);
   const result = decide(t, query, createDecisionResult());
   const ids = [...result.nodes.subarray(0, result.count)].map((n) => t.nodes.ids[n]!);
@@ -47,7 +47,7 @@ function ask(t: RoutingTable, location: ClientLocation, over: Partial<DecisionQu
 }
 
 /** Node ids answered over many weighted decisions (one query object, fresh random draws). */
-function answered(t: RoutingTable, location: ClientLocation, n: number, over: Partial<DecisionQuery> = {}): Set<string> {
+function answered(t: RoutingTable, location: LocationCodes, n: number, over: Partial<DecisionQuery> = {}): Set<string> {
   const query = Object.assign(createDecisionQuery(createRng(7)), { domain: 'a.example', location }, over);
   const out = createDecisionResult();
   const seen = new Set<string>();
@@ -79,7 +79,7 @@ describe('decide: tier choice', () => {
 
   it('skips, without calling it a spill, tiers whose location is unknown or has no node', () => {
     const t = table();
-    const cases: [ClientLocation, string][] = [
+    const cases: [LocationCodes, string][] = [
       [{ country: 'CN', region: 'CN-GD', isp: '' }, 'region CN-GD: 6 healthy of 6'],
       [{ country: 'CN', region: 'CN-GD', isp: 'cm' }, 'region CN-GD: 6 healthy of 6'],
       [{ country: 'CN', region: 'CN-XZ', isp: 'ct' }, 'isp+country CN|ct: 6 healthy of 6'],

@@ -4,7 +4,7 @@ import type { CandidateGroup } from './candidate-group.js';
 import { findDomainIndex, MAX_ANSWERS, type DomainPolicy, type RoutingTable } from './candidate-tables.js';
 import { DecisionStatus, ReasonCode, type DecisionQuery, type DecisionResult } from './decision-result.js';
 import { pickConsistent, pickWeighted } from './pick.js';
-import { locationId } from './tiers.js';
+import { locationId } from '@cdn-sched/location';
 
 /**
  * One routing decision: the fallback chain of the domain's policy, then a pick inside the chosen

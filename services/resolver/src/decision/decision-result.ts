@@ -1,7 +1,7 @@
 import { Tier } from '@cdn-sched/proto';
 import type { CandidateGroup } from './candidate-group.js';
 import { MAX_ANSWERS } from './candidate-tables.js';
-import type { ClientLocation } from './tiers.js';
+import type { LocationCodes } from '@cdn-sched/location';
 
 /** Outcome of a decision; the gRPC handler maps NOT_FOUND → 5 and UNAVAILABLE → 14. */
 export enum DecisionStatus {
@@ -40,7 +40,7 @@ export interface DecisionQuery {
   /** Domain asked for; read only when `domainIndex` is -1. */
   domain: string;
   /** Client location codes; empty strings for unknown codes. */
-  location: ClientLocation;
+  location: LocationCodes;
   /**
    * Well-mixed 32-bit hash of the client's network, the key of the consistent strategy: e.g.
    * `hashU32(ipv4 & 0xffffff00)` for the /24, or a hash of the IPv6 /56 or of the ECS subnet.

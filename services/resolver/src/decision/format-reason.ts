@@ -2,7 +2,7 @@ import { AllDownPolicy } from '@cdn-sched/proto';
 import type { CandidateGroup } from './candidate-group.js';
 import type { RoutingTable } from './candidate-tables.js';
 import { ReasonCode, type DecisionResult } from './decision-result.js';
-import { tierName } from './tiers.js';
+import { tierName } from '@cdn-sched/location';
 
 /**
  * The reason of a decision for a person (ResolveResponse.reason), e.g.

@@ -1,3 +1,4 @@
+import { LOCATION_TIERS, locationId } from '@cdn-sched/location';
 import { NodeState, type NodeWeight, type TierCapacity } from '@cdn-sched/proto';
 import { updateCandidateGroup, type CandidateGroup } from './candidate-group.js';
 import {
@@ -8,7 +9,6 @@ import {
   type RoutingTable,
 } from './candidate-tables.js';
 import { healthOf, knownWeightOf, type NodeTable } from './node-table.js';
-import { LOCATION_TIERS, locationId } from './tiers.js';
 
 /** What changed on the weight stream since the table was built (see {@link applyWeightUpdate}). */
 export interface WeightUpdate {

@@ -25,6 +25,8 @@ export interface ResolveInput {
   answers: number;
   /** The caller wants the compact response (no location, tier or reason); absent = false. */
   compact?: boolean;
+  /** Set by the wire decoder when this request's bytes are malformed: why, for INVALID_ARGUMENT. */
+  invalid?: string;
 }
 
 /**

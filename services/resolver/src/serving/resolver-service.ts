@@ -4,18 +4,21 @@ import { breakerStatusMessage, streamStatusMessage } from '@cdn-sched/stream';
 import { SpanAttributes, SpanNames } from '@cdn-sched/telemetry';
 import { trace, SpanStatusCode, type Span } from '@opentelemetry/api';
 import { ServerError, Status, type MethodDefinition, type ServiceImplementation } from 'nice-grpc';
-import { tierName } from '../decision/index.js';
+import { tierName } from '@cdn-sched/location';
+import type { DecisionTally } from './decision-tally.js';
+import { createDecisionResult } from '../decision/index.js';
 import type { ResolveCore, ResolveInput, Decided } from './resolve-core.js';
 import type { RoutingState } from './routing-state.js';
-import { createBatchWriter, decodeResolveRequestBytes, decodeResolveStreamRequest, encodeDecision, encodeResolveResponse } from './wire-codec.js';
+import { BatchRejected, createBatchWriter, decodeResolveRequestBytes, decodeResolveStreamRequest, DEFAULT_BATCH_LIMITS, encodeDecision, encodeResolveResponse, type BatchLimits } from './wire-codec.js';
 
 const base = serviceDefinitions.resolver;
 
 /**
  * The resolver's service definition: the generated one, except that ResolveStream reads and writes
- * through the wire-level codec (requests decode to plain inputs; handlers yield encoded batches).
+ * through the wire-level codec (requests decode to plain inputs; handlers yield encoded batches),
+ * with `limits` enforced while a batch is decoded.
  */
-export const resolverServiceDefinition = {
+export const createResolverServiceDefinition = (limits: BatchLimits = DEFAULT_BATCH_LIMITS) => ({
   // Unary Resolve also skips reflection: the reflective codec cost ~20 us of a ~110 us call.
   resolve: {
     path: base.resolve.path,
@@ -33,12 +36,20 @@ export const resolverServiceDefinition = {
     requestStream: true,
     responseStream: true,
     requestSerialize: (value: ResolveInput[]) => base.resolveStream.requestSerialize({ queries: value }),
-    requestDeserialize: decodeResolveStreamRequest,
+    requestDeserialize: (bytes: Uint8Array) => decodeResolveStreamRequest(bytes, limits),
     responseSerialize: (bytes: Uint8Array) => bytes,
     responseDeserialize: (bytes: Uint8Array) => bytes,
     options: {},
-  } satisfies MethodDefinition<ResolveInput[], ResolveInput[], Uint8Array, Uint8Array, true, true>,
-} as const;
+  } satisfies MethodDefinition<ResolveInput[], ResolveInput[] | BatchRejected, Uint8Array, Uint8Array, true, true>,
+}) as const;
+
+/** The definition with the default limits. */
+export const resolverServiceDefinition = createResolverServiceDefinition();
+
+/** The answer to a query whose bytes are malformed: INVALID_ARGUMENT naming the field and offset. */
+function invalidQuery(message: string): Decided {
+  return { ok: false, code: Status.INVALID_ARGUMENT, message, table: undefined, result: createDecisionResult(), location: { country: '', region: '', isp: '' }, prefixLen: 0, degraded: false };
+}
 
 /** Options of {@link createResolverService}. */
 export interface ResolverServiceOptions {
@@ -52,7 +63,13 @@ export interface ResolverServiceOptions {
    * creating spans for every decision at 1 M/s would cost more than the decisions.
    */
   traceRatio?: number;
-  onDecisions?(count: number, errors: number): void;
+  /**
+   * Called after each unary call and each stream batch: decisions made, how many failed, and the
+   * time spent deciding and encoding them, seconds.
+   */
+  onDecisions?(count: number, errors: number, durationS: number, method: 'resolve' | 'resolve_stream'): void;
+  /** Counts every decision by outcome, tier and reason (for metrics). Defaults to none. */
+  tally?: DecisionTally;
 }
 
 const tracer = trace.getTracer('cdn-sched.resolver');
@@ -75,7 +92,7 @@ function annotate(span: Span, decided: Decided, domain: string): void {
 
 /** gRPC handlers of the resolver. */
 export function createResolverService(options: ResolverServiceOptions): ServiceImplementation<typeof resolverServiceDefinition> {
-  const { core } = options;
+  const { core, tally } = options;
   const maxBatch = options.maxBatch ?? 5000;
   const ratio = options.traceRatio ?? 0.01;
   const sampled = (): boolean => ratio > 0 && Math.random() < ratio;
@@ -85,65 +102,81 @@ export function createResolverService(options: ResolverServiceOptions): ServiceI
 
   return {
     async resolve(request: ResolveInput) {
+      if (request.invalid !== undefined) throw new ServerError(Status.INVALID_ARGUMENT, request.invalid);
+      const startedAt = performance.now();
       const span = sampled() ? tracer.startSpan(SpanNames.request) : undefined;
       const decided = core.resolve(request);
+      tally?.count(decided);
       if (span) {
         annotate(span, decided, request.domain);
         span.end();
       }
-      options.onDecisions?.(1, decided.ok ? 0 : 1);
-      if (!decided.ok) throw new ServerError(decided.code, decided.message);
-      return encodeResolveResponse(unaryWriter, request.queryId, decided, request.compact === true);
+      if (!decided.ok) {
+        options.onDecisions?.(1, 1, (performance.now() - startedAt) / 1000, 'resolve');
+        throw new ServerError(decided.code, decided.message);
+      }
+      const response = encodeResolveResponse(unaryWriter, request.queryId, decided, request.compact === true);
+      options.onDecisions?.(1, 0, (performance.now() - startedAt) / 1000, 'resolve');
+      return response;
     },
 
     async *resolveStream(batches) {
       // One writer per stream: finish() copies the batch out, and the buffer is reused.
       const writer = createBatchWriter();
       for await (const queries of batches) {
+        if (queries instanceof BatchRejected) throw new ServerError(queries.code, queries.message);
         // A batch that cannot be answered item by item is a protocol misuse: the stream ends
         // with the status. A bad item inside a batch only fails that item (ItemError).
         if (queries.length === 0) throw new ServerError(Status.INVALID_ARGUMENT, 'empty batch: send at least one query per ResolveStreamRequest');
         if (queries.length > maxBatch) {
           throw new ServerError(Status.RESOURCE_EXHAUSTED, `batch of ${queries.length} queries is over the limit of ${maxBatch}; split it into smaller batches`);
         }
+        const startedAt = performance.now();
         const span = sampled() ? tracer.startSpan(SpanNames.request, { attributes: { 'cdn.batch_size': queries.length } }) : undefined;
         let errors = 0;
         for (let i = 0; i < queries.length; i++) {
           const q = queries[i]!;
-          const decided = core.resolve(q);
+          const decided = q.invalid === undefined ? core.resolve(q) : invalidQuery(q.invalid);
           if (!decided.ok) errors++;
+          tally?.count(decided);
           if (span && i === 0) annotate(span, decided, q.domain);
           encodeDecision(writer, q.queryId, decided, q.compact === true);
         }
         span?.end();
-        options.onDecisions?.(queries.length, errors);
-        yield writer.finish();
+        const bytes = writer.finish();
+        options.onDecisions?.(queries.length, errors, (performance.now() - startedAt) / 1000, 'resolve_stream');
+        yield bytes;
       }
     },
 
     async status(): Promise<StatusResponse> {
-      const s = options.state;
-      const reasons = s.reasons();
-      const table = s.table;
-      const breakers = [s.config.breakerStatus(), s.weights.breakerStatus()];
-      return create(StatusResponseSchema, {
-        service: 'resolver',
-        instanceId: options.instanceId,
-        startedAtMs: BigInt(startedAtMs),
-        ready: table !== undefined,
-        reasons: table ? reasons : ['no routing state yet', ...reasons],
-        version: table?.configVersion ?? 0n,
-        breakers: breakers.map(breakerStatusMessage),
-        streams: [streamStatusMessage('config-watcher', s.configTarget, s.config.state), streamStatusMessage('weight-calculator', s.weightTarget, s.weights.state)],
-        watchLatencyP99Ms: Number.isFinite(s.config.state.watchLatencyP99Ms) ? s.config.state.watchLatencyP99Ms : 0,
-        gauges: {
-          nodes: table?.nodes.count ?? 0,
-          domains: table?.domains.length ?? 0,
-          weights_version: Number(table?.weightsVersion ?? 0n),
-          rebuilds: s.rebuilds,
-          degraded: s.degraded() ? 1 : 0,
-        },
-      });
+      return resolverStatus(options, startedAtMs);
     },
   };
+}
+
+/** What the resolver says about itself (its Status answer, and its breaker and stream metrics). */
+export function resolverStatus(options: Pick<ResolverServiceOptions, 'state' | 'instanceId'>, startedAtMs: number): StatusResponse {
+  const s = options.state;
+  const reasons = s.reasons();
+  const table = s.table;
+  const breakers = [s.config.breakerStatus(), s.weights.breakerStatus()];
+  return create(StatusResponseSchema, {
+    service: 'resolver',
+    instanceId: options.instanceId,
+    startedAtMs: BigInt(startedAtMs),
+    ready: table !== undefined,
+    reasons: table ? reasons : ['no routing state yet', ...reasons],
+    version: table?.configVersion ?? 0n,
+    breakers: breakers.map(breakerStatusMessage),
+    streams: [streamStatusMessage('config-watcher', s.configTarget, s.config.state), streamStatusMessage('weight-calculator', s.weightTarget, s.weights.state)],
+    watchLatencyP99Ms: Number.isFinite(s.config.state.watchLatencyP99Ms) ? s.config.state.watchLatencyP99Ms : 0,
+    gauges: {
+      nodes: table?.nodes.count ?? 0,
+      domains: table?.domains.length ?? 0,
+      weights_version: Number(table?.weightsVersion ?? 0n),
+      rebuilds: s.rebuilds,
+      degraded: s.degraded() ? 1 : 0,
+    },
+  });
 }

@@ -1,6 +1,7 @@
-import type { Domain, Node, NodeWeight, TierCapacity } from '@cdn-sched/proto';
+import type { NodeWeight, TierCapacity } from '@cdn-sched/proto';
 import {
   CAPACITIES_KEY,
+  configView,
   createConfigConsumer,
   createWeightsConsumer,
   type ConfigEntry,
@@ -8,6 +9,7 @@ import {
   type StreamConsumer,
   type WeightEntry,
 } from '@cdn-sched/stream';
+import type { Transport } from '@cdn-sched/transport';
 import {
   applyWeightUpdate,
   buildRoutingTable,
@@ -21,7 +23,10 @@ export interface RoutingStateOptions {
   consumerId: string;
   /** config-watcher address. */
   configTarget: string;
-  /** weight-calculator replicas; the first reachable one is used, in order. */
+  /**
+   * weight-calculator replicas. The first is used; when its stream breaks and a reconnect fails, the
+   * next replica's stream is opened and takes over once its snapshot is applied.
+   */
   weightTargets: readonly string[];
   /** Past this age without confirmation an upstream view is stale, milliseconds. Defaults to 10 s. */
   maxStalenessMs?: number;
@@ -34,6 +39,8 @@ export interface RoutingStateOptions {
   /** After each table change; `incremental` when it was a weight-only update (weight-update.ts). */
   onRebuild?(table: RoutingTable, ms: number, incremental: boolean): void;
   onError?(error: unknown): void;
+  /** Credentials and limits of its gRPC channels. Defaults to plaintext with default limits. */
+  transport?: Transport;
 }
 
 /** The resolver's in-memory view: the current routing table, rebuilt when config or weights change. */
@@ -138,16 +145,14 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
         return;
       }
     } catch (error) {
+      // The full rebuild below still gives a correct table; the error says what went wrong.
       options.onError?.(error);
-      return;
+      fullRebuild = true;
     }
     const t0 = performance.now();
-    const nodes: Node[] = [];
-    const domains: Domain[] = [];
-    for (const e of config.entries.values()) {
-      if (e.kind === 'node') nodes.push(e.node);
-      else if (e.kind === 'domain') domains.push(e.domain);
-    }
+    const view = configView(config.entries);
+    const nodes = [...view.nodes.values()];
+    const domains = [...view.domains.values()];
     const weightList: NodeWeight[] = [];
     let capacities: readonly TierCapacity[] = [];
     for (const e of weights.entries.values()) {
@@ -193,28 +198,77 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
       fullRebuild = true;
       schedule();
     },
+    transport: options.transport,
   });
+  // What a weight delta changed, for the weight-only update; a snapshot or a removed weight (back to
+  // cold start, which scales every cold weight) needs the full rebuild.
   const onWeights = (applied: { snapshot: boolean; changes: readonly { key: string; value: WeightEntry | undefined }[] }): void => {
     if (applied.snapshot) fullRebuild = true;
     for (const c of applied.changes) {
       if (c.key === CAPACITIES_KEY) capacitiesChanged = true;
-      else if (c.value === undefined) fullRebuild = true; // back to cold start: scales every cold weight
+      else if (c.value === undefined) fullRebuild = true;
       else if (c.value.kind === 'weight') changedWeights.set(c.value.weight.nodeId, c.value.weight);
     }
     schedule();
   };
-  const makeWeights = (target: string): StreamConsumer<WeightEntry> =>
-    createWeightsConsumer({ target, consumerId: options.consumerId, maxStalenessMs: options.maxStalenessMs, onApplied: onWeights });
-  let weights = makeWeights(options.weightTargets[0]!);
-  // Fail over between weight-calculator replicas: every replica computes the same weights.
-  const failover = setInterval(() => {
-    if (options.weightTargets.length < 2 || weights.state.connected) return;
-    if (weights.state.version !== 0 && weights.state.stalenessMs < (options.maxStalenessMs ?? 10_000) / 2) return;
+  // Fail over between weight-calculator replicas (every replica computes the same weights from the
+  // same probe results), make-before-break: as soon as the stream in use breaks, a standby stream is
+  // opened to the next replica while decisions keep using the last table; the standby takes over when
+  // its snapshot is applied, and the broken one is closed. No moment without weights, no waiting for
+  // the old view to age: the switch takes a failed connect plus one snapshot.
+  const weightsFrom = (index: number): StreamConsumer<WeightEntry> => {
+    const consumer: StreamConsumer<WeightEntry> = createWeightsConsumer({
+      target: options.weightTargets[index]!,
+      transport: options.transport,
+      consumerId: options.consumerId,
+      maxStalenessMs: options.maxStalenessMs,
+      onApplied: (update) => {
+        if (consumer === weights) onWeights(update);
+        else if (consumer === standby?.consumer && update.snapshot) promote();
+      },
+      onStateChange: () => {
+        if (consumer === weights) checkFailover();
+      },
+    });
+    return consumer;
+  };
+  let standby: { consumer: StreamConsumer<WeightEntry>; index: number; sinceMs: number } | undefined;
+  const promote = (): void => {
     const old = weights;
-    weightIndex = (weightIndex + 1) % options.weightTargets.length;
-    weights = makeWeights(options.weightTargets[weightIndex]!);
+    weights = standby!.consumer;
+    weightIndex = standby!.index;
+    standby = undefined;
+    // Another replica's view: rebuild from its snapshot rather than patching the old replica's table.
+    fullRebuild = true;
+    schedule();
     void old.close();
-  }, 1000);
+  };
+  const openStandby = (index: number): void => {
+    standby = { consumer: weightsFrom(index), index, sinceMs: performance.now() };
+  };
+  const checkFailover = (): void => {
+    const n = options.weightTargets.length;
+    if (n < 2 || closed) return;
+    if (weights.state.connected) {
+      // The replica in use is back (e.g. restarted on the same address) before the standby answered.
+      if (standby) void standby.consumer.close();
+      standby = undefined;
+      return;
+    }
+    // Only after an attempt failed: at start-up the first replica gets its chance.
+    if (weights.state.lastError === undefined) return;
+    if (!standby) return openStandby((weightIndex + 1) % n);
+    // With three or more replicas, a standby that cannot connect either moves on to the next one.
+    if (n > 2 && !standby.consumer.state.connected && standby.consumer.state.lastError !== undefined && performance.now() - standby.sinceMs > standbyPatienceMs) {
+      const next = (standby.index + 1) % n === weightIndex ? (standby.index + 2) % n : (standby.index + 1) % n;
+      void standby.consumer.close();
+      openStandby(next);
+    }
+  };
+  const standbyPatienceMs = 1000;
+  let weights = weightsFrom(0);
+  // Also re-checked on a timer: a standby that keeps failing raises no state change of the stream in use.
+  const failover = setInterval(checkFailover, 250);
   failover.unref();
 
   return {
@@ -257,6 +311,7 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
       clearInterval(lookupScan);
       await config.close();
       await weights.close();
+      await standby?.consumer.close();
     },
   };
 }

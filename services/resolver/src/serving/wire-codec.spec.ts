@@ -144,14 +144,14 @@ describe('ResolveStream wire codec', () => {
         compact: rand(4) === 0,
       }));
       const bytes = toBinary(ResolveStreamRequestSchema, create(ResolveStreamRequestSchema, { queries }));
-      expect(decodeResolveStreamRequest(bytes).map(asText)).toEqual(queries);
+      expect((decodeResolveStreamRequest(bytes) as ResolveInput[]).map(asText)).toEqual(queries);
     }
     // A field from a future version of the contract (number 9, varint) is skipped.
     const withUnknown = new Uint8Array([0x0a, 0x05, 0x22, 0x01, 0x78, 0x48, 0x01]);
-    expect(decodeResolveStreamRequest(withUnknown).map(asText)).toEqual([{ queryId: 0n, clientIp: '', ecsSubnet: '', domain: 'x', answers: 0, compact: false }]);
+    expect((decodeResolveStreamRequest(withUnknown) as ResolveInput[]).map(asText)).toEqual([{ queryId: 0n, clientIp: '', ecsSubnet: '', domain: 'x', answers: 0, compact: false }]);
     // An address that is not a dotted quad stays text, for the core to parse (IPv6) or reject.
     const v6 = toBinary(ResolveStreamRequestSchema, create(ResolveStreamRequestSchema, { queries: [{ clientIp: '2001:db8::1' }, { clientIp: '1.2.3' }] }));
-    expect(decodeResolveStreamRequest(v6).map((q) => [q.clientIp, q.clientIpV4])).toEqual([
+    expect((decodeResolveStreamRequest(v6) as ResolveInput[]).map((q) => [q.clientIp, q.clientIpV4])).toEqual([
       ['2001:db8::1', undefined],
       ['1.2.3', undefined],
     ]);

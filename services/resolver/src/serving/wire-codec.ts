@@ -1,5 +1,7 @@
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import { parseIpv4Bytes } from '@cdn-sched/geoip';
+import { decodeUtf8, expectEnd, expectWireType, readBytes, readLengthEnd, readScalar, readString, readTag, skipField, WireDecodeError } from '@cdn-sched/proto';
+import { Status } from 'nice-grpc';
 import { formatReason } from '../decision/index.js';
 import type { Decided, ResolveInput } from './resolve-core.js';
 import { createWireWriter, type WireWriter } from './wire-writer.js';
@@ -14,24 +16,83 @@ import { createWireWriter, type WireWriter } from './wire-writer.js';
  * written; set message fields are, even when empty; fields are written in number order).
  */
 
-const textDecoder = new TextDecoder();
+/** Limits checked while a ResolveStream batch is decoded. */
+export interface BatchLimits {
+  /** Most queries per batch. Defaults to 5,000 (the MAX_BATCH setting). */
+  maxBatch: number;
+  /** Largest batch, bytes, checked before decoding. Defaults to 1 MiB (the MAX_BATCH_BYTES setting). */
+  maxBatchBytes: number;
+}
 
-/** Decodes a `ResolveStreamRequest` into plain inputs. Unknown fields are skipped (forward compatible). */
-export function decodeResolveStreamRequest(bytes: Uint8Array): ResolveInput[] {
+export const DEFAULT_BATCH_LIMITS: Readonly<BatchLimits> = Object.freeze({ maxBatch: 5000, maxBatchBytes: 1024 * 1024 });
+
+/**
+ * A batch refused as a whole (its framing is broken, or it is over a limit): the decoder returns
+ * this instead of throwing, because grpc-js turns any deserializer exception into INTERNAL; the
+ * handler ends the stream with `code`.
+ */
+export class BatchRejected {
+  constructor(
+    readonly code: Status,
+    readonly message: string,
+  ) {}
+}
+
+/**
+ * Decodes a `ResolveStreamRequest` into plain inputs. Unknown fields are skipped (forward
+ * compatible). Limits are enforced while decoding: a batch over `maxBatchBytes` is refused before
+ * any work, and decoding stops at query `maxBatch + 1`, so a 4 MiB frame of tiny queries costs
+ * no more than `maxBatch` decoded objects. A query whose own bytes are malformed, inside sound
+ * framing, comes back with `invalid` set and fails alone; broken framing refuses the batch.
+ */
+export function decodeResolveStreamRequest(bytes: Uint8Array, limits: BatchLimits = DEFAULT_BATCH_LIMITS): ResolveInput[] | BatchRejected {
+  if (bytes.length > limits.maxBatchBytes) {
+    return new BatchRejected(Status.RESOURCE_EXHAUSTED, `batch of ${bytes.length} bytes is over the limit of ${limits.maxBatchBytes} bytes; split it into smaller batches`);
+  }
   const reader = new BinaryReader(bytes);
   const queries: ResolveInput[] = [];
-  while (reader.pos < reader.len) {
-    const [field, wireType] = reader.tag();
-    if (field === 1 && wireType === WireType.LengthDelimited) queries.push(decodeResolveRequest(reader, reader.uint32() + reader.pos));
-    else reader.skip(wireType);
+  try {
+    while (reader.pos < reader.len) {
+      const at = reader.pos;
+      const [field, wireType] = readTag(reader, 'ResolveStreamRequest');
+      if (field !== 1) {
+        skipField(reader, 'ResolveStreamRequest', field, wireType, reader.len);
+        continue;
+      }
+      const name = `queries[${queries.length}]`;
+      expectWireType(name, at, wireType, WireType.LengthDelimited);
+      if (queries.length === limits.maxBatch) {
+        return new BatchRejected(Status.RESOURCE_EXHAUSTED, `batch has more than ${limits.maxBatch} queries; split it into smaller batches`);
+      }
+      const end = readLengthEnd(reader, name, reader.len);
+      const q = emptyInput();
+      try {
+        decodeResolveRequest(reader, end, name, q);
+      } catch (error) {
+        if (!(error instanceof WireDecodeError)) throw error;
+        q.invalid = error.message;
+        reader.pos = end;
+      }
+      queries.push(q);
+    }
+  } catch (error) {
+    if (error instanceof WireDecodeError) return new BatchRejected(Status.INVALID_ARGUMENT, error.message);
+    throw error;
   }
   return queries;
 }
 
-/** Decodes a unary `ResolveRequest` (the Resolve method's request). */
+/** Decodes a unary `ResolveRequest` (the Resolve method's request); malformed bytes set `invalid`. */
 export function decodeResolveRequestBytes(bytes: Uint8Array): ResolveInput {
   const reader = new BinaryReader(bytes);
-  return decodeResolveRequest(reader, reader.len);
+  const q = emptyInput();
+  try {
+    decodeResolveRequest(reader, reader.len, 'ResolveRequest', q);
+  } catch (error) {
+    if (!(error instanceof WireDecodeError)) throw error;
+    q.invalid = error.message;
+  }
+  return q;
 }
 
 /**
@@ -43,44 +104,57 @@ export function encodeResolveResponse(writer: WireWriter, queryId: bigint, decid
   return writer.finish();
 }
 
-function decodeResolveRequest(reader: BinaryReader, end: number): ResolveInput {
-  const q: ResolveInput = { queryId: 0n, clientIp: '', ecsSubnet: '', domain: '', answers: 0, compact: false };
+const emptyInput = (): ResolveInput => ({ queryId: 0n, clientIp: '', ecsSubnet: '', domain: '', answers: 0, compact: false });
+
+/**
+ * Reads the fields of one ResolveRequest ending at `end` into `q`. Every field is checked against
+ * its declared wire type and its message's end (checked-wire.ts), so a malformed request throws a
+ * WireDecodeError rather than decoding into values the reflective decoder would not produce.
+ */
+function decodeResolveRequest(reader: BinaryReader, end: number, name: string, q: ResolveInput): void {
   while (reader.pos < end) {
-    const [field, wireType] = reader.tag();
+    const at = reader.pos;
+    const [field, wireType] = readTag(reader, name);
     switch (field) {
       case 1:
-        q.queryId = BigInt(reader.uint64());
+        expectWireType(`${name}.query_id`, at, wireType, WireType.Varint);
+        q.queryId = BigInt(readScalar(reader, `${name}.query_id`, end, () => reader.uint64()));
         break;
       case 2: {
+        expectWireType(`${name}.client_ip`, at, wireType, WireType.LengthDelimited);
         // Parse an IPv4 address from the bytes themselves; make a string only for anything else.
-        const bytes = reader.bytes();
+        const bytes = readBytes(reader, `${name}.client_ip`, end);
         const v4 = parseIpv4Bytes(bytes);
         if (v4 >= 0) {
           q.clientIpV4 = v4;
           q.clientIp = '';
         } else {
           q.clientIpV4 = undefined;
-          q.clientIp = textDecoder.decode(bytes);
+          q.clientIp = decodeUtf8(bytes, `${name}.client_ip`, reader.pos);
         }
         break;
       }
       case 3:
-        q.ecsSubnet = reader.string();
+        expectWireType(`${name}.ecs_subnet`, at, wireType, WireType.LengthDelimited);
+        q.ecsSubnet = readString(reader, `${name}.ecs_subnet`, end);
         break;
       case 4:
-        q.domain = reader.string();
+        expectWireType(`${name}.domain`, at, wireType, WireType.LengthDelimited);
+        q.domain = readString(reader, `${name}.domain`, end);
         break;
       case 5:
-        q.answers = reader.uint32();
+        expectWireType(`${name}.answers`, at, wireType, WireType.Varint);
+        q.answers = readScalar(reader, `${name}.answers`, end, () => reader.uint32());
         break;
       case 6:
-        q.compact = reader.bool();
+        expectWireType(`${name}.compact`, at, wireType, WireType.Varint);
+        q.compact = readScalar(reader, `${name}.compact`, end, () => reader.bool());
         break;
       default:
-        reader.skip(wireType);
+        skipField(reader, name, field, wireType, end);
     }
   }
-  return q;
+  expectEnd(reader, name, end);
 }
 
 /** Appends one `Decision` (field 1 of ResolveStreamResponse) for `decided` to `writer`. */

@@ -6,7 +6,7 @@
 //    200 ms, and the weight-calculator in this process with its production tick (100 ms). Each trial
 //    makes one node fail (HTTP 500 or refused, alternately) and times
 //    - the fleet starting to fail → the weight-0 update applied by a WatchWeights client
-//      (DESIGN.md budget: ≤ F × interval + 500 ms; baseline printed: the theoretical F × interval);
+//      (docs/architecture.md target: ≤ F × interval + 500 ms; baseline printed: the theoretical F × interval);
 //    - the start of the deciding probe (the failing result that made the node DOWN, seen by tapping
 //      ReportProbes) → the same weight-0 update: the pipeline's own latency (probe, reporter flush,
 //      tick, stream).

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { create } from '@bufbuild/protobuf';
 import { NodeSchema, NodeState, Tier } from '@cdn-sched/proto';
 import type { Node, TierCapacity } from '@cdn-sched/proto';
-import { computeTierCapacities, locationKey, sameTierCapacities } from './capacity.js';
+import { computeTierCapacities, sameTierCapacities } from './capacity.js';
 
 function node(id: string, init: Partial<Pick<Node, 'country' | 'region' | 'isp' | 'capacityRps' | 'state' | 'pools'>>): Node {
   return create(NodeSchema, {
@@ -22,30 +22,6 @@ function node(id: string, init: Partial<Pick<Node, 'country' | 'region' | 'isp' 
 function rows(table: TierCapacity[]): Array<[string, Tier, string, number, number]> {
   return table.map((r) => [r.pool, r.tier, r.location, r.healthyCapacityRps, r.totalCapacityRps]);
 }
-
-describe('locationKey', () => {
-  const gd = { country: 'CN', region: 'CN-GD', isp: 'ct' };
-
-  it('builds one key per tier', () => {
-    expect(locationKey(Tier.ISP_REGION, gd)).toBe('CN-GD|ct');
-    expect(locationKey(Tier.REGION, gd)).toBe('CN-GD');
-    expect(locationKey(Tier.ISP_COUNTRY, gd)).toBe('CN|ct');
-    expect(locationKey(Tier.COUNTRY, gd)).toBe('CN');
-    expect(locationKey(Tier.ANY, gd)).toBe('*');
-    expect(locationKey(Tier.UNSPECIFIED, gd)).toBeUndefined();
-  });
-
-  it('has no key for a tier whose field is missing', () => {
-    const noRegion = { country: 'CN', region: '', isp: 'ct' };
-    expect(locationKey(Tier.ISP_REGION, noRegion)).toBeUndefined();
-    expect(locationKey(Tier.REGION, noRegion)).toBeUndefined();
-    expect(locationKey(Tier.ISP_COUNTRY, noRegion)).toBe('CN|ct');
-    const noIsp = { country: 'CN', region: 'CN-GD', isp: '' };
-    expect(locationKey(Tier.ISP_REGION, noIsp)).toBeUndefined();
-    expect(locationKey(Tier.ISP_COUNTRY, noIsp)).toBeUndefined();
-    expect(locationKey(Tier.REGION, noIsp)).toBe('CN-GD');
-  });
-});
 
 describe('computeTierCapacities', () => {
   it('sums healthy and total capacity per pool, tier and location', () => {

@@ -1,23 +1,16 @@
 import { create } from '@bufbuild/protobuf';
-import { NodeState, Tier, TierCapacitySchema } from '@cdn-sched/proto';
-import type { Node, TierCapacity } from '@cdn-sched/proto';
+import { NodeState, TierCapacitySchema } from '@cdn-sched/proto';
+import type { Node, Tier, TierCapacity } from '@cdn-sched/proto';
+import { LOCATION_TIERS, locationKey } from '@cdn-sched/location';
 
 /**
  * Capacity per (pool, tier, location), for capacity-aware spill: a resolver whose client sits in
  * "CN-GD|ct" can see that the ISP_REGION tier of its pool has, say, 20 % of its capacity healthy
  * and spill to the REGION or COUNTRY tier before the remaining nodes are overrun.
  *
- * Location keys, one per tier (a node contributes to each tier it has the fields for):
- *
- * | tier        | key          | needs           |
- * |-------------|--------------|-----------------|
- * | ISP_REGION  | "CN-GD\|ct"  | region and isp  |
- * | REGION      | "CN-GD"      | region          |
- * | ISP_COUNTRY | "CN\|ct"     | country and isp |
- * | COUNTRY     | "CN"         | country         |
- * | ANY         | "*"          | —               |
- *
- * The region code (ISO 3166-2) already starts with its country, so "CN-GD|ct" is unambiguous.
+ * Location keys, one per tier a node has the codes for, are `locationKey` of @cdn-sched/location
+ * ("CN-GD|ct", "CN-GD", "CN|ct", "CN", "*"): the resolver builds the same keys for its candidate
+ * groups, which is how it finds their capacity.
  *
  * - total capacity: every node of the pool that is not in MAINTENANCE (maintenance nodes are not
  *   in the weight table at all). A DRAIN node counts in the total: it is provisioned capacity
@@ -26,43 +19,6 @@ import type { Node, TierCapacity } from '@cdn-sched/proto';
  *   cold-start share or held UP. The sum is of `capacityRps` (what the node is sized for), not of
  *   weights, so a slow-start ramp does not look like missing capacity.
  */
-
-/** The tiers with a location key, in fallback order (narrowest first). */
-export const LOCATION_TIERS: readonly Tier[] = Object.freeze([
-  Tier.ISP_REGION,
-  Tier.REGION,
-  Tier.ISP_COUNTRY,
-  Tier.COUNTRY,
-  Tier.ANY,
-]);
-
-/** The location fields a key is made of. */
-export interface LocationFields {
-  /** ISO 3166-1 alpha-2, upper case; empty when unknown. */
-  country: string;
-  /** ISO 3166-2 ("CN-GD"); empty when unknown. */
-  region: string;
-  /** Short ISP code ("ct"); empty when unknown. */
-  isp: string;
-}
-
-/** The location key of `fields` at `tier`, or undefined when a field the tier needs is empty. */
-export function locationKey(tier: Tier, fields: LocationFields): string | undefined {
-  switch (tier) {
-    case Tier.ISP_REGION:
-      return fields.region !== '' && fields.isp !== '' ? `${fields.region}|${fields.isp}` : undefined;
-    case Tier.REGION:
-      return fields.region !== '' ? fields.region : undefined;
-    case Tier.ISP_COUNTRY:
-      return fields.country !== '' && fields.isp !== '' ? `${fields.country}|${fields.isp}` : undefined;
-    case Tier.COUNTRY:
-      return fields.country !== '' ? fields.country : undefined;
-    case Tier.ANY:
-      return '*';
-    default:
-      return undefined;
-  }
-}
 
 /** One node as the capacity table sees it. */
 export interface CapacityEntry {

@@ -45,8 +45,8 @@ export type { SlowStart, SlowStartOptions } from './slow-start.js';
 export { DEFAULT_MATERIAL_CHANGE_OPTIONS, createMaterialChange } from './material-change.js';
 export type { MaterialChange, MaterialChangeOptions, WeightAndHealth } from './material-change.js';
 
-export { LOCATION_TIERS, computeTierCapacities, locationKey, sameTierCapacities } from './capacity.js';
-export type { CapacityEntry, LocationFields } from './capacity.js';
+export { computeTierCapacities, sameTierCapacities } from './capacity.js';
+export type { CapacityEntry } from './capacity.js';
 
 export { createSlotStore } from './slot-store.js';
 export type { SlotStore } from './slot-store.js';

@@ -5,7 +5,7 @@ import type { Node } from '@cdn-sched/proto';
  * The invariants the weight table relies on for a node document. libs/documents validates the
  * SRE-facing JSON; this is the last line of defence, so that a document that slipped through (or a
  * hand-built one in a test) is rejected with a reason instead of turning into a NaN weight. A
- * rejected update keeps the node's last good document, as DESIGN.md asks of every document.
+ * rejected update keeps the node's last good document, as docs/architecture.md ("Documents") asks of every document.
  */
 
 /** A node document the table accepted. */

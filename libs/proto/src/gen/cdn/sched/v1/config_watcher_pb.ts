@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cdn/sched/v1/config_watcher.proto.
  */
 export const file_cdn_sched_v1_config_watcher: GenFile = /*@__PURE__*/
-  fileDesc("CiFjZG4vc2NoZWQvdjEvY29uZmlnX3dhdGNoZXIucHJvdG8SDGNkbi5zY2hlZC52MSKwAQoNV2F0Y2hSZXNwb25zZRINCgVlcG9jaBgBIAEoCRIwCghzbmFwc2hvdBgCIAEoCzIcLmNkbi5zY2hlZC52MS5Db25maWdTbmFwc2hvdEgAEioKBWRlbHRhGAMgASgLMhkuY2RuLnNjaGVkLnYxLkNvbmZpZ0RlbHRhSAASKgoIcHJvZ3Jlc3MYBCABKAsyFi5jZG4uc2NoZWQudjEuUHJvZ3Jlc3NIAEIGCgRraW5kIq0BCg5Db25maWdTbmFwc2hvdBIPCgd2ZXJzaW9uGAEgASgEEiEKBW5vZGVzGAIgAygLMhIuY2RuLnNjaGVkLnYxLk5vZGUSJQoHZG9tYWlucxgDIAMoCzIULmNkbi5zY2hlZC52MS5Eb21haW4SMAoIcmVqZWN0ZWQYBCADKAsyHi5jZG4uc2NoZWQudjEuUmVqZWN0ZWREb2N1bWVudBIOCgZyZWFzb24YBSABKAkikQIKC0NvbmZpZ0RlbHRhEhQKDGZyb21fdmVyc2lvbhgBIAEoBBIPCgd2ZXJzaW9uGAIgASgEEioKDnVwc2VydGVkX25vZGVzGAMgAygLMhIuY2RuLnNjaGVkLnYxLk5vZGUSGAoQcmVtb3ZlZF9ub2RlX2lkcxgEIAMoCRIuChB1cHNlcnRlZF9kb21haW5zGAUgAygLMhQuY2RuLnNjaGVkLnYxLkRvbWFpbhIXCg9yZW1vdmVkX2RvbWFpbnMYBiADKAkSMAoIcmVqZWN0ZWQYByADKAsyHi5jZG4uc2NoZWQudjEuUmVqZWN0ZWREb2N1bWVudBIaChJjbGVhcmVkX3JlamVjdGlvbnMYCCADKAkynwEKFENvbmZpZ1dhdGNoZXJTZXJ2aWNlEkIKBVdhdGNoEhouY2RuLnNjaGVkLnYxLldhdGNoUmVxdWVzdBobLmNkbi5zY2hlZC52MS5XYXRjaFJlc3BvbnNlMAESQwoGU3RhdHVzEhsuY2RuLnNjaGVkLnYxLlN0YXR1c1JlcXVlc3QaHC5jZG4uc2NoZWQudjEuU3RhdHVzUmVzcG9uc2ViBnByb3RvMw", [file_cdn_sched_v1_documents, file_cdn_sched_v1_status, file_cdn_sched_v1_stream]);
+  fileDesc("CiFjZG4vc2NoZWQvdjEvY29uZmlnX3dhdGNoZXIucHJvdG8SDGNkbi5zY2hlZC52MSKwAQoNV2F0Y2hSZXNwb25zZRINCgVlcG9jaBgBIAEoCRIwCghzbmFwc2hvdBgCIAEoCzIcLmNkbi5zY2hlZC52MS5Db25maWdTbmFwc2hvdEgAEioKBWRlbHRhGAMgASgLMhkuY2RuLnNjaGVkLnYxLkNvbmZpZ0RlbHRhSAASKgoIcHJvZ3Jlc3MYBCABKAsyFi5jZG4uc2NoZWQudjEuUHJvZ3Jlc3NIAEIGCgRraW5kIrsBCg5Db25maWdTbmFwc2hvdBIPCgd2ZXJzaW9uGAEgASgEEiEKBW5vZGVzGAIgAygLMhIuY2RuLnNjaGVkLnYxLk5vZGUSJQoHZG9tYWlucxgDIAMoCzIULmNkbi5zY2hlZC52MS5Eb21haW4SMAoIcmVqZWN0ZWQYBCADKAsyHi5jZG4uc2NoZWQudjEuUmVqZWN0ZWREb2N1bWVudBIOCgZyZWFzb24YBSABKAkSDAoEbW9yZRgGIAEoCCKfAgoLQ29uZmlnRGVsdGESFAoMZnJvbV92ZXJzaW9uGAEgASgEEg8KB3ZlcnNpb24YAiABKAQSKgoOdXBzZXJ0ZWRfbm9kZXMYAyADKAsyEi5jZG4uc2NoZWQudjEuTm9kZRIYChByZW1vdmVkX25vZGVfaWRzGAQgAygJEi4KEHVwc2VydGVkX2RvbWFpbnMYBSADKAsyFC5jZG4uc2NoZWQudjEuRG9tYWluEhcKD3JlbW92ZWRfZG9tYWlucxgGIAMoCRIwCghyZWplY3RlZBgHIAMoCzIeLmNkbi5zY2hlZC52MS5SZWplY3RlZERvY3VtZW50EhoKEmNsZWFyZWRfcmVqZWN0aW9ucxgIIAMoCRIMCgRtb3JlGAkgASgIMp8BChRDb25maWdXYXRjaGVyU2VydmljZRJCCgVXYXRjaBIaLmNkbi5zY2hlZC52MS5XYXRjaFJlcXVlc3QaGy5jZG4uc2NoZWQudjEuV2F0Y2hSZXNwb25zZTABEkMKBlN0YXR1cxIbLmNkbi5zY2hlZC52MS5TdGF0dXNSZXF1ZXN0GhwuY2RuLnNjaGVkLnYxLlN0YXR1c1Jlc3BvbnNlYgZwcm90bzM", [file_cdn_sched_v1_documents, file_cdn_sched_v1_status, file_cdn_sched_v1_stream]);
 
 /**
  * One message of the config stream.
@@ -96,6 +96,14 @@ export type ConfigSnapshot = Message<"cdn.sched.v1.ConfigSnapshot"> & {
    * @generated from field: string reason = 5;
    */
   reason: string;
+
+  /**
+   * True on every chunk but the last: a snapshot larger than one message is sent as several with the
+   * same version, and the client applies them together, atomically, when the last arrives.
+   *
+   * @generated from field: bool more = 6;
+   */
+  more: boolean;
 };
 
 /**
@@ -154,6 +162,14 @@ export type ConfigDelta = Message<"cdn.sched.v1.ConfigDelta"> & {
    * @generated from field: repeated string cleared_rejections = 8;
    */
   clearedRejections: string[];
+
+  /**
+   * True on every chunk but the last: a delta larger than one message is sent as several with the
+   * same version range, and the client applies them together, atomically, when the last arrives.
+   *
+   * @generated from field: bool more = 9;
+   */
+  more: boolean;
 };
 
 /**

@@ -1,0 +1,241 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findEtcdBinary } from '@cdn-sched/local-processes';
+import { getFreePort } from '@cdn-sched/local-processes';
+
+/** Client TLS of a test cluster (files from `createTestPki`). */
+export interface EtcdClusterTls {
+  caFile: string;
+  /** One server certificate for every member (its SAN is 127.0.0.1). */
+  certFile: string;
+  keyFile: string;
+  /** etcd `--client-cert-auth`: clients must present a certificate signed by `caFile`. */
+  clientCertAuth?: boolean;
+}
+
+/** Options of {@link startEtcdCluster}. */
+export interface EtcdClusterOptions {
+  /** Members. Defaults to 3. */
+  size?: number;
+  /** etcd binary. Defaults to `$ETCD_BIN`, else `etcd` on PATH. */
+  binary?: string;
+  /** https client URLs with these files; plain http when absent. */
+  tls?: EtcdClusterTls;
+  /** How long to wait for every member to be healthy (a leader elected). Defaults to 20 seconds. */
+  startTimeoutMs?: number;
+  /** Extra flags for every member. */
+  extraArgs?: readonly string[];
+}
+
+/** One member of a test cluster. */
+export interface EtcdMember {
+  readonly name: string;
+  /** Client URL (`http://127.0.0.1:<port>` or `https://…`). */
+  readonly endpoint: string;
+  readonly clientPort: number;
+  /** Plain-http URL of /health and /metrics (etcd `--listen-metrics-urls`), reachable even with TLS. */
+  readonly metricsUrl: string;
+  readonly pid: number | undefined;
+  /** Whether the process is running (not killed; a paused process counts as running). */
+  readonly running: boolean;
+  /** SIGKILL (data dir kept): a crash. */
+  kill(): Promise<void>;
+  /** Starts it again on the same ports and data dir; it rejoins the cluster. */
+  restart(): Promise<void>;
+  /** SIGSTOP / SIGCONT: alive, connections open, answering nothing. */
+  pause(): void;
+  resume(): void;
+  /** Whether this member is the raft leader now (its `etcd_server_is_leader` metric). */
+  isLeader(): Promise<boolean>;
+}
+
+/** A throwaway etcd cluster on loopback. */
+export interface EtcdCluster {
+  readonly members: readonly EtcdMember[];
+  /** Every member's client URL, for ETCD_ENDPOINTS. */
+  readonly endpoints: string[];
+  /** The member that leads now; waits up to `timeoutMs` (default 10 s) for an election to end. */
+  leader(timeoutMs?: number): Promise<EtcdMember>;
+  /** Stops every member and removes the data dirs. Idempotent. */
+  stop(): Promise<void>;
+}
+
+async function metric(url: string, name: string): Promise<number | undefined> {
+  try {
+    const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(500) });
+    const text = await res.text();
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+    return line ? Number(line.slice(name.length + 1)) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function healthy(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(500) });
+    return ((await res.json()) as { health?: string }).health === 'true';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Spawns a `size`-member etcd cluster on free loopback ports (static bootstrap, temporary data
+ * dirs), optionally with client TLS, and waits until every member reports healthy. Members can be
+ * killed, restarted, paused and resumed one by one: the failures an etcd client has to survive.
+ */
+export async function startEtcdCluster(options: EtcdClusterOptions = {}): Promise<EtcdCluster> {
+  // A port can still be taken between the check and etcd's bind: try again with new ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (error) {
+      if (attempt >= 3 || !/address already in use/.test(String((error as Error).message))) throw error;
+    }
+  }
+}
+
+async function startOnce(options: EtcdClusterOptions): Promise<EtcdCluster> {
+  const binary = findEtcdBinary(options.binary);
+  const size = options.size ?? 3;
+  const scheme = options.tls ? 'https' : 'http';
+  const root = await mkdtemp(join(tmpdir(), 'cdn-sched-etcd-cluster-'));
+  const specs: { name: string; clientPort: number; peerPort: number; metricsPort: number }[] = [];
+  const taken = new Set<number>();
+  const port = async (): Promise<number> => {
+    for (;;) {
+      const p = await getFreePort();
+      if (!taken.has(p)) {
+        taken.add(p);
+        return p;
+      }
+    }
+  };
+  for (let i = 0; i < size; i++) specs.push({ name: `m${i}`, clientPort: await port(), peerPort: await port(), metricsPort: await port() });
+  const initialCluster = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peerPort}`).join(',');
+  const tlsArgs = options.tls
+    ? ['--cert-file', options.tls.certFile, '--key-file', options.tls.keyFile, '--trusted-ca-file', options.tls.caFile, ...(options.tls.clientCertAuth ? ['--client-cert-auth'] : [])]
+    : [];
+
+  const members = specs.map((s) => {
+    const endpoint = `${scheme}://127.0.0.1:${s.clientPort}`;
+    const metricsUrl = `http://127.0.0.1:${s.metricsPort}`;
+    const args = [
+      '--name', s.name,
+      '--data-dir', join(root, s.name),
+      '--listen-client-urls', endpoint,
+      '--advertise-client-urls', endpoint,
+      '--listen-peer-urls', `http://127.0.0.1:${s.peerPort}`,
+      '--initial-advertise-peer-urls', `http://127.0.0.1:${s.peerPort}`,
+      '--listen-metrics-urls', metricsUrl,
+      '--initial-cluster', initialCluster,
+      '--initial-cluster-state', 'new',
+      '--initial-cluster-token', root,
+      '--logger', 'zap',
+      '--log-level', 'error',
+      ...tlsArgs,
+      ...(options.extraArgs ?? []),
+    ];
+    let child: ChildProcess | undefined;
+    let output = '';
+    const launch = (): void => {
+      output = '';
+      child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      child.stderr?.on('data', (chunk: Buffer) => {
+        output = (output + chunk.toString()).slice(-4000);
+      });
+    };
+    const alive = (): boolean => child !== undefined && child.exitCode === null && child.signalCode === null;
+    const waitExit = (): Promise<void> =>
+      new Promise((resolve) => {
+        if (!alive()) resolve();
+        else child!.once('exit', () => resolve());
+      });
+    const member: EtcdMember & { launch(): void; output(): string; exited(): boolean; stop(): Promise<void>; waitHealthy(timeoutMs: number): Promise<void> } = {
+      name: s.name,
+      endpoint,
+      clientPort: s.clientPort,
+      metricsUrl,
+      get pid() {
+        return child?.pid;
+      },
+      get running() {
+        return alive();
+      },
+      launch,
+      output: () => output,
+      exited: () => child !== undefined && child.exitCode !== null,
+      async kill() {
+        child?.kill('SIGKILL');
+        await waitExit();
+      },
+      async restart() {
+        if (alive()) {
+          child!.kill('SIGKILL');
+          await waitExit();
+        }
+        launch();
+        await member.waitHealthy(options.startTimeoutMs ?? 20_000);
+      },
+      pause() {
+        child?.kill('SIGSTOP');
+      },
+      resume() {
+        child?.kill('SIGCONT');
+      },
+      async isLeader() {
+        return (await metric(metricsUrl, 'etcd_server_is_leader')) === 1;
+      },
+      async waitHealthy(timeoutMs) {
+        const deadline = Date.now() + timeoutMs;
+        while (Date.now() < deadline) {
+          if (member.exited()) throw new Error(`etcd member ${s.name} exited with code ${child!.exitCode} during start:\n${output}`);
+          if (await healthy(metricsUrl)) return;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        throw new Error(`etcd member ${s.name} not healthy within ${timeoutMs} ms:\n${output}`);
+      },
+      async stop() {
+        if (!alive()) return;
+        child!.kill('SIGCONT');
+        child!.kill('SIGTERM');
+        const timer = setTimeout(() => child!.kill('SIGKILL'), 5000);
+        await waitExit();
+        clearTimeout(timer);
+      },
+    };
+    return member;
+  });
+
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await Promise.all(members.map((m) => m.stop()));
+    await rm(root, { recursive: true, force: true });
+  };
+  try {
+    for (const m of members) m.launch();
+    await Promise.all(members.map((m) => m.waitHealthy(options.startTimeoutMs ?? 20_000)));
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+
+  return {
+    members,
+    endpoints: members.map((m) => m.endpoint),
+    async leader(timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        for (const m of members) if (m.running && (await m.isLeader())) return m;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`no etcd leader within ${timeoutMs} ms`);
+    },
+    stop,
+  };
+}

@@ -1,0 +1,10 @@
+export { certificateIdentities, createCertificateFiles, TlsConfigError } from './certificate-files.js';
+export type { CertificateFiles, CertificateFilesOptions, CertificateInfo } from './certificate-files.js';
+export { clientChannelOptions, defaultGrpcLimits, serverChannelOptions } from './grpc-limits.js';
+export type { GrpcLimits } from './grpc-limits.js';
+export { createPeerIdentityInterceptor, identityMatches, PEER_IDENTITY_KEY, peerIdentities } from './peer-identity.js';
+export type { PeerIdentityOptions } from './peer-identity.js';
+export { createTransport, isLoopbackHost, plaintextTransport } from './transport.js';
+export type { TlsFiles, Transport, TransportOptions } from './transport.js';
+export { createThrowawayPki } from './throwaway-pki.js';
+export type { IssueOptions, IssuedCertificate, ThrowawayPki } from './throwaway-pki.js';

@@ -1,0 +1,260 @@
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import { serviceDefinitions, type ResolveRequestSchema, type ResolveResponse, type ResolveStreamRequestSchema, type ResolveStreamResponse } from '@cdn-sched/proto';
+import { createPushQueue, type PushQueue } from '@cdn-sched/stream';
+import { createChannel, createClient, Status, type Channel, type Client } from 'nice-grpc';
+
+/** One question for a resolver. */
+export interface DecisionQuery {
+  /** The address the packet came from (decides when `ecsSubnet` is empty). */
+  readonly clientIp: string;
+  /** `address/prefix` from the query's ECS option, or empty. */
+  readonly ecsSubnet: string;
+  readonly domain: string;
+}
+
+/** A decision, or why there is none (gRPC status code; DEADLINE_EXCEEDED when no resolver answered in time). */
+export type DecisionOutcome =
+  | { readonly ok: true; readonly response: ResolveResponse }
+  /** `transport`: no resolver said it (deadline, unreachable, stopping); else the resolver's own item error. */
+  | { readonly ok: false; readonly code: number; readonly message: string; readonly transport: boolean };
+
+/** Options of {@link createDecisionClient}. */
+export interface DecisionClientOptions {
+  /** Resolver addresses `host:port`, tried in order; a failed one is skipped for `retryAfterMs`. */
+  targets: readonly string[];
+  /** A batch is sent once it holds this many queries. Defaults to 64. */
+  batchSize?: number;
+  /** A partial batch is sent after this long; 0 means at the end of the current event-loop turn. Defaults to 0. */
+  flushDelayMs?: number;
+  /** Every query is settled within this long of being asked, milliseconds. Defaults to 1000. */
+  deadlineMs?: number;
+  /**
+   * A stream that has answered nothing for this long while queries wait is taken for hung: its
+   * queries move to the next resolver. Defaults to half of `deadlineMs`.
+   */
+  stallMs?: number;
+  /** How long a resolver whose stream failed is passed over, milliseconds. Defaults to 1000. */
+  retryAfterMs?: number;
+  onFailover?(from: string, to: string, reason: string): void;
+  /** Clock in milliseconds. Defaults to performance.now. */
+  now?: () => number;
+}
+
+/** Batched decisions over `ResolveStream` with failover between resolvers. */
+export interface DecisionClient {
+  decide(query: DecisionQuery): Promise<DecisionOutcome>;
+  /** The resolver queries go to now. */
+  readonly target: string;
+  /** Queries waiting for a decision. */
+  readonly pending: number;
+  close(): Promise<void>;
+}
+
+type ResolverClient = Client<typeof serviceDefinitions.resolver>;
+
+interface OpenStream {
+  readonly target: number;
+  readonly queue: PushQueue<MessageInitShape<typeof ResolveStreamRequestSchema>>;
+  readonly abort: AbortController;
+  lastReceivedAt: number;
+  closed: boolean;
+  ended: Promise<void>;
+}
+
+interface Pending {
+  readonly id: number;
+  readonly query: DecisionQuery;
+  readonly deadlineAt: number;
+  sentAt: number;
+  stream: OpenStream | undefined;
+  readonly resolve: (outcome: DecisionOutcome) => void;
+}
+
+/**
+ * Sends queries to a resolver in batches over one `ResolveStream` (flushed on size or after a
+ * short delay) and matches decisions by query id. When the stream fails, or answers nothing for
+ * `stallMs` while queries wait, the waiting queries are sent again to the next resolver; every
+ * query is settled by its deadline, so a caller never waits longer than `deadlineMs`.
+ */
+export function createDecisionClient(options: DecisionClientOptions): DecisionClient {
+  if (options.targets.length === 0) throw new Error('dns-gateway: at least one resolver address is needed');
+  const now = options.now ?? (() => performance.now());
+  const batchSize = options.batchSize ?? 64;
+  const flushDelayMs = options.flushDelayMs ?? 0;
+  const deadlineMs = options.deadlineMs ?? 1000;
+  const stallMs = options.stallMs ?? deadlineMs / 2;
+  const retryAfterMs = options.retryAfterMs ?? 1000;
+  const channels: Channel[] = options.targets.map((t) => createChannel(t));
+  const clients: ResolverClient[] = channels.map((c) => createClient(serviceDefinitions.resolver, c));
+  // Connect to every resolver now: a failover must not pay for a TCP and HTTP/2 handshake.
+  for (const c of channels) c.getConnectivityState(true);
+  const downUntil = options.targets.map(() => 0);
+  const pending = new Map<number, Pending>();
+  let nextId = 1;
+  let active = 0;
+  let stream: OpenStream | undefined;
+  let batch: Pending[] = [];
+  let flushScheduled: { cancel(): void } | undefined;
+  let sweepTimer: NodeJS.Timeout | undefined;
+  let closed = false;
+
+  const settle = (p: Pending, outcome: DecisionOutcome): void => {
+    if (!pending.delete(p.id)) return;
+    p.resolve(outcome);
+  };
+
+  const onResponse = (s: OpenStream, res: ResolveStreamResponse): void => {
+    s.lastReceivedAt = now();
+    for (const d of res.decisions) {
+      const p = pending.get(Number(d.queryId));
+      if (!p) continue;
+      if (d.result.case === 'response') settle(p, { ok: true, response: d.result.value });
+      else if (d.result.case === 'error') settle(p, { ok: false, code: d.result.value.code, message: d.result.value.message, transport: false });
+      else settle(p, { ok: false, code: Status.INTERNAL, message: 'decision without a result', transport: false });
+    }
+  };
+
+  const open = (target: number): OpenStream => {
+    const abort = new AbortController();
+    const queue = createPushQueue<MessageInitShape<typeof ResolveStreamRequestSchema>>();
+    const s: OpenStream = { target, queue, abort, lastReceivedAt: now(), closed: false, ended: Promise.resolve() };
+    s.ended = (async () => {
+      let reason = 'the resolver ended the stream';
+      try {
+        for await (const res of clients[target]!.resolveStream(queue, { signal: abort.signal })) onResponse(s, res);
+      } catch (error) {
+        reason = error instanceof Error ? error.message : String(error);
+      }
+      s.closed = true;
+      if (!closed) streamFailed(s, reason);
+    })();
+    return s;
+  };
+
+  /** Picks the next resolver not recently failed (the failed one itself when every one has failed). */
+  const failover = (from: number, reason: string): void => {
+    downUntil[from] = now() + retryAfterMs;
+    let next = from;
+    for (let i = 1; i <= options.targets.length; i++) {
+      const c = (from + i) % options.targets.length;
+      if (downUntil[c]! <= now()) {
+        next = c;
+        break;
+      }
+    }
+    active = next;
+    if (next !== from) options.onFailover?.(options.targets[from]!, options.targets[next]!, reason);
+  };
+
+  const streamFailed = (s: OpenStream, reason: string): void => {
+    if (stream === s) {
+      stream = undefined;
+      failover(s.target, reason);
+    }
+    // Its unanswered queries go to whichever resolver is now active, or fail at once when every
+    // resolver has failed recently (the caller then answers stale or SERVFAIL, without waiting).
+    const orphans = [...pending.values()].filter((p) => p.stream === s);
+    const allDown = downUntil.every((t) => t > now());
+    for (const p of orphans) {
+      if (allDown) settle(p, { ok: false, code: Status.UNAVAILABLE, message: `no resolver reachable (${reason})`, transport: true });
+      else {
+        p.stream = undefined;
+        batch.push(p);
+      }
+    }
+    if (batch.length > 0) scheduleFlush();
+  };
+
+  const flush = (): void => {
+    flushScheduled = undefined;
+    if (batch.length === 0 || closed) return;
+    if (!stream || stream.closed) stream = open(active);
+    const s = stream;
+    const t = now();
+    const queries: MessageInitShape<typeof ResolveRequestSchema>[] = [];
+    for (const p of batch) {
+      if (!pending.has(p.id)) continue;
+      p.stream = s;
+      p.sentAt = t;
+      queries.push({ queryId: BigInt(p.id), clientIp: p.query.clientIp, ecsSubnet: p.query.ecsSubnet, domain: p.query.domain });
+    }
+    batch = [];
+    if (queries.length > 0) s.queue.push({ queries });
+  };
+
+  const scheduleFlush = (): void => {
+    if (batch.length >= batchSize) {
+      flushScheduled?.cancel();
+      flush();
+      return;
+    }
+    if (flushScheduled) return;
+    if (flushDelayMs === 0) {
+      const handle = setImmediate(flush);
+      flushScheduled = { cancel: () => clearImmediate(handle) };
+    } else {
+      const handle = setTimeout(flush, flushDelayMs);
+      flushScheduled = { cancel: () => clearTimeout(handle) };
+    }
+  };
+
+  const sweep = (): void => {
+    sweepTimer = undefined;
+    const t = now();
+    for (const p of pending.values()) {
+      if (p.deadlineAt > t) break;
+      settle(p, { ok: false, code: Status.DEADLINE_EXCEEDED, message: `no decision within ${deadlineMs} ms`, transport: true });
+    }
+    // A stream that has said nothing for stallMs while queries wait on it is hung (a stopped
+    // process, a black-holed network): fail it over rather than wait for TCP to notice.
+    const s = stream;
+    if (s && !s.closed && t - s.lastReceivedAt > stallMs) {
+      for (const p of pending.values()) {
+        if (p.stream === s && t - p.sentAt > stallMs) {
+          s.abort.abort();
+          break;
+        }
+      }
+    }
+    armSweep();
+  };
+  const armSweep = (): void => {
+    if (sweepTimer || pending.size === 0 || closed) return;
+    sweepTimer = setTimeout(sweep, Math.max(5, Math.min(50, deadlineMs / 4)));
+  };
+
+  return {
+    decide(query) {
+      if (closed) return Promise.resolve({ ok: false, code: Status.CANCELLED, message: 'dns-gateway is stopping', transport: true });
+      return new Promise<DecisionOutcome>((resolve) => {
+        const id = nextId++;
+        const p: Pending = { id, query, deadlineAt: now() + deadlineMs, sentAt: 0, stream: undefined, resolve };
+        pending.set(id, p);
+        batch.push(p);
+        scheduleFlush();
+        armSweep();
+      });
+    },
+    get target() {
+      return options.targets[active]!;
+    },
+    get pending() {
+      return pending.size;
+    },
+    async close() {
+      closed = true;
+      flushScheduled?.cancel();
+      flushScheduled = undefined;
+      if (sweepTimer) clearTimeout(sweepTimer);
+      for (const p of [...pending.values()]) settle(p, { ok: false, code: Status.CANCELLED, message: 'dns-gateway is stopping', transport: true });
+      const s = stream;
+      stream = undefined;
+      if (s && !s.closed) {
+        s.queue.end();
+        s.abort.abort();
+        await s.ended;
+      }
+      for (const c of channels) c.close();
+    },
+  };
+}

@@ -1,0 +1,185 @@
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import { configWatcherSetting, runService } from '@cdn-sched/service-kit';
+import { createAnswerCache } from './answer-cache.js';
+import { createDecisionClient } from './decisions/decision-client.js';
+import type { DecisionRecords } from './decision-records.js';
+import { createDomainSource } from './domain-source.js';
+import { createGatewayMetrics } from './gateway-metrics.js';
+import { createQueryHandler } from './query-handler.js';
+import { createRateLimiter } from './transport/rate-limiter.js';
+import { startTcpServer } from './transport/tcp-server.js';
+import { startUdpServer } from './transport/udp-server.js';
+
+const spec = {
+  ...configWatcherSetting,
+  resolvers: { type: 'list', env: 'RESOLVERS', flag: 'resolvers', default: ['127.0.0.1:50054'], description: 'resolver addresses for ResolveStream, tried in order (failover)' },
+  dnsHost: { type: 'string', env: 'DNS_HOST', flag: 'dns-host', default: '127.0.0.1', description: 'DNS listen address (UDP and TCP)' },
+  dnsPort: { type: 'int', env: 'DNS_PORT', flag: 'dns-port', default: 5300, min: 0, max: 65535, description: 'DNS port, UDP and TCP (0 = any; 53 needs CAP_NET_BIND_SERVICE)' },
+  workers: { type: 'int', env: 'DNS_WORKERS', flag: 'workers', default: 0, min: 0, max: 64, description: 'processes sharing the DNS ports (Node cluster); 0 = one per core' },
+  zones: { type: 'list', env: 'ZONES', flag: 'zones', default: [], description: 'zones served; empty = the parent of every policy name (topmost only)' },
+  nsNames: { type: 'list', env: 'NS_NAMES', flag: 'ns-names', default: ['ns1'], description: 'NS host names at each apex, relative to the zone unless they end with a dot (the first is the SOA MNAME)' },
+  nsAddresses: { type: 'list', env: 'NS_ADDRESSES', flag: 'ns-addresses', default: [], description: 'A/AAAA answered for in-zone NS host names (glue)' },
+  soaRname: { type: 'string', env: 'SOA_RNAME', flag: 'soa-rname', default: 'hostmaster', description: 'SOA RNAME mailbox, relative to the zone unless it ends with a dot' },
+  soaSerial: { type: 'int', env: 'SOA_SERIAL', flag: 'soa-serial', default: 0, min: 0, max: 4294967295, description: 'SOA serial; 0 = the config version (etcd revision)' },
+  soaRefreshS: { type: 'int', env: 'SOA_REFRESH_S', flag: 'soa-refresh-s', default: 3600, min: 0, description: 'SOA REFRESH, seconds' },
+  soaRetryS: { type: 'int', env: 'SOA_RETRY_S', flag: 'soa-retry-s', default: 600, min: 0, description: 'SOA RETRY, seconds' },
+  soaExpireS: { type: 'int', env: 'SOA_EXPIRE_S', flag: 'soa-expire-s', default: 86400, min: 0, description: 'SOA EXPIRE, seconds' },
+  soaMinimumS: { type: 'int', env: 'SOA_MINIMUM_S', flag: 'soa-minimum-s', default: 30, min: 0, description: 'SOA MINIMUM: negative-answer TTL (RFC 2308), seconds' },
+  apexTtlS: { type: 'int', env: 'APEX_TTL_S', flag: 'apex-ttl-s', default: 3600, min: 0, description: 'TTL of SOA, NS and glue records, seconds' },
+  maxUdpBytes: { type: 'int', env: 'MAX_UDP_BYTES', flag: 'max-udp-bytes', default: 1232, min: 512, max: 65535, description: 'largest UDP reply (also capped by the requester EDNS size; 512 without EDNS), bytes' },
+  batchSize: { type: 'int', env: 'DECISION_BATCH_SIZE', flag: 'decision-batch-size', default: 64, min: 1, max: 5000, description: 'queries per ResolveStream batch: a full batch is sent at once' },
+  flushDelayMs: { type: 'number', env: 'DECISION_FLUSH_DELAY_MS', flag: 'decision-flush-delay-ms', default: 0, min: 0, max: 100, description: 'a partial batch is sent after this long; 0 = at the end of the event-loop turn, milliseconds' },
+  deadlineMs: { type: 'int', env: 'DECISION_DEADLINE_MS', flag: 'decision-deadline-ms', default: 1000, min: 10, description: 'every query is answered (decision, stale or SERVFAIL) within this, milliseconds' },
+  cacheMaxEntries: { type: 'int', env: 'CACHE_MAX_ENTRIES', flag: 'cache-max-entries', default: 100_000, min: 0, description: 'answer cache size; 0 turns the cache off (every query is decided)' },
+  serveStaleMs: { type: 'int', env: 'SERVE_STALE_MS', flag: 'serve-stale-ms', default: 30_000, min: 0, description: 'how long past its TTL an answer may be served when no resolver answers, milliseconds' },
+  staleTtlS: { type: 'int', env: 'STALE_TTL_S', flag: 'stale-ttl-s', default: 5, min: 0, description: 'TTL of answers served stale, seconds' },
+  rrlRate: { type: 'int', env: 'RRL_RATE', flag: 'rrl-rate', default: 0, min: 0, description: 'UDP replies per second per client /24 (IPv6 /56); 0 = response rate limiting off' },
+  rrlSlip: { type: 'int', env: 'RRL_SLIP', flag: 'rrl-slip', default: 2, min: 0, max: 10, description: 'every Nth rate-limited reply is sent truncated (TC=1) instead of dropped; 0 = drop all' },
+  tcpIdleTimeoutMs: { type: 'int', env: 'TCP_IDLE_TIMEOUT_MS', flag: 'tcp-idle-timeout-ms', default: 10_000, min: 100, description: 'idle DNS-over-TCP connections are closed after this, milliseconds' },
+  tcpMaxMessageBytes: { type: 'int', env: 'TCP_MAX_MESSAGE_BYTES', flag: 'tcp-max-message-bytes', default: 4096, min: 512, max: 65535, description: 'a TCP length prefix above this closes the connection, bytes' },
+  tcpMaxConnections: { type: 'int', env: 'TCP_MAX_CONNECTIONS', flag: 'tcp-max-connections', default: 1000, min: 1, description: 'open DNS-over-TCP connections per process' },
+  maxStalenessMs: { type: 'int', env: 'MAX_STALENESS_MS', flag: 'max-staleness-ms', default: 10_000, min: 100, description: 'config stream older than this is reported in /readyz, milliseconds' },
+} as const;
+
+const argv = process.argv.slice(2);
+const workersFlag = (() => {
+  const i = argv.findIndex((a) => a === '--workers' || a.startsWith('--workers='));
+  const raw = i < 0 ? (process.env['DNS_WORKERS'] ?? '0') : argv[i]!.includes('=') ? argv[i]!.split('=')[1] : argv[i + 1];
+  const n = Number(raw);
+  return n === 0 ? availableParallelism() : n;
+})();
+
+if (cluster.isPrimary && workersFlag > 1 && !argv.includes('--help')) {
+  // N workers serve the one UDP and TCP port through the cluster module's shared handles (Node 20's
+  // dgram ignores reusePort). Worker i serves metrics on METRICS_PORT + i.
+  const basePort = Number(process.env['METRICS_PORT'] ?? 9465);
+  const workers = new Set<ReturnType<typeof cluster.fork>>();
+  let stopping = false;
+  const fork = (i: number): void => {
+    const w = cluster.fork({ DNS_WORKERS: '1', METRICS_PORT: String(basePort === 0 ? 0 : basePort + i), INSTANCE_ID: `${process.env['INSTANCE_ID'] || `dns-gateway-${process.pid}`}-w${i}` });
+    workers.add(w);
+    w.on('exit', (code) => {
+      workers.delete(w);
+      if (!stopping) {
+        process.stderr.write(`dns-gateway worker ${i} exited with ${code}; restarting\n`);
+        setTimeout(() => fork(i), 500);
+      } else if (workers.size === 0) process.exit(0);
+    });
+  };
+  for (let i = 0; i < workersFlag; i++) fork(i);
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(sig, () => {
+      stopping = true;
+      for (const w of workers) w.process.kill('SIGTERM');
+    });
+  }
+} else {
+  // A worker whose primary died must not linger holding the port.
+  if (cluster.isWorker) process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+  const workerArgv = cluster.isWorker ? stripWorkers(argv) : argv;
+  await runService({
+    name: 'dns-gateway',
+    summary: 'Authoritative GeoDNS front-end: answers A/AAAA/CNAME for the configured domains from resolver decisions (ResolveStream), with EDNS Client Subnet, a scope-aware cache and stale-or-SERVFAIL.',
+    spec,
+    metricsPort: 9465,
+    argv: workerArgv,
+    async main({ config, instanceId, logger, metrics, shutdown }) {
+      const apex = {
+        nsNames: config.nsNames,
+        nsAddresses: config.nsAddresses,
+        soaRname: config.soaRname,
+        soaSerial: config.soaSerial,
+        soaRefreshS: config.soaRefreshS,
+        soaRetryS: config.soaRetryS,
+        soaExpireS: config.soaExpireS,
+        soaMinimumS: config.soaMinimumS,
+        apexTtlS: config.apexTtlS,
+      };
+      const gm = createGatewayMetrics(metrics);
+      const cache = createAnswerCache<DecisionRecords>({ maxEntries: config.cacheMaxEntries, staleMs: config.serveStaleMs });
+      let lastZones = '';
+      const domains = createDomainSource({
+        consumerId: instanceId,
+        configTarget: config.configWatcher,
+        maxStalenessMs: config.maxStalenessMs,
+        explicitZones: config.zones,
+        apex,
+        onChange: (model, version) => {
+          cache.setConfigVersion(version);
+          const zones = model.zones.map((z) => z.apex).join(',');
+          if (zones !== lastZones) {
+            lastZones = zones;
+            logger.info({ zones: model.zones.map((z) => z.apex), policies: model.policies.size, configVersion: version }, 'zones changed');
+          }
+          if (model.outsideZones.length > 0) logger.warn({ domains: model.outsideZones }, 'domains outside every configured zone are not served');
+        },
+      });
+      shutdown.add('config-stream', () => domains.close());
+      const decisions = createDecisionClient({
+        targets: config.resolvers,
+        batchSize: config.batchSize,
+        flushDelayMs: config.flushDelayMs,
+        deadlineMs: config.deadlineMs,
+        onFailover: (from, to, reason) => {
+          gm.onFailover();
+          logger.warn({ from, to, reason }, 'decision stream failed over to another resolver');
+        },
+      });
+      shutdown.add('decision-stream', () => decisions.close());
+      const handler = createQueryHandler({
+        zones: () => domains.model,
+        apex,
+        configVersion: () => domains.version,
+        decisions,
+        cache,
+        maxUdpBytes: config.maxUdpBytes,
+        staleTtlS: config.staleTtlS,
+        onEvent: gm.onEvent,
+      });
+      metrics.gauge({ name: 'cdn_dns_cache_entries', help: 'Entries in the answer cache', collect() { this.set(cache.size); } });
+      metrics.gauge({ name: 'cdn_dns_decisions_pending', help: 'Queries waiting for a decision', collect() { this.set(decisions.pending); } });
+      const udp = await startUdpServer({
+        host: config.dnsHost,
+        port: config.dnsPort,
+        handler,
+        rateLimiter: createRateLimiter({ ratePerS: config.rrlRate, slip: config.rrlSlip }),
+        onDrop: (reason, error) => {
+          gm.onDrop(reason);
+          if (error) logger.debug({ err: error }, 'udp reply failed');
+        },
+      });
+      shutdown.add('udp', () => udp.close());
+      const tcp = await startTcpServer({
+        host: config.dnsHost,
+        port: config.dnsPort === 0 ? udp.port : config.dnsPort,
+        handler,
+        idleTimeoutMs: config.tcpIdleTimeoutMs,
+        maxMessageBytes: config.tcpMaxMessageBytes,
+        maxConnections: config.tcpMaxConnections,
+        onConnectionError: (reason) => gm.onDrop(`tcp-${reason}`),
+      });
+      shutdown.add('tcp', () => tcp.close(1000));
+      logger.info({ dns: `${config.dnsHost}:${udp.port}`, udpPort: udp.port, tcpPort: tcp.port, resolvers: config.resolvers, configWatcher: config.configWatcher }, 'dns-gateway listening');
+      return {
+        readiness: () => {
+          const reasons: string[] = [];
+          const s = domains.consumer.state;
+          if (s.version === 0) return { ready: false, reasons: ['no configuration yet (waiting for the config-watcher)'] };
+          if (s.stale) reasons.push(`config stream ${s.connected ? 'stale' : 'unreachable'}; serving the last known domains`);
+          return { ready: true, reasons };
+        },
+      };
+    },
+  });
+}
+
+/** A worker gets DNS_WORKERS=1 from the primary; a `--workers` flag would fork again. */
+function stripWorkers(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--workers') i++;
+    else if (!args[i]!.startsWith('--workers=')) out.push(args[i]!);
+  }
+  return out;
+}

@@ -1,0 +1,218 @@
+import { isIPv4, isIPv6 } from 'node:net';
+import { Status } from 'nice-grpc';
+import type { AnswerCache, ClientKey } from './answer-cache.js';
+import type { DecisionClient } from './decisions/decision-client.js';
+import { answerRecords, QType, toDecisionRecords, type DecisionRecords } from './decision-records.js';
+import { subnetText } from './dns/ecs-option.js';
+import { Rcode, readQuery, type Query } from './dns/query-reader.js';
+import { writeReply, type Reply, type ReplyRecord, type ReplyTo } from './dns/reply-writer.js';
+import type { ApexSettings, Zone, ZoneModel } from './dns/zone-model.js';
+
+/** How a packet arrived. */
+export type Transport = 'udp' | 'tcp';
+
+/** Where a packet came from. */
+export interface PacketSource {
+  readonly address: string;
+}
+
+/** What happened to one packet, for metrics. */
+export interface QueryEvent {
+  readonly transport: Transport;
+  /** Record type asked for (number), or -1 when no question could be read. */
+  readonly qtype: number;
+  /** RCODE sent, or -1 when the packet was dropped. */
+  readonly rcode: number;
+  readonly cache: 'hit' | 'miss' | 'stale' | 'none';
+  readonly truncated: boolean;
+  /** Decision round trip, milliseconds (NaN without one). */
+  readonly decisionMs: number;
+  /** Why the packet was dropped or refused as malformed. */
+  readonly problem?: string;
+}
+
+/** Options of {@link createQueryHandler}. */
+export interface QueryHandlerOptions {
+  /** The zones now (rebuilt when the config stream changes the domains). */
+  zones: () => ZoneModel;
+  apex: ApexSettings;
+  /** Config version now (the SOA serial when `apex.soaSerial` is 0). */
+  configVersion: () => number;
+  decisions: DecisionClient;
+  cache: AnswerCache<DecisionRecords>;
+  /** Largest UDP reply (further capped by the requester's EDNS size; 512 without EDNS). */
+  maxUdpBytes: number;
+  /** TTL of answers served stale when no resolver answers, seconds. */
+  staleTtlS: number;
+  onEvent?(event: QueryEvent): void;
+}
+
+/** Turns one DNS message into the reply bytes (synchronously when no decision is needed). */
+export interface QueryHandler {
+  handle(packet: Uint8Array, source: PacketSource, transport: Transport): Buffer | undefined | Promise<Buffer | undefined>;
+}
+
+/** An IPv4-mapped IPv6 source (`::ffff:a.b.c.d`, from a dual-stack socket) is the IPv4 client it maps. */
+function clientAddress(address: string): { family: 1 | 2; text: string; bytes: Uint8Array } | undefined {
+  const text = address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
+  if (isIPv4(text)) return { family: 1, text, bytes: Uint8Array.from(text.split('.').map(Number)) };
+  if (isIPv6(text)) return { family: 2, text, bytes: ipv6Bytes(text) };
+  return undefined;
+}
+
+function ipv6Bytes(text: string): Uint8Array {
+  const out = new Uint8Array(16);
+  const [head, tail] = text.includes('::') ? text.split('::') as [string, string] : [text, undefined];
+  const parse = (s: string): number[] => (s === '' ? [] : s.split(':').map((g) => parseInt(g, 16)));
+  const h = parse(head);
+  const t = tail === undefined ? [] : parse(tail);
+  const groups = [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
+  groups.forEach((g, i) => {
+    out[i * 2] = g >> 8;
+    out[i * 2 + 1] = g & 0xff;
+  });
+  return out;
+}
+
+/**
+ * The authoritative logic: zone membership, apex records, negative answers with the SOA (RFC
+ * 2308), and A/AAAA/CNAME from decisions (cached by scope, stale or SERVFAIL when no resolver
+ * answers within the deadline).
+ */
+export function createQueryHandler(options: QueryHandlerOptions): QueryHandler {
+  const { apex } = options;
+  const negativeTtlS = Math.min(apex.soaMinimumS, apex.apexTtlS);
+
+  const soa = (zone: Zone, ttl: number): ReplyRecord => ({
+    type: 'SOA',
+    name: zone.apex,
+    ttl,
+    data: {
+      mname: zone.soaMname,
+      rname: zone.soaRname,
+      serial: apex.soaSerial || options.configVersion() >>> 0,
+      refresh: apex.soaRefreshS,
+      retry: apex.soaRetryS,
+      expire: apex.soaExpireS,
+      minimum: apex.soaMinimumS,
+    },
+  });
+  const nsHostRecords = (owner: string, qtype: number): ReplyRecord[] => {
+    const out: ReplyRecord[] = [];
+    for (const address of apex.nsAddresses) {
+      if ((qtype === QType.A || qtype === QType.ANY) && isIPv4(address)) out.push({ type: 'A', name: owner, ttl: apex.apexTtlS, data: address });
+      if ((qtype === QType.AAAA || qtype === QType.ANY) && isIPv6(address)) out.push({ type: 'AAAA', name: owner, ttl: apex.apexTtlS, data: address });
+    }
+    return out;
+  };
+  /** NOERROR with answers, or NODATA with the SOA when there are none (RFC 2308 §2.2). */
+  const positive = (zone: Zone, answers: ReplyRecord[], ecsScope?: number, additionals: ReplyRecord[] = []): Reply =>
+    answers.length > 0
+      ? { rcode: Rcode.NOERROR, aa: true, answers, authorities: [], additionals, ecsScope }
+      : { rcode: Rcode.NOERROR, aa: true, answers: [], authorities: [soa(zone, negativeTtlS)], ecsScope };
+  const nxdomain = (zone: Zone): Reply => ({ rcode: Rcode.NXDOMAIN, aa: true, answers: [], authorities: [soa(zone, negativeTtlS)] });
+
+  const emit = (transport: Transport, qtype: number, reply: Reply | undefined, truncated: boolean, cache: QueryEvent['cache'], decisionMs: number, problem?: string): void =>
+    options.onEvent?.({ transport, qtype, rcode: reply ? reply.rcode : -1, cache, truncated, decisionMs, problem });
+
+  const send = (to: ReplyTo, reply: Reply, transport: Transport): { bytes: Buffer; truncated: boolean } => {
+    const limit = transport === 'udp' ? Math.min(options.maxUdpBytes, to.edns ? to.edns.udpPayloadSize : 512) : undefined;
+    return writeReply(to, reply, { limitBytes: limit === undefined ? undefined : Math.max(512, limit), advertisedUdpBytes: options.maxUdpBytes });
+  };
+
+  const finish = (q: Query, reply: Reply, transport: Transport, cache: QueryEvent['cache'], decisionMs: number): Buffer => {
+    const out = send(q, reply, transport);
+    emit(transport, q.qtype, reply, out.truncated, cache, decisionMs);
+    return out.bytes;
+  };
+
+  const decided = async (q: Query, zone: Zone, consistent: boolean, source: PacketSource, transport: Transport): Promise<Buffer | undefined> => {
+    const ecs = q.edns?.ecs;
+    const useEcs = ecs !== undefined && ecs.sourcePrefixLength > 0;
+    let client: ClientKey;
+    let clientIp = '';
+    let ecsSubnet = '';
+    if (useEcs) {
+      client = { family: ecs.family, address: ecs.address, prefixLength: ecs.sourcePrefixLength };
+      ecsSubnet = subnetText(ecs.family, ecs.address, ecs.sourcePrefixLength);
+    } else {
+      // No ECS, or SOURCE PREFIX-LENGTH 0 (RFC 7871 §7.1.2: the client asks us not to use its
+      // subnet): the packet's source, i.e. the recursive resolver's own address, decides.
+      const addr = clientAddress(source.address);
+      if (!addr) return finish(q, { rcode: Rcode.SERVFAIL, aa: true, answers: [], authorities: [] }, transport, 'none', Number.NaN);
+      client = { family: addr.family, address: addr.bytes, prefixLength: addr.family === 1 ? 32 : 128 };
+      clientIp = addr.text;
+    }
+    // RFC 7871 §7.2.1: scope 0 answers a SOURCE PREFIX-LENGTH 0 query.
+    const replyScope = (records: DecisionRecords): number | undefined => (ecs === undefined ? undefined : useEcs ? records.scope : 0);
+    const hit = options.cache.get(q.name, q.qtype, client);
+    if (hit?.fresh) {
+      const d = hit.entry.value;
+      return finish(q, positive(zone, answerRecords(d, q.qtype, q.askedName, Math.min(d.ttlS, hit.ttlLeftS)), replyScope(d)), transport, 'hit', Number.NaN);
+    }
+    const t0 = performance.now();
+    const outcome = await options.decisions.decide({ clientIp, ecsSubnet, domain: q.name });
+    const ms = performance.now() - t0;
+    if (outcome.ok) {
+      // The geo block decided; a consistent pick also depends on the client /24 (/56), so its
+      // answer holds for no wider a subnet than that.
+      let scope = outcome.response.ecsScope;
+      if (consistent) scope = Math.max(scope, Math.min(client.prefixLength, client.family === 1 ? 24 : 56));
+      const records = toDecisionRecords(outcome.response, scope);
+      options.cache.set(q.name, q.qtype, client, scope, records.ttlS, records.configVersion, records);
+      return finish(q, positive(zone, answerRecords(records, q.qtype, q.askedName, records.ttlS), replyScope(records)), transport, 'miss', ms);
+    }
+    if (!outcome.transport && outcome.code === Status.NOT_FOUND) return finish(q, nxdomain(zone), transport, 'miss', ms);
+    if (outcome.transport && hit) {
+      // Last answer for this key, younger than the staleness bound (RFC 8767 serve-stale).
+      const d = hit.entry.value;
+      return finish(q, positive(zone, answerRecords(d, q.qtype, q.askedName, Math.min(d.ttlS, options.staleTtlS)), replyScope(d)), transport, 'stale', ms);
+    }
+    return finish(q, { rcode: Rcode.SERVFAIL, aa: false, answers: [], authorities: [] }, transport, 'miss', ms);
+  };
+
+  const answer = (q: Query, source: PacketSource, transport: Transport): Buffer | undefined | Promise<Buffer | undefined> => {
+    if (q.qclass !== 1 && q.qclass !== 255) return finish(q, { rcode: Rcode.REFUSED, aa: false, answers: [], authorities: [] }, transport, 'none', Number.NaN);
+    const match = options.zones().match(q.name);
+    if (match.kind === 'outside') return finish(q, { rcode: Rcode.REFUSED, aa: false, answers: [], authorities: [] }, transport, 'none', Number.NaN);
+    const { zone } = match;
+    // Zone transfers are not offered: the data lives in etcd, not in zone files.
+    if (q.qtype === QType.AXFR || q.qtype === QType.IXFR) return finish(q, { rcode: Rcode.REFUSED, aa: true, answers: [], authorities: [] }, transport, 'none', Number.NaN);
+    const answers: ReplyRecord[] = [];
+    const additionals: ReplyRecord[] = [];
+    if (match.apex) {
+      if (q.qtype === QType.SOA || q.qtype === QType.ANY) answers.push(soa(zone, apex.apexTtlS));
+      if (q.qtype === QType.NS || q.qtype === QType.ANY) {
+        for (const ns of zone.nsNames) {
+          answers.push({ type: 'NS', name: q.askedName, ttl: apex.apexTtlS, data: ns });
+          // Glue for in-zone name servers (RFC 1034 §4.3.2 step 3).
+          if (options.zones().match(ns).kind === 'inside') additionals.push(...nsHostRecords(ns, QType.ANY));
+        }
+      }
+      if (q.qtype === QType.SOA || q.qtype === QType.NS) return finish(q, positive(zone, answers, undefined, additionals), transport, 'none', Number.NaN);
+    }
+    if (match.policy && (q.qtype === QType.A || q.qtype === QType.AAAA || q.qtype === QType.CNAME || q.qtype === QType.ANY)) {
+      return decided(q, zone, match.policy.consistent, source, transport);
+    }
+    if (match.nsHost) answers.push(...nsHostRecords(q.askedName, q.qtype));
+    if (match.apex || match.policy || match.nsHost || match.nonTerminal) return finish(q, positive(zone, answers, undefined, additionals), transport, 'none', Number.NaN);
+    return finish(q, nxdomain(zone), transport, 'none', Number.NaN);
+  };
+
+  return {
+    handle(packet, source, transport) {
+      const read = readQuery(packet);
+      if (read.kind === 'drop') {
+        emit(transport, -1, undefined, false, 'none', Number.NaN, read.reason);
+        return undefined;
+      }
+      if (read.kind === 'error') {
+        const reply: Reply = { rcode: read.rcode, aa: false, answers: [], authorities: [] };
+        const out = send(read.query, reply, transport);
+        emit(transport, read.query.qtype ?? -1, reply, out.truncated, 'none', Number.NaN, read.reason);
+        return out.bytes;
+      }
+      return answer(read.query, source, transport);
+    },
+  };
+}

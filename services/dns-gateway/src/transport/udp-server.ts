@@ -1,0 +1,76 @@
+import dgram from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import { truncatedCopy } from '../dns/truncate.js';
+import type { QueryHandler } from '../query-handler.js';
+import type { RateLimiter } from './rate-limiter.js';
+
+/** Options of {@link startUdpServer}. */
+export interface UdpServerOptions {
+  host: string;
+  /** 0 = any free port. */
+  port: number;
+  handler: QueryHandler;
+  rateLimiter?: RateLimiter;
+  /** Kernel receive buffer, bytes (a burst larger than this is lost before Node sees it). Defaults to 4 MiB. */
+  recvBufferBytes?: number;
+  /** A reply dropped by rate limiting, or a handler failure. */
+  onDrop?(reason: 'rate-limited' | 'error', error?: unknown): void;
+}
+
+export interface UdpServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * DNS over UDP. The socket is not exclusive, so in cluster workers every worker serves the one
+ * port through the primary's shared handle (Node 20's dgram has no SO_REUSEPORT).
+ */
+export async function startUdpServer(options: UdpServerOptions): Promise<UdpServer> {
+  const socket = dgram.createSocket({ type: isIPv6(options.host) ? 'udp6' : 'udp4' });
+  let closed = false;
+  const reply = (bytes: Buffer | undefined, port: number, address: string): void => {
+    if (!bytes || closed) return;
+    const verdict = options.rateLimiter?.enabled ? options.rateLimiter.check(address) : 'send';
+    if (verdict === 'drop') {
+      options.onDrop?.('rate-limited');
+      return;
+    }
+    socket.send(verdict === 'slip' ? truncatedCopy(bytes) : bytes, port, address);
+  };
+  socket.on('message', (msg, rinfo) => {
+    try {
+      const out = options.handler.handle(msg, { address: rinfo.address }, 'udp');
+      if (out instanceof Promise) {
+        out.then(
+          (bytes) => reply(bytes, rinfo.port, rinfo.address),
+          (error: unknown) => options.onDrop?.('error', error),
+        );
+      } else reply(out, rinfo.port, rinfo.address);
+    } catch (error) {
+      options.onDrop?.('error', error);
+    }
+  });
+  // A send to an unreachable client (ICMP) must not take the server down.
+  socket.on('error', (error) => options.onDrop?.('error', error));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind({ address: options.host, port: options.port, exclusive: false }, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+  try {
+    socket.setRecvBufferSize(options.recvBufferBytes ?? 4 * 1024 * 1024);
+  } catch {
+    // Capped by net.core.rmem_max; the kernel's default still works.
+  }
+  return {
+    port: socket.address().port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        closed = true;
+        socket.close(() => resolve());
+      }),
+  };
+}
