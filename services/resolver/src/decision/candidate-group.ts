@@ -38,6 +38,12 @@ export interface CandidateGroup {
   readonly nodesHealthyCapacityRps: number;
   readonly nodesTotalCapacityRps: number;
   /**
+   * Every member's capacity is a whole number and their total is below 2^53, so the capacity sums
+   * are exact in any order: a weight update may adjust them by a member's capacity instead of
+   * summing the group again, and still get bit for bit what a full build gets.
+   */
+  readonly exactCapacitySums: boolean;
+  /**
    * healthyCapacityRps / totalCapacityRps, 0 when the total is 0: what capacity-aware spill
    * compares with the threshold. From the weight-calculator's `TierCapacity` when it sent one for
    * this (pool, tier, location), else from the node table (`shareFromWeightCalculator` says which).
@@ -65,13 +71,19 @@ export interface CandidateGroup {
 export interface LookupCell {
   table: Int32Array | null;
   /**
-   * Set by the first consistent pick that found no table: only groups decisions actually use get
-   * one (a fleet's `country` and `any` tiers are often only fallbacks, and their tables are the
-   * largest).
+   * Set by the first consistent pick that found no table. Weight groups get a table whether or
+   * not a pick asked (replicas must agree), best-effort (capacity) groups, used only when a whole
+   * pool is down, only once one did.
    */
   wanted: boolean;
   /** The weights `table` was built from (null with it). */
   weights: Float64Array | null;
+  /**
+   * A group's weights that differ from `weights` but not enough to be stale, and since when they
+   * have not changed (consistent-lookups.ts rebuilds the table from them once they have settled).
+   */
+  settling: Float64Array | null;
+  settlingSinceMs: number;
   /** log2 of the slot count: fixed by the member count, so membership, not weights, decides it. */
   readonly bits: number;
 }
@@ -127,15 +139,18 @@ export function updateCandidateGroup(
 ): CandidateGroup {
   const size = group.size;
   const members = group.nodes;
+  const exact = group.exactCapacitySums;
   let first = size;
   let healthChanged = false;
   let healthyCount = group.healthyCount;
+  let healthyCapacityRps = group.nodesHealthyCapacityRps;
   const byWeight = group.weighting === 'weight';
   let weights = group.weights;
   let maxWeight = group.maxWeight;
   let maxLost = false;
   let pickableCount = group.pickableCount;
-  for (const n of changed) {
+  for (let c = 0; c < changed.length; c++) {
+    const n = changed[c]!;
     const p = positionOf(members, n);
     if (p < 0) continue;
     const before = previousNodes.weights[n]!;
@@ -143,6 +158,7 @@ export function updateCandidateGroup(
     if (before > 0 !== after > 0) {
       healthChanged = true;
       healthyCount += after > 0 ? 1 : -1;
+      if (exact) healthyCapacityRps += after > 0 ? nodes.capacityRps[n]! : -nodes.capacityRps[n]!;
     }
     if (!byWeight || before === after) continue;
     if (weights === group.weights) weights = group.weights.slice();
@@ -155,7 +171,10 @@ export function updateCandidateGroup(
   let cumulative = group.cumulative;
   let total = group.totalWeight;
   if (weights !== group.weights) {
-    cumulative = group.cumulative.slice();
+    // The running sums before the first changed position stay; from it on they are summed again
+    // in position order (not adjusted by differences), so not even rounding differs.
+    cumulative = new Float64Array(size);
+    if (first > 0) cumulative.set(group.cumulative.subarray(0, first));
     total = first > 0 ? cumulative[first - 1]! : 0;
     for (let p = first; p < size; p++) {
       total += weights[p]!;
@@ -166,18 +185,13 @@ export function updateCandidateGroup(
       for (let p = 0; p < size; p++) if (weights[p]! > maxWeight) maxWeight = weights[p]!;
     }
   }
-  // The healthy capacity is a sum over members in position order: recomputed (not adjusted) when a
-  // member crossed zero, so it stays bit-for-bit what a full build computes.
-  let healthyCapacityRps = group.nodesHealthyCapacityRps;
-  let totalCapacityRps = group.nodesTotalCapacityRps;
-  if (healthChanged) {
+  // Without whole-number capacities the healthy capacity is a sum over members in position order:
+  // summed again (not adjusted) when a member crossed zero, so it stays what a full build computes.
+  if (healthChanged && !exact) {
     healthyCapacityRps = 0;
-    totalCapacityRps = 0;
     for (let p = 0; p < size; p++) {
       const n = members[p]!;
-      const capacityRps = nodes.capacityRps[n]!;
-      totalCapacityRps += capacityRps;
-      if (nodes.weights[n]! > 0) healthyCapacityRps += capacityRps;
+      if (nodes.weights[n]! > 0) healthyCapacityRps += nodes.capacityRps[n]!;
     }
   }
   return finishGroup(group.tier, group.key, members, group.hashes, group.weighting, group.lookup, capacity, {
@@ -188,7 +202,8 @@ export function updateCandidateGroup(
     maxWeight,
     healthyCount,
     healthyCapacityRps,
-    totalCapacityRps,
+    totalCapacityRps: group.nodesTotalCapacityRps,
+    exactCapacitySums: exact,
   });
 }
 
@@ -215,6 +230,7 @@ interface GroupSums {
   healthyCount: number;
   healthyCapacityRps: number;
   totalCapacityRps: number;
+  exactCapacitySums: boolean;
 }
 
 function fillGroup(
@@ -236,9 +252,11 @@ function fillGroup(
   let healthyCount = 0;
   let healthyCapacityRps = 0;
   let totalCapacityRps = 0;
+  let wholeCapacities = true;
   for (let p = 0; p < size; p++) {
     const n = indices[p]!;
     const capacityRps = nodes.capacityRps[n]!;
+    if (!Number.isInteger(capacityRps)) wholeCapacities = false;
     const nodeWeight = nodes.weights[n]!;
     const w = weighting === 'weight' ? nodeWeight : capacityRps;
     weights[p] = w;
@@ -261,6 +279,7 @@ function fillGroup(
     healthyCount,
     healthyCapacityRps,
     totalCapacityRps,
+    exactCapacitySums: wholeCapacities && totalCapacityRps <= Number.MAX_SAFE_INTEGER,
   });
 }
 
@@ -301,10 +320,11 @@ function finishGroup(
     totalCapacityRps: fromWeightCalculator ? capacity.totalCapacityRps : totalCapacityRps,
     nodesHealthyCapacityRps: healthyCapacityRps,
     nodesTotalCapacityRps: totalCapacityRps,
+    exactCapacitySums: sums.exactCapacitySums,
     healthyShare,
     shareFromWeightCalculator: fromWeightCalculator,
     summary: `${tierName(tier)} ${key}: ${healthyCount} healthy of ${size}`,
-    lookup: lookup ?? { table: null, wanted: false, weights: null, bits: rendezvousTableBits(size) },
+    lookup: lookup ?? { table: null, wanted: false, weights: null, settling: null, settlingSinceMs: 0, bits: rendezvousTableBits(size) },
   };
 }
 

@@ -18,6 +18,16 @@ import type { CandidateGroup, LookupCell } from './candidate-group.js';
 export const LOOKUP_STALE_DISTANCE = 0.05;
 
 /**
+ * Quiet time after which a table built from weights other than the group's current ones (though
+ * within LOOKUP_STALE_DISTANCE of them) is rebuilt from the current ones, milliseconds. Every
+ * resolver replica builds the same table from the same weights, but each one's tables are built at
+ * moments of its own during a weight ramp; once the weights stop moving, this makes the replicas'
+ * tables, and so their consistent answers, identical again. The weight-calculator publishes only
+ * material changes, so steady weights are quiet.
+ */
+export const LOOKUP_SETTLE_MS = 1000;
+
+/**
  * Groups smaller than this score rendezvous member by member instead (pick.ts). Measured
  * (decide.bench.ts): scoring 15 members for two answers ran ~2 M picks/s against ~30 M from a
  * 16 KiB table, so only a single member goes without one.
@@ -65,21 +75,25 @@ function install(cell: LookupCell, builder: RendezvousTableBuilder, weights: Flo
   // pick would have to walk end to end.
   cell.table = builder.slots[0] === -1 ? null : builder.slots;
   cell.weights = weights;
+  cell.settling = null;
 }
 
 /** Options of {@link createLookupRefresher}. */
 export interface LookupRefresherOptions {
-  /** Clock for the slice budget, milliseconds. Defaults to performance.now. */
+  /** Clock for the slice budget and the settle time, milliseconds. Defaults to performance.now. */
   now?: () => number;
+  /** See {@link LOOKUP_SETTLE_MS}; defaults to it. */
+  settleMs?: number;
 }
 
 /** Rebuilds stale lookup tables in the background; see {@link createLookupRefresher}. */
 export interface LookupRefresher {
   /**
-   * Offers groups (the latest copy of each wins); those that need a table are queued — only the
-   * ones a consistent pick has asked for, unless `onlyWanted` is false.
+   * Offers groups (the latest copy of each wins). Queued: every weight group whose table is
+   * missing, stale, or built from other weights that have now been steady for `settleMs`; a
+   * best-effort (capacity) group only once a consistent pick asked for its table.
    */
-  offer(groups: Iterable<CandidateGroup>, onlyWanted?: boolean): void;
+  offer(groups: Iterable<CandidateGroup>): void;
   /**
    * Works for about `budgetMs` (one slice of a table at least), installing every table it
    * completes. Returns true when nothing is left to do.
@@ -102,14 +116,37 @@ const MEMBERS_PER_STEP = 8;
  */
 export function createLookupRefresher(options: LookupRefresherOptions = {}): LookupRefresher {
   const now = options.now ?? (() => performance.now());
-  const queue = new Map<LookupCell, CandidateGroup>();
+  const settleMs = options.settleMs ?? LOOKUP_SETTLE_MS;
+  const queue = new Map<LookupCell, { group: CandidateGroup; settle: boolean }>();
   let current: { cell: LookupCell; builder: RendezvousTableBuilder; weights: Float64Array } | null = null;
   let built = 0;
 
+  /** True when the table was built from other weights that have now been steady for settleMs. */
+  const settled = (group: CandidateGroup): boolean => {
+    const cell = group.lookup;
+    if (cell.table === null || cell.weights === null || cell.weights === group.weights) return false;
+    if (sameWeights(cell.weights, group.weights)) {
+      // A full rebuild copies equal weights into a new array: nothing to build.
+      cell.weights = group.weights;
+      return false;
+    }
+    if (cell.settling !== group.weights) {
+      cell.settling = group.weights;
+      cell.settlingSinceMs = now();
+      return false;
+    }
+    return now() - cell.settlingSinceMs >= settleMs;
+  };
+
   return {
-    offer(groups, onlyWanted = true) {
+    offer(groups) {
       for (const g of groups) {
-        if (queue.has(g.lookup) || needsLookup(g, onlyWanted)) queue.set(g.lookup, g);
+        const queued = queue.get(g.lookup);
+        if (queued !== undefined) queued.group = g;
+        else if (needsLookup(g, g.weighting === 'capacity')) queue.set(g.lookup, { group: g, settle: false });
+        else if ((g.weighting !== 'capacity' || g.lookup.wanted) && g.size >= LOOKUP_MIN_MEMBERS && settled(g)) {
+          queue.set(g.lookup, { group: g, settle: true });
+        }
       }
     },
     run(budgetMs) {
@@ -118,9 +155,9 @@ export function createLookupRefresher(options: LookupRefresherOptions = {}): Loo
         if (current === null) {
           const next = queue.entries().next();
           if (next.done) return true;
-          const [cell, group] = next.value;
+          const [cell, { group, settle }] = next.value;
           queue.delete(cell);
-          if (!needsLookup(group, false)) continue;
+          if (settle ? cell.weights === group.weights : !needsLookup(group, false)) continue;
           current = { cell, builder: createRendezvousTableBuilder(group.hashes, group.weights, cell.bits), weights: group.weights };
         }
         if (current.builder.step(MEMBERS_PER_STEP)) {
@@ -138,4 +175,10 @@ export function createLookupRefresher(options: LookupRefresherOptions = {}): Loo
       return built;
     },
   };
+}
+
+function sameWeights(a: Float64Array, b: Float64Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

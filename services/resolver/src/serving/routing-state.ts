@@ -36,6 +36,12 @@ export interface RoutingStateOptions {
    * milliseconds. Defaults to 1.
    */
   lookupSliceMs?: number;
+  /**
+   * How long weights must stay unchanged before a lookup table built from older (not yet stale)
+   * weights is rebuilt from them, so that replicas converge on the same answers, milliseconds.
+   * Defaults to 1000 (LOOKUP_SETTLE_MS).
+   */
+  lookupSettleMs?: number;
   /** After each table change; `incremental` when it was a weight-only update (weight-update.ts). */
   onRebuild?(table: RoutingTable, ms: number, incremental: boolean): void;
   onError?(error: unknown): void;
@@ -90,7 +96,7 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
   let fullRebuild = true;
   const changedWeights = new Map<string, NodeWeight>();
   let capacitiesChanged = false;
-  const refresher = createLookupRefresher();
+  const refresher = createLookupRefresher({ settleMs: options.lookupSettleMs });
   const sliceMs = options.lookupSliceMs ?? 1;
   let lookupsScheduled = false;
   let closed = false;
@@ -108,7 +114,7 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
     lookupsScheduled = true;
     setImmediate(runLookups);
   };
-  // Picks flag the groups they want a table for (pick.ts); look for them a few times a second.
+  // A few times a second: best-effort groups a pick flagged (pick.ts), and tables whose weights settled.
   const lookupScan = setInterval(() => {
     if (table === undefined) return;
     refresher.offer(table.consistentGroups);
