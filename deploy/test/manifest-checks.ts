@@ -280,3 +280,21 @@ export function checkServicesAndMonitors(objects: readonly K8sObject[]): string[
   }
   return problems;
 }
+
+/**
+ * Every setting whose default points at loopback (`loopback`: service → setting names) is set by
+ * the service's Deployment: in a pod, 127.0.0.1 is the pod itself, so a peer address left at its
+ * default dials nothing and a listen address left at it is unreachable from other pods.
+ */
+export function checkLoopbackDefaultsOverridden(objects: readonly K8sObject[], loopback: ReadonlyMap<string, readonly string[]>): string[] {
+  const problems: string[] = [];
+  for (const w of workloads(objects)) {
+    for (const c of w.pod.containers) {
+      const set = new Set((c.env ?? []).map((e) => e.name));
+      for (const setting of loopback.get(c.name) ?? []) {
+        if (!set.has(setting)) problems.push(`Deployment/${w.name} container ${c.name}: ${setting} is not set, and its default is a loopback address`);
+      }
+    }
+  }
+  return problems;
+}

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   checkImagesPinned,
   checkListenPorts,
+  checkLoopbackDefaultsOverridden,
   checkNetworkPolicyPorts,
   checkPdbsAndProbes,
   checkReferencedConfig,
@@ -33,6 +34,28 @@ function servicePortDefaults(): Map<string, Map<string, number>> {
   return out;
 }
 
+/**
+ * The settings of each service whose default is a loopback address: its own (`default: '127.0.0.1…'`
+ * or `['127.0.0.1:…']` in services/<name>/src/main.ts) and the shared ones it includes (the gRPC
+ * and metrics listen addresses, the config-watcher address, the etcd endpoints).
+ */
+function loopbackDefaults(): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const name of readdirSync(join(repoRoot, 'services'))) {
+    const main = join(repoRoot, 'services', name, 'src', 'main.ts');
+    if (!existsSync(main)) continue;
+    const text = readFileSync(main, 'utf8');
+    if (!text.includes('runService')) continue;
+    const settings = ['METRICS_HOST'];
+    if (text.includes('grpcSettings(')) settings.push('GRPC_HOST');
+    if (text.includes('configWatcherSetting')) settings.push('CONFIG_WATCHER');
+    if (text.includes('etcdSettings')) settings.push('ETCD_ENDPOINTS');
+    for (const m of text.matchAll(/env: '([A-Z_]+)'[^}]*?default: \[?'(?:https?:\/\/)?127\./g)) settings.push(m[1]!);
+    out.set(name, settings);
+  }
+  return out;
+}
+
 const overlays = { dev: renderOverlay('dev'), prod: renderOverlay('prod') };
 const find = (objects: readonly K8sObject[], kind: string, name: string): K8sObject | undefined => objects.find((o) => o.kind === kind && o.metadata.name === name);
 const clone = (objects: readonly K8sObject[]): K8sObject[] => structuredClone(objects) as K8sObject[];
@@ -57,6 +80,13 @@ describe.each(Object.entries(overlays))('overlay %s', (_name, objects) => {
     expect(defaults.get('resolver')?.get('GRPC_PORT')).toBe(50054);
     expect(checkListenPorts(objects, defaults)).toEqual([]);
     expect(checkNetworkPolicyPorts(objects)).toEqual([]);
+  });
+
+  it('sets every address whose default is loopback (peers to dial, addresses to listen on)', () => {
+    const loopback = loopbackDefaults();
+    // The dns-gateway's own (RESOLVERS, DNS_HOST) and shared (CONFIG_WATCHER) ones are found.
+    expect(loopback.get('dns-gateway')).toEqual(expect.arrayContaining(['RESOLVERS', 'DNS_HOST', 'CONFIG_WATCHER', 'METRICS_HOST']));
+    expect(checkLoopbackDefaultsOverridden(objects, loopback)).toEqual([]);
   });
 
   it('pins every image and references only Secrets and ConfigMaps that the overlay contains', () => {
@@ -141,6 +171,14 @@ describe('the checks catch what they are for', () => {
     const cw = find(objects, 'Deployment', 'config-watcher') as unknown as { spec: { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } } };
     cw.spec.template.spec.containers[0]!.env.find((e) => e.name === 'GRPC_PORT')!.value = '50061';
     expect(checkListenPorts(objects, new Map())).toEqual(['Deployment/config-watcher container config-watcher: port grpc is 50051 but GRPC_PORT is 50061']);
+  });
+
+  it('a Deployment that leaves a peer address at its loopback default', () => {
+    const broken = clone(overlays.prod);
+    const gateway = find(broken, 'Deployment', 'dns-gateway') as unknown as { spec: { template: { spec: { containers: { env: { name: string }[] }[] } } } };
+    const container = gateway.spec.template.spec.containers[0]!;
+    container.env = container.env.filter((e) => e.name !== 'CONFIG_WATCHER');
+    expect(checkLoopbackDefaultsOverridden(broken, loopbackDefaults())).toEqual(['Deployment/dns-gateway container dns-gateway: CONFIG_WATCHER is not set, and its default is a loopback address']);
   });
 
   it('an unpinned image and a missing Secret', () => {

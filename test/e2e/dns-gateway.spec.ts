@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import dgram from 'node:dgram';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,6 +84,34 @@ function dnsperf(port: number, file: string, args: readonly string[]): Promise<s
     execFile('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', file, ...args], { timeout: 60_000, encoding: 'utf8' }, (error, stdout) => {
       if (error && !stdout) reject(new Error(`dnsperf failed: ${error.message} (Debian: apt-get install dnsperf)`));
       else resolve(stdout);
+    });
+  });
+}
+
+/** Bytes waiting in the kernel receive queue of the UDP socket bound to 127.0.0.1:port (Linux /proc/net/udp). */
+function udpReceiveQueueBytes(port: number): number {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  let sum = 0;
+  for (const line of readFileSync('/proc/net/udp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f[1] === local) sum += parseInt(f[4]!.split(':')[1]!, 16);
+  }
+  return sum;
+}
+
+/** The real `kdig` (Debian `knot-dnsutils`): the record data of the answer, status and ECS. */
+function kdig(port: number, name: string, args: readonly string[]): Promise<{ status: string; answers: string[]; clientSubnet: { address: string; source: number; scope: number } | undefined; raw: string }> {
+  return new Promise((resolve, reject) => {
+    execFile('kdig', ['@127.0.0.1', '-p', String(port), name, '+retry=0', '+timeout=4', ...args], { timeout: 15_000, encoding: 'utf8' }, (error, stdout) => {
+      if (error && !stdout) return reject(new Error(`kdig failed: ${error.message} (Debian: apt-get install knot-dnsutils)`));
+      const subnet = /CLIENT-SUBNET: ([0-9a-f.:]+)\/(\d+)\/(\d+)/i.exec(stdout);
+      const answerSection = stdout.split(';; ANSWER SECTION:')[1]?.split('\n\n')[0] ?? '';
+      resolve({
+        status: /status: (\w+)/.exec(stdout)?.[1] ?? 'NO-REPLY',
+        answers: answerSection.split('\n').filter((l) => /\sA\s/.test(l)).map((l) => l.trim().split(/\s+/).pop()!),
+        clientSubnet: subnet ? { address: subnet[1]!, source: Number(subnet[2]), scope: Number(subnet[3]) } : undefined,
+        raw: stdout,
+      });
     });
   });
 }
@@ -197,6 +225,9 @@ describe('dns-gateway in front of a real mesh', () => {
         conn.write(Buffer.concat([Buffer.from([len >> 8, len & 0xff]), m]));
         sent++;
       }
+      // The burst may fill the socket's kernel buffer (rmem_max): a query sent on top of it is lost
+      // before the gateway sees it, as UDP allows. The gateway must answer once it has read the burst.
+      await waitFor(() => udpReceiveQueueBytes(gw.port) === 0, { timeoutMs: 30_000, intervalMs: 10, message: 'gateway read the burst' });
       const ok = await dig('127.0.0.1', gw.port, MUSIC, [`+subnet=${CLIENTS.gdCt.ip}/24`, round % 2 ? '+tcp' : '+notcp']);
       expect(ok.status, `round ${round}`).toBe('NOERROR');
       expect(EDGES.find((e) => e.id === edgeOf(ok.answers[0]!.data))?.region).toBe('CN-GD');
@@ -207,6 +238,87 @@ describe('dns-gateway in front of a real mesh', () => {
     console.log(`fuzz: ${sent} packets, RSS ${(rssBefore / 2 ** 20).toFixed(1)} → ${(rssAfter / 2 ** 20).toFixed(1)} MiB, dropped ${await metric(gw, 'cdn_dns_dropped_packets_total')}, FORMERR ${await metric(gw, 'cdn_dns_queries_total{qtype="none",rcode="FORMERR"')}`);
     expect(rssAfter - rssBefore).toBeLessThan(64 * 2 ** 20);
     expect(gw.process.exited).toBe(false);
+  });
+
+  it('ECS (RFC 7871): source /0 decides on the resolver address with scope 0; IPv6 echoed with its scope; malformed options are FORMERR', async () => {
+    // SOURCE PREFIX-LENGTH 0 (§7.1.2): the packet's source (dig, on 127.0.0.1, no location) decides;
+    // scope 0. Music's chain ends in `any`, so a client without a location gets an answer.
+    const [fromSource] = (await mesh.cdnctl(['resolve', '127.0.0.1', MUSIC, '--json'])).json() as { tier: string }[];
+    expect(fromSource!.tier).toBe('any');
+    const zero = await dig('127.0.0.1', uncached.port, MUSIC, ['+subnet=0.0.0.0/0']);
+    expect(zero.status, zero.raw).toBe('NOERROR');
+    expect(zero.clientSubnet).toEqual({ address: '0.0.0.0', source: 0, scope: 0 });
+    expect(EDGES.map((e) => e.id)).toContain(edgeOf(zero.answers[0]!.data));
+    // Video's chain has no `any` tier: decided on 127.0.0.1 (and not on some subnet) it has no
+    // answer, exactly as `cdnctl resolve 127.0.0.1` says; the gateway says SERVFAIL with ECS 0/0.
+    const noTier = await mesh.cdnctl(['resolve', '127.0.0.1', VIDEO, '--json']);
+    expect(noTier.code, noTier.stderr).not.toBe(0);
+    expect(noTier.stderr).not.toMatch(/DEADLINE_EXCEEDED|UNAVAILABLE/);
+    const zeroVideo = await dig('127.0.0.1', uncached.port, VIDEO, ['+subnet=0.0.0.0/0']);
+    expect([zeroVideo.status, zeroVideo.clientSubnet?.scope]).toEqual(['SERVFAIL', 0]);
+
+    // IPv6 (FAMILY 2), with kdig as a second client: the option is echoed, the subnet decides, and
+    // the scope is the decision's.
+    const v6 = '2001:db8:1200::/40';
+    const [cli6] = (await mesh.cdnctl(['resolve', v6, MUSIC, '--json'])).json() as { ecsScope: number; tier: string }[];
+    const k = await kdig(uncached.port, MUSIC, [`+subnet=${v6}`]);
+    expect(k.status, k.raw).toBe('NOERROR');
+    expect(k.clientSubnet).toEqual({ address: '2001:db8:1200::', source: 40, scope: cli6!.ecsScope });
+    expect(EDGES.map((_, i) => edgeHost(i))).toContain(k.answers[0]);
+    const d6 = await dig('127.0.0.1', gw.port, MUSIC, [`+subnet=${v6}`]);
+    expect([d6.status, d6.clientSubnet?.source, d6.clientSubnet?.scope]).toEqual(['NOERROR', 40, cli6!.ecsScope]);
+
+    // Malformed options (§7.1.1), as raw EDNS option bytes: FAMILY, SOURCE, SCOPE, ADDRESS.
+    const malformed = {
+      'unknown family 3': '0003180001000800',
+      'IPv4 /33': '00012100010008000000',
+      'IPv6 /129': `00028100${'00'.repeat(17)}`,
+      'IPv4 address bit past /23': '00011700010009',
+      'IPv6 address bit past /20': '0002140020010d',
+      'address octets past the /16': '0001100001000800',
+    };
+    for (const [what, hex] of Object.entries(malformed)) {
+      const r = await dig('127.0.0.1', gw.port, MUSIC, [`+ednsopt=8:${hex}`]);
+      expect(r.status, what).toBe('FORMERR');
+    }
+    // The gateway keeps answering well-formed queries.
+    expect((await dig('127.0.0.1', gw.port, MUSIC, [`+subnet=${CLIENTS.gdCt.ip}/24`])).status).toBe('NOERROR');
+  });
+
+  it('--workers 2: both processes serve the one UDP and TCP port, and stop together', async () => {
+    const g = await startMeshDnsGateway({ common: {}, configWatcher: mesh.configWatcher.address, resolvers: mesh.resolvers.map((r) => r.address), env: { INSTANCE_ID: 'dns-gateway-workers', DNS_WORKERS: '2' }, startTimeoutMs: 120_000 });
+    try {
+      await waitFor(() => g.process.logs.filter((l) => l['msg'] === 'metrics server listening').length === 2, { timeoutMs: 120_000, message: 'both workers listening' });
+      const workers = g.process.logs.filter((l) => l['msg'] === 'metrics server listening').map((l) => ({ instance: String(l['instance']), metrics: `${String(l['metrics'])}/metrics` }));
+      expect(workers.map((w) => w.instance).sort()).toEqual(['dns-gateway-workers-w0', 'dns-gateway-workers-w1']);
+      expect(new Set(workers.map((w) => w.metrics)).size).toBe(2); // each worker its own metrics port
+      const answered = async (w: { metrics: string }, transport: string): Promise<number> => {
+        const text = await (await fetch(w.metrics)).text();
+        return text.split('\n').filter((l) => l.startsWith('cdn_dns_queries_total{') && l.includes(`transport="${transport}"`)).reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+      };
+      // TCP: the cluster primary hands connections to the workers in turn.
+      for (let i = 0; i < 4; i++) {
+        const r = await dig('127.0.0.1', g.dnsPort, MUSIC, ['+tcp', `+subnet=${CLIENTS.gdCt.ip}/24`]);
+        expect(EDGES.find((e) => e.id === edgeOf(r.answers[0]!.data))?.region).toBe('CN-GD');
+      }
+      expect(await Promise.all(workers.map((w) => answered(w, 'tcp')))).toEqual([2, 2]);
+      // UDP: one shared socket; the kernel wakes whichever worker waits, so bursts reach both.
+      const file = join(tmpdir(), `dns-gateway-workers-${process.pid}.txt`);
+      writeFileSync(file, `${MUSIC} A\n${VIDEO} A\n`);
+      await waitFor(
+        async () => {
+          const out = await dnsperf(g.dnsPort, file, ['-n', '200', '-q', '50', '-c', '8']);
+          expect(Number(/Queries lost:\s+(\d+)/.exec(out)?.[1])).toBe(0);
+          return (await Promise.all(workers.map((w) => answered(w, 'udp')))).every((n) => n > 0);
+        },
+        { timeoutMs: 60_000, intervalMs: 100, message: 'UDP queries answered by both workers' },
+      );
+      const counts = await Promise.all(workers.map((w) => answered(w, 'udp')));
+      console.log(`--workers 2: UDP answers per worker ${counts.join(' / ')}`);
+    } finally {
+      expect(await g.process.stop()).toBe(0);
+    }
+    expect(g.process.exited).toBe(true);
   });
 
   it('loses no query when a resolver is SIGKILLed under dnsperf load (the other answers), then serves stale, then SERVFAIL', async () => {

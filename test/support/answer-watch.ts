@@ -1,6 +1,6 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { serviceDefinitions, type ResolveResponse, type ResolveStreamRequestSchema } from '@cdn-sched/proto';
-import { createChannel, createClient } from 'nice-grpc';
+import { createChannel, createClient, type Channel } from 'nice-grpc';
 import { createPushQueue } from '@cdn-sched/stream';
 import type { ReplayQuery } from './replay.js';
 
@@ -22,6 +22,8 @@ export interface AnswerWatchOptions {
   query: ReplayQuery;
   /** Pause between an answer and the next question, milliseconds. Defaults to 2. */
   gapMs?: number;
+  /** Opens the channel (a test with mutual TLS passes its transport's). Defaults to plaintext. */
+  connect?(target: string): Channel;
 }
 
 /** A running answer watch. */
@@ -43,7 +45,7 @@ export interface AnswerWatch {
  * tier has nodes, so a node's presence does not depend on the weighted draw.
  */
 export function startAnswerWatch(options: AnswerWatchOptions): AnswerWatch {
-  const channel = createChannel(options.target);
+  const channel = options.connect ? options.connect(options.target) : createChannel(options.target);
   const client = createClient(serviceDefinitions.resolver, channel);
   const gapMs = options.gapMs ?? 2;
   const history: WatchedAnswer[] = [];

@@ -1,5 +1,5 @@
 import type { EtcdClient } from '@cdn-sched/etcd';
-import { createLocalMesh, type DomainDoc, type EdgeSpec, type MeshService, type ServiceKind } from '@cdn-sched/local-mesh';
+import { createLocalMesh, type DomainDoc, type EdgeSpec, type LocalMeshOptions, type MeshService } from '@cdn-sched/local-mesh';
 import { Health, serviceDefinitions } from '@cdn-sched/proto';
 import { createWeightsConsumer, type StreamConsumer, type WeightEntry } from '@cdn-sched/stream';
 import { startEtcd, startTcpProxy, waitFor, type EtcdProcess, type FakeFleet, type FakeHealth, type TcpProxy } from '@cdn-sched/testing';
@@ -7,34 +7,19 @@ import { createChannel, createClient, type Channel, type Client } from 'nice-grp
 import { runCdnctl, type CdnctlRun } from './cdnctl.js';
 import { DOMAINS, EDGES } from './topology.js';
 
-/** Options of {@link startMesh}. */
-export interface MeshOptions {
-  /** Edges to seed; edge i is the fake fleet's node i. Defaults to {@link EDGES}. */
-  edges?: readonly EdgeSpec[];
-  /** Domain policies to seed. Defaults to {@link DOMAINS}. */
-  domains?: readonly DomainDoc[];
-  /** Prober processes. Defaults to 2. */
-  probers?: number;
-  /** weight-calculator processes. Defaults to 1. */
-  weightCalculators?: number;
-  /** Resolver processes. Defaults to 1. */
-  resolvers?: number;
-  /** Probe interval written into every node document, milliseconds. Defaults to 300. */
-  probeIntervalMs?: number;
-  /** Probe timeout written into every node document, milliseconds. Defaults to 250. */
-  probeTimeoutMs?: number;
+/**
+ * Options of {@link startMesh}: the local mesh's own (see `LocalMeshOptions` for each), with test
+ * defaults where they differ — edges {@link EDGES}, domains {@link DOMAINS}, probes every 300 ms
+ * with a 250 ms timeout so that health changes show within a test's patience — plus a proxy to etcd.
+ */
+export interface MeshOptions
+  extends Pick<LocalMeshOptions, 'edges' | 'domains' | 'probers' | 'weightCalculators' | 'resolvers' | 'probeIntervalMs' | 'probeTimeoutMs' | 'env' | 'prefix' | 'edgeHostOf'> {
   /**
    * Puts one fault-injecting TCP proxy between every service and etcd (the test's own etcd client
    * and the CLI still talk to etcd directly). `true` or latency settings (one-way, milliseconds).
    * Defaults to none.
    */
   etcdProxy?: boolean | { latencyMs?: number; jitterMs?: number };
-  /** Extra settings per kind of service, merged over the mesh's own. */
-  env?: Partial<Record<ServiceKind, Record<string, string>>>;
-  /** Key prefix. Defaults to "/cdn/". */
-  prefix?: string;
-  /** Listen address of edge i (127.0.0.x, so DNS answers tell edges apart). Defaults to 127.0.0.1 for every edge. */
-  edgeHostOf?(index: number): string;
 }
 
 /** A whole mesh: throwaway etcd, fake fleet, every service as a process. */

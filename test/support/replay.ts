@@ -30,6 +30,8 @@ export interface ReplayOptions {
    * unanswered batch is sent again on the next target, milliseconds. Defaults to 1500.
    */
   batchTimeoutMs?: number;
+  /** Opens the channel to a target (a test with mutual TLS passes its transport's). Defaults to plaintext. */
+  connect?(target: string): Channel;
   /** Called with every batch of decisions as it arrives (after the replay's own accounting). */
   onDecisions?(decisions: readonly Decision[], receivedAtMs: number): void;
 }
@@ -112,7 +114,7 @@ export function startReplay(options: ReplayOptions): Replay {
   const batchSize = options.batchSize ?? 20;
   const intervalMs = options.intervalMs ?? 50;
   const batchTimeoutMs = options.batchTimeoutMs ?? 1500;
-  const channels: Channel[] = options.targets.map((t) => createChannel(t));
+  const channels: Channel[] = options.targets.map((t) => (options.connect ? options.connect(t) : createChannel(t)));
   const clients = channels.map((c) => createClient(serviceDefinitions.resolver, c));
   const startedAtMs = Date.now();
   const pending = new Map<bigint, PendingBatch>();

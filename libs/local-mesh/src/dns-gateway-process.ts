@@ -8,6 +8,8 @@ export interface MeshDnsGatewayOptions {
   metricsPort?: number;
   /** Extra settings (DNS_WORKERS, CACHE_MAX_ENTRIES, ...). */
   env?: Record<string, string>;
+  /** Bound of the start, milliseconds (several workers each load the service: give them longer). Defaults to 30 000. */
+  startTimeoutMs?: number;
 }
 
 /** The mesh's dns-gateway process. */
@@ -42,7 +44,7 @@ export async function startMeshDnsGateway(options: MeshDnsGatewayOptions & { com
       NS_ADDRESSES: '127.0.0.1',
       ...options.env,
     },
-    startTimeoutMs: 30_000,
+    startTimeoutMs: options.startTimeoutMs ?? 30_000,
   });
   const listening = await process.waitForLog('dns-gateway listening');
   const metrics = await process.waitForLog('metrics server listening');

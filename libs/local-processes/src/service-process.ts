@@ -13,6 +13,12 @@ export interface ServiceProcessOptions {
   /** Environment added to the test's own (settings of the service: GRPC_PORT, ETCD_ENDPOINTS, ...). */
   env?: Record<string, string>;
   args?: readonly string[];
+  /**
+   * Command prefix that runs the service somewhere else, e.g. `['ip', 'netns', 'exec', 'host-1']`
+   * for another network namespace; it must exec the service (so the pid, signals and exit code are
+   * the service's own). Defaults to none.
+   */
+  wrap?: readonly string[];
   /** Resolves once a JSON log line with this `msg` appears. Defaults to "<service> listening". */
   readyMessage?: string;
   /**
@@ -45,7 +51,9 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
   if (!existsSync(main)) throw new Error(`${main} is missing: build first (npm run build)`);
   // Tracing is registered before the service (and grpc-js) loads, as in production.
   const register = join(repoRoot, 'libs', 'telemetry', 'dist', 'register.js');
-  const child: ChildProcess = spawn(process.execPath, ['--import', register, main, ...(options.args ?? [])], {
+  const argv = [process.execPath, '--import', register, main, ...(options.args ?? [])];
+  const command = [...(options.wrap ?? []), ...argv];
+  const child: ChildProcess = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'info', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

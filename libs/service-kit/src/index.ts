@@ -13,3 +13,6 @@ export { registerStatusMetrics } from './status-metrics.js';
 export { workersSetting } from './workers.js';
 export { transportFromConfig, transportSettings } from './transport-settings.js';
 export type { TransportHooks } from './transport-settings.js';
+export { createUpstreams, describeUpstream } from './upstreams.js';
+export type { UpstreamSpec, UpstreamState, Upstreams } from './upstreams.js';
+export { reasonOf, ServiceError, statusReason } from './service-error.js';

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { createLogger, createMetrics, shutdownTracing, startMetricsServer, type Logger, type Metrics, type Readiness } from '@cdn-sched/telemetry';
 import { ConfigError, formatHelp, parseConfig, type ConfigOf, type SettingSpec } from './config.js';
-import type { Transport } from '@cdn-sched/transport';
+import { quietIpServernameWarning, type Transport } from '@cdn-sched/transport';
 import { resolveEtcdConnection, type EtcdConnectionSettings } from './etcd-connection.js';
 import { createShutdown, type Shutdown } from './shutdown.js';
 import { transportFromConfig, transportSettings } from './transport-settings.js';
@@ -78,6 +78,7 @@ export async function runService<S extends Record<string, SettingSpec>>(options:
     return;
   }
   stopWithPrimary();
+  quietIpServernameWarning();
   const instanceId = config.instanceId || `${options.name}-${hostname()}-${process.pid}`;
   const logger = createLogger({ service: options.name, instanceId });
   const metrics = createMetrics({ service: options.name, instanceId });

@@ -8,7 +8,7 @@ import type { Metrics } from '@cdn-sched/telemetry';
  * - `cdn_breaker_open{breaker}`: 1 while the breaker is open, else 0;
  * - `cdn_breaker_opens_total{breaker}`: times it opened since start;
  * - `cdn_stream_staleness_seconds{stream}`: time since the upstream last confirmed the version of
- *   a consumed stream ("config-watcher", "weight-calculator");
+ *   an upstream from the service's upstream registry ("config-watcher", "weight-calculator", "etcd");
  * - `cdn_stream_connected{stream}`: 1 while that stream is connected.
  *
  * Values are read at scrape time from `status()`, never kept twice.

@@ -11,7 +11,7 @@ export type { ConfigConsumerOptions } from './config-codec.js';
 export { CAPACITIES_KEY, createWeightsConsumer, createWeightsEncoder, decodeWeightsMessage, weightEntryKey, weightEntryNodeId } from './weights-codec.js';
 export { decodeProgress, encodeProgress } from './progress.js';
 export type { WeightEntry, WeightsConsumerOptions } from './weights-codec.js';
-export { breakerStatusMessage, streamStatusMessage } from './status-messages.js';
+export { breakerStatusMessage } from './status-messages.js';
 export { createPushQueue } from './push-queue.js';
 export type { PushQueue } from './push-queue.js';
 export { chunkBySize, DEFAULT_CHUNK_BYTES, estimateBytes } from './chunking.js';

@@ -1,7 +1,6 @@
 import { create } from '@bufbuild/protobuf';
-import { BreakerStatusSchema, StreamStatusSchema, type BreakerStatus, type StreamStatus } from '@cdn-sched/proto';
+import { BreakerStatusSchema, type BreakerStatus } from '@cdn-sched/proto';
 import type { TunedBreakerStatus } from '@cdn-sched/resilience';
-import type { ConsumerState } from './stream-consumer.js';
 
 /** A breaker's state as the operator Status RPC reports it. */
 export function breakerStatusMessage(b: TunedBreakerStatus): BreakerStatus {
@@ -16,15 +15,3 @@ export function breakerStatusMessage(b: TunedBreakerStatus): BreakerStatus {
   });
 }
 
-/** A consumed stream's state as the operator Status RPC reports it. */
-export function streamStatusMessage(name: string, target: string, s: ConsumerState): StreamStatus {
-  return create(StreamStatusSchema, {
-    name,
-    target,
-    connected: s.connected,
-    version: BigInt(s.version),
-    epoch: s.epoch,
-    stalenessMs: BigInt(Number.isFinite(s.stalenessMs) ? Math.round(s.stalenessMs) : 0),
-    stale: s.stale,
-  });
-}

@@ -128,7 +128,10 @@ function listen(server: Server, port: number, host: string): Promise<AddressInfo
   return new Promise((resolve, reject) => {
     const onError = (error: Error): void => reject(new Error(`metrics server: cannot listen on ${host}:${port}: ${error.message}`, { cause: error }));
     server.once('error', onError);
-    server.listen(port, host, () => {
+    // exclusive: in a cluster worker a non-exclusive listen goes through the primary's shared
+    // handle, so every worker asked for port 0 would get the same port and /metrics would answer
+    // from whichever worker the kernel picked. Metrics are per process.
+    server.listen({ port, host, exclusive: true }, () => {
       server.off('error', onError);
       resolve(server.address() as AddressInfo);
     });

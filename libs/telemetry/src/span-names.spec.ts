@@ -10,6 +10,8 @@ describe('span names and attribute keys', () => {
       configApply: 'cdn.config.apply',
       weightsApply: 'cdn.weights.apply',
       probe: 'cdn.probe',
+      dnsQuery: 'cdn.dns.query',
+      dnsDecisionBatch: 'cdn.dns.decision_batch',
     });
     expect(SpanAttributes).toMatchObject({
       userRegion: 'cdn.user_region',

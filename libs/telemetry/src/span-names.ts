@@ -18,6 +18,10 @@ export const SpanNames = {
   weightsApply: 'cdn.weights.apply',
   /** One health probe of one edge node (prober). */
   probe: 'cdn.probe',
+  /** One DNS question for a policy name, from packet to reply (dns-gateway). */
+  dnsQuery: 'cdn.dns.query',
+  /** One ResolveStream batch of decisions, linked to the DNS queries it carries (dns-gateway). */
+  dnsDecisionBatch: 'cdn.dns.decision_batch',
 } as const;
 
 /** One of the span names of {@link SpanNames}. */

@@ -13,11 +13,26 @@ export interface EtcdClusterTls {
   keyFile: string;
   /** etcd `--client-cert-auth`: clients must present a certificate signed by `caFile`. */
   clientCertAuth?: boolean;
+  /** Members talk to each other over TLS too (the same files; `--peer-client-cert-auth`). Defaults to false. */
+  peerTls?: boolean;
+}
+
+/**
+ * Where one member runs when it is not on this network namespace's loopback: its own address (a
+ * host of a multi-host rehearsal) and the command that runs a program there.
+ */
+export interface EtcdMemberHost {
+  /** Address the member's client and metrics URLs bind and advertise (its certificate must name it). */
+  address: string;
+  /** Address of its peer URL (a separate network for raft traffic). Defaults to `address`. */
+  peerAddress?: string;
+  /** Command prefix that runs etcd on that host, e.g. `['ip', 'netns', 'exec', 'host-1']` (it must exec, keeping the pid). */
+  wrap?: readonly string[];
 }
 
 /** Options of {@link startEtcdCluster}. */
 export interface EtcdClusterOptions {
-  /** Members. Defaults to 3. */
+  /** Members. Defaults to the number of `hosts` when given, else 3. */
   size?: number;
   /** etcd binary. Defaults to `$ETCD_BIN`, else `etcd` on PATH. */
   binary?: string;
@@ -27,6 +42,12 @@ export interface EtcdClusterOptions {
   startTimeoutMs?: number;
   /** Extra flags for every member. */
   extraArgs?: readonly string[];
+  /**
+   * One host per member (`size` is then their number): each member binds its host's address on
+   * etcd's standard ports (2379 client, 2380 peer, 2381 metrics). Defaults to loopback of this
+   * namespace on free ports.
+   */
+  hosts?: readonly EtcdMemberHost[];
 }
 
 /** One member of a test cluster. */
@@ -51,7 +72,7 @@ export interface EtcdMember {
   isLeader(): Promise<boolean>;
 }
 
-/** A throwaway etcd cluster on loopback. */
+/** A throwaway etcd cluster on loopback (or on the hosts it was given). */
 export interface EtcdCluster {
   readonly members: readonly EtcdMember[];
   /** Every member's client URL, for ETCD_ENDPOINTS. */
@@ -100,10 +121,12 @@ export async function startEtcdCluster(options: EtcdClusterOptions = {}): Promis
 
 async function startOnce(options: EtcdClusterOptions): Promise<EtcdCluster> {
   const binary = findEtcdBinary(options.binary);
-  const size = options.size ?? 3;
+  const hosts = options.hosts;
+  const size = hosts?.length ?? options.size ?? 3;
   const scheme = options.tls ? 'https' : 'http';
+  const peerScheme = options.tls?.peerTls ? 'https' : 'http';
   const root = await mkdtemp(join(tmpdir(), 'cdn-sched-etcd-cluster-'));
-  const specs: { name: string; clientPort: number; peerPort: number; metricsPort: number }[] = [];
+  const specs: { name: string; ip: string; peerIp: string; clientPort: number; peerPort: number; metricsPort: number }[] = [];
   const taken = new Set<number>();
   const port = async (): Promise<number> => {
     for (;;) {
@@ -114,22 +137,34 @@ async function startOnce(options: EtcdClusterOptions): Promise<EtcdCluster> {
       }
     }
   };
-  for (let i = 0; i < size; i++) specs.push({ name: `m${i}`, clientPort: await port(), peerPort: await port(), metricsPort: await port() });
-  const initialCluster = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peerPort}`).join(',');
-  const tlsArgs = options.tls
-    ? ['--cert-file', options.tls.certFile, '--key-file', options.tls.keyFile, '--trusted-ca-file', options.tls.caFile, ...(options.tls.clientCertAuth ? ['--client-cert-auth'] : [])]
+  for (let i = 0; i < size; i++) {
+    // A host of its own has a port space of its own: etcd's standard ports are free there.
+    const host = hosts?.[i];
+    if (host) specs.push({ name: `m${i}`, ip: host.address, peerIp: host.peerAddress ?? host.address, clientPort: 2379, peerPort: 2380, metricsPort: 2381 });
+    else specs.push({ name: `m${i}`, ip: '127.0.0.1', peerIp: '127.0.0.1', clientPort: await port(), peerPort: await port(), metricsPort: await port() });
+  }
+  const initialCluster = specs.map((s) => `${s.name}=${peerScheme}://${s.peerIp}:${s.peerPort}`).join(',');
+  const tls = options.tls;
+  const tlsArgs = tls
+    ? [
+        '--cert-file', tls.certFile, '--key-file', tls.keyFile, '--trusted-ca-file', tls.caFile,
+        ...(tls.clientCertAuth ? ['--client-cert-auth'] : []),
+        ...(tls.peerTls ? ['--peer-cert-file', tls.certFile, '--peer-key-file', tls.keyFile, '--peer-trusted-ca-file', tls.caFile, '--peer-client-cert-auth'] : []),
+      ]
     : [];
 
-  const members = specs.map((s) => {
-    const endpoint = `${scheme}://127.0.0.1:${s.clientPort}`;
-    const metricsUrl = `http://127.0.0.1:${s.metricsPort}`;
+  const members = specs.map((s, i) => {
+    const endpoint = `${scheme}://${s.ip}:${s.clientPort}`;
+    const metricsUrl = `http://${s.ip}:${s.metricsPort}`;
+    const peerUrl = `${peerScheme}://${s.peerIp}:${s.peerPort}`;
+    const wrap = hosts?.[i]?.wrap ?? [];
     const args = [
       '--name', s.name,
       '--data-dir', join(root, s.name),
       '--listen-client-urls', endpoint,
       '--advertise-client-urls', endpoint,
-      '--listen-peer-urls', `http://127.0.0.1:${s.peerPort}`,
-      '--initial-advertise-peer-urls', `http://127.0.0.1:${s.peerPort}`,
+      '--listen-peer-urls', peerUrl,
+      '--initial-advertise-peer-urls', peerUrl,
       '--listen-metrics-urls', metricsUrl,
       '--initial-cluster', initialCluster,
       '--initial-cluster-state', 'new',
@@ -143,7 +178,7 @@ async function startOnce(options: EtcdClusterOptions): Promise<EtcdCluster> {
     let output = '';
     const launch = (): void => {
       output = '';
-      child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      child = wrap.length > 0 ? spawn(wrap[0]!, [...wrap.slice(1), binary, ...args], { stdio: ['ignore', 'ignore', 'pipe'] }) : spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
       child.stderr?.on('data', (chunk: Buffer) => {
         output = (output + chunk.toString()).slice(-4000);
       });

@@ -12,12 +12,21 @@ export interface TestCert {
   keyFile: string;
 }
 
+/** Extra subject alternative names of a server certificate. */
+export interface TestSan {
+  ips?: readonly string[];
+  dnsNames?: readonly string[];
+}
+
 /** A throwaway certificate authority in a temporary directory, made with the `openssl` CLI. */
 export interface TestPki {
   readonly dir: string;
   readonly caFile: string;
-  /** A server certificate for 127.0.0.1 / localhost, signed by the CA. */
-  server(name: string): Promise<TestCert>;
+  /**
+   * A server certificate (also good as a client certificate, common name `name`) for 127.0.0.1 /
+   * localhost plus `san`'s addresses and host names, signed by the CA.
+   */
+  server(name: string, san?: TestSan): Promise<TestCert>;
   /**
    * A client certificate with common name `commonName` (etcd maps it to the user of that name when
    * `--client-cert-auth` is on), signed by the CA; `expired` makes one whose validity ended in 2021.
@@ -81,8 +90,10 @@ export async function createTestPki(name = 'cdn-sched-test'): Promise<TestPki> {
   return {
     dir,
     caFile: join(dir, 'ca.crt'),
-    server: (n) =>
-      issue(`server-${n}`, `/CN=${n}`, ['-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-addext', 'extendedKeyUsage=serverAuth,clientAuth'], ['-days', '2']),
+    server: (n, san) => {
+      const names = ['IP:127.0.0.1', 'DNS:localhost', ...(san?.ips ?? []).map((ip) => `IP:${ip}`), ...(san?.dnsNames ?? []).map((d) => `DNS:${d}`)];
+      return issue(`server-${n}`, `/CN=${n}`, ['-addext', `subjectAltName=${names.join(',')}`, '-addext', 'extendedKeyUsage=serverAuth,clientAuth'], ['-days', '2']);
+    },
     client: (cn, o) =>
       issue(`client-${cn}${o?.expired ? '-expired' : ''}`, `/CN=${cn}`, ['-addext', 'extendedKeyUsage=clientAuth'], o?.expired ? ['-startdate', '20200101000000Z', '-enddate', '20210101000000Z'] : ['-days', '2']),
     remove: () => rm(dir, { recursive: true, force: true }),

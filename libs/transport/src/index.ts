@@ -8,3 +8,4 @@ export { createTransport, isLoopbackHost, plaintextTransport } from './transport
 export type { TlsFiles, Transport, TransportOptions } from './transport.js';
 export { createThrowawayPki } from './throwaway-pki.js';
 export type { IssueOptions, IssuedCertificate, ThrowawayPki } from './throwaway-pki.js';
+export { quietIpServernameWarning } from './ip-servername-warning.js';

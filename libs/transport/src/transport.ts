@@ -46,8 +46,12 @@ export interface Transport {
   readonly serverOptions: Record<string, unknown> & { interceptors: ServerInterceptor[] };
   readonly channelCredentials: ChannelCredentials;
   readonly channelOptions: Record<string, number | string>;
-  /** A channel to `target` (`host:port` or `dns:///name:port`) with this transport's credentials and limits. */
-  channel(target: string): Channel;
+  /**
+   * A channel to `target` (`host:port` or `dns:///name:port`) with this transport's credentials and
+   * limits; `serverName` is the name expected in the server's certificate when the target is one
+   * address of a name (a replica found through DNS).
+   */
+  channel(target: string, options?: { serverName?: string }): Channel;
   /**
    * Judges a listen address: returns a warning for plaintext on a non-loopback address, or throws
    * {@link TlsConfigError} for it when `requireTls` is set; undefined when all is well.
@@ -101,7 +105,8 @@ export function createTransport(options: TransportOptions = {}): Transport {
     serverOptions: { ...serverChannelOptions(limits), interceptors: [interceptor] },
     channelCredentials,
     channelOptions,
-    channel: (target) => createChannel(target, channelCredentials, channelOptions),
+    channel: (target, o) =>
+      createChannel(target, channelCredentials, o?.serverName && files ? { ...channelOptions, 'grpc.ssl_target_name_override': o.serverName, 'grpc.default_authority': o.serverName } : channelOptions),
     checkBind(host) {
       if (files || isLoopbackHost(host)) return undefined;
       const message = `gRPC server on ${host} is plaintext and reachable from other hosts: set TLS_CA_FILE, TLS_CERT_FILE and TLS_KEY_FILE (mutual TLS), or bind to 127.0.0.1`;

@@ -1,3 +1,4 @@
+import { quietIpServernameWarning } from '@cdn-sched/transport';
 import { CliError, parseArgs, type ParsedArgs } from './cli.js';
 import { commands, findCommand, globalHelp } from './commands.js';
 
@@ -27,6 +28,7 @@ async function run(argv: readonly string[]): Promise<number> {
 }
 
 void commands;
+quietIpServernameWarning();
 const code = await run(process.argv.slice(2));
 // Long-running commands (mesh, weights --watch) return only when they are done.
 process.exit(code);

@@ -3,6 +3,7 @@ import { createReflector, type EtcdClient, type Reflector } from '@cdn-sched/etc
 import { StatusResponseSchema, UpstreamHealthSchema, type serviceDefinitions, type StatusResponse, type UpstreamHealth } from '@cdn-sched/proto';
 import { breakerProfiles, createTunedBreaker, type TunedBreaker } from '@cdn-sched/resilience';
 import { breakerStatusMessage, createConfigEncoder, createVersionedStore, serveVersionedStream, type ConfigEntry, type VersionedStore } from '@cdn-sched/stream';
+import { createUpstreams, type UpstreamState } from '@cdn-sched/service-kit';
 import type { ServiceImplementation } from 'nice-grpc';
 import { createConfigState } from './config-state.js';
 import { createWatchLatencyProbe, type WatchLatencyProbe } from './watch-latency.js';
@@ -118,14 +119,24 @@ export function createConfigWatcher(options: ConfigWatcherOptions): ConfigWatche
   });
   latencyRef.probe = probe;
 
-  const upstream = (): UpstreamHealth => {
+  const etcdUpstream = (): UpstreamState => {
     const stalenessMs = lastContactMs === 0 ? now() - startedAtMs : now() - lastContactMs;
-    const healthy = etcdState === 'watching' && stalenessMs < staleAfterMs;
-    const reason = healthy
-      ? ''
-      : lastContactMs === 0
-        ? `no contact with etcd yet${lastError ? `: ${lastError}` : ''}`
-        : `etcd unreachable for ${Math.round(stalenessMs / 1000)} s (${etcdState}${lastError ? `: ${lastError}` : ''}); serving the last snapshot at revision ${store.version}`;
+    const connected = etcdState === 'watching';
+    return { connected, version: store.version, epoch: store.epoch, stalenessMs, stale: !connected || stalenessMs >= staleAfterMs, lastError: lastError ? `${etcdState}: ${lastError}` : etcdState };
+  };
+  const upstreams = createUpstreams();
+  upstreams.add({
+    name: 'etcd',
+    target: () => options.client.endpoints.join(','),
+    state: etcdUpstream,
+    meanwhile: () => `serving the last snapshot at revision ${store.version}`,
+    requiredForReady: 'configuration',
+  });
+  const upstream = (): UpstreamHealth => {
+    const e = etcdUpstream();
+    const stalenessMs = e.stalenessMs;
+    const healthy = !e.stale;
+    const reason = upstreams.reasons().join('; ');
     const p50 = probe.p50();
     const p99 = probe.p99();
     return create(UpstreamHealthSchema, {
@@ -160,12 +171,8 @@ export function createConfigWatcher(options: ConfigWatcherOptions): ConfigWatche
     },
   };
 
-  const readiness = (): { ready: boolean; reasons: string[] } => {
-    if (store.version === 0) return { ready: false, reasons: [`no configuration loaded from etcd yet (${etcdState}${lastError ? `: ${lastError}` : ''})`] };
-    const u = upstream();
-    // Stale but serving: still ready (consumers keep working), and /readyz says why it is degraded.
-    return { ready: true, reasons: u.healthy ? [] : [u.reason] };
-  };
+  // Stale but serving: still ready (consumers keep working), and /readyz says why it is degraded.
+  const readiness = (): { ready: boolean; reasons: string[] } => upstreams.readiness();
 
   function status(): StatusResponse {
     const u = upstream();
@@ -179,6 +186,7 @@ export function createConfigWatcher(options: ConfigWatcherOptions): ConfigWatche
       version: BigInt(store.version),
       epoch: store.epoch,
       breakers: breakers.map((b) => breakerStatusMessage(b.status())),
+      streams: upstreams.streams(),
       watchLatencyP50Ms: u.watchLatencyP50Ms,
       watchLatencyP99Ms: u.watchLatencyP99Ms,
       gauges: {

@@ -1,5 +1,5 @@
 import { Strategy } from '@cdn-sched/proto';
-import { createConfigConsumer, type ConfigEntry, type StreamConsumer } from '@cdn-sched/stream';
+import { createConfigConsumer, type ConfigConsumerOptions, type ConfigEntry, type StreamConsumer } from '@cdn-sched/stream';
 import { canonicalName } from './dns/names.js';
 import { createZoneModel, type ApexSettings, type ZoneModel } from './dns/zone-model.js';
 
@@ -8,6 +8,8 @@ export interface DomainSourceOptions {
   consumerId: string;
   /** config-watcher address. */
   configTarget: string;
+  /** Credentials (mutual TLS) and limits of the channel. Defaults to plaintext. */
+  transport?: ConfigConsumerOptions['transport'];
   /** Past this age without confirmation the config view is stale, milliseconds. Defaults to 10 s. */
   maxStalenessMs?: number;
   /** Zones given by the operator; empty means derived from the policy names. */
@@ -36,6 +38,7 @@ export function createDomainSource(options: DomainSourceOptions): DomainSource {
   let version = 0;
   const consumer = createConfigConsumer({
     target: options.configTarget,
+    transport: options.transport,
     consumerId: options.consumerId,
     maxStalenessMs: options.maxStalenessMs,
     onApplied: (update, entries) => {

@@ -17,6 +17,7 @@ export function createGatewayMetrics(metrics: Metrics) {
   const truncated = metrics.counter({ name: 'cdn_dns_truncated_total', help: 'UDP replies sent with TC=1 because they did not fit' });
   const stale = metrics.counter({ name: 'cdn_dns_stale_answers_total', help: 'Answers served stale because no resolver answered within the deadline' });
   const dropped = metrics.counter({ name: 'cdn_dns_dropped_packets_total', help: 'Packets not answered, by reason', labelNames: ['reason'] });
+  const rateLimited = metrics.counter({ name: 'cdn_dns_rate_limited_total', help: 'UDP replies limited by response rate limiting: dropped, or slipped (sent truncated, TC=1)', labelNames: ['action'] });
   const failovers = metrics.counter({ name: 'cdn_dns_resolver_failovers_total', help: 'Switches of the decision stream to another resolver' });
   return {
     onEvent(e: QueryEvent): void {
@@ -32,6 +33,9 @@ export function createGatewayMetrics(metrics: Metrics) {
     },
     onDrop(reason: string): void {
       dropped.inc({ reason });
+    },
+    onRateLimited(action: 'drop' | 'slip'): void {
+      rateLimited.inc({ action });
     },
     onFailover(): void {
       failovers.inc();

@@ -1,6 +1,5 @@
-import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { configWatcherSetting, runService } from '@cdn-sched/service-kit';
+import { configWatcherSetting, createUpstreams, runService, transportSettings } from '@cdn-sched/service-kit';
 import { createAnswerCache } from './answer-cache.js';
 import { createDecisionClient } from './decisions/decision-client.js';
 import type { DecisionRecords } from './decision-records.js';
@@ -11,12 +10,24 @@ import { createRateLimiter } from './transport/rate-limiter.js';
 import { startTcpServer } from './transport/tcp-server.js';
 import { startUdpServer } from './transport/udp-server.js';
 
+// The client side of the transport settings: the gateway dials the config-watcher and the
+// resolvers (mutual TLS when the three files are given) and serves no gRPC itself.
+const { tlsCaFile, tlsCertFile, tlsKeyFile, tlsReloadIntervalMs, tlsServerName, grpcMaxReceiveBytes, grpcMaxSendBytes, grpcKeepaliveTimeMs } = transportSettings;
+
 const spec = {
   ...configWatcherSetting,
+  tlsCaFile,
+  tlsCertFile,
+  tlsKeyFile,
+  tlsReloadIntervalMs,
+  tlsServerName,
+  grpcMaxReceiveBytes,
+  grpcMaxSendBytes,
+  grpcKeepaliveTimeMs,
   resolvers: { type: 'list', env: 'RESOLVERS', flag: 'resolvers', default: ['127.0.0.1:50054'], description: 'resolver addresses for ResolveStream, tried in order (failover)' },
   dnsHost: { type: 'string', env: 'DNS_HOST', flag: 'dns-host', default: '127.0.0.1', description: 'DNS listen address (UDP and TCP)' },
   dnsPort: { type: 'int', env: 'DNS_PORT', flag: 'dns-port', default: 5300, min: 0, max: 65535, description: 'DNS port, UDP and TCP (0 = any; 53 needs CAP_NET_BIND_SERVICE)' },
-  workers: { type: 'int', env: 'DNS_WORKERS', flag: 'workers', default: 0, min: 0, max: 64, description: 'processes sharing the DNS ports (Node cluster); 0 = one per core' },
+  workers: { type: 'int', env: 'DNS_WORKERS', flag: 'workers', default: availableParallelism(), min: 1, max: 64, description: 'processes sharing the DNS ports (Node cluster); the default is one per core' },
   zones: { type: 'list', env: 'ZONES', flag: 'zones', default: [], description: 'zones served; empty = the parent of every policy name (topmost only)' },
   nsNames: { type: 'list', env: 'NS_NAMES', flag: 'ns-names', default: ['ns1'], description: 'NS host names at each apex, relative to the zone unless they end with a dot (the first is the SOA MNAME)' },
   nsAddresses: { type: 'list', env: 'NS_ADDRESSES', flag: 'ns-addresses', default: [], description: 'A/AAAA answered for in-zone NS host names (glue)' },
@@ -39,147 +50,102 @@ const spec = {
   tcpIdleTimeoutMs: { type: 'int', env: 'TCP_IDLE_TIMEOUT_MS', flag: 'tcp-idle-timeout-ms', default: 10_000, min: 100, description: 'idle DNS-over-TCP connections are closed after this, milliseconds' },
   tcpMaxMessageBytes: { type: 'int', env: 'TCP_MAX_MESSAGE_BYTES', flag: 'tcp-max-message-bytes', default: 4096, min: 512, max: 65535, description: 'a TCP length prefix above this closes the connection, bytes' },
   tcpMaxConnections: { type: 'int', env: 'TCP_MAX_CONNECTIONS', flag: 'tcp-max-connections', default: 1000, min: 1, description: 'open DNS-over-TCP connections per process' },
+  traceRatio: { type: 'number', env: 'TRACE_RATIO', flag: 'trace-ratio', default: 0.01, min: 0, max: 1, description: 'share of policy-name queries traced with a cdn.dns.query span (their ResolveStream batch span links to them)' },
   maxStalenessMs: { type: 'int', env: 'MAX_STALENESS_MS', flag: 'max-staleness-ms', default: 10_000, min: 100, description: 'config stream older than this is reported in /readyz, milliseconds' },
 } as const;
 
-const argv = process.argv.slice(2);
-const workersFlag = (() => {
-  const i = argv.findIndex((a) => a === '--workers' || a.startsWith('--workers='));
-  const raw = i < 0 ? (process.env['DNS_WORKERS'] ?? '0') : argv[i]!.includes('=') ? argv[i]!.split('=')[1] : argv[i + 1];
-  const n = Number(raw);
-  return n === 0 ? availableParallelism() : n;
-})();
-
-if (cluster.isPrimary && workersFlag > 1 && !argv.includes('--help')) {
-  // N workers serve the one UDP and TCP port through the cluster module's shared handles (Node 20's
-  // dgram ignores reusePort). Worker i serves metrics on METRICS_PORT + i.
-  const basePort = Number(process.env['METRICS_PORT'] ?? 9465);
-  const workers = new Set<ReturnType<typeof cluster.fork>>();
-  let stopping = false;
-  const fork = (i: number): void => {
-    const w = cluster.fork({ DNS_WORKERS: '1', METRICS_PORT: String(basePort === 0 ? 0 : basePort + i), INSTANCE_ID: `${process.env['INSTANCE_ID'] || `dns-gateway-${process.pid}`}-w${i}` });
-    workers.add(w);
-    w.on('exit', (code) => {
-      workers.delete(w);
-      if (!stopping) {
-        process.stderr.write(`dns-gateway worker ${i} exited with ${code}; restarting\n`);
-        setTimeout(() => fork(i), 500);
-      } else if (workers.size === 0) process.exit(0);
+// `--workers N` (runService): N processes share the one UDP and TCP port through the cluster
+// module's shared handles (Node 20's dgram ignores reusePort); worker i serves metrics on METRICS_PORT + i.
+await runService({
+  name: 'dns-gateway',
+  summary: 'Authoritative GeoDNS front-end: answers A/AAAA/CNAME for the configured domains from resolver decisions (ResolveStream), with EDNS Client Subnet, a scope-aware cache and stale-or-SERVFAIL.',
+  spec,
+  metricsPort: 9465,
+  async main({ config, instanceId, logger, metrics, shutdown, transport }) {
+    const apex = {
+      nsNames: config.nsNames,
+      nsAddresses: config.nsAddresses,
+      soaRname: config.soaRname,
+      soaSerial: config.soaSerial,
+      soaRefreshS: config.soaRefreshS,
+      soaRetryS: config.soaRetryS,
+      soaExpireS: config.soaExpireS,
+      soaMinimumS: config.soaMinimumS,
+      apexTtlS: config.apexTtlS,
+    };
+    const gm = createGatewayMetrics(metrics);
+    const cache = createAnswerCache<DecisionRecords>({ maxEntries: config.cacheMaxEntries, staleMs: config.serveStaleMs });
+    let lastZones = '';
+    const domains = createDomainSource({
+      consumerId: instanceId,
+      configTarget: config.configWatcher,
+      transport,
+      maxStalenessMs: config.maxStalenessMs,
+      explicitZones: config.zones,
+      apex,
+      onChange: (model, version) => {
+        cache.setConfigVersion(version);
+        const zones = model.zones.map((z) => z.apex).join(',');
+        if (zones !== lastZones) {
+          lastZones = zones;
+          logger.info({ zones: model.zones.map((z) => z.apex), policies: model.policies.size, configVersion: version }, 'zones changed');
+        }
+        if (model.outsideZones.length > 0) logger.warn({ domains: model.outsideZones }, 'domains outside every configured zone are not served');
+      },
     });
-  };
-  for (let i = 0; i < workersFlag; i++) fork(i);
-  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(sig, () => {
-      stopping = true;
-      for (const w of workers) w.process.kill('SIGTERM');
+    shutdown.add('config-stream', () => domains.close());
+    const decisions = createDecisionClient({
+      targets: config.resolvers,
+      channel: (target) => transport.channel(target),
+      batchSize: config.batchSize,
+      flushDelayMs: config.flushDelayMs,
+      deadlineMs: config.deadlineMs,
+      onFailover: (from, to, reason) => {
+        gm.onFailover();
+        logger.warn({ from, to, reason }, 'decision stream failed over to another resolver');
+      },
     });
-  }
-} else {
-  // A worker whose primary died must not linger holding the port.
-  if (cluster.isWorker) process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
-  const workerArgv = cluster.isWorker ? stripWorkers(argv) : argv;
-  await runService({
-    name: 'dns-gateway',
-    summary: 'Authoritative GeoDNS front-end: answers A/AAAA/CNAME for the configured domains from resolver decisions (ResolveStream), with EDNS Client Subnet, a scope-aware cache and stale-or-SERVFAIL.',
-    spec,
-    metricsPort: 9465,
-    argv: workerArgv,
-    async main({ config, instanceId, logger, metrics, shutdown }) {
-      const apex = {
-        nsNames: config.nsNames,
-        nsAddresses: config.nsAddresses,
-        soaRname: config.soaRname,
-        soaSerial: config.soaSerial,
-        soaRefreshS: config.soaRefreshS,
-        soaRetryS: config.soaRetryS,
-        soaExpireS: config.soaExpireS,
-        soaMinimumS: config.soaMinimumS,
-        apexTtlS: config.apexTtlS,
-      };
-      const gm = createGatewayMetrics(metrics);
-      const cache = createAnswerCache<DecisionRecords>({ maxEntries: config.cacheMaxEntries, staleMs: config.serveStaleMs });
-      let lastZones = '';
-      const domains = createDomainSource({
-        consumerId: instanceId,
-        configTarget: config.configWatcher,
-        maxStalenessMs: config.maxStalenessMs,
-        explicitZones: config.zones,
-        apex,
-        onChange: (model, version) => {
-          cache.setConfigVersion(version);
-          const zones = model.zones.map((z) => z.apex).join(',');
-          if (zones !== lastZones) {
-            lastZones = zones;
-            logger.info({ zones: model.zones.map((z) => z.apex), policies: model.policies.size, configVersion: version }, 'zones changed');
-          }
-          if (model.outsideZones.length > 0) logger.warn({ domains: model.outsideZones }, 'domains outside every configured zone are not served');
-        },
-      });
-      shutdown.add('config-stream', () => domains.close());
-      const decisions = createDecisionClient({
-        targets: config.resolvers,
-        batchSize: config.batchSize,
-        flushDelayMs: config.flushDelayMs,
-        deadlineMs: config.deadlineMs,
-        onFailover: (from, to, reason) => {
-          gm.onFailover();
-          logger.warn({ from, to, reason }, 'decision stream failed over to another resolver');
-        },
-      });
-      shutdown.add('decision-stream', () => decisions.close());
-      const handler = createQueryHandler({
-        zones: () => domains.model,
-        apex,
-        configVersion: () => domains.version,
-        decisions,
-        cache,
-        maxUdpBytes: config.maxUdpBytes,
-        staleTtlS: config.staleTtlS,
-        onEvent: gm.onEvent,
-      });
-      metrics.gauge({ name: 'cdn_dns_cache_entries', help: 'Entries in the answer cache', collect() { this.set(cache.size); } });
-      metrics.gauge({ name: 'cdn_dns_decisions_pending', help: 'Queries waiting for a decision', collect() { this.set(decisions.pending); } });
-      const udp = await startUdpServer({
-        host: config.dnsHost,
-        port: config.dnsPort,
-        handler,
-        rateLimiter: createRateLimiter({ ratePerS: config.rrlRate, slip: config.rrlSlip }),
-        onDrop: (reason, error) => {
-          gm.onDrop(reason);
-          if (error) logger.debug({ err: error }, 'udp reply failed');
-        },
-      });
-      shutdown.add('udp', () => udp.close());
-      const tcp = await startTcpServer({
-        host: config.dnsHost,
-        port: config.dnsPort === 0 ? udp.port : config.dnsPort,
-        handler,
-        idleTimeoutMs: config.tcpIdleTimeoutMs,
-        maxMessageBytes: config.tcpMaxMessageBytes,
-        maxConnections: config.tcpMaxConnections,
-        onConnectionError: (reason) => gm.onDrop(`tcp-${reason}`),
-      });
-      shutdown.add('tcp', () => tcp.close(1000));
-      logger.info({ dns: `${config.dnsHost}:${udp.port}`, udpPort: udp.port, tcpPort: tcp.port, resolvers: config.resolvers, configWatcher: config.configWatcher }, 'dns-gateway listening');
-      return {
-        readiness: () => {
-          const reasons: string[] = [];
-          const s = domains.consumer.state;
-          if (s.version === 0) return { ready: false, reasons: ['no configuration yet (waiting for the config-watcher)'] };
-          if (s.stale) reasons.push(`config stream ${s.connected ? 'stale' : 'unreachable'}; serving the last known domains`);
-          return { ready: true, reasons };
-        },
-      };
-    },
-  });
-}
-
-/** A worker gets DNS_WORKERS=1 from the primary; a `--workers` flag would fork again. */
-function stripWorkers(args: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === '--workers') i++;
-    else if (!args[i]!.startsWith('--workers=')) out.push(args[i]!);
-  }
-  return out;
-}
+    shutdown.add('decision-stream', () => decisions.close());
+    const handler = createQueryHandler({
+      zones: () => domains.model,
+      apex,
+      configVersion: () => domains.version,
+      decisions,
+      cache,
+      maxUdpBytes: config.maxUdpBytes,
+      staleTtlS: config.staleTtlS,
+      traceRatio: config.traceRatio,
+      onEvent: gm.onEvent,
+    });
+    metrics.gauge({ name: 'cdn_dns_cache_entries', help: 'Entries in the answer cache', collect() { this.set(cache.size); } });
+    metrics.gauge({ name: 'cdn_dns_decisions_pending', help: 'Queries waiting for a decision', collect() { this.set(decisions.pending); } });
+    const udp = await startUdpServer({
+      host: config.dnsHost,
+      port: config.dnsPort,
+      handler,
+      rateLimiter: createRateLimiter({ ratePerS: config.rrlRate, slip: config.rrlSlip }),
+      onRateLimited: gm.onRateLimited,
+      onDrop: (reason, error) => {
+        gm.onDrop(reason);
+        if (error) logger.debug({ err: error }, 'udp reply failed');
+      },
+    });
+    shutdown.add('udp', () => udp.close());
+    const tcp = await startTcpServer({
+      host: config.dnsHost,
+      port: config.dnsPort === 0 ? udp.port : config.dnsPort,
+      handler,
+      idleTimeoutMs: config.tcpIdleTimeoutMs,
+      maxMessageBytes: config.tcpMaxMessageBytes,
+      maxConnections: config.tcpMaxConnections,
+      onConnectionError: (reason) => gm.onDrop(`tcp-${reason}`),
+    });
+    shutdown.add('tcp', () => tcp.close(1000));
+    const upstreams = createUpstreams();
+    upstreams.add({ name: 'config-watcher', target: () => config.configWatcher, state: () => domains.consumer.state, meanwhile: 'serving the last known domains', requiredForReady: 'configuration' });
+    logger.info({ dns: `${config.dnsHost}:${udp.port}`, udpPort: udp.port, tcpPort: tcp.port, resolvers: config.resolvers, configWatcher: config.configWatcher }, 'dns-gateway listening');
+    return {
+      readiness: () => upstreams.readiness(),
+    };
+  },
+});

@@ -91,6 +91,41 @@ describe('query handler', () => {
     expect(decisions.asked.map((a) => a.ecsSubnet)).toEqual(['', '']);
   });
 
+  it('echoes an IPv6 ECS option (family 2) with the decided scope; IPv6 source prefix 0 decides on the packet source, scope 0', async () => {
+    const { ask, decisions } = setup(() => decision(['2001:db8::11'], 48));
+    const r = (await ask(q('music.demo.example', 'AAAA', { ecs: [0, 2, 40, 0, 0x20, 0x01, 0x0d, 0xb8, 0x12] })))!;
+    expect(r.msg.answers).toMatchObject([{ type: 'AAAA', data: '2001:db8::11' }]);
+    expect(ecsOf(r.msg)).toMatchObject({ family: 2, sourcePrefixLength: 40, scopePrefixLength: 48, ip: '2001:db8:1200::' });
+    expect(decisions.asked[0]).toMatchObject({ clientIp: '', ecsSubnet: '2001:db8:1200:0:0:0:0:0/40' });
+    const zero = (await ask(q('music.demo.example', 'AAAA', { ecs: [0, 2, 0, 0] }), 'udp', '2001:db8:ffff::1'))!;
+    expect(ecsOf(zero.msg)).toMatchObject({ family: 2, sourcePrefixLength: 0, scopePrefixLength: 0 });
+    expect(decisions.asked[1]).toMatchObject({ clientIp: '2001:db8:ffff::1', ecsSubnet: '' });
+    // An IPv4 resolver sending an IPv6 /0 option: still its own address, scope 0.
+    const mixed = (await ask(q('music.demo.example', 'A', { ecs: [0, 2, 0, 0] }), 'udp', '198.51.100.7'))!;
+    expect(ecsOf(mixed.msg)).toMatchObject({ family: 2, sourcePrefixLength: 0, scopePrefixLength: 0 });
+    expect(decisions.asked[2]).toMatchObject({ clientIp: '198.51.100.7', ecsSubnet: '' });
+  });
+
+  it('answers FORMERR to every malformed ECS option, without asking for a decision', async () => {
+    const { ask, decisions } = setup(() => decision(['127.0.0.11'], 21));
+    const bad: Record<string, number[]> = {
+      'family 0': [0, 0, 24, 0, 1, 0, 8],
+      'family 3': [0, 3, 24, 0, 1, 0, 8],
+      'IPv4 /33': [0, 1, 33, 0, 1, 0, 8, 0, 0],
+      'IPv6 /129': [0, 2, 129, 0, ...new Array<number>(17).fill(0)],
+      'IPv4 bit past /23': [0, 1, 23, 0, 1, 0, 9],
+      'IPv6 bit past /20': [0, 2, 20, 0, 0x20, 0x01, 0x0d],
+      'address octets with /0': [0, 1, 0, 0, 1],
+      'option shorter than 4 bytes': [0, 1, 24],
+    };
+    for (const [what, ecs] of Object.entries(bad)) {
+      const r = (await ask(q('music.demo.example', 'A', { ecs })))!;
+      expect(rcode(r.msg), what).toBe('FORMERR');
+      expect(r.msg.id, what).toBe(77);
+    }
+    expect(decisions.asked).toEqual([]);
+  });
+
   it('serves repeat questions inside the scope from the cache, with the TTL counted down', async () => {
     const { ask, decisions, events, advance } = setup(() => decision(['127.0.0.11'], 21));
     await ask(q('music.demo.example', 'A', { ecs: [0, 1, 24, 0, 1, 0, 8] }));

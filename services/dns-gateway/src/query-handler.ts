@@ -1,4 +1,6 @@
 import { isIPv4, isIPv6 } from 'node:net';
+import { SpanAttributes, SpanNames } from '@cdn-sched/telemetry';
+import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { Status } from 'nice-grpc';
 import type { AnswerCache, ClientKey } from './answer-cache.js';
 import type { DecisionClient } from './decisions/decision-client.js';
@@ -44,6 +46,8 @@ export interface QueryHandlerOptions {
   maxUdpBytes: number;
   /** TTL of answers served stale when no resolver answers, seconds. */
   staleTtlS: number;
+  /** Share of policy-name queries traced with a `cdn.dns.query` span, 0–1. Defaults to 0.01. */
+  traceRatio?: number;
   onEvent?(event: QueryEvent): void;
 }
 
@@ -59,6 +63,8 @@ function clientAddress(address: string): { family: 1 | 2; text: string; bytes: U
   if (isIPv6(text)) return { family: 2, text, bytes: ipv6Bytes(text) };
   return undefined;
 }
+
+const tracer = trace.getTracer('cdn-sched.dns-gateway');
 
 function ipv6Bytes(text: string): Uint8Array {
   const out = new Uint8Array(16);
@@ -81,6 +87,7 @@ function ipv6Bytes(text: string): Uint8Array {
  */
 export function createQueryHandler(options: QueryHandlerOptions): QueryHandler {
   const { apex } = options;
+  const traceRatio = options.traceRatio ?? 0.01;
   const negativeTtlS = Math.min(apex.soaMinimumS, apex.apexTtlS);
 
   const soa = (zone: Zone, ttl: number): ReplyRecord => ({
@@ -120,13 +127,32 @@ export function createQueryHandler(options: QueryHandlerOptions): QueryHandler {
     return writeReply(to, reply, { limitBytes: limit === undefined ? undefined : Math.max(512, limit), advertisedUdpBytes: options.maxUdpBytes });
   };
 
-  const finish = (q: Query, reply: Reply, transport: Transport, cache: QueryEvent['cache'], decisionMs: number): Buffer => {
+  const finish = (q: Query, reply: Reply, transport: Transport, cache: QueryEvent['cache'], decisionMs: number, span?: Span): Buffer => {
     const out = send(q, reply, transport);
     emit(transport, q.qtype, reply, out.truncated, cache, decisionMs);
+    if (span) {
+      span.setAttributes({ 'cdn.dns.cache': cache, 'cdn.dns.rcode': reply.rcode, 'cdn.dns.truncated': out.truncated, 'cdn.dns.answers': reply.answers.length });
+      if (reply.ecsScope !== undefined) span.setAttribute('cdn.dns.ecs_scope', reply.ecsScope);
+      if (reply.rcode === Rcode.SERVFAIL) span.setStatus({ code: SpanStatusCode.ERROR, message: 'no decision within the deadline and nothing stale to serve' });
+    }
     return out.bytes;
   };
 
-  const decided = async (q: Query, zone: Zone, consistent: boolean, source: PacketSource, transport: Transport): Promise<Buffer | undefined> => {
+  /** A sampled query gets a span; its context travels with the decision request to the batch span. */
+  const traced = async (q: Query, zone: Zone, consistent: boolean, source: PacketSource, transport: Transport): Promise<Buffer | undefined> => {
+    if (!(traceRatio > 0 && Math.random() < traceRatio)) return decided(q, zone, consistent, source, transport, undefined);
+    const span = tracer.startSpan(SpanNames.dnsQuery, {
+      kind: SpanKind.SERVER,
+      attributes: { [SpanAttributes.domain]: q.name, 'cdn.dns.qtype': q.qtype, 'network.transport': transport, 'client.address': source.address },
+    });
+    try {
+      return await decided(q, zone, consistent, source, transport, span);
+    } finally {
+      span.end();
+    }
+  };
+
+  const decided = async (q: Query, zone: Zone, consistent: boolean, source: PacketSource, transport: Transport, span: Span | undefined): Promise<Buffer | undefined> => {
     const ecs = q.edns?.ecs;
     const useEcs = ecs !== undefined && ecs.sourcePrefixLength > 0;
     let client: ClientKey;
@@ -139,7 +165,7 @@ export function createQueryHandler(options: QueryHandlerOptions): QueryHandler {
       // No ECS, or SOURCE PREFIX-LENGTH 0 (RFC 7871 §7.1.2: the client asks us not to use its
       // subnet): the packet's source, i.e. the recursive resolver's own address, decides.
       const addr = clientAddress(source.address);
-      if (!addr) return finish(q, { rcode: Rcode.SERVFAIL, aa: true, answers: [], authorities: [] }, transport, 'none', Number.NaN);
+      if (!addr) return finish(q, { rcode: Rcode.SERVFAIL, aa: true, answers: [], authorities: [] }, transport, 'none', Number.NaN, span);
       client = { family: addr.family, address: addr.bytes, prefixLength: addr.family === 1 ? 32 : 128 };
       clientIp = addr.text;
     }
@@ -148,27 +174,29 @@ export function createQueryHandler(options: QueryHandlerOptions): QueryHandler {
     const hit = options.cache.get(q.name, q.qtype, client);
     if (hit?.fresh) {
       const d = hit.entry.value;
-      return finish(q, positive(zone, answerRecords(d, q.qtype, q.askedName, Math.min(d.ttlS, hit.ttlLeftS)), replyScope(d)), transport, 'hit', Number.NaN);
+      return finish(q, positive(zone, answerRecords(d, q.qtype, q.askedName, Math.min(d.ttlS, hit.ttlLeftS)), replyScope(d)), transport, 'hit', Number.NaN, span);
     }
     const t0 = performance.now();
-    const outcome = await options.decisions.decide({ clientIp, ecsSubnet, domain: q.name });
+    if (ecsSubnet) span?.setAttribute('cdn.dns.ecs_subnet', ecsSubnet);
+    const outcome = await options.decisions.decide({ clientIp, ecsSubnet, domain: q.name, trace: span?.spanContext() });
     const ms = performance.now() - t0;
     if (outcome.ok) {
+      if (span && outcome.response.answers.length > 0) span.setAttribute(SpanAttributes.selectedId, outcome.response.answers[0]!.nodeId);
       // The geo block decided; a consistent pick also depends on the client /24 (/56), so its
       // answer holds for no wider a subnet than that.
       let scope = outcome.response.ecsScope;
       if (consistent) scope = Math.max(scope, Math.min(client.prefixLength, client.family === 1 ? 24 : 56));
       const records = toDecisionRecords(outcome.response, scope);
       options.cache.set(q.name, q.qtype, client, scope, records.ttlS, records.configVersion, records);
-      return finish(q, positive(zone, answerRecords(records, q.qtype, q.askedName, records.ttlS), replyScope(records)), transport, 'miss', ms);
+      return finish(q, positive(zone, answerRecords(records, q.qtype, q.askedName, records.ttlS), replyScope(records)), transport, 'miss', ms, span);
     }
-    if (!outcome.transport && outcome.code === Status.NOT_FOUND) return finish(q, nxdomain(zone), transport, 'miss', ms);
+    if (!outcome.transport && outcome.code === Status.NOT_FOUND) return finish(q, nxdomain(zone), transport, 'miss', ms, span);
     if (outcome.transport && hit) {
       // Last answer for this key, younger than the staleness bound (RFC 8767 serve-stale).
       const d = hit.entry.value;
-      return finish(q, positive(zone, answerRecords(d, q.qtype, q.askedName, Math.min(d.ttlS, options.staleTtlS)), replyScope(d)), transport, 'stale', ms);
+      return finish(q, positive(zone, answerRecords(d, q.qtype, q.askedName, Math.min(d.ttlS, options.staleTtlS)), replyScope(d)), transport, 'stale', ms, span);
     }
-    return finish(q, { rcode: Rcode.SERVFAIL, aa: false, answers: [], authorities: [] }, transport, 'miss', ms);
+    return finish(q, { rcode: Rcode.SERVFAIL, aa: false, answers: [], authorities: [] }, transport, 'miss', ms, span);
   };
 
   const answer = (q: Query, source: PacketSource, transport: Transport): Buffer | undefined | Promise<Buffer | undefined> => {
@@ -192,7 +220,7 @@ export function createQueryHandler(options: QueryHandlerOptions): QueryHandler {
       if (q.qtype === QType.SOA || q.qtype === QType.NS) return finish(q, positive(zone, answers, undefined, additionals), transport, 'none', Number.NaN);
     }
     if (match.policy && (q.qtype === QType.A || q.qtype === QType.AAAA || q.qtype === QType.CNAME || q.qtype === QType.ANY)) {
-      return decided(q, zone, match.policy.consistent, source, transport);
+      return traced(q, zone, match.policy.consistent, source, transport);
     }
     if (match.nsHost) answers.push(...nsHostRecords(q.askedName, q.qtype));
     if (match.apex || match.policy || match.nsHost || match.nonTerminal) return finish(q, positive(zone, answers, undefined, additionals), transport, 'none', Number.NaN);

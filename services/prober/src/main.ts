@@ -7,7 +7,7 @@ const spec = {
   ...etcdSettings,
   ...configWatcherSetting,
   ...grpcSettings(50052),
-  weightCalculators: { type: 'list', env: 'WEIGHT_CALCULATORS', flag: 'weight-calculators', default: ['127.0.0.1:50053'], description: 'every weight-calculator replica (results go to all)' },
+  weightCalculators: { type: 'list', env: 'WEIGHT_CALCULATORS', flag: 'weight-calculators', default: ['127.0.0.1:50053'], description: 'every weight-calculator replica (results go to all): host:port entries, or dns:///name:port for every address of a name (re-resolved every 5 s)' },
   replicationFactor: { type: 'int', env: 'REPLICATION_FACTOR', flag: 'replication-factor', default: 2, min: 1, description: 'probers per node (capped by the number of probers)' },
   memberTtlS: { type: 'int', env: 'MEMBER_TTL_S', flag: 'member-ttl-s', default: 5, min: 1, description: 'membership lease TTL, seconds: a dead prober\'s nodes move within this' },
   intervalMs: { type: 'int', env: 'PROBE_INTERVAL_MS', flag: 'probe-interval-ms', default: 5000, min: 100, description: 'default probe interval, milliseconds' },

@@ -181,19 +181,21 @@ describe('prober (real etcd, config-watcher process, fake fleet, gRPC sink)', ()
     try {
       probers.push(await startServiceProcess({ service: 'prober', env: env('p1') }));
       probers.push(await startServiceProcess({ service: 'prober', env: env('p2') }));
-      await new Promise((r) => setTimeout(r, 1500));
-      let t = Date.now();
-      await waitFor(() => { const c = sink.coverage(t); return ids.every((id) => c.get(id)?.size === 2); }, { timeoutMs: 10_000, message: 'every node seen by both of 2 probers' });
+      await waitFor(() => { const c = sink.coverage(Date.now() - 2000); return ids.every((id) => c.get(id)?.size === 2); }, { timeoutMs: 20_000, message: 'every node seen by both of 2 probers' });
 
       probers.push(await startServiceProcess({ service: 'prober', env: env('p3') }));
-      await new Promise((r) => setTimeout(r, 1500));
-      t = Date.now();
-      await new Promise((r) => setTimeout(r, 1200));
-      const c3 = sink.coverage(t);
-      expect(ids.every((id) => c3.get(id)?.size === 2)).toBe(true);
-      const share = ['p1', 'p2', 'p3'].map((p) => ids.filter((id) => c3.get(id)!.has(p)).length);
+      // Judged over a sliding window of about six probe intervals: while the assignment moves, a node
+      // may briefly be reported by three probers; once it settles, by exactly two, p3 among them.
+      let share: number[] = [];
+      await waitFor(
+        () => {
+          const c3 = sink.coverage(Date.now() - 2000);
+          share = ['p1', 'p2', 'p3'].map((p) => ids.filter((id) => c3.get(id)?.has(p)).length);
+          return ids.every((id) => c3.get(id)?.size === 2) && Math.min(...share) > 0;
+        },
+        { timeoutMs: 20_000, message: 'every node seen by exactly 2 of 3 probers, each prober with a share' },
+      );
       expect(share.reduce((a, b) => a + b, 0)).toBe(ids.length * 2);
-      expect(Math.min(...share)).toBeGreaterThan(0);
 
       const killedAt = Date.now();
       await probers[0]!.kill();
@@ -210,7 +212,8 @@ describe('prober (real etcd, config-watcher process, fake fleet, gRPC sink)', ()
       for (const p of probers) await p.stop();
       await etcdClient.deletePrefix(`${prefix}nodes/`);
     }
-  }, 60_000);
+    // Three prober processes start one after another: generous for a loaded machine.
+  }, 150_000);
 
   it('shuts down gracefully on SIGTERM: exit 0 within the bound and its membership lease released at once', async () => {
     const p = await startServiceProcess({

@@ -8,7 +8,8 @@ import {
   type serviceDefinitions,
   type StatusResponse,
 } from '@cdn-sched/proto';
-import { breakerStatusMessage, createConfigConsumer, nodeChanges, streamStatusMessage, type ConfigEntry, type StreamConsumer } from '@cdn-sched/stream';
+import { createUpstreams } from '@cdn-sched/service-kit';
+import { breakerStatusMessage, createConfigConsumer, nodeChanges, type ConfigEntry, type StreamConsumer } from '@cdn-sched/stream';
 import type { ServiceImplementation } from 'nice-grpc';
 import { createMembership, type Membership } from './membership.js';
 import {
@@ -23,6 +24,7 @@ import {
   type ProbeRunnerOptions,
 } from './probing/index.js';
 import type { Transport } from '@cdn-sched/transport';
+import { createReportTargets, type ReportTarget } from './report-targets.js';
 import { createReporter, type Reporter } from './reporter.js';
 
 /** Options of {@link createProber}. */
@@ -30,8 +32,10 @@ export interface ProberOptions {
   proberId: string;
   /** config-watcher address. */
   configTarget: string;
-  /** Every weight-calculator replica: results go to all of them. */
+  /** Every weight-calculator replica (`host:port`, or `dns:///name:port` for every address of the name): results go to all of them. */
   weightTargets: readonly string[];
+  /** How often `dns:///` weight-calculator names are resolved again, milliseconds. Defaults to 5000. */
+  resolveIntervalMs?: number;
   /** etcd for membership; absent = this prober alone probes everything (tests, single node). */
   client?: EtcdClient;
   /** Key prefix. Defaults to "/cdn/". */
@@ -87,17 +91,36 @@ export function createProber(options: ProberOptions): Prober {
       reassign();
     },
   });
-  const reporters = options.weightTargets.map((target) =>
+  // One reporter per weight-calculator replica; `dns:///` entries are expanded to every address.
+  const reporterMap = new Map<string, Reporter>();
+  let reporters: Reporter[] = [];
+  const newReporter = (t: ReportTarget): Reporter =>
     createReporter({
       proberId: options.proberId,
-      target,
+      target: t.target,
+      serverName: t.serverName,
       transport: options.transport,
-      onStateChange: (connected, error) => log(connected ? 'info' : 'warn', connected ? 'reporting to weight-calculator' : 'weight-calculator unreachable; buffering latest result per node', { target, error }),
+      onStateChange: (connected, error) => log(connected ? 'info' : 'warn', connected ? 'reporting to weight-calculator' : 'weight-calculator unreachable; buffering latest result per node', { target: t.target, error }),
       onAck: (ack) => {
-        if (ack.rejected > 0) log('warn', 'weight-calculator rejected results', { target, rejected: ack.rejected, errors: ack.errors });
+        if (ack.rejected > 0) log('warn', 'weight-calculator rejected results', { target: t.target, rejected: ack.rejected, errors: ack.errors });
       },
-    }),
-  );
+    });
+  const reportTargets = createReportTargets({
+    entries: options.weightTargets,
+    resolveIntervalMs: options.resolveIntervalMs,
+    onChange: (targets) => {
+      const wanted = new Set(targets.map((t) => t.target));
+      for (const [key, reporter] of reporterMap) {
+        if (wanted.has(key)) continue;
+        reporterMap.delete(key);
+        void reporter.close();
+      }
+      for (const t of targets) if (!reporterMap.has(t.target)) reporterMap.set(t.target, newReporter(t));
+      reporters = [...reporterMap.values()];
+      log('info', 'weight-calculator replicas', { targets: [...wanted] });
+    },
+    onError: (entry, error) => log('warn', 'weight-calculator name did not resolve; keeping the last addresses', { entry, error: error.message }),
+  });
   const scheduler = createProbeScheduler({
     defaults: options.defaults,
     maxConcurrency: options.maxConcurrency,
@@ -147,14 +170,14 @@ export function createProber(options: ProberOptions): Prober {
     });
   };
 
+  const upstreams = createUpstreams();
+  upstreams.add({ name: 'config-watcher', target: () => options.configTarget, state: () => config.state, meanwhile: 'probing the last known nodes', requiredForReady: 'configuration' });
   const readiness = (): { ready: boolean; reasons: string[] } => {
-    const reasons: string[] = [];
-    if (config.state.version === 0) return { ready: false, reasons: [`no configuration from ${options.configTarget} yet${config.state.lastError ? `: ${config.state.lastError}` : ''}`] };
-    if (config.state.stale) reasons.push(`config stream stale for ${Math.round(config.state.stalenessMs)} ms`);
-    if (options.client && !membership?.registered) reasons.push('not registered in etcd (membership lease missing)');
+    const extra: string[] = [];
+    if (options.client && !membership?.registered) extra.push('not registered in etcd (membership lease missing)');
     const down = reporters.filter((x) => !x.connected && x.pending > 0).map((x) => x.breakerStatus().name.slice('report.'.length));
-    if (down.length > 0) reasons.push(`weight-calculator unreachable: ${down.join(', ')} (keeping the latest result per node)`);
-    return { ready: true, reasons };
+    if (down.length > 0) extra.push(`weight-calculator unreachable: ${down.join(', ')} (keeping the latest result per node)`);
+    return upstreams.readiness(extra);
   };
 
   function status(): StatusResponse {
@@ -171,7 +194,7 @@ export function createProber(options: ProberOptions): Prober {
       version: BigInt(c.version),
       epoch: c.epoch,
       breakers: breakers.map(breakerStatusMessage),
-      streams: [streamStatusMessage('config-watcher', options.configTarget, c)],
+      streams: upstreams.streams(),
       watchLatencyP99Ms: Number.isFinite(c.watchLatencyP99Ms) ? c.watchLatencyP99Ms : 0,
       gauges: {
         assigned_nodes: assigned.length,
@@ -198,7 +221,9 @@ export function createProber(options: ProberOptions): Prober {
     },
     scheduler,
     config,
-    reporters,
+    get reporters() {
+      return reporters;
+    },
     get members() {
       return members;
     },
@@ -211,6 +236,7 @@ export function createProber(options: ProberOptions): Prober {
       await membership?.close();
       await config.close();
       await scheduler.close();
+      reportTargets.close();
       for (const x of reporters) await x.close();
     },
   };

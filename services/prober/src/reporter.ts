@@ -9,6 +9,8 @@ export interface ReporterOptions {
   proberId: string;
   /** weight-calculator address, `host:port`. */
   target: string;
+  /** Name expected in its certificate when `target` is one address of a DNS name. Defaults to the target's host. */
+  serverName?: string;
   /** Results per batch at most. Defaults to 500. */
   maxBatch?: number;
   /** A batch leaves at least this often while results wait, milliseconds. Defaults to 50. */
@@ -51,7 +53,7 @@ export function createReporter(options: ReporterOptions): Reporter {
   const pending = new Map<string, ProbeResult>();
   const inFlight = new Map<bigint, ProbeResult[]>();
   const controller = new AbortController();
-  const channel: Channel = (options.transport ?? plaintextTransport()).channel(options.target);
+  const channel: Channel = (options.transport ?? plaintextTransport()).channel(options.target, { serverName: options.serverName });
   const client = createClient(serviceDefinitions.weightCalculator, channel);
   const backoff = createBackoff({ baseMs: 100, maxMs: 2000 });
   // Short reset: results must flow again within a couple of seconds of the weight-calculator's return.
@@ -87,12 +89,15 @@ export function createReporter(options: ReporterOptions): Reporter {
     while (!signal.aborted) {
       if (pending.size === 0 || inFlight.size >= maxInFlight) {
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, flushMs);
-          wake = () => {
+          const done = (): void => {
             clearTimeout(timer);
+            // Removed every round: an idle stream waits here every flushMs for its whole life.
+            signal.removeEventListener('abort', done);
             resolve();
           };
-          signal.addEventListener('abort', wake, { once: true });
+          const timer = setTimeout(done, flushMs);
+          wake = done;
+          signal.addEventListener('abort', done, { once: true });
         });
         wake = undefined;
         continue;

@@ -126,11 +126,8 @@ await runService({
       () => undefined,
     );
     return {
-      readiness: () => {
-        if (!state.table) return { ready: false, reasons: ['no routing state yet (waiting for the config-watcher)', ...state.reasons()] };
-        // Stale but answering: still ready (answers are marked degraded), and /readyz says why.
-        return { ready: true, reasons: state.reasons() };
-      },
+      // Stale but answering: still ready (answers are marked degraded), and /readyz says why.
+      readiness: () => (state.table ? state.upstreams.readiness() : { ready: false, reasons: ['no routing state yet', ...state.reasons()] }),
     };
   },
 });

@@ -285,7 +285,7 @@ describe('weight-calculator (real etcd, config-watcher and prober processes, fak
         }),
       ),
     );
-  }, 60_000);
+  }, 120_000);
 
   afterAll(async () => {
     await Promise.all(probers.map((p) => p.stop()));
@@ -296,7 +296,7 @@ describe('weight-calculator (real etcd, config-watcher and prober processes, fak
     await configWatcher?.stop();
     etcdClient?.close();
     await etcd?.stop();
-  }, 60_000);
+  }, 120_000);
 
   it('takes a failing edge to weight 0 within F × interval, and brings it back after U successes with slow start', async () => {
     const rec = recordWeights(calcServer.address);

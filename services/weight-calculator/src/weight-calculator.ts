@@ -1,15 +1,14 @@
 import { create } from '@bufbuild/protobuf';
 import { createElection, type Election, type EtcdClient } from '@cdn-sched/etcd';
 import {
-  BreakerStatusSchema,
   StatusResponseSchema,
-  StreamStatusSchema,
   UpstreamHealthSchema,
   type serviceDefinitions,
   type StatusResponse,
   type UpstreamHealth,
 } from '@cdn-sched/proto';
 import {
+  breakerStatusMessage,
   createConfigConsumer,
   createVersionedStore,
   createWeightsEncoder,
@@ -22,9 +21,10 @@ import {
   type StreamConsumer,
   type WeightEntry,
 } from '@cdn-sched/stream';
+import { createUpstreams, ServiceError } from '@cdn-sched/service-kit';
 import type { Transport } from '@cdn-sched/transport';
 import { peerIdentities } from '@cdn-sched/transport';
-import { ServerError, Status, type ServiceImplementation } from 'nice-grpc';
+import { Status, type ServiceImplementation } from 'nice-grpc';
 import { createWeightTable, type WeightTableOptions } from './domain/index.js';
 import type { DecodeOutcome } from './report-codec.js';
 import { createReporterAuthorization, type RefusalReason, type ReporterAuthorization, type ReporterStream } from './reporter-authorization.js';
@@ -178,10 +178,11 @@ export function createWeightCalculator(options: WeightCalculatorOptions): Weight
     });
   }
 
+  const upstreams = createUpstreams();
+  upstreams.add({ name: 'config-watcher', target: () => options.configTarget, state: () => config.state, meanwhile: 'weighing the last known nodes', requiredForReady: 'configuration' });
   const upstream = (): UpstreamHealth => {
     const c = config.state;
-    const reasons = [];
-    if (c.stale) reasons.push(`config stream stale (${Number.isFinite(c.stalenessMs) ? `${Math.round(c.stalenessMs)} ms` : 'never received'}${c.lastError ? `: ${c.lastError}` : ''})`);
+    const reasons = upstreams.reasons();
     if (stats.reporters === 0) reasons.push('no prober connected');
     return create(UpstreamHealthSchema, {
       healthy: reasons.length === 0,
@@ -204,14 +205,14 @@ export function createWeightCalculator(options: WeightCalculatorOptions): Weight
         for await (const batch of requests) {
           // The wire decoder's findings (report-codec.ts); absent when the generic decoder was used.
           const decoded = batch as typeof batch & Partial<DecodeOutcome>;
-          if (decoded.malformed !== undefined) throw new ServerError(Status.INVALID_ARGUMENT, decoded.malformed);
+          if (decoded.malformed !== undefined) throw new ServiceError(Status.INVALID_ARGUMENT, 'malformed-report', decoded.malformed);
           if (authorization) {
             // Checked before anything reaches the table: a refused caller has no effect on any weight.
             const verdict = await authorization.check(stream, batch.proberId, identities);
             if (!verdict.ok) {
               stats.refusedReporters++;
               options.onReporterRefused?.(verdict.reason, batch.proberId, identities, verdict.message);
-              throw new ServerError(Status.PERMISSION_DENIED, verdict.message);
+              throw new ServiceError(Status.PERMISSION_DENIED, verdict.reason.replaceAll('_', '-'), verdict.message);
             }
           }
           const receivedAtMs = now();
@@ -247,16 +248,11 @@ export function createWeightCalculator(options: WeightCalculatorOptions): Weight
     },
   };
 
-  const readiness = (): { ready: boolean; reasons: string[] } => {
-    if (config.state.version === 0) return { ready: false, reasons: [`no configuration from the config-watcher at ${options.configTarget} yet${config.state.lastError ? `: ${config.state.lastError}` : ''}`] };
-    const u = upstream();
-    return { ready: true, reasons: u.healthy ? [] : [u.reason] };
-  };
+  const readiness = (): { ready: boolean; reasons: string[] } => upstreams.readiness(stats.reporters === 0 ? ['no prober connected'] : []);
 
   function status(): StatusResponse {
     const r = readiness();
     const c = config.state;
-    const b = config.breakerStatus();
     return create(StatusResponseSchema, {
       service: 'weight-calculator',
       instanceId: options.instanceId,
@@ -265,18 +261,8 @@ export function createWeightCalculator(options: WeightCalculatorOptions): Weight
       reasons: r.reasons,
       version: BigInt(store.version),
       epoch: store.epoch,
-      breakers: [create(BreakerStatusSchema, { name: b.name, state: b.state, timeoutMs: b.timeoutMs, resetTimeoutMs: b.resetTimeoutMs, failures: BigInt(b.failures), successes: BigInt(b.successes), opens: BigInt(b.opens) })],
-      streams: [
-        create(StreamStatusSchema, {
-          name: 'config-watcher',
-          target: options.configTarget,
-          connected: c.connected,
-          version: BigInt(c.version),
-          epoch: c.epoch,
-          stalenessMs: BigInt(Number.isFinite(c.stalenessMs) ? Math.round(c.stalenessMs) : 0),
-          stale: c.stale,
-        }),
-      ],
+      breakers: [breakerStatusMessage(config.breakerStatus())],
+      streams: upstreams.streams(),
       watchLatencyP99Ms: Number.isFinite(c.watchLatencyP99Ms) ? c.watchLatencyP99Ms : 0,
       gauges: {
         leader: election?.isLeader ? 1 : 0,

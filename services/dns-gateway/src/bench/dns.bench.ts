@@ -1,27 +1,44 @@
 /**
  * DNS benchmark (`npm run bench -- dns`): dnsperf against, in one run,
- * - the dns-gateway (1 worker) with its answer cache, and without it (every query decided by the
- *   resolver over ResolveStream), in front of a real local mesh (etcd, config-watcher,
- *   weight-calculator, resolver; no probers: edges answer at their cold-start weight);
+ * - the dns-gateway (1 worker) with its answer cache (the hit path), and without it (every query
+ *   decided by the resolver over ResolveStream), in front of a real local mesh (etcd,
+ *   config-watcher, weight-calculator, resolver; no probers: edges answer at their cold-start weight);
  * - a bare Node `dgram` responder answering a fixed record (the platform's floor);
- * - gdnsd 3 with one UDP thread and a static zone with the same names (the C ceiling);
- * - with BENCH_WORKERS2=1, the gateway with `--workers 2` and its cache.
- * Each target is pinned to CPU 0 and dnsperf to CPU 1 (taskset), so they do not share a core.
- * Per target: a closed-loop throughput run (BENCH_SECONDS [5], 100 queries outstanding), then a
- * latency run at half that rate with dnsperf's per-query output (-v) for p50/p99; CPU per query
- * from /proc/<pid>/stat. dnsperf cannot vary the ECS option per query, so every query carries
- * one fixed option (1.0.8.0/24) and cache-on runs measure the cache's hit path.
- * Needs dnsperf and gdnsd (Debian: apt-get install dnsperf gdnsd); a missing gdnsd is reported
- * and skipped. Prints one JSON line per figure.
+ * - gdnsd 3 with one UDP thread and a static zone with the same names (the C ceiling; static
+ *   records, no geoip/weighted plugin);
+ * - PowerDNS Authoritative (bind backend, one receiver thread, packet and query caches off) with
+ *   the same names static, and as LUA records doing a weighted pick per query (`pickwrandom`);
+ * - the gateway with `--workers 1` and `--workers 2`, cache on, neither it nor dnsperf pinned
+ *   (the machine has 2 cores: the pinned runs give the gateway one core, so they cannot show scaling).
+ * Pinned runs put every thread of the target on CPU 0 and dnsperf on CPU 1 (taskset), so they do
+ * not share a core; the mesh behind the gateway is not pinned. BENCH_PIN=0 pins nothing (on a
+ * machine shared with other work a pinned process is starved).
+ * Every target is started first; then BENCH_REPEATS [3] rounds go round-robin over the targets, each
+ * a closed-loop throughput run (BENCH_SECONDS [3] seconds, 100 queries outstanding) and a latency
+ * run at half that rate with dnsperf's per-query output (-v) for p50/p99; CPU per query from /proc
+ * (the target's whole process tree). Figures are the median of the rounds. dnsperf sends one fixed EDNS Client Subnet option (1.0.8.0/24) with every query
+ * (it cannot vary it per query), so cache-on runs measure the cache's hit path.
+ * BENCH_ONLY selects targets by name; BENCH_PROFILE_DIR makes the gateways write CPU profiles.
+ * Needs dnsperf, gdnsd and pdns-server + pdns-backend-bind (Debian: apt-get install dnsperf gdnsd
+ * pdns-server pdns-backend-bind); a missing gdnsd or PowerDNS is reported and skipped.
+ * Prints one JSON line per figure.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLocalMesh, startMeshDnsGateway, type MeshDnsGateway } from '@cdn-sched/local-mesh';
-import { getFreePort } from '@cdn-sched/local-processes';
+import { createLocalMesh } from '@cdn-sched/local-mesh';
+import { getFreePort, startServiceProcess, type ServiceProcess } from '@cdn-sched/local-processes';
 
-const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3);
+const REPEATS = Number(process.env['BENCH_REPEATS'] ?? 3);
+/** BENCH_PIN=0 leaves every process unpinned (a machine shared with other work starves a pinned one). */
+const PIN = process.env['BENCH_PIN'] !== '0';
+/** BENCH_ONLY=floor,cache on: only targets whose name contains one of these (all when unset). */
+const ONLY = (process.env['BENCH_ONLY'] ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+const wanted = (name: string): boolean => ONLY.length === 0 || ONLY.some((o) => name.includes(o));
+/** BENCH_PROFILE_DIR=<dir>: the gateways write a V8 CPU profile there when they stop (open it in Chrome DevTools). */
+const PROFILE_DIR = process.env['BENCH_PROFILE_DIR'];
 const ECS_OPTION = '8:0001180001000800'; // family 1, /24, scope 0, 1.0.8.0
 const BENCH = 'dns';
 
@@ -29,6 +46,8 @@ interface Target {
   name: string;
   port: number;
   pid: number;
+  /** Pin the target to CPU 0 and dnsperf to CPU 1. */
+  pinned: boolean;
 }
 interface Measured {
   qps: number;
@@ -50,16 +69,50 @@ function run(cmd: string, args: readonly string[], timeoutMs: number): Promise<s
   });
 }
 
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 10 ms
+/** The pid and every descendant (cluster workers, gdnsd's threads are in its own /proc entry). */
+function processTree(pid: number): number[] {
+  const parents = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const ppid = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) out.push(...(parents.get(out[i]!) ?? []));
+  return out;
 }
 
-async function measure(t: Target, queryFile: string): Promise<Measured> {
-  await run('taskset', ['-pc', '0', String(t.pid)], 5000).catch(() => '');
-  const perf = ['taskset', '-c', '1', 'dnsperf', '-s', '127.0.0.1', '-p', String(t.port), '-d', queryFile, '-E', ECS_OPTION, '-q', '100', '-t', '2'];
-  // Warm-up (JIT, caches), then the throughput run.
-  await run(perf[0]!, [...perf.slice(1), '-l', '1'], 30_000);
+/** utime + stime of the process tree, seconds (clock ticks of 10 ms). */
+function cpuSeconds(pid: number): number {
+  let sum = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      sum += (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return sum;
+}
+
+const median = (xs: number[]): number => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/** dnsperf's command line for a target (on CPU 1 when the target is pinned to CPU 0), without -l. */
+function dnsperf(t: Target, queryFile: string): string[] {
+  return [...(t.pinned ? ['taskset', '-c', '1'] : []), 'dnsperf', '-s', '127.0.0.1', '-p', String(t.port), '-d', queryFile, '-E', ECS_OPTION, '-q', '100', '-t', '2'];
+}
+
+async function measureOnce(t: Target, queryFile: string): Promise<Measured> {
+  const perf = dnsperf(t, queryFile);
   const cpu0 = cpuSeconds(t.pid);
   const out = await run(perf[0]!, [...perf.slice(1), '-l', String(SECONDS)], (SECONDS + 20) * 1000);
   const cpu1 = cpuSeconds(t.pid);
@@ -67,7 +120,7 @@ async function measure(t: Target, queryFile: string): Promise<Measured> {
   const sent = Number(/Queries sent:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const qps = Number(/Queries per second:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
   // Latency at half the saturation rate, from dnsperf's per-query lines ("> NOERROR name type 0.000123").
-  const verbose = await run(perf[0]!, [...perf.slice(1), '-l', '3', '-Q', String(Math.max(100, Math.round(qps / 2))), '-v'], 60_000);
+  const verbose = await run(perf[0]!, [...perf.slice(1), '-l', '2', '-Q', String(Math.max(100, Math.round(qps / 2))), '-v'], 60_000);
   const lat: number[] = [];
   for (const line of verbose.split('\n')) {
     if (!line.startsWith('>')) continue;
@@ -79,35 +132,114 @@ async function measure(t: Target, queryFile: string): Promise<Measured> {
   return { qps, lossPct: sent ? ((sent - completed) / sent) * 100 : 100, cpuUsPerQuery: completed ? ((cpu1 - cpu0) * 1e6) / completed : Number.NaN, p50Ms: pct(0.5), p99Ms: pct(0.99) };
 }
 
+/** Pins a pinned target's every thread to CPU 0, then warms it up for 1 s (JIT, caches). */
+async function prepare(t: Target, queryFile: string): Promise<void> {
+  if (t.pinned) for (const p of processTree(t.pid)) await run('taskset', ['-a', '-pc', '0', String(p)], 5000).catch(() => '');
+  const warmUp = dnsperf(t, queryFile);
+  await run(warmUp[0]!, [...warmUp.slice(1), '-l', '1'], 30_000);
+}
+
+/** Median of each figure over the rounds. */
+function summarise(t: Target, rounds: readonly Measured[]): Measured {
+  process.stderr.write(`${t.name}: QPS ${rounds.map((r) => Math.round(r.qps)).join(' / ')}; p99 ${rounds.map((r) => r.p99Ms.toFixed(2)).join(' / ')} ms\n`);
+  const m = (k: keyof Measured): number => median(rounds.map((r) => r[k]));
+  return { qps: m('qps'), lossPct: m('lossPct'), cpuUsPerQuery: m('cpuUsPerQuery'), p50Ms: m('p50Ms'), p99Ms: m('p99Ms') };
+}
+
+function waitForStderr(child: ChildProcess, text: string, timeoutMs: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    let err = '';
+    const timer = setTimeout(() => resolve(false), timeoutMs);
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (err.includes(text)) {
+        clearTimeout(timer);
+        resolve(true);
+      }
+    });
+    child.once('error', () => resolve(false));
+    child.once('exit', () => resolve(false));
+  });
+}
+
 async function startBare(): Promise<{ target: Target; child: ChildProcess }> {
   const child = spawn(process.execPath, [join(import.meta.dirname, 'bare-responder.js'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.once('data', (d: Buffer) => resolve(Number(/listening (\d+)/.exec(d.toString())?.[1])));
     child.once('exit', (c) => reject(new Error(`bare responder exited with ${c}`)));
   });
-  return { target: { name: 'node dgram floor', port, pid: child.pid! }, child };
+  return { target: { name: 'node dgram floor', port, pid: child.pid!, pinned: PIN }, child };
 }
+
+/** The same names as the mesh serves, static: music one A, video two A (what the decisions return). */
+const STATIC_RECORDS = 'music 60 IN A 127.0.0.11\nvideo 30 IN A 127.0.0.11\nvideo 30 IN A 127.0.0.12\n';
 
 async function startGdnsd(dir: string): Promise<{ target: Target; child: ChildProcess } | undefined> {
   const port = await getFreePort();
   mkdirSync(join(dir, 'zones'), { recursive: true });
   writeFileSync(join(dir, 'config'), `options => {\n  listen => [ 127.0.0.1:${port} ]\n  udp_threads => 1\n  tcp_threads => 1\n  run_dir => ${dir}/run\n  state_dir => ${dir}/state\n}\n`);
-  writeFileSync(join(dir, 'zones', 'bench.example'), '@ 30 SOA ns1 hostmaster 1 3600 600 86400 30\n@ 3600 NS ns1\nns1 A 127.0.0.1\nmusic 60 A 127.0.0.11\nvideo 30 A 127.0.0.11\nvideo 30 A 127.0.0.12\n');
+  writeFileSync(join(dir, 'zones', 'bench.example'), `@ 30 SOA ns1 hostmaster 1 3600 600 86400 30\n@ 3600 NS ns1\nns1 A 127.0.0.1\n${STATIC_RECORDS}`);
   const child = spawn('gdnsd', ['-c', dir, 'start'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const ok = await new Promise<boolean>((resolve) => {
-    let err = '';
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (err.includes('DNS listeners started')) resolve(true);
-    });
-    child.once('error', () => resolve(false));
-    child.once('exit', () => resolve(false));
-  });
-  if (!ok) {
+  if (!(await waitForStderr(child, 'DNS listeners started', 20_000))) {
+    child.kill('SIGKILL');
     process.stderr.write('gdnsd did not start (Debian: apt-get install gdnsd); skipped\n');
     return undefined;
   }
-  return { target: { name: 'gdnsd 1 thread', port, pid: child.pid! }, child };
+  return { target: { name: 'gdnsd 1 thread', port, pid: child.pid!, pinned: PIN }, child };
+}
+
+/**
+ * PowerDNS Authoritative, bind backend, one receiver thread, its packet and query caches off (so
+ * LUA records run per query, as the gateway decides per query with its cache off).
+ */
+async function startPowerDns(dir: string, lua: boolean): Promise<{ target: Target; child: ChildProcess } | undefined> {
+  const port = await getFreePort();
+  mkdirSync(dir, { recursive: true });
+  const records = lua
+    ? // A weighted pick per query among the three edges (the gateway's weighted strategy).
+      `music 60 IN LUA A "pickwrandom({{100,'127.0.0.11'},{100,'127.0.0.12'},{100,'127.0.0.13'}})"\nvideo 30 IN LUA A "pickwrandom({{100,'127.0.0.11'},{100,'127.0.0.12'},{100,'127.0.0.13'}})"\n`
+    : STATIC_RECORDS;
+  writeFileSync(join(dir, 'bench.example.zone'), `$ORIGIN bench.example.\n@ 30 IN SOA ns1 hostmaster 1 3600 600 86400 30\n@ 3600 IN NS ns1\nns1 IN A 127.0.0.1\n${records}`);
+  writeFileSync(join(dir, 'named.conf'), `zone "bench.example" { type master; file "${dir}/bench.example.zone"; };\n`);
+  writeFileSync(
+    join(dir, 'pdns.conf'),
+    [
+      'launch=bind',
+      `bind-config=${dir}/named.conf`,
+      'local-address=127.0.0.1',
+      `local-port=${port}`,
+      `socket-dir=${dir}`,
+      'enable-lua-records=yes',
+      'receiver-threads=1',
+      'distributor-threads=1',
+      'guardian=no',
+      'daemon=no',
+      'disable-syslog=yes',
+      'security-poll-suffix=',
+      'cache-ttl=0',
+      'query-cache-ttl=0',
+      'negquery-cache-ttl=0',
+      'loglevel=6',
+      '',
+    ].join('\n'),
+  );
+  const child = spawn('pdns_server', [`--config-dir=${dir}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const started = (await waitForStderr(child, 'Done parsing domains', 20_000)) && (await run('dig', ['@127.0.0.1', '-p', String(port), 'music.bench.example', '+short', '+tries=5'], 20_000).catch(() => '')).includes('127.0.0.');
+  if (!started) {
+    child.kill('SIGKILL');
+    process.stderr.write('pdns_server did not start (Debian: apt-get install pdns-server pdns-backend-bind); skipped\n');
+    return undefined;
+  }
+  return { target: { name: lua ? 'powerdns LUA' : 'powerdns static', port, pid: child.pid!, pinned: PIN }, child };
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await gone;
+  clearTimeout(timer);
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'dns-bench-'));
@@ -126,34 +258,65 @@ const mesh = await createLocalMesh({
   probers: 0,
   edgeHostOf: (i) => `127.0.0.${11 + i}`,
 });
+/**
+ * A gateway in front of the mesh, as the local mesh starts one but with a start bound for several
+ * workers on a loaded machine (each worker loads the service on its own); ready once every worker
+ * listens.
+ */
+async function startGateway(env: Record<string, string>): Promise<{ process: ServiceProcess; port: number }> {
+  const workers = Number(env['DNS_WORKERS'] ?? 1);
+  const process = await startServiceProcess({
+    service: 'dns-gateway',
+    env: { LOG_LEVEL: 'info', CONFIG_WATCHER: mesh.configWatcher.address, RESOLVERS: mesh.resolvers.map((r) => r.address).join(','), DNS_HOST: '127.0.0.1', DNS_PORT: '0', METRICS_PORT: '0', DNS_WORKERS: '1', TRACE_RATIO: '0', ...env },
+    startTimeoutMs: 120_000,
+  });
+  const deadline = Date.now() + 120_000;
+  while (process.logs.filter((l) => l['msg'] === 'dns-gateway listening').length < workers) {
+    if (Date.now() > deadline) throw new Error(`dns-gateway: ${workers} workers did not all start`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { process, port: Number(process.logs.find((l) => l['msg'] === 'dns-gateway listening')!['udpPort']) };
+}
+
 const results = new Map<string, Measured>();
-const children: ChildProcess[] = [];
+// Other work on the machine skews every figure; the load is printed so a reader can judge.
+const loadAtStart = loadavg()[0]!;
+const stops: (() => Promise<unknown>)[] = [];
 try {
-  const gateways: [string, Record<string, string>][] = [
-    ['gateway cache on', {}],
-    ['gateway cache off', { CACHE_MAX_ENTRIES: '0' }],
-    ...(process.env['BENCH_WORKERS2'] === '1' ? ([['gateway 2 workers cache on', { DNS_WORKERS: '2' }]] as [string, Record<string, string>][]) : []),
+  // Every target is started once and the rounds go round-robin over them, so a burst of other work
+  // on the machine hits every target alike rather than whichever was being measured.
+  const targets: Target[] = [];
+  const gateways: [string, Record<string, string>, boolean][] = [
+    ['gateway cache on', {}, PIN],
+    ['gateway cache off', { CACHE_MAX_ENTRIES: '0' }, PIN],
+    ['gateway 1 worker cache on, unpinned', {}, false],
+    ['gateway 2 workers cache on, unpinned', { DNS_WORKERS: '2' }, false],
   ];
-  for (const [name, env] of gateways) {
-    const g: MeshDnsGateway = await startMeshDnsGateway({ common: {}, configWatcher: mesh.configWatcher.address, resolvers: mesh.resolvers.map((r) => r.address), env: { LOG_LEVEL: 'warn', ...env } });
-    try {
-      // Ready means the domains arrived; one answered query proves the resolver is reachable.
-      await run('dig', ['@127.0.0.1', '-p', String(g.dnsPort), 'music.bench.example', '+subnet=1.0.8.0/24', '+short', '+tries=5'], 20_000);
-      results.set(name, await measure({ name, port: g.dnsPort, pid: g.process.pid }, queryFile));
-    } finally {
-      await g.close();
+  for (const [name, env, pinned] of gateways) {
+    if (!wanted(name)) continue;
+    const g = await startGateway({ ...env, ...(PROFILE_DIR ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}` } : {}) });
+    stops.push(() => g.process.stop());
+    // One answered query proves the domains arrived and the resolver is reachable.
+    await run('dig', ['@127.0.0.1', '-p', String(g.port), 'music.bench.example', '+subnet=1.0.8.0/24', '+short', '+tries=5'], 20_000);
+    targets.push({ name, port: g.port, pid: g.process.pid, pinned });
+  }
+  const others = [() => startBare(), () => startGdnsd(join(dir, 'gdnsd')), () => startPowerDns(join(dir, 'pdns-static'), false), () => startPowerDns(join(dir, 'pdns-lua'), true)];
+  for (const start of others) {
+    const started = await start();
+    if (!started) continue;
+    if (!wanted(started.target.name)) {
+      await stopChild(started.child);
+      continue;
     }
+    stops.push(() => stopChild(started.child));
+    targets.push(started.target);
   }
-  const bare = await startBare();
-  children.push(bare.child);
-  results.set(bare.target.name, await measure(bare.target, queryFile));
-  const gdnsd = await startGdnsd(join(dir, 'gdnsd'));
-  if (gdnsd) {
-    children.push(gdnsd.child);
-    results.set(gdnsd.target.name, await measure(gdnsd.target, queryFile));
-  }
+  for (const t of targets) await prepare(t, queryFile);
+  const rounds = new Map<string, Measured[]>(targets.map((t) => [t.name, []]));
+  for (let i = 0; i < REPEATS; i++) for (const t of targets) rounds.get(t.name)!.push(await measureOnce(t, queryFile));
+  for (const t of targets) results.set(t.name, summarise(t, rounds.get(t.name)!));
 } finally {
-  for (const c of children) c.kill('SIGTERM');
+  for (const stop of stops.reverse()) await stop().catch(() => undefined);
   await mesh.close();
   rmSync(dir, { recursive: true, force: true });
 }
@@ -161,9 +324,13 @@ try {
 const floor = results.get('node dgram floor');
 const ceiling = results.get('gdnsd 1 thread');
 const targets: Record<string, string> = { 'gateway cache on': '≥ 0.8× node floor', 'gateway cache off': '≥ 0.4× node floor' };
+const r2 = (x: number): number => Math.round(x * 100) / 100;
 for (const [name, m] of results) {
-  emit(`${name} QPS`, m.qps, 'q/s', floor ? { baseline: floor.qps, ratio: Math.round((m.qps / floor.qps) * 100) / 100, target: targets[name] ?? '' } : {});
-  if (ceiling) emit(`${name} QPS vs gdnsd`, m.qps / ceiling.qps, 'ratio');
+  emit(`${name} QPS`, m.qps, 'q/s', {
+    ...(floor ? { baseline: floor.qps, ratio: r2(m.qps / floor.qps) } : {}),
+    ...(ceiling ? { vsGdnsd: r2(m.qps / ceiling.qps) } : {}),
+    target: targets[name] ?? '',
+  });
   emit(`${name} loss`, m.lossPct, '%');
   emit(`${name} CPU per query`, m.cpuUsPerQuery, 'µs');
   emit(`${name} p50 at half rate`, m.p50Ms, 'ms');
@@ -172,3 +339,10 @@ for (const [name, m] of results) {
 const on = results.get('gateway cache on');
 const off = results.get('gateway cache off');
 if (on && off) emit('p99 added by the decision stream (cache off − cache on, each at half its rate)', off.p99Ms - on.p99Ms, 'ms', { target: '≤ 2 ms' });
+const lua = results.get('powerdns LUA');
+if (off && lua) emit('gateway cache off vs powerdns LUA', off.qps / lua.qps, 'ratio', { target: '> 1' });
+const w1 = results.get('gateway 1 worker cache on, unpinned');
+const w2 = results.get('gateway 2 workers cache on, unpinned');
+if (w1 && w2) emit('--workers 2 vs 1 (unpinned, dnsperf on the same 2 cores)', w2.qps / w1.qps, 'ratio');
+emit('load average (1 min) at start', loadAtStart, '');
+emit('load average (1 min) at end', loadavg()[0]!, '');

@@ -1,6 +1,8 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { serviceDefinitions, type ResolveRequestSchema, type ResolveResponse, type ResolveStreamRequestSchema, type ResolveStreamResponse } from '@cdn-sched/proto';
 import { createPushQueue, type PushQueue } from '@cdn-sched/stream';
+import { SpanNames } from '@cdn-sched/telemetry';
+import { context, SpanKind, SpanStatusCode, trace, type Span, type SpanContext } from '@opentelemetry/api';
 import { createChannel, createClient, Status, type Channel, type Client } from 'nice-grpc';
 
 /** One question for a resolver. */
@@ -10,6 +12,8 @@ export interface DecisionQuery {
   /** `address/prefix` from the query's ECS option, or empty. */
   readonly ecsSubnet: string;
   readonly domain: string;
+  /** The sampled span of the DNS query, linked from the batch span that carries it. */
+  readonly trace?: SpanContext;
 }
 
 /** A decision, or why there is none (gRPC status code; DEADLINE_EXCEEDED when no resolver answered in time). */
@@ -36,6 +40,8 @@ export interface DecisionClientOptions {
   /** How long a resolver whose stream failed is passed over, milliseconds. Defaults to 1000. */
   retryAfterMs?: number;
   onFailover?(from: string, to: string, reason: string): void;
+  /** Opens the channel to a resolver (mutual TLS, limits). Defaults to a plaintext channel. */
+  channel?(target: string): Channel;
   /** Clock in milliseconds. Defaults to performance.now. */
   now?: () => number;
 }
@@ -52,6 +58,8 @@ export interface DecisionClient {
 
 type ResolverClient = Client<typeof serviceDefinitions.resolver>;
 
+const tracer = trace.getTracer('cdn-sched.dns-gateway');
+
 interface OpenStream {
   readonly target: number;
   readonly queue: PushQueue<MessageInitShape<typeof ResolveStreamRequestSchema>>;
@@ -61,8 +69,15 @@ interface OpenStream {
   ended: Promise<void>;
 }
 
+/** The span of one sent batch; it ends when the last sampled query in it settles. */
+interface BatchTrace {
+  readonly span: Span;
+  open: number;
+}
+
 interface Pending {
   readonly id: number;
+  batchTrace: BatchTrace | undefined;
   readonly query: DecisionQuery;
   readonly deadlineAt: number;
   sentAt: number;
@@ -84,7 +99,7 @@ export function createDecisionClient(options: DecisionClientOptions): DecisionCl
   const deadlineMs = options.deadlineMs ?? 1000;
   const stallMs = options.stallMs ?? deadlineMs / 2;
   const retryAfterMs = options.retryAfterMs ?? 1000;
-  const channels: Channel[] = options.targets.map((t) => createChannel(t));
+  const channels: Channel[] = options.targets.map((t) => (options.channel ? options.channel(t) : createChannel(t)));
   const clients: ResolverClient[] = channels.map((c) => createClient(serviceDefinitions.resolver, c));
   // Connect to every resolver now: a failover must not pay for a TCP and HTTP/2 handshake.
   for (const c of channels) c.getConnectivityState(true);
@@ -98,8 +113,17 @@ export function createDecisionClient(options: DecisionClientOptions): DecisionCl
   let sweepTimer: NodeJS.Timeout | undefined;
   let closed = false;
 
+  const release = (p: Pending, error: string | undefined): void => {
+    const bt = p.batchTrace;
+    if (!bt) return;
+    p.batchTrace = undefined;
+    if (error !== undefined) bt.span.setStatus({ code: SpanStatusCode.ERROR, message: error });
+    if (--bt.open === 0) bt.span.end();
+  };
+
   const settle = (p: Pending, outcome: DecisionOutcome): void => {
     if (!pending.delete(p.id)) return;
+    release(p, outcome.ok || !outcome.transport ? undefined : outcome.message);
     p.resolve(outcome);
   };
 
@@ -158,6 +182,7 @@ export function createDecisionClient(options: DecisionClientOptions): DecisionCl
     for (const p of orphans) {
       if (allDown) settle(p, { ok: false, code: Status.UNAVAILABLE, message: `no resolver reachable (${reason})`, transport: true });
       else {
+        release(p, `failed over: ${reason}`);
         p.stream = undefined;
         batch.push(p);
       }
@@ -172,14 +197,33 @@ export function createDecisionClient(options: DecisionClientOptions): DecisionCl
     const s = stream;
     const t = now();
     const queries: MessageInitShape<typeof ResolveRequestSchema>[] = [];
+    const traced: Pending[] = [];
     for (const p of batch) {
       if (!pending.has(p.id)) continue;
       p.stream = s;
       p.sentAt = t;
+      if (p.query.trace) traced.push(p);
       queries.push({ queryId: BigInt(p.id), clientIp: p.query.clientIp, ecsSubnet: p.query.ecsSubnet, domain: p.query.domain });
     }
     batch = [];
-    if (queries.length > 0) s.queue.push({ queries });
+    if (queries.length === 0) return;
+    if (traced.length > 0) traceBatch(traced, queries.length, options.targets[s.target]!);
+    s.queue.push({ queries });
+  };
+
+  /**
+   * One batch carries many DNS queries, so it cannot be the child of each: its span links to every
+   * sampled query's span (the OpenTelemetry pattern for batching) and is the child of the first,
+   * so a sampled query always brings its batch into the trace (ParentBased sampling).
+   */
+  const traceBatch = (traced: Pending[], size: number, target: string): void => {
+    const span = tracer.startSpan(
+      SpanNames.dnsDecisionBatch,
+      { kind: SpanKind.CLIENT, links: traced.map((p) => ({ context: p.query.trace! })), attributes: { 'cdn.batch_size': size, 'cdn.dns.traced_queries': traced.length, 'server.address': target } },
+      trace.setSpanContext(context.active(), traced[0]!.query.trace!),
+    );
+    const bt: BatchTrace = { span, open: traced.length };
+    for (const p of traced) p.batchTrace = bt;
   };
 
   const scheduleFlush = (): void => {
@@ -228,7 +272,7 @@ export function createDecisionClient(options: DecisionClientOptions): DecisionCl
       if (closed) return Promise.resolve({ ok: false, code: Status.CANCELLED, message: 'dns-gateway is stopping', transport: true });
       return new Promise<DecisionOutcome>((resolve) => {
         const id = nextId++;
-        const p: Pending = { id, query, deadlineAt: now() + deadlineMs, sentAt: 0, stream: undefined, resolve };
+        const p: Pending = { id, batchTrace: undefined, query, deadlineAt: now() + deadlineMs, sentAt: 0, stream: undefined, resolve };
         pending.set(id, p);
         batch.push(p);
         scheduleFlush();

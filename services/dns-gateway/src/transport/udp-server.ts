@@ -15,6 +15,8 @@ export interface UdpServerOptions {
   recvBufferBytes?: number;
   /** A reply dropped by rate limiting, or a handler failure. */
   onDrop?(reason: 'rate-limited' | 'error', error?: unknown): void;
+  /** A reply limited by response rate limiting: dropped, or slipped (sent truncated). */
+  onRateLimited?(action: 'drop' | 'slip'): void;
 }
 
 export interface UdpServer {
@@ -33,9 +35,11 @@ export async function startUdpServer(options: UdpServerOptions): Promise<UdpServ
     if (!bytes || closed) return;
     const verdict = options.rateLimiter?.enabled ? options.rateLimiter.check(address) : 'send';
     if (verdict === 'drop') {
+      options.onRateLimited?.('drop');
       options.onDrop?.('rate-limited');
       return;
     }
+    if (verdict === 'slip') options.onRateLimited?.('slip');
     socket.send(verdict === 'slip' ? truncatedCopy(bytes) : bytes, port, address);
   };
   socket.on('message', (msg, rinfo) => {

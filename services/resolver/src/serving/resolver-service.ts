@@ -1,9 +1,10 @@
 import { create } from '@bufbuild/protobuf';
 import { StatusResponseSchema, serviceDefinitions, type StatusResponse } from '@cdn-sched/proto';
-import { breakerStatusMessage, streamStatusMessage } from '@cdn-sched/stream';
+import { breakerStatusMessage } from '@cdn-sched/stream';
+import { ServiceError, statusReason } from '@cdn-sched/service-kit';
 import { SpanAttributes, SpanNames } from '@cdn-sched/telemetry';
 import { trace, SpanStatusCode, type Span } from '@opentelemetry/api';
-import { ServerError, Status, type MethodDefinition, type ServiceImplementation } from 'nice-grpc';
+import { Status, type MethodDefinition, type ServiceImplementation } from 'nice-grpc';
 import { tierName } from '@cdn-sched/location';
 import type { DecisionTally } from './decision-tally.js';
 import { createDecisionResult } from '../decision/index.js';
@@ -102,7 +103,7 @@ export function createResolverService(options: ResolverServiceOptions): ServiceI
 
   return {
     async resolve(request: ResolveInput) {
-      if (request.invalid !== undefined) throw new ServerError(Status.INVALID_ARGUMENT, request.invalid);
+      if (request.invalid !== undefined) throw new ServiceError(Status.INVALID_ARGUMENT, 'malformed-request', request.invalid);
       const startedAt = performance.now();
       const span = sampled() ? tracer.startSpan(SpanNames.request) : undefined;
       const decided = core.resolve(request);
@@ -113,7 +114,7 @@ export function createResolverService(options: ResolverServiceOptions): ServiceI
       }
       if (!decided.ok) {
         options.onDecisions?.(1, 1, (performance.now() - startedAt) / 1000, 'resolve');
-        throw new ServerError(decided.code, decided.message);
+        throw new ServiceError(decided.code, statusReason(decided.code), decided.message);
       }
       const response = encodeResolveResponse(unaryWriter, request.queryId, decided, request.compact === true);
       options.onDecisions?.(1, 0, (performance.now() - startedAt) / 1000, 'resolve');
@@ -124,12 +125,12 @@ export function createResolverService(options: ResolverServiceOptions): ServiceI
       // One writer per stream: finish() copies the batch out, and the buffer is reused.
       const writer = createBatchWriter();
       for await (const queries of batches) {
-        if (queries instanceof BatchRejected) throw new ServerError(queries.code, queries.message);
+        if (queries instanceof BatchRejected) throw new ServiceError(queries.code, queries.code === Status.RESOURCE_EXHAUSTED ? 'batch-too-large' : 'malformed-batch', queries.message);
         // A batch that cannot be answered item by item is a protocol misuse: the stream ends
         // with the status. A bad item inside a batch only fails that item (ItemError).
-        if (queries.length === 0) throw new ServerError(Status.INVALID_ARGUMENT, 'empty batch: send at least one query per ResolveStreamRequest');
+        if (queries.length === 0) throw new ServiceError(Status.INVALID_ARGUMENT, 'empty-batch', 'send at least one query per ResolveStreamRequest');
         if (queries.length > maxBatch) {
-          throw new ServerError(Status.RESOURCE_EXHAUSTED, `batch of ${queries.length} queries is over the limit of ${maxBatch}; split it into smaller batches`);
+          throw new ServiceError(Status.RESOURCE_EXHAUSTED, 'batch-too-large', `batch of ${queries.length} queries is over the limit of ${maxBatch}; split it into smaller batches`);
         }
         const startedAt = performance.now();
         const span = sampled() ? tracer.startSpan(SpanNames.request, { attributes: { 'cdn.batch_size': queries.length } }) : undefined;
@@ -169,7 +170,7 @@ export function resolverStatus(options: Pick<ResolverServiceOptions, 'state' | '
     reasons: table ? reasons : ['no routing state yet', ...reasons],
     version: table?.configVersion ?? 0n,
     breakers: breakers.map(breakerStatusMessage),
-    streams: [streamStatusMessage('config-watcher', s.configTarget, s.config.state), streamStatusMessage('weight-calculator', s.weightTarget, s.weights.state)],
+    streams: s.upstreams.streams(),
     watchLatencyP99Ms: Number.isFinite(s.config.state.watchLatencyP99Ms) ? s.config.state.watchLatencyP99Ms : 0,
     gauges: {
       nodes: table?.nodes.count ?? 0,

@@ -5,10 +5,10 @@ import {
   createConfigConsumer,
   createWeightsConsumer,
   type ConfigEntry,
-  type ConsumerState,
   type StreamConsumer,
   type WeightEntry,
 } from '@cdn-sched/stream';
+import { createUpstreams, type Upstreams } from '@cdn-sched/service-kit';
 import type { Transport } from '@cdn-sched/transport';
 import {
   applyWeightUpdate,
@@ -59,6 +59,8 @@ export interface RoutingState {
   readonly configTarget: string;
   /** Which weight-calculator replica the weight stream uses now. */
   readonly weightTarget: string;
+  /** The config and weight streams as upstreams: readiness, reasons and `Status.streams` come from here. */
+  readonly upstreams: Upstreams;
   /** True while decisions rest on stale or missing upstream state. */
   degraded(): boolean;
   /** Why degraded, for /readyz and Status. */
@@ -72,9 +74,6 @@ export interface RoutingState {
   readonly lookupsPending: number;
   close(): Promise<void>;
 }
-
-const staleReason = (name: string, s: ConsumerState): string =>
-  `${name} ${s.connected ? 'stale' : 'unreachable'}${Number.isFinite(s.stalenessMs) ? ` for ${Math.round(s.stalenessMs / 1000)} s` : ''}${s.lastError ? ` (${s.lastError})` : ''}; answering from last-known-good state`;
 
 /**
  * Keeps the routing table in step with the config and weight streams. Updates are coalesced: a
@@ -273,6 +272,11 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
   };
   const standbyPatienceMs = 1000;
   let weights = weightsFrom(0);
+  const meanwhile = 'answering from last-known-good state';
+  const upstreams = createUpstreams();
+  upstreams.add({ name: 'config-watcher', target: () => options.configTarget, state: () => config.state, meanwhile, requiredForReady: 'configuration' });
+  // The weight stream in use now: after a failover, the replica that took over.
+  upstreams.add({ name: 'weight-calculator', target: () => options.weightTargets[weightIndex]!, state: () => weights.state, meanwhile });
   // Also re-checked on a timer: a standby that keeps failing raises no state change of the stream in use.
   const failover = setInterval(checkFailover, 250);
   failover.unref();
@@ -289,15 +293,9 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
     get weightTarget() {
       return options.weightTargets[weightIndex]!;
     },
-    degraded() {
-      return config.state.stale || weights.state.stale;
-    },
-    reasons() {
-      const out: string[] = [];
-      if (config.state.stale) out.push(staleReason(`config-watcher ${options.configTarget}`, config.state));
-      if (weights.state.stale) out.push(staleReason(`weight-calculator ${options.weightTargets[weightIndex]}`, weights.state));
-      return out;
-    },
+    upstreams,
+    degraded: () => upstreams.degraded(),
+    reasons: () => upstreams.reasons(),
     ready(signal) {
       if (!signal) return readyPromise;
       return Promise.race([readyPromise, new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))]);
