@@ -69,7 +69,8 @@ describe('rendezvous table', () => {
       const over = [...share.values()].filter((s) => s > 1.2 / n).length;
       expect(share.size).toBe(n);
       expect(over / n).toBeLessThanOrEqual(n < 100 ? 0 : 0.01);
-    }, 60_000);
+      // Four 2^21-slot builds at 10 k members: a few seconds alone, over a minute on a loaded machine.
+    }, 600_000);
   }
 
   it('a member whose weight drops to 0 and comes back gets exactly its keys back', () => {

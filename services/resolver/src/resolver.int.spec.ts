@@ -42,7 +42,8 @@ describe('resolver with a real config-watcher and weight-calculator', () => {
     server = await startGrpcServer((s) => s.add(resolverServiceDefinition, createResolverService({ core, state, instanceId: 'test', maxBatch: 100 })));
     channel = createChannel(server.address);
     await state.ready();
-  }, 60_000);
+    // etcd, two service processes and the IP database: seconds alone, over a minute on a loaded machine.
+  }, 180_000);
   afterAll(async () => {
     channel?.close();
     await server?.close();

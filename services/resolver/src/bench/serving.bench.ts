@@ -21,7 +21,9 @@
  * Environment (defaults in brackets): BENCH_ROUNDS [3], BENCH_MEASURE_MS [3000] per run,
  * BENCH_WARMUP_MS [300] per run, BENCH_STREAMS [2], BENCH_DEPTH [4], BENCH_CONCURRENCY [64],
  * BENCH_WINDOW_BYTES [0 = grpc-js's 64 KiB],
- * BENCH_CONFIGS [b100,b500,unary] (a subset to run), BENCH_CPU_PROF (a directory: the server process
+ * BENCH_CONFIGS [b100,b500,unary] (a subset to run), BENCH_COMPACT [0] (1: every query asks for
+ * the compact response, resolver.proto `ResolveRequest.compact`; metric names end in `_compact`),
+ * BENCH_CPU_PROF (a directory: the server process
  * writes a V8 CPU profile there on exit), BENCH_TRACING [0] (1: start the server with
  * `--import @cdn-sched/telemetry/register`, as production does; without OTEL_* variables that
  * patches grpc-js with the instrumentation but samples nothing).
@@ -62,6 +64,8 @@ const WINDOW_BYTES = env('BENCH_WINDOW_BYTES', 0);
 const CONFIGS = (process.env['BENCH_CONFIGS'] ?? 'b100,b500,unary').split(',');
 const BATCH_SIZES = [100, 500].filter((size) => CONFIGS.includes(`b${size}`));
 const SEED = 20240601;
+const COMPACT = process.env['BENCH_COMPACT'] === '1';
+const SUFFIX = COMPACT ? '_compact' : '';
 const CLIENT_IPS = 16_384;
 /** 64 batches of 500 and 320 of 100: the client cycles through them. */
 const QUERIES = 32_000;
@@ -187,6 +191,7 @@ async function main(): Promise<void> {
   geo.close();
   const domains = createBenchFleet(SEED).domains.map((d) => d.domain);
   const queries = createQueries(ips, domains, QUERIES, SEED + 1);
+  if (COMPACT) for (const q of queries) q.compact = true;
   const requests: BenchRequests = {
     batches: Object.fromEntries(BATCH_SIZES.map((size) => [size, encodeBatches(queries, size)])),
     unary: encodeUnary(queries.slice(0, UNARY_REQUESTS)),
@@ -219,7 +224,7 @@ async function main(): Promise<void> {
       warmupMs: WARMUP_MS,
       measureMs,
     }));
-    const name = `resolve_stream_b${batchSize}_k${STREAMS}_d${DEPTH}`;
+    const name = `resolve_stream_b${batchSize}_k${STREAMS}_d${DEPTH}${SUFFIX}`;
     report(name, batchSize, 'decisions/s', runs, '≥ 300000 decisions/s; ratio ≥ 0.7 of echo');
     const p99 = (r: Run): number => r.window.eventLoopDelayP99Ms;
     const max = (r: Run): number => r.window.eventLoopDelayMaxMs;
@@ -236,7 +241,7 @@ async function main(): Promise<void> {
       warmupMs: WARMUP_MS,
       measureMs,
     }));
-    report(`resolve_unary_c${CONCURRENCY}`, 1, 'calls/s', runs, 'ratio ≥ 0.8 of echo');
+    report(`resolve_unary_c${CONCURRENCY}${SUFFIX}`, 1, 'calls/s', runs, 'ratio ≥ 0.8 of echo');
     process.stderr.write(`unary: error statuses ${(errorShare * 100).toFixed(1)} %\n`);
   }
 

@@ -1,6 +1,7 @@
-import type { Tier, TierCapacity } from '@cdn-sched/proto';
-import type { NodeTable } from './node-table.js';
 import { tierName } from '@cdn-sched/location';
+import type { Tier, TierCapacity } from '@cdn-sched/proto';
+import { rendezvousTableBits } from '@cdn-sched/rendezvous';
+import type { NodeTable } from './node-table.js';
 
 /**
  * The candidates of one (pool, tier, location key): every non-maintenance node of the pool at that
@@ -11,6 +12,8 @@ import { tierName } from '@cdn-sched/location';
  */
 export interface CandidateGroup {
   readonly tier: Tier;
+  /** What `weights` holds: node weights, or capacities (the best-effort group). */
+  readonly weighting: GroupWeighting;
   /** Location key ("CN-GD|ct", "CN-GD", "CN|ct", "CN", "*"). */
   readonly key: string;
   readonly size: number;
@@ -31,6 +34,15 @@ export interface CandidateGroup {
   readonly healthyCount: number;
   readonly healthyCapacityRps: number;
   readonly totalCapacityRps: number;
+  /** The same two sums over the node table, whichever source the two above come from. */
+  readonly nodesHealthyCapacityRps: number;
+  readonly nodesTotalCapacityRps: number;
+  /**
+   * Every member's capacity is a whole number and their total is below 2^53, so the capacity sums
+   * are exact in any order: a weight update may adjust them by a member's capacity instead of
+   * summing the group again, and still get bit for bit what a full build gets.
+   */
+  readonly exactCapacitySums: boolean;
   /**
    * healthyCapacityRps / totalCapacityRps, 0 when the total is 0: what capacity-aware spill
    * compares with the threshold. From the weight-calculator's `TierCapacity` when it sent one for
@@ -40,6 +52,40 @@ export interface CandidateGroup {
   readonly shareFromWeightCalculator: boolean;
   /** "isp+region CN-GD|ct: 3 healthy of 4", precomputed so the common reason costs nothing. */
   readonly summary: string;
+  /**
+   * The consistent strategy's lookup table. Shared by every copy of the group with the same
+   * members (a weight update copies a group but keeps its cell), so a table built in the
+   * background lands in whichever copy decisions use by then.
+   */
+  readonly lookup: LookupCell;
+}
+
+/**
+ * A group's lookup table for consistent picks (libs/rendezvous `buildRendezvousTable` over the
+ * group's `hashes`): slot → position. `table` is null until built (pickConsistent then scores
+ * rendezvous directly, O(size)) and is replaced whole, with `weights`, never written in place. It
+ * may lag behind the group's weights by one background rebuild (consistent-lookups.ts); a pick
+ * checks the live weight of every answer, so a node drained or DOWN a moment ago is never answered
+ * even from an older table.
+ */
+export interface LookupCell {
+  table: Int32Array | null;
+  /**
+   * Set by the first consistent pick that found no table. Weight groups get a table whether or
+   * not a pick asked (replicas must agree), best-effort (capacity) groups, used only when a whole
+   * pool is down, only once one did.
+   */
+  wanted: boolean;
+  /** The weights `table` was built from (null with it). */
+  weights: Float64Array | null;
+  /**
+   * A group's weights that differ from `weights` but not enough to be stale, and since when they
+   * have not changed (consistent-lookups.ts rebuilds the table from them once they have settled).
+   */
+  settling: Float64Array | null;
+  settlingSinceMs: number;
+  /** log2 of the slot count: fixed by the member count, so membership, not weights, decides it. */
+  readonly bits: number;
 }
 
 /** Which per-node number a group picks by. */
@@ -51,20 +97,153 @@ export type GroupWeighting = 'weight' | 'capacity';
  * for this (pool, tier, location), if any: it is the component that owns health and capacity
  * accounting and shows the same share in its Status, so it wins over the local sum. A drain applied
  * after that figure was computed still takes effect at once here (the node's weight is 0 in
- * `nodes.weights`); only the spill share may lag by one weight update.
+ * `nodes.weights`); only the spill share may lag by one weight update. `lookup`: the cell of an
+ * earlier copy of this group with the same members, to keep its table.
  */
 export function buildCandidateGroup(
   tier: Tier,
   key: string,
-  members: readonly number[],
+  members: ArrayLike<number>,
   nodes: NodeTable,
   nodeHashes: Uint32Array,
   weighting: GroupWeighting,
   capacity?: TierCapacity,
+  lookup?: LookupCell,
 ): CandidateGroup {
   const size = members.length;
-  const indices = Int32Array.from(members);
+  const indices = new Int32Array(size);
   const hashes = new Uint32Array(size);
+  for (let p = 0; p < size; p++) {
+    const n = members[p]!;
+    indices[p] = n;
+    hashes[p] = nodeHashes[n]!;
+  }
+  return fillGroup(tier, key, indices, hashes, nodes, weighting, capacity, lookup);
+}
+
+/**
+ * The same group (same members, positions, hashes and lookup cell) over a node table whose weights
+ * changed at node indices `changed` (ascending or not; nodes not in the group are ignored): what a
+ * weight-only update builds instead of a new group, in O(changes × log size) plus one pass over
+ * the running sums from the first changed position. Equal, field for field, to
+ * `buildCandidateGroup` over the new table (weight-update.spec.ts): sums are recomputed in position
+ * order rather than adjusted by differences, so not even rounding differs. `previousNodes` is the
+ * node table the group was built over.
+ */
+export function updateCandidateGroup(
+  group: CandidateGroup,
+  previousNodes: NodeTable,
+  nodes: NodeTable,
+  changed: readonly number[],
+  capacity?: TierCapacity,
+): CandidateGroup {
+  const size = group.size;
+  const members = group.nodes;
+  const exact = group.exactCapacitySums;
+  let first = size;
+  let healthChanged = false;
+  let healthyCount = group.healthyCount;
+  let healthyCapacityRps = group.nodesHealthyCapacityRps;
+  const byWeight = group.weighting === 'weight';
+  let weights = group.weights;
+  let maxWeight = group.maxWeight;
+  let maxLost = false;
+  let pickableCount = group.pickableCount;
+  for (let c = 0; c < changed.length; c++) {
+    const n = changed[c]!;
+    const p = positionOf(members, n);
+    if (p < 0) continue;
+    const before = previousNodes.weights[n]!;
+    const after = nodes.weights[n]!;
+    if (before > 0 !== after > 0) {
+      healthChanged = true;
+      healthyCount += after > 0 ? 1 : -1;
+      if (exact) healthyCapacityRps += after > 0 ? nodes.capacityRps[n]! : -nodes.capacityRps[n]!;
+    }
+    if (!byWeight || before === after) continue;
+    if (weights === group.weights) weights = group.weights.slice();
+    weights[p] = after;
+    if (p < first) first = p;
+    if (before > 0 !== after > 0) pickableCount += after > 0 ? 1 : -1;
+    if (after > maxWeight) maxWeight = after;
+    else if (before === maxWeight) maxLost = true;
+  }
+  let cumulative = group.cumulative;
+  let total = group.totalWeight;
+  if (weights !== group.weights) {
+    // The running sums before the first changed position stay; from it on they are summed again
+    // in position order (not adjusted by differences), so not even rounding differs.
+    cumulative = new Float64Array(size);
+    if (first > 0) cumulative.set(group.cumulative.subarray(0, first));
+    total = first > 0 ? cumulative[first - 1]! : 0;
+    for (let p = first; p < size; p++) {
+      total += weights[p]!;
+      cumulative[p] = total;
+    }
+    if (maxLost) {
+      maxWeight = 0;
+      for (let p = 0; p < size; p++) if (weights[p]! > maxWeight) maxWeight = weights[p]!;
+    }
+  }
+  // Without whole-number capacities the healthy capacity is a sum over members in position order:
+  // summed again (not adjusted) when a member crossed zero, so it stays what a full build computes.
+  if (healthChanged && !exact) {
+    healthyCapacityRps = 0;
+    for (let p = 0; p < size; p++) {
+      const n = members[p]!;
+      if (nodes.weights[n]! > 0) healthyCapacityRps += nodes.capacityRps[n]!;
+    }
+  }
+  return finishGroup(group.tier, group.key, members, group.hashes, group.weighting, group.lookup, capacity, {
+    weights,
+    cumulative,
+    total,
+    pickableCount,
+    maxWeight,
+    healthyCount,
+    healthyCapacityRps,
+    totalCapacityRps: group.nodesTotalCapacityRps,
+    exactCapacitySums: exact,
+  });
+}
+
+/** Position of node index `n` in a group's ascending `members`, or -1. */
+function positionOf(members: Int32Array, n: number): number {
+  let lo = 0;
+  let hi = members.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = members[mid]!;
+    if (v === n) return mid;
+    if (v < n) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+interface GroupSums {
+  weights: Float64Array;
+  cumulative: Float64Array;
+  total: number;
+  pickableCount: number;
+  maxWeight: number;
+  healthyCount: number;
+  healthyCapacityRps: number;
+  totalCapacityRps: number;
+  exactCapacitySums: boolean;
+}
+
+function fillGroup(
+  tier: Tier,
+  key: string,
+  indices: Int32Array,
+  hashes: Uint32Array,
+  nodes: NodeTable,
+  weighting: GroupWeighting,
+  capacity: TierCapacity | undefined,
+  lookup: LookupCell | undefined,
+): CandidateGroup {
+  const size = indices.length;
   const weights = new Float64Array(size);
   const cumulative = new Float64Array(size);
   let total = 0;
@@ -73,10 +252,11 @@ export function buildCandidateGroup(
   let healthyCount = 0;
   let healthyCapacityRps = 0;
   let totalCapacityRps = 0;
+  let wholeCapacities = true;
   for (let p = 0; p < size; p++) {
     const n = indices[p]!;
-    hashes[p] = nodeHashes[n]!;
     const capacityRps = nodes.capacityRps[n]!;
+    if (!Number.isInteger(capacityRps)) wholeCapacities = false;
     const nodeWeight = nodes.weights[n]!;
     const w = weighting === 'weight' ? nodeWeight : capacityRps;
     weights[p] = w;
@@ -90,6 +270,31 @@ export function buildCandidateGroup(
       healthyCapacityRps += capacityRps;
     }
   }
+  return finishGroup(tier, key, indices, hashes, weighting, lookup, capacity, {
+    weights,
+    cumulative,
+    total,
+    pickableCount,
+    maxWeight,
+    healthyCount,
+    healthyCapacityRps,
+    totalCapacityRps,
+    exactCapacitySums: wholeCapacities && totalCapacityRps <= Number.MAX_SAFE_INTEGER,
+  });
+}
+
+function finishGroup(
+  tier: Tier,
+  key: string,
+  indices: Int32Array,
+  hashes: Uint32Array,
+  weighting: GroupWeighting,
+  lookup: LookupCell | undefined,
+  capacity: TierCapacity | undefined,
+  sums: GroupSums,
+): CandidateGroup {
+  const { healthyCount, healthyCapacityRps, totalCapacityRps } = sums;
+  const size = indices.length;
   // With no member of positive weight the tier cannot answer, whatever a (possibly older)
   // capacity figure says: its share is 0, so it reads as a spill, never as "100% but skipped".
   const fromWeightCalculator = capacity !== undefined && capacity.totalCapacityRps > 0 && healthyCount > 0;
@@ -100,21 +305,26 @@ export function buildCandidateGroup(
       : 0;
   return {
     tier,
+    weighting,
     key,
     size,
     nodes: indices,
     hashes,
-    weights,
-    cumulative,
-    totalWeight: total,
-    maxWeight,
-    pickableCount,
+    weights: sums.weights,
+    cumulative: sums.cumulative,
+    totalWeight: sums.total,
+    maxWeight: sums.maxWeight,
+    pickableCount: sums.pickableCount,
     healthyCount,
     healthyCapacityRps: fromWeightCalculator ? capacity.healthyCapacityRps : healthyCapacityRps,
     totalCapacityRps: fromWeightCalculator ? capacity.totalCapacityRps : totalCapacityRps,
+    nodesHealthyCapacityRps: healthyCapacityRps,
+    nodesTotalCapacityRps: totalCapacityRps,
+    exactCapacitySums: sums.exactCapacitySums,
     healthyShare,
     shareFromWeightCalculator: fromWeightCalculator,
     summary: `${tierName(tier)} ${key}: ${healthyCount} healthy of ${size}`,
+    lookup: lookup ?? { table: null, wanted: false, weights: null, settling: null, settlingSinceMs: 0, bits: rendezvousTableBits(size) },
   };
 }
 

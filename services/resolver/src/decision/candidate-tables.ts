@@ -8,7 +8,8 @@ import {
   type TierCapacity,
 } from '@cdn-sched/proto';
 import { hashString } from '@cdn-sched/rendezvous';
-import { buildCandidateGroup, type CandidateGroup } from './candidate-group.js';
+import { buildCandidateGroup, type CandidateGroup, type LookupCell } from './candidate-group.js';
+import { buildLookupNow, needsLookup } from './consistent-lookups.js';
 import { buildNodeTable, type NodeTable } from './node-table.js';
 import { LOCATION_TIERS, locationId, locationKey } from '@cdn-sched/location';
 
@@ -76,6 +77,15 @@ export interface RoutingTable {
   readonly ispIds: ReadonlyMap<string, number>;
   readonly ispStride: number;
   readonly groupCount: number;
+  /** hashString(id) per node index: the member hashes of consistent picks. */
+  readonly nodeHashes: Uint32Array;
+  /** The weight-calculator's capacities by `capacityKey`, as the groups were built with. */
+  readonly capacities: ReadonlyMap<string, TierCapacity>;
+  /**
+   * Groups a CONSISTENT domain can pick from (every group of its chain's tiers in its pool, the
+   * pool's `all` and `bestEffort`): the ones that get a lookup table.
+   */
+  readonly consistentGroups: readonly CandidateGroup[];
 }
 
 export interface RoutingTableInput {
@@ -88,6 +98,18 @@ export interface RoutingTableInput {
   configVersion: bigint;
   weightsVersion: bigint;
   options?: RoutingTableOptions;
+  /**
+   * When the consistent lookup tables are built: 'now' (the default: every group of
+   * `consistentGroups` with LOOKUP_MIN_MEMBERS or more gets one before this returns) or 'later'
+   * (the caller runs a `createLookupRefresher`, which builds them for the groups consistent picks
+   * ask for; until a group's table lands, its picks score rendezvous directly).
+   */
+  lookups?: 'now' | 'later';
+  /**
+   * The table this one replaces: a group whose members are unchanged keeps its lookup cell (and so
+   * its table, which the refresher rebuilds only if the weights moved too far).
+   */
+  previous?: RoutingTable;
 }
 
 /**
@@ -115,13 +137,18 @@ export function buildRoutingTable(input: RoutingTableInput): RoutingTable {
   for (const d of input.domains) domainDocs.set(d.domain, d);
   const pools = new Map<string, PoolTable>();
   let groupCount = 0;
+  const previousCells = input.previous === undefined ? undefined : lookupCellsByMembers(input.previous);
   for (const d of domainDocs.values()) {
     if (pools.has(d.pool)) continue;
-    const pool = buildPool(d.pool, { nodes, nodeHashes, countryIds, regionIds, ispIds, ispStride, capacities });
+    const pool = buildPool(d.pool, { nodes, nodeHashes, countryIds, regionIds, ispIds, ispStride, capacities, previousCells });
     pools.set(d.pool, pool);
     groupCount += pool.tiers.reduce((n, m) => n + m.size, 0);
   }
   const domains = [...domainDocs.values()].map((d) => normalisePolicy(d, pools.get(d.pool)!));
+  const consistentGroups = collectConsistentGroups(domains);
+  if ((input.lookups ?? 'now') === 'now') {
+    for (const g of consistentGroups) if (needsLookup(g, false)) buildLookupNow(g);
+  }
   return Object.freeze({
     configVersion: input.configVersion,
     weightsVersion: input.weightsVersion,
@@ -135,7 +162,39 @@ export function buildRoutingTable(input: RoutingTableInput): RoutingTable {
     ispIds,
     ispStride,
     groupCount,
+    nodeHashes,
+    capacities,
+    consistentGroups,
   });
+}
+
+/** The groups CONSISTENT domains pick from, each once. */
+export function collectConsistentGroups(domains: readonly DomainPolicy[]): CandidateGroup[] {
+  const seen = new Set<CandidateGroup>();
+  for (const d of domains) {
+    if (d.strategy !== Strategy.CONSISTENT) continue;
+    for (const tier of d.fallback) for (const g of d.pool.tiers[tier]!.values()) seen.add(g);
+    seen.add(d.pool.all);
+    seen.add(d.pool.bestEffort);
+  }
+  return [...seen];
+}
+
+/** Lookup cells of a table's groups by pool, weighting and member ids, for reuse by a rebuild. */
+function lookupCellsByMembers(table: RoutingTable): Map<string, LookupCell> {
+  const cells = new Map<string, LookupCell>();
+  for (const [name, pool] of table.pools) {
+    for (const g of [...pool.tiers.flatMap((m) => [...m.values()]), pool.all, pool.bestEffort]) {
+      if (g.lookup.table !== null) cells.set(membersKey(name, g.weighting === 'capacity', g.nodes, table.nodes.ids), g.lookup);
+    }
+  }
+  return cells;
+}
+
+function membersKey(pool: string, byCapacity: boolean, nodes: ArrayLike<number>, ids: readonly string[]): string {
+  let key = `${pool}\n${byCapacity ? 'c' : 'w'}`;
+  for (let i = 0; i < nodes.length; i++) key += `\n${ids[nodes[i]!]}`;
+  return key;
 }
 
 /**
@@ -158,6 +217,7 @@ interface PoolContext {
   ispIds: Map<string, number>;
   ispStride: number;
   capacities: Map<string, TierCapacity>;
+  previousCells: Map<string, LookupCell> | undefined;
 }
 
 function buildPool(name: string, ctx: PoolContext): PoolTable {
@@ -186,12 +246,15 @@ function buildPool(name: string, ctx: PoolContext): PoolTable {
       // A bucket exists only where the tier has an id, so the key is defined.
       const key = locationKey(tier, nodes.docs[bucket[0]!]!)!;
       const capacity = ctx.capacities.get(capacityKey(name, tier, key));
-      tiers[tier]!.set(id, buildCandidateGroup(tier, key, bucket, nodes, ctx.nodeHashes, 'weight', capacity));
+      const cell = ctx.previousCells?.get(membersKey(name, false, bucket, nodes.ids));
+      tiers[tier]!.set(id, buildCandidateGroup(tier, key, bucket, nodes, ctx.nodeHashes, 'weight', capacity, cell));
     }
   }
   const all =
-    tiers[Tier.ANY]!.get(0) ?? buildCandidateGroup(Tier.ANY, '*', members, nodes, ctx.nodeHashes, 'weight');
-  const bestEffort = buildCandidateGroup(Tier.ANY, '*', members, nodes, ctx.nodeHashes, 'capacity');
+    tiers[Tier.ANY]!.get(0) ??
+    buildCandidateGroup(Tier.ANY, '*', members, nodes, ctx.nodeHashes, 'weight', undefined, ctx.previousCells?.get(membersKey(name, false, members, nodes.ids)));
+  const bestEffortCell = ctx.previousCells?.get(membersKey(name, true, members, nodes.ids));
+  const bestEffort = buildCandidateGroup(Tier.ANY, '*', members, nodes, ctx.nodeHashes, 'capacity', undefined, bestEffortCell);
   return { name, tiers, all, bestEffort };
 }
 
@@ -226,6 +289,6 @@ function intern(ids: Map<string, number>, code: string): void {
   if (code !== '' && !ids.has(code)) ids.set(code, ids.size);
 }
 
-function capacityKey(pool: string, tier: Tier, location: string): string {
+export function capacityKey(pool: string, tier: Tier, location: string): string {
   return `${pool}\n${tier}\n${location}`;
 }

@@ -1,6 +1,8 @@
 export { answerTtlS } from './answer-ttl.js';
-export type { CandidateGroup, GroupWeighting } from './candidate-group.js';
-export { buildRoutingTable, findDomainIndex, MAX_ANSWERS } from './candidate-tables.js';
+export type { CandidateGroup, GroupWeighting, LookupCell } from './candidate-group.js';
+export { buildRoutingTable, collectConsistentGroups, findDomainIndex, MAX_ANSWERS } from './candidate-tables.js';
+export { buildLookupNow, createLookupRefresher, isLookupStale, LOOKUP_MIN_MEMBERS, LOOKUP_SETTLE_MS, LOOKUP_STALE_DISTANCE, needsLookup } from './consistent-lookups.js';
+export type { LookupRefresher, LookupRefresherOptions } from './consistent-lookups.js';
 export type {
   DomainPolicy,
   PoolTable,
@@ -14,5 +16,7 @@ export { createDecisionQuery, createDecisionResult, DecisionStatus, ReasonCode }
 export type { DecisionQuery, DecisionResult } from './decision-result.js';
 export { formatReason } from './format-reason.js';
 export type { NodeTable } from './node-table.js';
-export { pickConsistent, pickWeighted } from './pick.js';
+export { pickConsistent, pickWeighted, scoreConsistent } from './pick.js';
 export { createRng, nextU32, nextUniform } from './random.js';
+export { applyWeightUpdate } from './weight-update.js';
+export type { WeightUpdate } from './weight-update.js';

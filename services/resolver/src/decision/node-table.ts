@@ -19,6 +19,8 @@ export interface NodeTable {
   readonly states: Uint8Array;
   /** 1 when the node has no weight yet and got the cold-start weight (see `buildNodeTable`). */
   readonly coldStart: Uint8Array;
+  /** Nodes with `coldStart` 1. */
+  readonly coldStartCount: number;
   /** The source documents, by node index. */
   readonly docs: readonly Node[];
   readonly indexById: ReadonlyMap<string, number>;
@@ -62,6 +64,7 @@ export function buildNodeTable(nodes: Iterable<Node>, weights: Iterable<NodeWeig
     health: new Uint8Array(count),
     states: new Uint8Array(count),
     coldStart: new Uint8Array(count),
+    coldStartCount: 0,
     docs,
     indexById: new Map(docs.map((n, i) => [n.id, i])),
   } satisfies NodeTable;
@@ -81,8 +84,8 @@ export function buildNodeTable(nodes: Iterable<Node>, weights: Iterable<NodeWeig
       table.coldStart[i] = 1;
       continue;
     }
-    table.health[i] = known.health === Health.UNSPECIFIED ? Health.UNKNOWN : known.health;
-    const weight = known.health === Health.DOWN ? 0 : positive(known.weight);
+    table.health[i] = healthOf(known);
+    const weight = knownWeightOf(known);
     table.weights[i] = weight;
     if (weight > 0) {
       knownWeight += weight;
@@ -91,11 +94,25 @@ export function buildNodeTable(nodes: Iterable<Node>, weights: Iterable<NodeWeig
   }
 
   const scale = knownWeight > 0 && knownCapacity > 0 ? knownWeight / knownCapacity : 1;
+  let coldStartCount = 0;
   for (let i = 0; i < count; i++) {
-    if (table.coldStart[i] === 1) table.weights[i] = table.capacityRps[i]! * scale;
+    if (table.coldStart[i] === 1) {
+      table.weights[i] = table.capacityRps[i]! * scale;
+      coldStartCount++;
+    }
     if (table.states[i] === NodeState.DRAIN) table.weights[i] = 0;
   }
-  return table;
+  return { ...table, coldStartCount };
+}
+
+/** Health as the tables use it: UNSPECIFIED (proto3's absent) reads as UNKNOWN. */
+export function healthOf(known: NodeWeight): Health {
+  return known.health === Health.UNSPECIFIED ? Health.UNKNOWN : known.health;
+}
+
+/** A received weight as the tables use it, before drain: 0 when DOWN, negative or NaN. */
+export function knownWeightOf(known: NodeWeight): number {
+  return known.health === Health.DOWN ? 0 : positive(known.weight);
 }
 
 function positive(x: number): number {

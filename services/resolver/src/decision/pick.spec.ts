@@ -5,7 +5,7 @@ import { buildRoutingTable, type RoutingTable } from './candidate-tables.js';
 import { decide } from './decide.js';
 import { createDecisionQuery, createDecisionResult } from './decision-result.js';
 import { makeDomain, makeNode, makeWeight } from './fixtures.js';
-import { pickConsistent, pickWeighted } from './pick.js';
+import { scoreConsistent, pickWeighted } from './pick.js';
 import { createRng, nextUniform } from './random.js';
 
 const GD_CT = { country: 'CN', region: 'CN-GD', isp: 'ct' };
@@ -112,7 +112,7 @@ describe('consistent strategy', () => {
   const nodes = Array.from({ length: 10 }, (_, i) => makeNode(`edge-${i}`));
   const keys = 20_000;
 
-  it('gives exactly what libs/rendezvous topK gives, for any group, key and k', () => {
+  it('without a lookup table, scores exactly what libs/rendezvous topK gives, for any group, key and k', () => {
     const rng = createRng(77);
     const mine = new Int32Array(16);
     const theirs = new Int32Array(16);
@@ -131,7 +131,7 @@ describe('consistent strategy', () => {
       for (let q = 0; q < 400; q++) {
         const key = hashU32(q << 8);
         const k = 1 + (q % 16);
-        const n = pickConsistent(group, key, k, mine);
+        const n = scoreConsistent(group, key, k, mine);
         const m = topK(key, group.hashes, group.weights, k, theirs);
         const expected = [...theirs.subarray(0, m)].map((p) => group.nodes[p]);
         if (n !== m || [...mine.subarray(0, n)].some((v, i) => v !== expected[i])) mismatches++;
@@ -150,7 +150,7 @@ describe('consistent strategy', () => {
     for (const c of perNode.values()) expect(Math.abs(c - keys / 10)).toBeLessThan(keys / 10 / 5);
   });
 
-  it('removing one of N edges moves about 1/N of the subnets, only those that were on it', () => {
+  it('removing one of N edges moves about 1/N of the subnets: those that were on it, and a handful more', () => {
     const before = owners(consistentTable(nodes), keys);
     const after = owners(consistentTable(nodes.filter((n) => n.id !== 'edge-3')), keys);
     let moved = 0;
@@ -164,19 +164,67 @@ describe('consistent strategy', () => {
         stayedOnRemoved++;
       }
     }
-    expect(movedOffOthers).toBe(0);
+    // The lookup table's unreached slots follow a neighbour (libs/rendezvous rendezvous-table.ts).
+    expect(movedOffOthers / keys).toBeLessThan(0.005);
     expect(stayedOnRemoved).toBe(0);
     expect(moved / keys).toBeGreaterThan(0.08);
     expect(moved / keys).toBeLessThan(0.12);
   });
 
-  it('an edge going DOWN moves only its own subnets, and they come back when it recovers', () => {
+  it('an edge going DOWN moves its own subnets (and a handful more), and they come back when it recovers', () => {
     const before = owners(consistentTable(nodes), keys);
     const during = owners(consistentTable(nodes, ['edge-7']), keys);
     const movedOffOthers = during.filter((id, i) => id !== before[i] && before[i] !== 'edge-7').length;
-    expect(movedOffOthers).toBe(0);
+    expect(movedOffOthers / keys).toBeLessThan(0.005);
     expect(during).not.toContain('edge-7');
     expect(owners(consistentTable(nodes), keys)).toEqual(before);
+  });
+});
+
+describe('consistent strategy with a lookup table built before a change', () => {
+  const nodes = Array.from({ length: 30 }, (_, i) => makeNode(`edge-${i}`));
+  const keys = 20_000;
+
+  it('never answers a node that went DOWN since, and moves only its subnets', () => {
+    const fresh = consistentTable(nodes);
+    expect(fresh.pools.get('edge')!.all.lookup.table).not.toBeNull();
+    const before = owners(fresh, keys);
+    // Same members, new weights, tables left to the background refresher: the old ones are reused.
+    const stale = buildRoutingTable({
+      nodes,
+      domains: [makeDomain('a.example', { strategy: Strategy.CONSISTENT, answers: 1 })],
+      weights: nodes.map((n) => makeWeight(n.id, n.id === 'edge-4' ? { health: Health.DOWN } : {})),
+      configVersion: 1n,
+      weightsVersion: 2n,
+      lookups: 'later',
+      previous: fresh,
+    });
+    const group = stale.pools.get('edge')!.all;
+    expect(group.lookup).toBe(fresh.pools.get('edge')!.all.lookup);
+    const after = owners(stale, keys);
+    expect(after).not.toContain('edge-4');
+    for (let i = 0; i < keys; i++) if (before[i] !== 'edge-4') expect(after[i]).toBe(before[i]);
+  });
+
+  it('gives k distinct answers of positive weight, best first, from neighbouring slots', () => {
+    const t = buildRoutingTable({
+      nodes,
+      domains: [makeDomain('a.example', { strategy: Strategy.CONSISTENT, answers: 16 })],
+      weights: nodes.map((n, i) => makeWeight(n.id, i % 3 === 0 ? { health: Health.DOWN } : {})),
+      configVersion: 1n,
+      weightsVersion: 1n,
+    });
+    const query = Object.assign(createDecisionQuery(createRng(1)), { domain: 'a.example', location: GD_CT });
+    const out = createDecisionResult();
+    for (let i = 0; i < 2000; i++) {
+      query.clientKeyHash = hashU32(i << 8);
+      const r = decide(t, query, out);
+      expect(r.count).toBe(16);
+      const ids = [...r.nodes.subarray(0, r.count)].map((n) => t.nodes.ids[n]!);
+      expect(new Set(ids).size).toBe(16);
+      for (const id of ids) expect(Number(id.slice(5)) % 3).not.toBe(0);
+      if (i === 0) expect(ids[0]).toBe(owners(t, 1)[0]);
+    }
   });
 });
 

@@ -1,6 +1,7 @@
 import { mix32 } from '@cdn-sched/rendezvous';
 import type { CandidateGroup } from './candidate-group.js';
 import { MAX_ANSWERS } from './candidate-tables.js';
+import { LOOKUP_MIN_MEMBERS } from './consistent-lookups.js';
 
 /**
  * The two ways of picking answers inside a candidate group. Both write node indices into
@@ -65,9 +66,53 @@ export function pickWeighted(group: CandidateGroup, k: number, rng: Int32Array, 
 }
 
 /**
- * Weighted rendezvous (highest random weight) on the client key: the same key gets the same
- * answers in the same order as long as the group does not change, and a member's removal or weight
- * change only moves the keys whose top k it was in.
+ * The consistent strategy: weighted rendezvous (highest random weight) hashing on the client key,
+ * so the same key gets the same answers in the same order while the group does not change, and a
+ * member's removal or weight change moves mostly the keys it had.
+ *
+ * With the group's lookup table (libs/rendezvous `buildRendezvousTable`, built off the request
+ * path by consistent-lookups.ts) a pick is O(1): the key's slot gives the first answer, the
+ * following slots the next distinct ones (so the second answer is the owner of a neighbouring
+ * slot, which is again a weight-proportional draw). Every answer's live weight is checked, so a
+ * table built before a node was drained or went DOWN skips it: its keys go to the next slot's
+ * owner until the rebuild, without a pause. Without a table — a group smaller than
+ * LOOKUP_MIN_MEMBERS, where scoring is as fast, or one whose table is not built yet —
+ * `scoreConsistent` scores every member (O(size)) and marks the group as wanting a table.
+ */
+export function pickConsistent(group: CandidateGroup, keyHash: number, k: number, out: Int32Array): number {
+  const lookup = group.lookup.table;
+  if (lookup === null) {
+    if (group.size >= LOOKUP_MIN_MEMBERS) group.lookup.wanted = true;
+    return scoreConsistent(group, keyHash, k, out);
+  }
+  const limit = Math.min(k, MAX_ANSWERS, out.length, group.pickableCount);
+  const weights = group.weights;
+  const mask = lookup.length - 1;
+  let slot = (keyHash >>> 0) >>> (32 - group.lookup.bits);
+  let n = 0;
+  for (let step = 0; n < limit && step <= mask; step++) {
+    const pos = lookup[slot]!;
+    slot = (slot + 1) & mask;
+    if (!(weights[pos]! > 0) || isPicked(out, n, pos)) continue;
+    out[n++] = pos;
+  }
+  // A member of positive weight the table has no slot for (it was 0 when the table was built, or
+  // its share rounds to nothing) can still be needed to give k distinct answers.
+  for (let pos = 0; n < limit && pos < group.size; pos++) {
+    if (weights[pos]! > 0 && !isPicked(out, n, pos)) out[n++] = pos;
+  }
+  for (let i = 0; i < n; i++) out[i] = group.nodes[out[i]!]!;
+  return n;
+}
+
+function isPicked(out: Int32Array, n: number, pos: number): boolean {
+  for (let j = 0; j < n; j++) if (out[j] === pos) return true;
+  return false;
+}
+
+/**
+ * Weighted rendezvous scored member by member: what a group without a lookup table answers (the
+ * same properties, a different draw, so a key's edge may change once when the table arrives).
  *
  * Same result as libs/rendezvous `topK(keyHash, hashes, weights, k)` — same draw (`mix32`), same
  * score (`weightedScore`: -w / ln u, u = (draw + 0.5) / 2^32), same order and tie-break, and
@@ -77,7 +122,7 @@ export function pickWeighted(group: CandidateGroup, k: number, rng: Int32Array, 
  * compared with that bound first, and the logarithm is computed only for the few members above it
  * (O(k log n) expected), which makes a 2,000-node tier about 10× cheaper than scoring every member.
  */
-export function pickConsistent(group: CandidateGroup, keyHash: number, k: number, out: Int32Array): number {
+export function scoreConsistent(group: CandidateGroup, keyHash: number, k: number, out: Int32Array): number {
   const limit = Math.min(k, MAX_ANSWERS, out.length);
   const hashes = group.hashes;
   const weights = group.weights;

@@ -23,6 +23,8 @@ export interface ResolveInput {
   ecsSubnet: string;
   domain: string;
   answers: number;
+  /** The caller wants the compact response (no location, tier or reason); absent = false. */
+  compact?: boolean;
   /** Set by the wire decoder when this request's bytes are malformed: why, for INVALID_ARGUMENT. */
   invalid?: string;
 }

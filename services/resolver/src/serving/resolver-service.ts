@@ -116,7 +116,7 @@ export function createResolverService(options: ResolverServiceOptions): ServiceI
         options.onDecisions?.(1, 1, (performance.now() - startedAt) / 1000, 'resolve');
         throw new ServiceError(decided.code, statusReason(decided.code), decided.message);
       }
-      const response = encodeResolveResponse(unaryWriter, request.queryId, decided);
+      const response = encodeResolveResponse(unaryWriter, request.queryId, decided, request.compact === true);
       options.onDecisions?.(1, 0, (performance.now() - startedAt) / 1000, 'resolve');
       return response;
     },
@@ -141,7 +141,7 @@ export function createResolverService(options: ResolverServiceOptions): ServiceI
           if (!decided.ok) errors++;
           tally?.count(decided);
           if (span && i === 0) annotate(span, decided, q.domain);
-          encodeDecision(writer, q.queryId, decided);
+          encodeDecision(writer, q.queryId, decided, q.compact === true);
         }
         span?.end();
         const bytes = writer.finish();

@@ -1,5 +1,6 @@
 import type { NodeWeight, TierCapacity } from '@cdn-sched/proto';
 import {
+  CAPACITIES_KEY,
   configView,
   createConfigConsumer,
   createWeightsConsumer,
@@ -9,7 +10,13 @@ import {
 } from '@cdn-sched/stream';
 import { createUpstreams, type Upstreams } from '@cdn-sched/service-kit';
 import type { Transport } from '@cdn-sched/transport';
-import { buildRoutingTable, type RoutingTable, type RoutingTableOptions } from '../decision/index.js';
+import {
+  applyWeightUpdate,
+  buildRoutingTable,
+  createLookupRefresher,
+  type RoutingTable,
+  type RoutingTableOptions,
+} from '../decision/index.js';
 
 /** Options of {@link createRoutingState}. */
 export interface RoutingStateOptions {
@@ -24,7 +31,19 @@ export interface RoutingStateOptions {
   /** Past this age without confirmation an upstream view is stale, milliseconds. Defaults to 10 s. */
   maxStalenessMs?: number;
   table?: RoutingTableOptions;
-  onRebuild?(table: RoutingTable, ms: number): void;
+  /**
+   * Longest stretch the background build of consistent lookup tables holds the event loop,
+   * milliseconds. Defaults to 1.
+   */
+  lookupSliceMs?: number;
+  /**
+   * How long weights must stay unchanged before a lookup table built from older (not yet stale)
+   * weights is rebuilt from them, so that replicas converge on the same answers, milliseconds.
+   * Defaults to 1000 (LOOKUP_SETTLE_MS).
+   */
+  lookupSettleMs?: number;
+  /** After each table change; `incremental` when it was a weight-only update (weight-update.ts). */
+  onRebuild?(table: RoutingTable, ms: number, incremental: boolean): void;
   onError?(error: unknown): void;
   /** Credentials and limits of its gRPC channels. Defaults to plaintext with default limits. */
   transport?: Transport;
@@ -49,6 +68,10 @@ export interface RoutingState {
   /** Resolves when the first table exists (config received). */
   ready(signal?: AbortSignal): Promise<void>;
   rebuilds: number;
+  /** How many of `rebuilds` were weight-only updates applied to the groups they touch. */
+  incrementalUpdates: number;
+  /** Consistent lookup tables waiting to be (re)built in the background. */
+  readonly lookupsPending: number;
   close(): Promise<void>;
 }
 
@@ -56,18 +79,81 @@ export interface RoutingState {
  * Keeps the routing table in step with the config and weight streams. Updates are coalesced: a
  * burst of deltas leads to one rebuild on the next turn of the event loop, not one per delta,
  * so a 10 k-node snapshot followed by its first weights costs two rebuilds.
+ *
+ * Only a config change (membership, documents, policy), a weight snapshot or a removed weight
+ * rebuilds the whole table; weight and capacity deltas — every tick of a slow start — go through
+ * `applyWeightUpdate`, which copies just the groups holding a changed node. Consistent lookup
+ * tables are (re)built in the background in slices of `lookupSliceMs`, for the groups consistent
+ * picks use, and land when complete (consistent-lookups.ts).
  */
 export function createRoutingState(options: RoutingStateOptions): RoutingState {
   let table: RoutingTable | undefined;
   let scheduled = false;
   let rebuilds = 0;
+  let incrementalUpdates = 0;
+  // What changed since the last table: anything but weight/capacity deltas needs a full rebuild.
+  let fullRebuild = true;
+  const changedWeights = new Map<string, NodeWeight>();
+  let capacitiesChanged = false;
+  const refresher = createLookupRefresher({ settleMs: options.lookupSettleMs });
+  const sliceMs = options.lookupSliceMs ?? 1;
+  let lookupsScheduled = false;
+  let closed = false;
   let weightIndex = 0;
   let readyResolve!: () => void;
   const readyPromise = new Promise<void>((r) => (readyResolve = r));
 
+  const runLookups = (): void => {
+    lookupsScheduled = false;
+    if (closed) return;
+    if (!refresher.run(sliceMs)) scheduleLookups();
+  };
+  const scheduleLookups = (): void => {
+    if (lookupsScheduled || closed) return;
+    lookupsScheduled = true;
+    setImmediate(runLookups);
+  };
+  // A few times a second: best-effort groups a pick flagged (pick.ts), and tables whose weights settled.
+  const lookupScan = setInterval(() => {
+    if (table === undefined) return;
+    refresher.offer(table.consistentGroups);
+    if (refresher.pending > 0) scheduleLookups();
+  }, 200);
+  lookupScan.unref();
+
+  const update = (): boolean => {
+    if (table === undefined || fullRebuild) return false;
+    const t0 = performance.now();
+    let capacities: readonly TierCapacity[] | undefined;
+    if (capacitiesChanged) {
+      const e = weights.entries.get(CAPACITIES_KEY);
+      capacities = e?.kind === 'capacities' ? e.capacities : [];
+    }
+    const next = applyWeightUpdate(table, { weights: changedWeights.values(), capacities, weightsVersion: BigInt(weights.state.version) });
+    if (next === undefined) return false;
+    table = next;
+    changedWeights.clear();
+    capacitiesChanged = false;
+    rebuilds++;
+    incrementalUpdates++;
+    options.onRebuild?.(table, performance.now() - t0, true);
+    return true;
+  };
+
   const rebuild = (): void => {
     scheduled = false;
     if (config.state.version === 0) return;
+    try {
+      if (update()) {
+        refresher.offer(table!.consistentGroups);
+        if (refresher.pending > 0) scheduleLookups();
+        return;
+      }
+    } catch (error) {
+      // The full rebuild below still gives a correct table; the error says what went wrong.
+      options.onError?.(error);
+      fullRebuild = true;
+    }
     const t0 = performance.now();
     const view = configView(config.entries);
     const nodes = [...view.nodes.values()];
@@ -87,9 +173,16 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
         configVersion: BigInt(config.state.version),
         weightsVersion: BigInt(weights.state.version),
         options: options.table,
+        lookups: 'later',
+        previous: table,
       });
+      fullRebuild = false;
+      changedWeights.clear();
+      capacitiesChanged = false;
       rebuilds++;
-      options.onRebuild?.(table, performance.now() - t0);
+      options.onRebuild?.(table, performance.now() - t0, false);
+      refresher.offer(table.consistentGroups);
+      if (refresher.pending > 0) scheduleLookups();
       readyResolve();
     } catch (error) {
       // Keep the last good table; the error says what is wrong.
@@ -106,9 +199,23 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
     target: options.configTarget,
     consumerId: options.consumerId,
     maxStalenessMs: options.maxStalenessMs,
-    onApplied: schedule,
+    onApplied: () => {
+      fullRebuild = true;
+      schedule();
+    },
     transport: options.transport,
   });
+  // What a weight delta changed, for the weight-only update; a snapshot or a removed weight (back to
+  // cold start, which scales every cold weight) needs the full rebuild.
+  const onWeights = (applied: { snapshot: boolean; changes: readonly { key: string; value: WeightEntry | undefined }[] }): void => {
+    if (applied.snapshot) fullRebuild = true;
+    for (const c of applied.changes) {
+      if (c.key === CAPACITIES_KEY) capacitiesChanged = true;
+      else if (c.value === undefined) fullRebuild = true;
+      else if (c.value.kind === 'weight') changedWeights.set(c.value.weight.nodeId, c.value.weight);
+    }
+    schedule();
+  };
   // Fail over between weight-calculator replicas (every replica computes the same weights from the
   // same probe results), make-before-break: as soon as the stream in use breaks, a standby stream is
   // opened to the next replica while decisions keep using the last table; the standby takes over when
@@ -121,7 +228,7 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
       consumerId: options.consumerId,
       maxStalenessMs: options.maxStalenessMs,
       onApplied: (update) => {
-        if (consumer === weights) schedule();
+        if (consumer === weights) onWeights(update);
         else if (consumer === standby?.consumer && update.snapshot) promote();
       },
       onStateChange: () => {
@@ -136,6 +243,8 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
     weights = standby!.consumer;
     weightIndex = standby!.index;
     standby = undefined;
+    // Another replica's view: rebuild from its snapshot rather than patching the old replica's table.
+    fullRebuild = true;
     schedule();
     void old.close();
   };
@@ -162,7 +271,6 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
     }
   };
   const standbyPatienceMs = 1000;
-  let closed = false;
   let weights = weightsFrom(0);
   const meanwhile = 'answering from last-known-good state';
   const upstreams = createUpstreams();
@@ -195,9 +303,16 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
     get rebuilds() {
       return rebuilds;
     },
+    get incrementalUpdates() {
+      return incrementalUpdates;
+    },
+    get lookupsPending() {
+      return refresher.pending;
+    },
     async close() {
       closed = true;
       clearInterval(failover);
+      clearInterval(lookupScan);
       await config.close();
       await weights.close();
       await standby?.consumer.close();

@@ -15,7 +15,7 @@ const CASES = Number(process.env['FUZZ_CASES'] ?? 100_000);
 const SEED = Number(process.env['FUZZ_SEED'] ?? 20_261_201);
 
 // proto/cdn/sched/v1/resolver.proto
-const resolveRequest: FuzzSchema = { 1: 'uint64', 2: 'string', 3: 'string', 4: 'string', 5: 'uint32' };
+const resolveRequest: FuzzSchema = { 1: 'uint64', 2: 'string', 3: 'string', 4: 'string', 5: 'uint32', 6: 'bool' };
 const resolveStreamRequest: FuzzSchema = { 1: { message: resolveRequest, repeated: true } };
 
 /** A clear refusal names the field and the byte offset. */
@@ -29,6 +29,7 @@ function sameQuery(ours: ResolveInput, oracle: ResolveRequest): string | undefin
   if (ours.ecsSubnet !== oracle.ecsSubnet) return `ecs_subnet ${ours.ecsSubnet} != ${oracle.ecsSubnet}`;
   if (ours.domain !== oracle.domain) return `domain ${ours.domain} != ${oracle.domain}`;
   if (ours.answers !== oracle.answers) return `answers ${ours.answers} != ${oracle.answers}`;
+  if (ours.compact !== oracle.compact) return `compact ${ours.compact} != ${oracle.compact}`;
   return undefined;
 }
 

@@ -58,10 +58,11 @@ describe('ResolveStream wire codec', () => {
         ecsSubnet: '',
         domain: domains[rand(domains.length)]!,
         answers: rand(4),
+        compact: rand(2) === 0,
       };
       const decided = core.resolve(input);
       const w = createBatchWriter();
-      encodeDecision(w, input.queryId, decided);
+      encodeDecision(w, input.queryId, decided, input.compact);
       const wire = w.finish();
       const reflective = toBinary(
         ResolveStreamResponseSchema,
@@ -70,7 +71,7 @@ describe('ResolveStream wire codec', () => {
             {
               queryId: input.queryId,
               result: decided.ok
-                ? { case: 'response', value: toResolveResponse(input.queryId, decided) }
+                ? { case: 'response', value: toResolveResponse(input.queryId, decided, input.compact) }
                 : { case: 'error', value: { code: decided.code, message: decided.message } },
             },
           ],
@@ -83,12 +84,14 @@ describe('ResolveStream wire codec', () => {
   it('encodes unary responses and decodes unary requests like the reflective codec', () => {
     const writer = createBatchWriter();
     for (let i = 0; i < 500; i++) {
-      const input: ResolveInput = { queryId: BigInt(rand(2 ** 31)), clientIp: `${rand(256)}.${rand(256)}.${rand(256)}.${rand(256)}`, ecsSubnet: '', domain: rand(2) ? 'w.example' : 'c.example', answers: rand(4) };
+      const input: ResolveInput = { queryId: BigInt(rand(2 ** 31)), clientIp: `${rand(256)}.${rand(256)}.${rand(256)}.${rand(256)}`, ecsSubnet: '', domain: rand(2) ? 'w.example' : 'c.example', answers: rand(4), compact: rand(2) === 0 };
       const requestBytes = toBinary(ResolveRequestSchema, create(ResolveRequestSchema, input));
       expect(asText(decodeResolveRequestBytes(requestBytes))).toEqual(input);
       const decided = core.resolve(input);
       expect(decided.ok).toBe(true);
-      expect(encodeResolveResponse(writer, input.queryId, decided)).toEqual(toBinary(ResolveResponseSchema, toResolveResponse(input.queryId, decided)));
+      expect(encodeResolveResponse(writer, input.queryId, decided, input.compact)).toEqual(
+        toBinary(ResolveResponseSchema, toResolveResponse(input.queryId, decided, input.compact)),
+      );
     }
   });
 
@@ -111,6 +114,25 @@ describe('ResolveStream wire codec', () => {
     expect(ok.location?.region).toBe('CN-GD');
   });
 
+  it('a compact response carries answers, TTL, ECS scope, degraded and versions, and nothing else', () => {
+    const w = createBatchWriter();
+    const q = { queryId: 7n, clientIp: '1.2.3.4', ecsSubnet: '', domain: 'w.example', answers: 2, compact: true };
+    encodeDecision(w, q.queryId, core.resolve(q), true);
+    const r = fromBinary(ResolveStreamResponseSchema, w.finish()).decisions[0]!.result.value as {
+      answers: { address: string; ttlS: number }[];
+      location?: unknown;
+      reason: string;
+      tier: number;
+      ecsScope: number;
+      configVersion: bigint;
+    };
+    expect(r.answers).toHaveLength(2);
+    expect(r.answers[0]!.ttlS).toBeGreaterThan(0);
+    expect(r.ecsScope).toBe(2);
+    expect(r.configVersion).toBe(123n);
+    expect([r.location, r.reason, r.tier]).toEqual([undefined, '', 0]);
+  });
+
   it('decodes requests exactly like the reflective codec, skipping unknown fields', () => {
     for (let i = 0; i < 500; i++) {
       const queries = Array.from({ length: rand(5) }, () => ({
@@ -119,13 +141,14 @@ describe('ResolveStream wire codec', () => {
         ecsSubnet: rand(3) === 0 ? `1.2.${rand(256)}.0/24` : '',
         domain: ['a.example', 'b.example', ''][rand(3)]!,
         answers: rand(17),
+        compact: rand(4) === 0,
       }));
       const bytes = toBinary(ResolveStreamRequestSchema, create(ResolveStreamRequestSchema, { queries }));
       expect((decodeResolveStreamRequest(bytes) as ResolveInput[]).map(asText)).toEqual(queries);
     }
     // A field from a future version of the contract (number 9, varint) is skipped.
     const withUnknown = new Uint8Array([0x0a, 0x05, 0x22, 0x01, 0x78, 0x48, 0x01]);
-    expect((decodeResolveStreamRequest(withUnknown) as ResolveInput[]).map(asText)).toEqual([{ queryId: 0n, clientIp: '', ecsSubnet: '', domain: 'x', answers: 0 }]);
+    expect((decodeResolveStreamRequest(withUnknown) as ResolveInput[]).map(asText)).toEqual([{ queryId: 0n, clientIp: '', ecsSubnet: '', domain: 'x', answers: 0, compact: false }]);
     // An address that is not a dotted quad stays text, for the core to parse (IPv6) or reject.
     const v6 = toBinary(ResolveStreamRequestSchema, create(ResolveStreamRequestSchema, { queries: [{ clientIp: '2001:db8::1' }, { clientIp: '1.2.3' }] }));
     expect((decodeResolveStreamRequest(v6) as ResolveInput[]).map((q) => [q.clientIp, q.clientIpV4])).toEqual([

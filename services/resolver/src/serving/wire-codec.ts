@@ -95,13 +95,16 @@ export function decodeResolveRequestBytes(bytes: Uint8Array): ResolveInput {
   return q;
 }
 
-/** Encodes a unary `ResolveResponse` for a successful decision, with `writer` reused between calls. */
-export function encodeResolveResponse(writer: WireWriter, queryId: bigint, decided: Decided): Uint8Array {
-  encodeResponseFields(writer, queryId, decided);
+/**
+ * Encodes a unary `ResolveResponse` for a successful decision, with `writer` reused between calls;
+ * `compact` as in `encodeResponseFields`.
+ */
+export function encodeResolveResponse(writer: WireWriter, queryId: bigint, decided: Decided, compact = false): Uint8Array {
+  encodeResponseFields(writer, queryId, decided, compact);
   return writer.finish();
 }
 
-const emptyInput = (): ResolveInput => ({ queryId: 0n, clientIp: '', ecsSubnet: '', domain: '', answers: 0 });
+const emptyInput = (): ResolveInput => ({ queryId: 0n, clientIp: '', ecsSubnet: '', domain: '', answers: 0, compact: false });
 
 /**
  * Reads the fields of one ResolveRequest ending at `end` into `q`. Every field is checked against
@@ -143,6 +146,10 @@ function decodeResolveRequest(reader: BinaryReader, end: number, name: string, q
         expectWireType(`${name}.answers`, at, wireType, WireType.Varint);
         q.answers = readScalar(reader, `${name}.answers`, end, () => reader.uint32());
         break;
+      case 6:
+        expectWireType(`${name}.compact`, at, wireType, WireType.Varint);
+        q.compact = readScalar(reader, `${name}.compact`, end, () => reader.bool());
+        break;
       default:
         skipField(reader, name, field, wireType, end);
     }
@@ -151,7 +158,7 @@ function decodeResolveRequest(reader: BinaryReader, end: number, name: string, q
 }
 
 /** Appends one `Decision` (field 1 of ResolveStreamResponse) for `decided` to `writer`. */
-export function encodeDecision(writer: WireWriter, queryId: bigint, decided: Decided): void {
+export function encodeDecision(writer: WireWriter, queryId: bigint, decided: Decided, compact = false): void {
   writer.tag(1, WireType.LengthDelimited).fork();
   if (queryId !== 0n) writer.tag(1, WireType.Varint).uint64(queryId);
   if (!decided.ok) {
@@ -161,14 +168,18 @@ export function encodeDecision(writer: WireWriter, queryId: bigint, decided: Dec
     writer.join();
   } else {
     writer.tag(2, WireType.LengthDelimited).fork();
-    encodeResponseFields(writer, queryId, decided);
+    encodeResponseFields(writer, queryId, decided, compact);
     writer.join();
   }
   writer.join();
 }
 
-/** The fields of a ResolveResponse (also used by the unary path's tests). */
-export function encodeResponseFields(writer: WireWriter, queryId: bigint, decided: Decided): void {
+/**
+ * The fields of a ResolveResponse. `compact` (the request asked for it) leaves out location, tier
+ * and reason: a DNS front-end uses none of them, and the reason is the one string built per
+ * decision (formatReason).
+ */
+export function encodeResponseFields(writer: WireWriter, queryId: bigint, decided: Decided, compact = false): void {
   const table = decided.table!;
   const r = decided.result;
   const nodes = table.nodes;
@@ -185,16 +196,18 @@ export function encodeResponseFields(writer: WireWriter, queryId: bigint, decide
     if (r.ttlS !== 0) writer.tag(4, WireType.Varint).uint32(r.ttlS);
     writer.join();
   }
-  const loc = decided.location;
-  writer.tag(3, WireType.LengthDelimited).fork();
-  if (loc.country !== '') writer.tag(1, WireType.LengthDelimited).string(loc.country);
-  if (loc.region !== '') writer.tag(2, WireType.LengthDelimited).string(loc.region);
-  if (loc.isp !== '') writer.tag(3, WireType.LengthDelimited).string(loc.isp);
-  if (decided.prefixLen !== 0) writer.tag(4, WireType.Varint).uint32(decided.prefixLen);
-  writer.join();
-  if (r.tier !== 0) writer.tag(4, WireType.Varint).int32(r.tier);
-  const reason = formatReason(table, r);
-  if (reason !== '') writer.tag(5, WireType.LengthDelimited).string(reason);
+  if (!compact) {
+    const loc = decided.location;
+    writer.tag(3, WireType.LengthDelimited).fork();
+    if (loc.country !== '') writer.tag(1, WireType.LengthDelimited).string(loc.country);
+    if (loc.region !== '') writer.tag(2, WireType.LengthDelimited).string(loc.region);
+    if (loc.isp !== '') writer.tag(3, WireType.LengthDelimited).string(loc.isp);
+    if (decided.prefixLen !== 0) writer.tag(4, WireType.Varint).uint32(decided.prefixLen);
+    writer.join();
+    if (r.tier !== 0) writer.tag(4, WireType.Varint).int32(r.tier);
+    const reason = formatReason(table, r);
+    if (reason !== '') writer.tag(5, WireType.LengthDelimited).string(reason);
+  }
   if (decided.prefixLen !== 0) writer.tag(6, WireType.Varint).uint32(decided.prefixLen);
   if (decided.degraded) writer.tag(7, WireType.Varint).bool(true);
   if (table.configVersion !== 0n) writer.tag(8, WireType.Varint).uint64(table.configVersion);

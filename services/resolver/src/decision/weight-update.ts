@@ -1,0 +1,157 @@
+import { LOCATION_TIERS, locationId } from '@cdn-sched/location';
+import { NodeState, type NodeWeight, type TierCapacity } from '@cdn-sched/proto';
+import { updateCandidateGroup, type CandidateGroup } from './candidate-group.js';
+import {
+  capacityKey,
+  collectConsistentGroups,
+  type DomainPolicy,
+  type PoolTable,
+  type RoutingTable,
+} from './candidate-tables.js';
+import { healthOf, knownWeightOf, type NodeTable } from './node-table.js';
+
+/** What changed on the weight stream since the table was built (see {@link applyWeightUpdate}). */
+export interface WeightUpdate {
+  /** Weights received or changed (upserts); weights of node ids the table does not have are ignored. */
+  weights: Iterable<NodeWeight>;
+  /** The complete new capacity list when it changed; absent = unchanged. */
+  capacities?: readonly TierCapacity[];
+  weightsVersion: bigint;
+}
+
+/**
+ * A weight or health change applied to a table without rebuilding it: the node table's weight and
+ * health arrays are copied with the changes, and only the candidate groups that hold a changed
+ * node (or whose capacity figure changed) are rebuilt — copy-on-write per group; every other group,
+ * and every pool and policy that holds none of them, is shared with the old table. The result is a
+ * new table, swapped in whole by the caller, equal to what `buildRoutingTable` would build from the
+ * same documents and weights (weight-update.spec.ts checks it); rebuilt groups keep their lookup
+ * cell, so consistent picks go on from the old table until the refresher replaces it.
+ *
+ * Returns undefined when only a full rebuild gives the right answer: while any node is in cold
+ * start, its weight is scaled by the sum of every known weight (node-table.ts), so one change
+ * moves them all.
+ */
+export function applyWeightUpdate(table: RoutingTable, update: WeightUpdate): RoutingTable | undefined {
+  const old = table.nodes;
+  if (old.coldStartCount > 0) return undefined;
+
+  let weights: Float64Array | null = null;
+  let health: Uint8Array | null = null;
+  const changed = new Set<number>();
+  for (const w of update.weights) {
+    const i = old.indexById.get(w.nodeId);
+    if (i === undefined) continue;
+    const weight = old.states[i] === NodeState.DRAIN ? 0 : knownWeightOf(w);
+    const h = healthOf(w);
+    if (weight === (weights ?? old.weights)[i] && h === (health ?? old.health)[i]) continue;
+    weights ??= old.weights.slice();
+    health ??= old.health.slice();
+    weights[i] = weight;
+    health[i] = h;
+    changed.add(i);
+  }
+  const nodes: NodeTable = weights === null ? old : { ...old, weights, health: health! };
+
+  // Groups to copy: their pool, whether they are a tier's group (which has a capacity figure) and
+  // the changed node indices they may hold.
+  const affected = new Map<CandidateGroup, Affected>();
+  for (const i of changed) collectGroupsOf(table, i, affected);
+  let capacities = table.capacities;
+  if (update.capacities !== undefined) {
+    const next = new Map<string, TierCapacity>();
+    for (const c of update.capacities) next.set(capacityKey(c.pool, c.tier, c.location), c);
+    for (const [pool, p] of table.pools) {
+      for (const tier of LOCATION_TIERS) {
+        for (const g of p.tiers[tier]!.values()) {
+          const k = capacityKey(pool, tier, g.key);
+          if (!sameCapacity(table.capacities.get(k), next.get(k)) && !affected.has(g)) affected.set(g, { pool, inTier: true, changed: [] });
+        }
+      }
+    }
+    capacities = next;
+  }
+  if (affected.size === 0 && nodes === old) {
+    return Object.freeze({ ...table, weightsVersion: update.weightsVersion });
+  }
+
+  const replaced = new Map<CandidateGroup, CandidateGroup>();
+  for (const [g, where] of affected) {
+    const capacity = where.inTier ? capacities.get(capacityKey(where.pool, g.tier, g.key)) : undefined;
+    replaced.set(g, updateCandidateGroup(g, old, nodes, where.changed, capacity));
+  }
+  const pools = new Map<string, PoolTable>();
+  for (const [name, pool] of table.pools) pools.set(name, replacePoolGroups(pool, replaced));
+  const domains = table.domains.map((d): DomainPolicy => {
+    const pool = pools.get(d.pool.name)!;
+    return pool === d.pool ? d : Object.freeze({ ...d, pool });
+  });
+  return Object.freeze({
+    ...table,
+    weightsVersion: update.weightsVersion,
+    nodes,
+    pools,
+    domains,
+    capacities,
+    consistentGroups: collectConsistentGroups(domains),
+  });
+}
+
+interface Affected {
+  pool: string;
+  inTier: boolean;
+  changed: number[];
+}
+
+/** Every group of every pool that holds node `i`, with `i` added to its changed nodes. */
+function collectGroupsOf(table: RoutingTable, i: number, into: Map<CandidateGroup, Affected>): void {
+  const add = (g: CandidateGroup, pool: string, inTier: boolean): void => {
+    const a = into.get(g);
+    if (a === undefined) into.set(g, { pool, inTier, changed: [i] });
+    else if (a.changed[a.changed.length - 1] !== i) a.changed.push(i);
+  };
+  const doc = table.nodes.docs[i]!;
+  const country = table.countryIds.get(doc.country) ?? -1;
+  const region = table.regionIds.get(doc.region) ?? -1;
+  const isp = table.ispIds.get(doc.isp) ?? -1;
+  for (const name of doc.pools) {
+    const pool = table.pools.get(name);
+    if (pool === undefined) continue;
+    for (const tier of LOCATION_TIERS) {
+      const id = locationId(tier, country, region, isp, table.ispStride);
+      const g = id < 0 ? undefined : pool.tiers[tier]!.get(id);
+      if (g !== undefined) add(g, name, true);
+    }
+    // `all` is the `any` tier's group when the pool has one (added above, with its capacity figure).
+    add(pool.all, name, false);
+    add(pool.bestEffort, name, false);
+  }
+}
+
+/** The pool with its replaced groups swapped in (the same object when none of them is in it). */
+function replacePoolGroups(pool: PoolTable, replaced: ReadonlyMap<CandidateGroup, CandidateGroup>): PoolTable {
+  let tiers: (typeof pool.tiers)[number][] | null = null;
+  for (let t = 0; t < pool.tiers.length; t++) {
+    const groups = pool.tiers[t]!;
+    let copy: Map<number, CandidateGroup> | null = null;
+    for (const [id, g] of groups) {
+      const next = replaced.get(g);
+      if (next === undefined) continue;
+      copy ??= new Map(groups);
+      copy.set(id, next);
+    }
+    if (copy !== null) {
+      tiers ??= [...pool.tiers];
+      tiers[t] = copy;
+    }
+  }
+  const all = replaced.get(pool.all) ?? pool.all;
+  const bestEffort = replaced.get(pool.bestEffort) ?? pool.bestEffort;
+  if (tiers === null && all === pool.all && bestEffort === pool.bestEffort) return pool;
+  return { name: pool.name, tiers: tiers ?? pool.tiers, all, bestEffort };
+}
+
+function sameCapacity(a: TierCapacity | undefined, b: TierCapacity | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.healthyCapacityRps === b.healthyCapacityRps && a.totalCapacityRps === b.totalCapacityRps;
+}
