@@ -53,9 +53,12 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
   const register = join(repoRoot, 'libs', 'telemetry', 'dist', 'register.js');
   const argv = [process.execPath, '--import', register, main, ...(options.args ?? [])];
   const command = [...(options.wrap ?? []), ...argv];
+  // stdin is a pipe that is never written: when this process ends, however it ends (a test runner's
+  // timeout, SIGKILL), the service reads end-of-file and stops itself (EXIT_WITH_STDIN, service kit)
+  // instead of living on as an orphan.
   const child: ChildProcess = spawn(command[0]!, command.slice(1), {
-    env: { ...process.env, LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'info', ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'info', EXIT_WITH_STDIN: '1', ...options.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];
   const waiters = new Set<{ match: string | RegExp; resolve: (l: Record<string, unknown>) => void }>();

@@ -72,6 +72,7 @@ export async function runService<S extends Record<string, SettingSpec>>(options:
     }
     throw error;
   }
+  stopWhenLauncherGoes();
   const workers = (config as Record<string, unknown>)['workers'];
   if (isWorkerPrimary(workers)) {
     runWorkerPrimary({ name: options.name, workers, metricsPort: config.metricsPort, instanceId: config.instanceId });
@@ -119,4 +120,21 @@ function withTransportDefaults(config: Record<string, unknown>): ConfigOf<typeof
   const out: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(transportSettings)) out[key] = key in config ? config[key] : spec.default;
   return out as ConfigOf<typeof transportSettings>;
+}
+
+/**
+ * With `EXIT_WITH_STDIN=1` (set by the local mesh and the test launchers, never needed in
+ * production), stdin is a pipe from the process that launched this one: its end-of-file means the
+ * launcher is gone — even SIGKILLed, when it could not stop its children — so the service stops
+ * itself as on SIGTERM (graceful, bounded) rather than living on as an orphan. A cluster primary and
+ * its workers share that stdin, so each stops itself.
+ */
+function stopWhenLauncherGoes(): void {
+  if (process.env['EXIT_WITH_STDIN'] !== '1') return;
+  const gone = (): void => {
+    process.kill(process.pid, 'SIGTERM');
+  };
+  process.stdin.once('end', gone);
+  process.stdin.once('error', gone);
+  process.stdin.resume();
 }
