@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, etcdConnectionSettings, resolveEtcdConnection, type EtcdConnection, type EtcdConnectionSettings } from '@cdn-sched/service-kit';
+import { ConfigError, etcdConnectionSettings, reasonOf, resolveEtcdConnection, statusReason, type EtcdConnection, type EtcdConnectionSettings } from '@cdn-sched/service-kit';
 import { createTransport, type Transport } from '@cdn-sched/transport';
 import { Status } from 'nice-grpc';
 
@@ -159,7 +159,10 @@ export function grpcFailure(error: unknown, target: string): CliError {
   const e = error as { code?: number; details?: string; message?: string };
   if (typeof e.code === 'number') {
     const name = Status[e.code] ?? String(e.code);
-    const hint = e.code === Status.UNAVAILABLE ? ` (is the service running at ${target}? start the mesh with \`npm start\`)` : '';
+    // A reason of its own means the service answered (e.g. no-healthy-node): only a bare UNAVAILABLE
+    // (no connection, nothing listening) deserves the hint.
+    const answered = reasonOf(error) !== statusReason(e.code);
+    const hint = e.code === Status.UNAVAILABLE && !answered ? ` (is the service running at ${target}? start the mesh with \`npm start\`)` : '';
     return new CliError(`${name}: ${e.details ?? e.message ?? ''}${hint}`);
   }
   return new CliError(String(e.message ?? error));

@@ -82,7 +82,7 @@ describe('resolver with a real config-watcher and weight-calculator', () => {
       details: expect.stringMatching(/client_ip: '1.2.3' is not an IPv4 or IPv6 address/),
     });
     await expect(client.resolve({ ecsSubnet: '1.2.3.0/40', domain: 'music.demo.example' })).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT, details: expect.stringMatching(/prefix length 40/) });
-    await expect(client.resolve({ clientIp: '1.2.3.4', domain: 'nope.example' })).rejects.toMatchObject({ code: Status.NOT_FOUND });
+    await expect(client.resolve({ clientIp: '1.2.3.4', domain: 'nope.example' })).rejects.toMatchObject({ code: Status.NOT_FOUND, details: expect.stringMatching(/^unknown-domain: domain 'nope.example' has no routing policy/) });
     await expect(client.resolve({ clientIp: '1.2.3.4', domain: 'music.demo.example', answers: 40 })).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT, details: expect.stringMatching(/answers/) });
   });
 

@@ -9,7 +9,7 @@ function decided(init: Partial<Pick<Decided, 'ok' | 'code' | 'degraded'>> & { ti
   const result = createDecisionResult();
   result.tier = init.tier ?? Tier.ISP_REGION;
   result.reason = init.reason ?? ReasonCode.TIER;
-  return { ok: init.ok ?? true, code: init.code ?? 0, message: '', table: undefined, result, location: { country: '', region: '', isp: '' }, prefixLen: 0, degraded: init.degraded ?? false };
+  return { ok: init.ok ?? true, code: init.code ?? 0, reason: '', message: '', table: undefined, result, location: { country: '', region: '', isp: '' }, prefixLen: 0, degraded: init.degraded ?? false };
 }
 
 describe('createDecisionTally', () => {

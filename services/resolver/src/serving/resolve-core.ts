@@ -37,6 +37,8 @@ export interface ResolveInput {
 export interface Decided {
   ok: boolean;
   code: number;
+  /** Stable kebab-case reason of a failure ("no-healthy-node"), '' when ok: what a client matches. */
+  reason: string;
   message: string;
   table: RoutingTable | undefined;
   readonly result: DecisionResult;
@@ -67,10 +69,11 @@ const UNKNOWN: GeoLocation = Object.freeze({ country: '', region: '', isp: '' })
 
 export function createResolveCore(options: ResolveCoreOptions): ResolveCore {
   const query = createDecisionQuery(createRng(options.seed ?? process.pid));
-  const out: Decided = { ok: false, code: 0, message: '', table: undefined, result: createDecisionResult(), location: UNKNOWN, prefixLen: 0, degraded: false };
-  const fail = (code: number, message: string): Decided => {
+  const out: Decided = { ok: false, code: 0, reason: '', message: '', table: undefined, result: createDecisionResult(), location: UNKNOWN, prefixLen: 0, degraded: false };
+  const fail = (code: number, reason: string, message: string): Decided => {
     out.ok = false;
     out.code = code;
+    out.reason = reason;
     out.message = message;
     return out;
   };
@@ -106,22 +109,23 @@ export function createResolveCore(options: ResolveCoreOptions): ResolveCore {
     resolve(input) {
       const table = options.table();
       out.table = table;
-      if (!table) return fail(Status.UNAVAILABLE, 'no routing state yet: the resolver has not received its configuration');
-      if (input.domain === '') return fail(Status.INVALID_ARGUMENT, 'domain: required');
-      if (input.answers > MAX_ANSWERS) return fail(Status.INVALID_ARGUMENT, `answers: at most ${MAX_ANSWERS} per decision, got ${input.answers}`);
+      if (!table) return fail(Status.UNAVAILABLE, 'no-routing-state', 'no routing state yet: the resolver has not received its configuration');
+      if (input.domain === '') return fail(Status.INVALID_ARGUMENT, 'domain-required', 'domain: required');
+      if (input.answers > MAX_ANSWERS) return fail(Status.INVALID_ARGUMENT, 'too-many-answers', `answers: at most ${MAX_ANSWERS} per decision, got ${input.answers}`);
       const domainIndex = findDomainIndex(table, input.domain);
-      if (domainIndex < 0) return fail(Status.NOT_FOUND, `domain '${input.domain.length > 253 ? `${input.domain.slice(0, 64)}…` : input.domain}' has no routing policy`);
+      if (domainIndex < 0) return fail(Status.NOT_FOUND, 'unknown-domain', `domain '${input.domain.length > 253 ? `${input.domain.slice(0, 64)}…` : input.domain}' has no routing policy`);
       const problem = locate(options.geo(), input);
-      if (problem !== '') return fail(Status.INVALID_ARGUMENT, problem);
+      if (problem !== '') return fail(Status.INVALID_ARGUMENT, 'invalid-client-address', problem);
       query.domainIndex = domainIndex;
       query.location = out.location;
       query.answers = input.answers;
       decide(table, query, out.result);
       if (out.result.status === DecisionStatus.UNAVAILABLE) {
-        return fail(Status.UNAVAILABLE, `no healthy node of pool '${table.domains[domainIndex]?.pool.name ?? ''}' for this client, and the policy of ${input.domain} says error when all are down`);
+        return fail(Status.UNAVAILABLE, 'no-healthy-node', `no healthy node of pool '${table.domains[domainIndex]?.pool.name ?? ''}' for this client, and the policy of ${input.domain} says error when all are down`);
       }
       out.ok = true;
       out.code = 0;
+      out.reason = '';
       out.message = '';
       out.degraded = out.result.degraded || options.stale();
       return out;

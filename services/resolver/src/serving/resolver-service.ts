@@ -1,7 +1,7 @@
 import { create } from '@bufbuild/protobuf';
 import { StatusResponseSchema, serviceDefinitions, type StatusResponse } from '@cdn-sched/proto';
 import { breakerStatusMessage } from '@cdn-sched/stream';
-import { ServiceError, statusReason } from '@cdn-sched/service-kit';
+import { ServiceError } from '@cdn-sched/service-kit';
 import { SpanAttributes, SpanNames } from '@cdn-sched/telemetry';
 import { trace, SpanStatusCode, type Span } from '@opentelemetry/api';
 import { Status, type MethodDefinition, type ServiceImplementation } from 'nice-grpc';
@@ -49,7 +49,7 @@ export const resolverServiceDefinition = createResolverServiceDefinition();
 
 /** The answer to a query whose bytes are malformed: INVALID_ARGUMENT naming the field and offset. */
 function invalidQuery(message: string): Decided {
-  return { ok: false, code: Status.INVALID_ARGUMENT, message, table: undefined, result: createDecisionResult(), location: { country: '', region: '', isp: '' }, prefixLen: 0, degraded: false };
+  return { ok: false, code: Status.INVALID_ARGUMENT, reason: 'malformed-query', message, table: undefined, result: createDecisionResult(), location: { country: '', region: '', isp: '' }, prefixLen: 0, degraded: false };
 }
 
 /** Options of {@link createResolverService}. */
@@ -114,7 +114,7 @@ export function createResolverService(options: ResolverServiceOptions): ServiceI
       }
       if (!decided.ok) {
         options.onDecisions?.(1, 1, (performance.now() - startedAt) / 1000, 'resolve');
-        throw new ServiceError(decided.code, statusReason(decided.code), decided.message);
+        throw new ServiceError(decided.code, decided.reason, decided.message);
       }
       const response = encodeResolveResponse(unaryWriter, request.queryId, decided, request.compact === true);
       options.onDecisions?.(1, 0, (performance.now() - startedAt) / 1000, 'resolve');
