@@ -2,7 +2,7 @@ import type { EtcdClient } from '@cdn-sched/etcd';
 import { createLocalMesh, type DomainDoc, type EdgeSpec, type LocalMeshOptions, type MeshService } from '@cdn-sched/local-mesh';
 import { Health, serviceDefinitions } from '@cdn-sched/proto';
 import { createWeightsConsumer, type StreamConsumer, type WeightEntry } from '@cdn-sched/stream';
-import { startEtcd, startTcpProxy, waitFor, type EtcdProcess, type FakeFleet, type FakeHealth, type TcpProxy } from '@cdn-sched/testing';
+import { killQuietly, startEtcd, startTcpProxy, waitFor, type EtcdProcess, type FakeFleet, type FakeHealth, type TcpProxy } from '@cdn-sched/testing';
 import { createChannel, createClient, type Channel, type Client } from 'nice-grpc';
 import { runCdnctl, type CdnctlRun } from './cdnctl.js';
 import { DOMAINS, EDGES } from './topology.js';
@@ -81,7 +81,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
 
   // The test owns etcd (so that it can kill, pause and restart it); a dying worker must not leave it behind.
   const killEtcd = (): void => {
-    if (etcd?.pid) safeKill(etcd.pid);
+    if (etcd?.pid) killQuietly(etcd.pid);
   };
   process.once('exit', killEtcd);
 
@@ -197,13 +197,5 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   } catch (error) {
     await close();
     throw error;
-  }
-}
-
-function safeKill(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // already gone
   }
 }

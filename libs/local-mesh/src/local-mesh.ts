@@ -1,5 +1,5 @@
 import { createEtcdClient, type EtcdClient } from '@cdn-sched/etcd';
-import { createFakeFleet, startEtcd, type EtcdProcess, type FakeFleet, type FakeHealth } from '@cdn-sched/local-processes';
+import { createFakeFleet, killQuietly, startEtcd, type EtcdProcess, type FakeFleet, type FakeHealth } from '@cdn-sched/local-processes';
 import { startMeshDnsGateway, type MeshDnsGateway, type MeshDnsGatewayOptions } from './dns-gateway-process.js';
 import { createMeshService, type MeshService, type ServiceKind } from './mesh-service.js';
 import { createMeshTls, type MeshTls } from './mesh-tls.js';
@@ -139,9 +139,9 @@ export async function createLocalMesh(options: LocalMeshOptions = {}): Promise<L
 
   // A caller that dies (a test worker killed on timeout, an uncaught error) must not leave processes behind.
   const killAll = (): void => {
-    for (const s of services) if (s.running) safeKill(s.process.pid);
-    if (dnsGateway && !dnsGateway.process.exited) safeKill(dnsGateway.process.pid);
-    if (etcd?.pid) safeKill(etcd.pid);
+    for (const s of services) if (s.running) killQuietly(s.process.pid);
+    if (dnsGateway && !dnsGateway.process.exited) killQuietly(dnsGateway.process.pid);
+    if (etcd?.pid) killQuietly(etcd.pid);
   };
   process.once('exit', killAll);
 
@@ -256,13 +256,5 @@ export async function createLocalMesh(options: LocalMeshOptions = {}): Promise<L
   } catch (error) {
     await close();
     throw error;
-  }
-}
-
-function safeKill(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // already gone
   }
 }
