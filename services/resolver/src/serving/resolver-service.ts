@@ -10,7 +10,7 @@ import type { DecisionTally } from './decision-tally.js';
 import { createDecisionResult } from '../decision/index.js';
 import type { ResolveCore, ResolveInput, Decided } from './resolve-core.js';
 import type { RoutingState } from './routing-state.js';
-import { BatchRejected, createBatchWriter, decodeResolveRequestBytes, decodeResolveStreamRequest, DEFAULT_BATCH_LIMITS, encodeDecision, encodeResolveResponse, type BatchLimits } from './wire-codec.js';
+import { createBatchWriter, decodeResolveRequestBytes, decodeResolveStreamRequest, DEFAULT_BATCH_LIMITS, encodeDecision, encodeResolveResponse, type BatchLimits } from './wire-codec.js';
 
 const base = serviceDefinitions.resolver;
 
@@ -41,7 +41,7 @@ export const createResolverServiceDefinition = (limits: BatchLimits = DEFAULT_BA
     responseSerialize: (bytes: Uint8Array) => bytes,
     responseDeserialize: (bytes: Uint8Array) => bytes,
     options: {},
-  } satisfies MethodDefinition<ResolveInput[], ResolveInput[] | BatchRejected, Uint8Array, Uint8Array, true, true>,
+  } satisfies MethodDefinition<ResolveInput[], ResolveInput[] | ServiceError, Uint8Array, Uint8Array, true, true>,
 }) as const;
 
 /** The definition with the default limits. */
@@ -125,7 +125,7 @@ export function createResolverService(options: ResolverServiceOptions): ServiceI
       // One writer per stream: finish() copies the batch out, and the buffer is reused.
       const writer = createBatchWriter();
       for await (const queries of batches) {
-        if (queries instanceof BatchRejected) throw new ServiceError(queries.code, queries.code === Status.RESOURCE_EXHAUSTED ? 'batch-too-large' : 'malformed-batch', queries.message);
+        if (queries instanceof ServiceError) throw queries;
         // A batch that cannot be answered item by item is a protocol misuse: the stream ends
         // with the status. A bad item inside a batch only fails that item (ItemError).
         if (queries.length === 0) throw new ServiceError(Status.INVALID_ARGUMENT, 'empty-batch', 'send at least one query per ResolveStreamRequest');

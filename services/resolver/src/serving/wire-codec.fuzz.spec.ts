@@ -1,10 +1,12 @@
 import { fromBinary } from '@bufbuild/protobuf';
 import { parseIpv4 } from '@cdn-sched/geoip';
 import { ResolveRequestSchema, ResolveStreamRequestSchema, type ResolveRequest } from '@cdn-sched/proto';
+import { ServiceError } from '@cdn-sched/service-kit';
 import { createSeededRandom, fuzzFrame, pickFaults, type Fault, type FuzzSchema } from '@cdn-sched/testing';
+import { Status } from 'nice-grpc';
 import { describe, expect, it } from 'vitest';
 import type { ResolveInput } from './resolve-core.js';
-import { BatchRejected, decodeResolveRequestBytes, decodeResolveStreamRequest } from './wire-codec.js';
+import { decodeResolveRequestBytes, decodeResolveStreamRequest } from './wire-codec.js';
 
 // The decoders under test, by their exported names: a rewrite of the codec only has to keep these
 // two functions (or re-point these constants) to stay covered.
@@ -52,8 +54,8 @@ describe(`resolver wire decoders vs the reflective decoder (${CASES} seeded case
       }
       const ours = decodeBatch(bytes, { maxBatch: 1_000_000, maxBatchBytes: 1 << 30 });
       const where = `case ${i} [${[...faults].join(',')}] ${hex(bytes)}`;
-      if (ours instanceof BatchRejected) {
-        if (!CLEAR.test(ours.message)) throw new Error(`${where}: unclear refusal "${ours.message}"`);
+      if (ours instanceof ServiceError) {
+        if (!CLEAR.test(ours.detail)) throw new Error(`${where}: unclear refusal "${ours.detail}"`);
         tally.oursRefusesBatch++;
         if (!oracle) tally.oracleRefuses++;
         continue;
@@ -126,13 +128,18 @@ describe(`resolver wire decoders vs the reflective decoder (${CASES} seeded case
     // An 11-byte varint.
     expect(decodeUnary(Uint8Array.from([0x08, ...new Array<number>(10).fill(0x80), 0x01])).invalid).toMatch(/^ResolveRequest.query_id at byte 1: /);
     // Broken framing refuses the batch: the length of queries[0] runs past the end.
-    expect(decodeBatch(Uint8Array.from([0x0a, 0x09, 0x22, 0x00]))).toEqual(new BatchRejected(3, 'queries[0] at byte 1: length 9 runs past the end of its message at byte 4'));
+    expect(refusal(decodeBatch(Uint8Array.from([0x0a, 0x09, 0x22, 0x00])))).toEqual({ code: Status.INVALID_ARGUMENT, reason: 'malformed-batch', detail: 'queries[0] at byte 1: length 9 runs past the end of its message at byte 4' });
   });
 
   it('limits are enforced while decoding: bytes before any work, MAX_BATCH at the first query over it', () => {
     const one = [0x0a, 0x02, 0x28, 0x01];
     const frame = Uint8Array.from(Array.from({ length: 10_000 }, () => one).flat());
-    expect(decodeBatch(frame, { maxBatch: 100, maxBatchBytes: 1 << 20 })).toEqual(new BatchRejected(8, 'batch has more than 100 queries; split it into smaller batches'));
-    expect(decodeBatch(frame, { maxBatch: 1_000_000, maxBatchBytes: 1000 })).toEqual(new BatchRejected(8, 'batch of 40000 bytes is over the limit of 1000 bytes; split it into smaller batches'));
+    expect(refusal(decodeBatch(frame, { maxBatch: 100, maxBatchBytes: 1 << 20 }))).toEqual({ code: Status.RESOURCE_EXHAUSTED, reason: 'batch-too-large', detail: 'batch has more than 100 queries; split it into smaller batches' });
+    expect(refusal(decodeBatch(frame, { maxBatch: 1_000_000, maxBatchBytes: 1000 }))).toEqual({ code: Status.RESOURCE_EXHAUSTED, reason: 'batch-too-large', detail: 'batch of 40000 bytes is over the limit of 1000 bytes; split it into smaller batches' });
   });
 });
+
+/** The parts of a refused batch that reach the client. */
+function refusal(decoded: ResolveInput[] | ServiceError): { code: Status; reason: string; detail: string } | undefined {
+  return decoded instanceof ServiceError ? { code: decoded.code, reason: decoded.reason, detail: decoded.detail } : undefined;
+}

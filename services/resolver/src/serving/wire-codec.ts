@@ -1,6 +1,7 @@
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import { parseIpv4Bytes } from '@cdn-sched/geoip';
 import { decodeUtf8, expectEnd, expectWireType, readBytes, readLengthEnd, readScalar, readString, readTag, skipField, WireDecodeError } from '@cdn-sched/proto';
+import { ServiceError } from '@cdn-sched/service-kit';
 import { Status } from 'nice-grpc';
 import { formatReason } from '../decision/index.js';
 import type { Decided, ResolveInput } from './resolve-core.js';
@@ -27,16 +28,11 @@ export interface BatchLimits {
 export const DEFAULT_BATCH_LIMITS: Readonly<BatchLimits> = Object.freeze({ maxBatch: 5000, maxBatchBytes: 1024 * 1024 });
 
 /**
- * A batch refused as a whole (its framing is broken, or it is over a limit): the decoder returns
- * this instead of throwing, because grpc-js turns any deserializer exception into INTERNAL; the
- * handler ends the stream with `code`.
+ * A batch refused as a whole (its framing is broken, or it is over a limit) is returned as the
+ * {@link ServiceError} the stream ends with, not thrown: grpc-js turns any deserializer exception
+ * into INTERNAL, so the handler throws it once it reads it from the stream.
  */
-export class BatchRejected {
-  constructor(
-    readonly code: Status,
-    readonly message: string,
-  ) {}
-}
+const batchTooLarge = (message: string): ServiceError => new ServiceError(Status.RESOURCE_EXHAUSTED, 'batch-too-large', message);
 
 /**
  * Decodes a `ResolveStreamRequest` into plain inputs. Unknown fields are skipped (forward
@@ -45,9 +41,9 @@ export class BatchRejected {
  * no more than `maxBatch` decoded objects. A query whose own bytes are malformed, inside sound
  * framing, comes back with `invalid` set and fails alone; broken framing refuses the batch.
  */
-export function decodeResolveStreamRequest(bytes: Uint8Array, limits: BatchLimits = DEFAULT_BATCH_LIMITS): ResolveInput[] | BatchRejected {
+export function decodeResolveStreamRequest(bytes: Uint8Array, limits: BatchLimits = DEFAULT_BATCH_LIMITS): ResolveInput[] | ServiceError {
   if (bytes.length > limits.maxBatchBytes) {
-    return new BatchRejected(Status.RESOURCE_EXHAUSTED, `batch of ${bytes.length} bytes is over the limit of ${limits.maxBatchBytes} bytes; split it into smaller batches`);
+    return batchTooLarge(`batch of ${bytes.length} bytes is over the limit of ${limits.maxBatchBytes} bytes; split it into smaller batches`);
   }
   const reader = new BinaryReader(bytes);
   const queries: ResolveInput[] = [];
@@ -62,7 +58,7 @@ export function decodeResolveStreamRequest(bytes: Uint8Array, limits: BatchLimit
       const name = `queries[${queries.length}]`;
       expectWireType(name, at, wireType, WireType.LengthDelimited);
       if (queries.length === limits.maxBatch) {
-        return new BatchRejected(Status.RESOURCE_EXHAUSTED, `batch has more than ${limits.maxBatch} queries; split it into smaller batches`);
+        return batchTooLarge(`batch has more than ${limits.maxBatch} queries; split it into smaller batches`);
       }
       const end = readLengthEnd(reader, name, reader.len);
       const q = emptyInput();
@@ -76,7 +72,7 @@ export function decodeResolveStreamRequest(bytes: Uint8Array, limits: BatchLimit
       queries.push(q);
     }
   } catch (error) {
-    if (error instanceof WireDecodeError) return new BatchRejected(Status.INVALID_ARGUMENT, error.message);
+    if (error instanceof WireDecodeError) return new ServiceError(Status.INVALID_ARGUMENT, 'malformed-batch', error.message, { cause: error });
     throw error;
   }
   return queries;
