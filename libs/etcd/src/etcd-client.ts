@@ -1,6 +1,6 @@
-import { circuitBreaker, ConsecutiveBreaker, handleWhen } from 'cockatiel';
-import { Etcd3, GRPCUnavailableError, isRecoverableError, WatchClient, type IDuplexStream, type IKeyValue, type IOptions, type IWatchRequest, type IWatchResponse } from 'etcd3';
+import { Etcd3, GRPCUnavailableError, WatchClient, type IDuplexStream, type IKeyValue, type IOptions, type IWatchRequest, type IWatchResponse } from 'etcd3';
 import { EtcdError } from './etcd-error.js';
+import { createMemberBreakers } from './member-breakers.js';
 import { prefixRangeEnd, toText } from './keys.js';
 
 /** TLS material for the etcd connection (PEM bytes, already read and checked). */
@@ -137,25 +137,6 @@ function requireLeader(pool: Etcd3['pool'], hostOf: WeakMap<object, unknown>): C
   };
 }
 
-/**
- * What a live member answers while the cluster elects a leader: `etcdserver: no leader`, `request
- * timed out` (a proposal lost with the old leader, etcd's `ErrTimeoutDueToLeaderFail`), `leader
- * changed`. etcd3's default per-member breaker counted these: during the 1-2 s election after a
- * leader died, every surviving member collected three and was skipped for 5 s, so every call failed
- * with "every member failed recently" for ~5 s after the new leader was already serving.
- */
-export function isLeaderlessAnswer(error: Error): boolean {
-  return /etcdserver: (no leader|request timed out|leader changed)/.test(error.message);
-}
-
-/** etcd3's default member breaker (3 consecutive failures, 5 s open) minus leaderless answers. */
-function memberBreaker() {
-  return circuitBreaker(
-    handleWhen((error) => isRecoverableError(error) && !isLeaderlessAnswer(error)),
-    { halfOpenAfter: 5000, breaker: new ConsecutiveBreaker(3) },
-  );
-}
-
 /** Creates a client; connections are lazy (grpc-js reconnects by itself with backoff). */
 export function createEtcdClient(options: EtcdClientOptions): EtcdClient {
   const endpoints = [...options.endpoints];
@@ -173,8 +154,9 @@ export function createEtcdClient(options: EtcdClientOptions): EtcdClient {
     // etcd3's fault handling (3 retries on another member; a member that failed 3 times in a row is
     // skipped for 5 s — a 1 s skip was tried: a frozen member then gets a call that hangs to its
     // deadline every few seconds, and the SIGSTOP test lost its writes), except that an answer from
-    // a live member without a leader does not count against it (see `isLeaderlessAnswer`).
-    faultHandling: { host: () => memberBreaker() },
+    // a live member without a leader does not count against it, and the pool never skips every
+    // member at once (see `createMemberBreakers`).
+    faultHandling: { host: createMemberBreakers() },
     grpcOptions: {
       // etcd closes idle streams it considers dead; keepalive pings make a cut network visible
       // within seconds instead of the OS TCP timeout (minutes).

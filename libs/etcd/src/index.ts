@@ -1,4 +1,5 @@
-export { createEtcdClient, fromPb, isLeaderlessAnswer } from './etcd-client.js';
+export { createEtcdClient, fromPb } from './etcd-client.js';
+export { createMemberBreakers, isLeaderlessAnswer, type MemberBreakerOptions } from './member-breakers.js';
 export type { CallOptions, EtcdClient, EtcdClientOptions, EtcdTls, KeyValue, WatchEvent, WatchStream } from './etcd-client.js';
 export { CompactedError, EtcdError } from './etcd-error.js';
 export type { EtcdErrorCode } from './etcd-error.js';

@@ -67,6 +67,8 @@ const watchedMember = async (): Promise<EtcdMember | undefined> => {
   }
   return undefined;
 };
+/** Why puts failed during the current trial (message -> count), printed with the trial. */
+const putFailures = new Map<string, number>();
 /** Puts that succeeded: when sent, when answered, at which revision. */
 const commits: { sentAt: number; doneAt: number; revision: number }[] = [];
 let writing = true;
@@ -76,7 +78,10 @@ const writes = (async () => {
     const sentAt = performance.now();
     const p = writer.put(`${prefix}nodes/f`, node('f', 1_000_000 + i), { timeoutMs: 10_000 }).then(
       (revision) => void commits.push({ sentAt, doneAt: performance.now(), revision }),
-      () => undefined,
+      (error: unknown) => {
+        const why = `${(error as Error).name}: ${(error as Error).message}`.slice(0, 160);
+        putFailures.set(why, (putFailures.get(why) ?? 0) + 1);
+      },
     );
     inFlight.add(p);
     void p.finally(() => inFlight.delete(p));
@@ -129,6 +134,8 @@ for (let trial = 0; trial < TRIALS; trial++) {
   const result = { failoverMs: applied.at - t0, commitMs: first.doneAt - t0, leader: wasLeader };
   trials.push(result);
   process.stderr.write(`   trial ${trial + 1}: killed ${victim.name}${wasLeader ? ' (leader)' : ''}: first put sent after the kill committed at ${Math.round(result.commitMs)} ms, applied at ${Math.round(result.failoverMs)} ms\n`);
+  for (const [why, n] of putFailures) process.stderr.write(`      ${n} put(s) failed: ${why}\n`);
+  putFailures.clear();
   await victim.restart();
   await bounded('a leader after the restart', 30_000, () => cluster.leader().catch(() => undefined));
   reached.splice(0, reached.length - 1);
