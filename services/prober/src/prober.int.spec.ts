@@ -6,6 +6,7 @@ import {
   startEtcd,
   startGrpcServer,
   startServiceProcess,
+  startTcpProxy,
   waitFor,
   type EtcdProcess,
   type FakeFleet,
@@ -227,6 +228,53 @@ describe('prober (real etcd, config-watcher process, fake fleet, gRPC sink)', ()
     // Revoked, not left to expire after its 30 s TTL.
     expect(await etcdClient.get(`${prefix}members/prober/graceful`)).toBeUndefined();
   });
+
+  it('its membership lease revoked, then expired while cut off from etcd: says so in /readyz meanwhile, registered again after each', async () => {
+    const key = `${prefix}members/prober/leased`;
+    const leaseOf = async (): Promise<string | undefined> => {
+      const { kvs } = await etcdClient.etcd.kv.range({ key: Buffer.from(key) });
+      return kvs[0]?.lease;
+    };
+    const etcdPort = Number(new URL(etcd.endpoint).port);
+    const proxy = await startTcpProxy({ targetPort: etcdPort });
+    const p = await startServiceProcess({
+      service: 'prober',
+      env: { ETCD_ENDPOINTS: proxy.endpoint, CONFIG_WATCHER: configTarget, WEIGHT_CALCULATORS: sinkServer.address, GRPC_PORT: '0', METRICS_PORT: '0', INSTANCE_ID: 'leased', MEMBER_TTL_S: '2' },
+    });
+    try {
+      const metricsUrl = String((await p.waitForLog('metrics server listening'))['metrics']);
+      const readyz = async (): Promise<{ ready: boolean; reasons: string[] }> => (await fetch(`${metricsUrl}/readyz`)).json() as Promise<{ ready: boolean; reasons: string[] }>;
+      const unregistered = 'not registered in etcd (membership lease missing)';
+      // The lost membership is a reason in /readyz (the prober keeps probing its last assignment and
+      // its gRPC port keeps serving Status, so it does not leave its Service).
+      const registeredPerReadyz = async (): Promise<boolean> => !(await readyz()).reasons.includes(unregistered);
+      await waitFor(async () => (await leaseOf()) !== undefined && (await registeredPerReadyz()), { timeoutMs: 20_000, message: 'registered' });
+
+      // 1. An operator (or etcd itself) revokes the lease: the key goes with it, and the prober,
+      //    told by its keep-alive that the lease is gone, registers again under a new lease.
+      const first = (await leaseOf())!;
+      await etcdClient.etcd.leaseClient.leaseRevoke({ ID: first });
+      expect(await leaseOf()).toBeUndefined();
+      await waitFor(async () => ((await leaseOf()) ?? first) !== first, { timeoutMs: 20_000, message: 'registered again under a new lease after a revoke' });
+      await waitFor(registeredPerReadyz, { timeoutMs: 10_000, message: '/readyz without the membership reason after the revoke' });
+
+      // 2. Cut off from etcd (calls hang) for longer than the TTL: etcd expires the lease and deletes
+      //    the key (the other probers take its nodes); the prober says so in /readyz, and registers
+      //    again once etcd is reachable.
+      const second = (await leaseOf())!;
+      await proxy.setMode('blackhole');
+      proxy.cutConnections();
+      await waitFor(async () => (await leaseOf()) === undefined, { timeoutMs: 20_000, message: 'etcd expired the membership of the cut-off prober' });
+      await waitFor(async () => !(await registeredPerReadyz()), { timeoutMs: 30_000, message: 'the cut-off prober reports its lost membership in /readyz' });
+      expect(p.exited).toBe(false);
+      await proxy.setMode('pass');
+      await waitFor(async () => ((await leaseOf()) ?? second) !== second, { timeoutMs: 30_000, message: 'registered again under a new lease once etcd is reachable' });
+      await waitFor(registeredPerReadyz, { timeoutMs: 20_000, message: '/readyz without the membership reason once registered again' });
+    } finally {
+      await p.stop();
+      await proxy.close();
+    }
+  }, 150_000);
 
   it('releases timers and sockets when every node is removed', async () => {
     const baseline = activeHandleCount();
