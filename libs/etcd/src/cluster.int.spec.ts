@@ -1,4 +1,4 @@
-import { startEtcdCluster, startTcpProxy, waitFor, type EtcdCluster, type EtcdMember } from '@cdn-sched/testing';
+import { startEtcdCluster, startTcpProxy, waitFor, type EtcdCluster } from '@cdn-sched/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createElection, createEtcdClient, createReflector, grantLease, toText, watchPrefix, type EtcdClient, type WatchStream } from './index.js';
 
@@ -60,18 +60,6 @@ async function finish(direct: EtcdClient, prefix: string, mirror: ReturnType<typ
 async function state(client: EtcdClient, prefix: string): Promise<Map<string, string>> {
   const { kvs } = await client.list(prefix);
   return new Map(kvs.map((kv) => [kv.key, toText(kv.value)]));
-}
-
-/** The members holding at least one watcher now (etcd's own gauge). */
-async function watchedMembers(cluster: EtcdCluster): Promise<EtcdMember[]> {
-  const out: EtcdMember[] = [];
-  for (const m of cluster.members) {
-    if (!m.running) continue;
-    const text = await fetch(`${m.metricsUrl}/metrics`, { signal: AbortSignal.timeout(1000) }).then((r) => r.text()).catch(() => '');
-    const line = text.split('\n').find((l) => l.startsWith('etcd_debugging_mvcc_watcher_total '));
-    if (line && Number(line.split(' ')[1]) > 0) out.push(m);
-  }
-  return out;
 }
 
 /** Writes puts and deletes over `keys` keys as fast as etcd takes them until stopped; failed writes are retried. */
@@ -148,7 +136,7 @@ describe('etcd3 client on a three-member cluster', () => {
     cleanups.push(() => writer.stop());
     await waitFor(() => mirror.changes.length > 50, { message: 'events flow' });
     // The watch of the reflector and the election's watch: kill one member holding either.
-    const [victim] = await watchedMembers(cluster);
+    const [victim] = await cluster.watchedMembers();
     expect(victim).toBeDefined();
     const appliedAtKill = mirror.changes.length;
     await victim!.kill();
@@ -187,17 +175,9 @@ describe('etcd3 client on a three-member cluster', () => {
     await waitFor(() => reflector.state === 'watching', { message: 'watching' });
     // The reflector's is the only watch: make the member holding it the leader (etcd MoveLeader,
     // which only the leader accepts), so the kill takes both the watch and the leader.
-    const [victim] = await watchedMembers(cluster);
+    const [victim] = await cluster.watchedMembers();
     expect(victim).toBeDefined();
-    const leader = await cluster.leader();
-    if (leader !== victim) {
-      const { members } = await direct.etcd.cluster.memberList({});
-      const id = members.find((m) => m.clientURLs.includes(victim!.endpoint))!.ID;
-      const toLeader = createEtcdClient({ endpoints: [leader.endpoint] });
-      cleanups.push(() => toLeader.close());
-      await toLeader.etcd.maintenance.moveLeader({ targetID: id });
-      await waitFor(() => victim!.isLeader(), { timeoutMs: 10_000, message: `${victim!.name} leads` });
-    }
+    await cluster.moveLeader(victim!);
     // A put every 20 ms, none waiting for another: a put caught by the kill hangs until etcd's
     // request timeout, and must not hold back the ones after it.
     const commits: { sentAt: number; doneAt: number; revision: number }[] = [];

@@ -1,9 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findEtcdBinary } from '@cdn-sched/local-processes';
-import { getFreePort } from '@cdn-sched/local-processes';
+import { promisify } from 'node:util';
+import { findEtcdBinary, getFreePort } from '@cdn-sched/local-processes';
+
+const execFileAsync = promisify(execFile);
 
 /** Client TLS of a test cluster (files from `createTestPki`). */
 export interface EtcdClusterTls {
@@ -70,6 +72,8 @@ export interface EtcdMember {
   resume(): void;
   /** Whether this member is the raft leader now (its `etcd_server_is_leader` metric). */
   isLeader(): Promise<boolean>;
+  /** Watchers this member serves now (its `etcd_debugging_mvcc_watcher_total` gauge; 0 when it does not answer). */
+  watchers(): Promise<number>;
 }
 
 /** A throwaway etcd cluster on loopback (or on the hosts it was given). */
@@ -79,13 +83,20 @@ export interface EtcdCluster {
   readonly endpoints: string[];
   /** The member that leads now; waits up to `timeoutMs` (default 10 s) for an election to end. */
   leader(timeoutMs?: number): Promise<EtcdMember>;
+  /** The running members that serve at least one watch now: which member a client's watch is on. */
+  watchedMembers(): Promise<EtcdMember[]>;
+  /**
+   * Makes `member` the leader (etcd's MoveLeader, `etcdctl move-leader`, which only the current
+   * leader accepts) and waits until it leads; nothing to do when it already does.
+   */
+  moveLeader(member: EtcdMember, timeoutMs?: number): Promise<void>;
   /** Stops every member and removes the data dirs. Idempotent. */
   stop(): Promise<void>;
 }
 
-async function metric(url: string, name: string): Promise<number | undefined> {
+async function metric(url: string, name: string, timeoutMs = 500): Promise<number | undefined> {
   try {
-    const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(500) });
+    const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(timeoutMs) });
     const text = await res.text();
     const line = text.split('\n').find((l) => l.startsWith(`${name} `));
     return line ? Number(line.slice(name.length + 1)) : undefined;
@@ -224,6 +235,9 @@ async function startOnce(options: EtcdClusterOptions): Promise<EtcdCluster> {
       async isLeader() {
         return (await metric(metricsUrl, 'etcd_server_is_leader')) === 1;
       },
+      async watchers() {
+        return (await metric(metricsUrl, 'etcd_debugging_mvcc_watcher_total', 1000)) ?? 0;
+      },
       async waitHealthy(timeoutMs) {
         const deadline = Date.now() + timeoutMs;
         while (Date.now() < deadline) {
@@ -260,16 +274,43 @@ async function startOnce(options: EtcdClusterOptions): Promise<EtcdCluster> {
     throw error;
   }
 
+  const leader = async (timeoutMs = 10_000): Promise<EtcdMember> => {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      for (const m of members) if (m.running && (await m.isLeader())) return m;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`no etcd leader within ${timeoutMs} ms`);
+  };
   return {
     members,
     endpoints: members.map((m) => m.endpoint),
-    async leader(timeoutMs = 10_000) {
+    leader,
+    async moveLeader(member, timeoutMs = 10_000) {
+      const current = await leader(timeoutMs);
+      if (current === member) return;
+      const etcdctl = async (args: string[]): Promise<string> => {
+        const tlsArgs = options.tls ? [`--cacert=${options.tls.caFile}`, `--cert=${options.tls.certFile}`, `--key=${options.tls.keyFile}`] : [];
+        const { stdout } = await execFileAsync(process.env['ETCDCTL_BIN'] ?? 'etcdctl', [`--endpoints=${current.endpoint}`, ...tlsArgs, ...args], {
+          env: { ...process.env, ETCDCTL_API: '3' },
+          timeout: timeoutMs,
+        });
+        return stdout;
+      };
+      // `member list`: "<hex id>, started, <name>, <peer urls>, <client urls>, <is learner>" per line.
+      const id = (await etcdctl(['member', 'list'])).split('\n').map((line) => line.split(', ')).find((fields) => fields[2] === member.name)?.[0];
+      if (!id) throw new Error(`etcd member ${member.name} is not in the member list`);
+      await etcdctl(['move-leader', id]);
       const deadline = Date.now() + timeoutMs;
-      while (Date.now() < deadline) {
-        for (const m of members) if (m.running && (await m.isLeader())) return m;
+      while (!(await member.isLeader())) {
+        if (Date.now() > deadline) throw new Error(`etcd member ${member.name} did not lead within ${timeoutMs} ms of move-leader`);
         await new Promise((r) => setTimeout(r, 50));
       }
-      throw new Error(`no etcd leader within ${timeoutMs} ms`);
+    },
+    async watchedMembers() {
+      const out: EtcdMember[] = [];
+      for (const m of members) if (m.running && (await m.watchers()) > 0) out.push(m);
+      return out;
     },
     stop,
   };

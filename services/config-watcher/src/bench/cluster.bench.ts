@@ -4,20 +4,12 @@
 // (target <= 2 s at p99 over 20 trials; median and p90 beside it). Prints one JSON line per figure.
 import { createEtcdClient } from '@cdn-sched/etcd';
 import { serviceDefinitions } from '@cdn-sched/proto';
-import { createConfigConsumer } from '@cdn-sched/stream';
-import { startEtcdCluster, startGrpcServer, type EtcdMember } from '@cdn-sched/testing';
+import { startEtcdCluster, startGrpcServer } from '@cdn-sched/testing';
 import { createConfigWatcher } from '../config-watcher.js';
+import { emit, nodeDocument, quantile, startArrivalRecorder } from './bench-support.js';
 
 const PUTS = Number(process.env['BENCH_PUTS'] ?? 500);
 const TRIALS = Number(process.env['BENCH_FAILOVER_TRIALS'] ?? 20);
-const emit = (metric: string, value: number, unit: string, extra: Record<string, unknown> = {}): void =>
-  console.log(JSON.stringify({ bench: 'config-watcher', metric, value: Math.round(value * 1000) / 1000, unit, ...extra }));
-const quantile = (xs: number[], q: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
-};
-const node = (id: string, capacity = 1000): string =>
-  JSON.stringify({ id, address: '127.0.0.1', port: 8080, country: 'CN', region: 'CN-GD', isp: 'ct', capacity, state: 'active', pools: ['music'] });
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 const cluster = await startEtcdCluster({ size: 3 });
@@ -29,20 +21,11 @@ const server = await startGrpcServer((s) => s.add(serviceDefinitions.configWatch
 await watcher.ready();
 
 // 1. Propagation through the cluster: sequential puts, each awaited by a Watch client.
-const applied = new Map<number, number>();
-const consumer = createConfigConsumer({
-  target: server.address,
-  consumerId: 'bench',
-  onApplied(update) {
-    const t = performance.now();
-    for (const c of update.changes) if (c.value?.kind === 'node') applied.set(c.value.node.capacityRps, t);
-  },
-});
-await consumer.ready();
+const { consumer, applied } = await startArrivalRecorder(server.address);
 const latencies: number[] = [];
 for (let i = 1; i <= PUTS; i++) {
   const t0 = performance.now();
-  await writer.put(`${prefix}nodes/p`, node('p', i));
+  await writer.put(`${prefix}nodes/p`, nodeDocument('p', i));
   while (!applied.has(i)) await new Promise((r) => setImmediate(r));
   latencies.push(applied.get(i)! - t0);
 }
@@ -58,15 +41,6 @@ await consumer.close();
 // stream on another member can deliver it: the time from the kill to the config-watcher applying
 // its revision is the failover time. Reported beside it: kill -> that put committed (etcd's own
 // outage: a new election when the victim led, 1-2 s with etcd's default 1 s election timeout).
-const watchedMember = async (): Promise<EtcdMember | undefined> => {
-  for (const m of cluster.members) {
-    if (!m.running) continue;
-    const text = await fetch(`${m.metricsUrl}/metrics`, { signal: AbortSignal.timeout(1000) }).then((r) => r.text()).catch(() => '');
-    const line = text.split('\n').find((l) => l.startsWith('etcd_debugging_mvcc_watcher_total '));
-    if (line && Number(line.split(' ')[1]) > 0) return m;
-  }
-  return undefined;
-};
 /** Why puts failed during the current trial (message -> count), printed with the trial. */
 const putFailures = new Map<string, number>();
 /** Puts that succeeded: when sent, when answered, at which revision. */
@@ -76,7 +50,7 @@ const inFlight = new Set<Promise<unknown>>();
 const writes = (async () => {
   for (let i = 0; writing; i++) {
     const sentAt = performance.now();
-    const p = writer.put(`${prefix}nodes/f`, node('f', 1_000_000 + i), { timeoutMs: 10_000 }).then(
+    const p = writer.put(`${prefix}nodes/f`, nodeDocument('f', 1_000_000 + i), { timeoutMs: 10_000 }).then(
       (revision) => void commits.push({ sentAt, doneAt: performance.now(), revision }),
       (error: unknown) => {
         const why = `${(error as Error).name}: ${(error as Error).message}`.slice(0, 160);
@@ -110,17 +84,10 @@ const bounded = async <T>(what: string, ms: number, fn: () => Promise<T | undefi
 };
 const trials: { failoverMs: number; commitMs: number; leader: boolean }[] = [];
 for (let trial = 0; trial < TRIALS; trial++) {
-  const victim = await bounded('a member holding the watch', 10_000, watchedMember);
+  const victim = await bounded('a member holding the watch', 10_000, async () => (await cluster.watchedMembers())[0]);
   // Every other trial, the watched member is made the leader first (etcd MoveLeader, which only the
   // leader accepts): the kill then also costs an election, the worst case.
-  if (trial % 2 === 0 && !(await victim.isLeader())) {
-    const leader = await bounded('a leader', 30_000, () => cluster.leader().catch(() => undefined));
-    const { members } = await writer.etcd.cluster.memberList({});
-    const id = members.find((m) => m.clientURLs.includes(victim.endpoint))?.ID;
-    const toLeader = createEtcdClient({ endpoints: [leader.endpoint] });
-    await toLeader.etcd.maintenance.moveLeader({ targetID: id }).finally(() => toLeader.close());
-    await bounded(`${victim.name} to lead`, 10_000, async () => ((await victim.isLeader()) ? true : undefined));
-  }
+  if (trial % 2 === 0) await cluster.moveLeader(victim, 30_000);
   // The watch is live before the kill: a new event arrives.
   const before = watcher.store.version;
   await bounded(`trial ${trial + 1}: an event before the kill (store ${before})`, 30_000, async () => (watcher.store.version > before ? true : undefined));

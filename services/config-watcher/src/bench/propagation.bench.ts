@@ -3,20 +3,12 @@
 // serves a 10 k-node snapshot to within 1 s. Prints one JSON line per figure.
 import { createEtcdClient, watchPrefix } from '@cdn-sched/etcd';
 import { serviceDefinitions } from '@cdn-sched/proto';
-import { createConfigConsumer } from '@cdn-sched/stream';
 import { startEtcd, startGrpcServer } from '@cdn-sched/testing';
 import { createChannel, createClient } from 'nice-grpc';
 import { createConfigWatcher } from '../config-watcher.js';
+import { emit, nodeDocument, quantile, startArrivalRecorder } from './bench-support.js';
 
 const PUTS = Number(process.env['BENCH_PUTS'] ?? 1000);
-const emit = (metric: string, value: number, unit: string, extra: Record<string, unknown> = {}): void =>
-  console.log(JSON.stringify({ bench: 'config-watcher', metric, value: Math.round(value * 1000) / 1000, unit, ...extra }));
-const quantile = (xs: number[], q: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
-};
-const node = (id: string, capacity = 1000): string =>
-  JSON.stringify({ id, address: '127.0.0.1', port: 8080, country: 'CN', region: 'CN-GD', isp: 'ct', capacity, state: 'active', pools: ['music'] });
 
 const etcd = await startEtcd();
 const client = createEtcdClient({ endpoints: [etcd.endpoint] });
@@ -27,7 +19,6 @@ await watcher.ready();
 
 // 1. Propagation: sequential puts, each awaited by a raw etcd watcher and by a Watch client.
 const rawArrivals = new Map<number, number>();
-const appliedArrivals = new Map<number, number>();
 const ac = new AbortController();
 const direct = createEtcdClient({ endpoints: [etcd.endpoint] });
 const startRev = (await direct.revision()) + 1;
@@ -37,21 +28,13 @@ void (async () => {
     for (const e of batch.events) rawArrivals.set(Number(JSON.parse(Buffer.from(e.kv.value).toString()).capacity), t);
   }
 })().catch(() => undefined);
-const consumer = createConfigConsumer({
-  target: server.address,
-  consumerId: 'bench',
-  onApplied(update) {
-    const t = performance.now();
-    for (const c of update.changes) if (c.value?.kind === 'node') appliedArrivals.set(c.value.node.capacityRps, t);
-  },
-});
-await consumer.ready();
+const { consumer, applied: appliedArrivals } = await startArrivalRecorder(server.address);
 const raw: number[] = [];
 const viaWatcher: number[] = [];
 const added: number[] = [];
 for (let i = 1; i <= PUTS; i++) {
   const t0 = performance.now();
-  await client.put(`${prefix}nodes/p`, node('p', i));
+  await client.put(`${prefix}nodes/p`, nodeDocument('p', i));
   while (!rawArrivals.has(i) || !appliedArrivals.has(i)) await new Promise((r) => setImmediate(r));
   raw.push(rawArrivals.get(i)! - t0);
   viaWatcher.push(appliedArrivals.get(i)! - t0);
@@ -67,7 +50,7 @@ await consumer.close();
 
 // 2. Fan-out of a 10 k-node snapshot: how many clients get it within 1 s.
 for (let i = 0; i < 10_000; i += 200) {
-  await Promise.all(Array.from({ length: 200 }, (_, j) => client.put(`${prefix}nodes/n${i + j}`, node(`n${i + j}`))));
+  await Promise.all(Array.from({ length: 200 }, (_, j) => client.put(`${prefix}nodes/n${i + j}`, nodeDocument(`n${i + j}`))));
 }
 while (watcher.store.entries.size < 10_001) await new Promise((r) => setTimeout(r, 20));
 const channel = createChannel(server.address, undefined, { 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
