@@ -1,12 +1,11 @@
-import type { ParsedArgs } from './cli.js';
+import type { ParsedArgs } from './args.js';
 import { flagsIn } from './flag-check.js';
-import { drainNode, listDocuments, putDocuments, removeDocument } from './commands/documents.js';
-import { resolve, weights } from './commands/resolve.js';
-import { probeStatus, status } from './commands/status.js';
-import { mesh } from './mesh/mesh.js';
-import { genQueries } from './traffic/gen-queries-command.js';
-import { load } from './traffic/load-command.js';
-import { replay } from './traffic/replay-command.js';
+
+// Each command's module is loaded when the command runs, not before: `cdnctl --help` and a typo
+// then cost no etcd3 (which parses etcd's .proto files when it loads), gRPC or geoip start-up.
+const documents = () => import('./commands/documents.js');
+const resolveCommands = () => import('./commands/resolve.js');
+const statusCommands = () => import('./commands/status.js');
 
 /** One cdnctl command. */
 export interface Command {
@@ -43,57 +42,57 @@ export const commands: Command[] = [
     name: 'node put',
     usage: 'node put <file|-> [--json]',
     help: 'Validates node documents (one object or an array) with the config-watcher\'s validator and writes them to <prefix>nodes/<id>. Nothing is written if any document is invalid.',
-    run: (a) => putDocuments('node', a),
+    run: async (a) => (await documents()).putDocuments('node', a),
   },
-  { name: 'node list', usage: 'node list [--json]', help: 'Lists node documents in etcd; invalid ones are shown with the reason they are rejected.', run: (a) => listDocuments('node', a) },
+  { name: 'node list', usage: 'node list [--json]', help: 'Lists node documents in etcd; invalid ones are shown with the reason they are rejected.', run: async (a) => (await documents()).listDocuments('node', a) },
   {
     name: 'node drain',
     usage: 'node drain <id> [--json]',
     help: 'Sets the node\'s state to "drain" (compare-and-swap on its revision): it keeps being probed but receives no new traffic.',
-    run: (a) => drainNode(a, 'drain'),
+    run: async (a) => (await documents()).drainNode(a, 'drain'),
   },
-  { name: 'node undrain', usage: 'node undrain <id> [--json]', help: 'Sets the node\'s state back to "active".', run: (a) => drainNode(a, 'active') },
-  { name: 'node rm', usage: 'node rm <id> [--json]', help: 'Deletes the node document.', run: (a) => removeDocument('node', a) },
+  { name: 'node undrain', usage: 'node undrain <id> [--json]', help: 'Sets the node\'s state back to "active".', run: async (a) => (await documents()).drainNode(a, 'active') },
+  { name: 'node rm', usage: 'node rm <id> [--json]', help: 'Deletes the node document.', run: async (a) => (await documents()).removeDocument('node', a) },
   {
     name: 'domain put',
     usage: 'domain put <file|-> [--json]',
     help: 'Validates domain policies (one object or an array) and writes them to <prefix>domains/<fqdn>.',
-    run: (a) => putDocuments('domain', a),
+    run: async (a) => (await documents()).putDocuments('domain', a),
   },
-  { name: 'domain list', usage: 'domain list [--json]', help: 'Lists domain policies in etcd.', run: (a) => listDocuments('domain', a) },
-  { name: 'domain rm', usage: 'domain rm <fqdn> [--json]', help: 'Deletes a domain policy.', run: (a) => removeDocument('domain', a) },
+  { name: 'domain list', usage: 'domain list [--json]', help: 'Lists domain policies in etcd.', run: async (a) => (await documents()).listDocuments('domain', a) },
+  { name: 'domain rm', usage: 'domain rm <fqdn> [--json]', help: 'Deletes a domain policy.', run: async (a) => (await documents()).removeDocument('domain', a) },
   {
     name: 'resolve',
     usage: 'resolve <ip|subnet> <domain> [--answers N] [--json]',
     help: 'Asks a resolver for a decision and prints the location found, the tier, the answers, whether it is degraded and the config/weight versions used. With --json: {answers:[{nodeId,address,port,ttl}],location,tier,reason,degraded,configVersion,weightsVersion}. A failed request exits 1 with the gRPC status.',
-    run: resolve,
+    run: async (a) => (await resolveCommands()).resolve(a),
   },
-  { name: 'weights', usage: 'weights [--watch] [--json]', help: 'Prints the weight table from the weight-calculator\'s stream; --watch prints every new version until Ctrl-C.', run: weights },
-  { name: 'status', usage: 'status [--json]', help: 'Health, readiness reasons, versions, staleness, breaker states and etcd watch latency of every service. The dns-gateway (its /readyz) is included when --dns-gateway-metrics / $DNS_GATEWAY_METRICS is set or the local mesh runs. Exits 1 if a service does not answer.', run: status },
+  { name: 'weights', usage: 'weights [--watch] [--json]', help: 'Prints the weight table from the weight-calculator\'s stream; --watch prints every new version until Ctrl-C.', run: async (a) => (await resolveCommands()).weights(a) },
+  { name: 'status', usage: 'status [--json]', help: 'Health, readiness reasons, versions, staleness, breaker states and etcd watch latency of every service. The dns-gateway (its /readyz) is included when --dns-gateway-metrics / $DNS_GATEWAY_METRICS is set or the local mesh runs. Exits 1 if a service does not answer.', run: async (a) => (await statusCommands()).status(a) },
   {
     name: 'mesh',
     usage: 'mesh [--no-demo] [--keep] [--tls] [--any-ports] [--probe-interval-ms N] [--status-interval-ms N] [--dns-port P]',
     help: 'Runs the local mesh (what `npm start` runs): a throwaway etcd (or $ETCD_ENDPOINTS), a demo fleet of fake edges on 127.0.0.11 upwards with demo domains (unless --no-demo), config-watcher, two probers, weight-calculator, resolver and dns-gateway (DNS on 127.0.0.1:5300, or $DNS_PORT / --dns-port) as separate processes, and a live status line. --tls: every gRPC hop (dns-gateway → resolver and cdnctl included) is mutual TLS under a throwaway CA made with openssl in a temporary directory, one certificate per service instance (CN = its name) and one for cdnctl (CN cdnctl); cdnctl finds them through the mesh\'s record file. --any-ports: the kernel chooses every port (for a second mesh on one machine; cdnctl finds them the same way). Ctrl-C stops everything and removes the etcd data dir (unless --keep) and the certificates.',
-    run: mesh,
+    run: async (a) => (await import('./mesh/mesh.js')).mesh(a),
   },
-  { name: 'probe-status', usage: 'probe-status [--json]', help: 'Assigned nodes, probe rate, RTT percentiles, results by class and replication of every prober.', run: probeStatus },
+  { name: 'probe-status', usage: 'probe-status [--json]', help: 'Assigned nodes, probe rate, RTT percentiles, results by class and replication of every prober.', run: async (a) => (await statusCommands()).probeStatus(a) },
   {
     name: 'gen-queries',
     usage: 'gen-queries [--count N] [--seed S] [--domains a,b] [--overseas-share F] [--out file|-]',
     help: `Writes a synthetic query log, one 'client_ip domain' line per query, with client addresses drawn from the geoip database ($GEOIP_DB, else the shipped ip2region data). Home-country (CN) queries are split by ISP (cm 35 %, ct 30 %, cu 25 %, other 10 %) and spread over provinces as each ISP's address space is; --overseas-share (default 0.1) come from abroad. The same --seed (default 1) gives the same log. Defaults: --count 10000, --domains music.demo.example,video.demo.example, --out - (standard output).`,
-    run: genQueries,
+    run: async (a) => (await import('./traffic/gen-queries-command.js')).genQueries(a),
   },
   {
     name: 'replay',
     usage: 'replay <file|-> [--rps R] [--concurrency C] [--batch B] [--unary] [--duration D] [--json]',
     help: `Replays a query log against the resolver and reports throughput, latency percentiles and errors. Lines are 'client domain' or 'client,domain' (client: an address, or address/prefix sent as ECS); '#' starts a comment; bad lines are listed with their numbers and skipped. By default queries go over ResolveStream in batches of --batch (100) on --concurrency (4) streams; --unary sends one Resolve call per query from C concurrent callers. --rps paces the queries open-loop (default 0 = as fast as possible): request slots are fixed from the start, so a slow resolver shows up as latency rather than as a lower offered rate. Without --duration the file is played once; with it (30s, 2m, 500ms, or seconds) the file loops until the time is up. A progress line goes to stderr every second. --json prints one object at the end: {command,file,target,mode,concurrency,batch,badLines,durationS,offered:{rps,queries,unsent},achieved:{queriesPerS,requestsPerS},queries:{sent,ok,failed,degraded},requests:{sent,ok,failed},latencyMs:{query,request}:{count,p50,p95,p99,p999,max,mean},sendLagMs:{p99,max},errors:{STATUS:n},requestErrors:{STATUS:n}}. Exits 1 when no query was answered (e.g. the resolver is down).`,
-    run: (a) => replay(a),
+    run: async (a) => (await import('./traffic/replay-command.js')).replay(a),
   },
   {
     name: 'load',
     usage: 'load --rps R --duration D [--step-concurrency 1,4,16] [--unary] [--batch B] [--seed S] [--domains a,b] [--overseas-share F] [--json]',
     help: `Sends synthetic queries (the gen-queries generator, in memory) at --rps queries/s (0 = as fast as possible) for --duration, split into equal steps of rising concurrency (--step-concurrency, default 1,4,16), and reports each step and the total like replay does. Streams by default (--batch 100), --unary for Resolve calls. --json prints one object at the end: {command,target,mode,batch,stepDurationS,seed,steps:[{concurrency,...replay's figures}],total:{...}}. Exits 1 when no query was answered.`,
-    run: (a) => load(a),
+    run: async (a) => (await import('./traffic/load-command.js')).load(a),
   },
 ];
 

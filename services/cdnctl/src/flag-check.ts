@@ -1,4 +1,4 @@
-import { CliError, type ParsedArgs } from './cli.js';
+import { CliError, type ParsedArgs } from './args.js';
 
 /** Every `--flag` named in a usage or help text. */
 export function flagsIn(text: string): string[] {

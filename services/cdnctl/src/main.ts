@@ -1,5 +1,4 @@
-import { quietIpServernameWarning } from '@cdn-sched/transport';
-import { CliError, parseArgs, type ParsedArgs } from './cli.js';
+import { CliError, parseArgs, type ParsedArgs } from './args.js';
 import { commands, findCommand, globalHelp, knownFlags } from './commands.js';
 import { checkFlags } from './flag-check.js';
 
@@ -17,6 +16,8 @@ async function run(argv: readonly string[]): Promise<number> {
   }
   try {
     checkFlags(args, knownFlags(command), command.name);
+    // Loaded here, not at the top: help and flag errors need none of the gRPC/TLS stack.
+    (await import('@cdn-sched/transport')).quietIpServernameWarning();
     await command.run({ ...args, positionals: rest });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
@@ -30,7 +31,6 @@ async function run(argv: readonly string[]): Promise<number> {
 }
 
 void commands;
-quietIpServernameWarning();
 const code = await run(process.argv.slice(2));
 // Long-running commands (mesh, weights --watch) return only when they are done.
 process.exit(code);
