@@ -16,7 +16,7 @@ interface Probe {
 interface EnvVar {
   name: string;
   value?: string;
-  valueFrom?: { secretKeyRef?: { name: string; key: string }; configMapKeyRef?: { name: string; key: string } };
+  valueFrom?: { secretKeyRef?: { name: string; key: string }; configMapKeyRef?: { name: string; key: string }; fieldRef?: { fieldPath: string } };
 }
 interface Container {
   name: string;
@@ -34,11 +34,12 @@ interface Volume {
   secret?: { secretName: string; items?: { key: string }[] };
   configMap?: { name: string; items?: { key: string }[] };
   projected?: { sources: { secret?: { name: string }; configMap?: { name: string } }[] };
+  csi?: { driver: string; volumeAttributes?: Record<string, string> };
 }
 interface PodSpec {
   containers: Container[];
   volumes?: Volume[];
-  securityContext?: { runAsNonRoot?: boolean; runAsUser?: number; seccompProfile?: { type: string } };
+  securityContext?: { runAsNonRoot?: boolean; runAsUser?: number; runAsGroup?: number; fsGroup?: number; seccompProfile?: { type: string } };
 }
 interface Workload {
   name: string;
@@ -293,6 +294,56 @@ export function checkLoopbackDefaultsOverridden(objects: readonly K8sObject[], l
       const set = new Set((c.env ?? []).map((e) => e.name));
       for (const setting of loopback.get(c.name) ?? []) {
         if (!set.has(setting)) problems.push(`Deployment/${w.name} container ${c.name}: ${setting} is not set, and its default is a loopback address`);
+      }
+    }
+  }
+  return problems;
+}
+
+/**
+ * With mutual TLS the weight-calculator accepts a prober's reports only under a certificate whose CN
+ * (or a DNS SAN) is that prober's id, its INSTANCE_ID. One Certificate shared by every prober pod
+ * cannot name each of them, so each prober pod needs its own, made from the same pod name as its id:
+ * INSTANCE_ID from the downward API (`metadata.name`), and the volume holding TLS_CERT_FILE a
+ * cert-manager csi-driver volume whose common name is `${POD_NAME}`, signed by an Issuer of the
+ * overlay (or a ClusterIssuer), usable for client and server auth, written for the pod's group, with
+ * the file names the TLS_* settings point at. Workloads running the prober are found by their args.
+ */
+export function checkProberIdentity(objects: readonly K8sObject[]): string[] {
+  const problems: string[] = [];
+  const issuers = new Set(ofKind(objects, 'Issuer').map((i) => i.metadata.name));
+  for (const w of workloads(objects)) {
+    for (const c of w.pod.containers) {
+      if (!((c as { args?: string[] }).args ?? []).some((a) => a.includes('services/prober/'))) continue;
+      const where = `Deployment/${w.name} container ${c.name}`;
+      const env = new Map((c.env ?? []).map((e) => [e.name, e]));
+      const certFile = env.get('TLS_CERT_FILE')?.value;
+      if (!certFile) continue;
+      if (env.get('INSTANCE_ID')?.valueFrom?.fieldRef?.fieldPath !== 'metadata.name') {
+        problems.push(`${where}: INSTANCE_ID (the prober id) does not come from the pod name (valueFrom.fieldRef metadata.name), so it cannot match a per-pod certificate`);
+      }
+      const mounts = (c as { volumeMounts?: { name: string; mountPath: string }[] }).volumeMounts ?? [];
+      const mount = mounts.find((m) => certFile.startsWith(`${m.mountPath}/`));
+      const volume = w.pod.volumes?.find((v) => v.name === mount?.name);
+      if (!mount || !volume) continue; // checkReferencedConfig reports a file outside every mount
+      if (volume.csi?.driver !== 'csi.cert-manager.io') {
+        problems.push(`${where}: TLS_CERT_FILE is in volume ${volume.name}, which is not a csi.cert-manager.io volume: every prober pod would present the same certificate, not one naming its own id`);
+        continue;
+      }
+      const a = volume.csi.volumeAttributes ?? {};
+      const attr = (key: string): string | undefined => a[`csi.cert-manager.io/${key}`];
+      if (attr('common-name') !== '${POD_NAME}') problems.push(`${where}: the certificate's common name is ${attr('common-name') ?? 'unset'}, not \${POD_NAME} (the prober id)`);
+      const issuer = attr('issuer-name');
+      const kind = attr('issuer-kind') ?? 'Issuer';
+      if (!issuer || (kind === 'Issuer' && !issuers.has(issuer))) problems.push(`${where}: the certificate's Issuer ${issuer ?? '(unset)'} is not in the overlay`);
+      const usages = (attr('key-usages') ?? 'digital signature,key encipherment').split(',').map((u) => u.trim());
+      for (const u of ['client auth', 'server auth']) if (!usages.includes(u)) problems.push(`${where}: the certificate lacks the key usage "${u}"`);
+      const group = w.pod.securityContext?.fsGroup ?? w.pod.securityContext?.runAsGroup;
+      if (group !== undefined && attr('fs-group') !== String(group)) problems.push(`${where}: the certificate files are written for group ${attr('fs-group') ?? 'root'}, not the pod's group ${group}: the prober could not read its key`);
+      const files: [string, string, string][] = [['TLS_CERT_FILE', 'certificate-file', 'tls.crt'], ['TLS_KEY_FILE', 'privatekey-file', 'tls.key'], ['TLS_CA_FILE', 'ca-file', 'ca.crt']];
+      for (const [setting, key, fallback] of files) {
+        const want = `${mount.mountPath}/${attr(key) ?? fallback}`;
+        if (env.get(setting)?.value !== want) problems.push(`${where}: ${setting} is ${env.get(setting)?.value ?? 'unset'}, but the csi volume writes ${want}`);
       }
     }
   }

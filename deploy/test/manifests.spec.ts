@@ -7,6 +7,7 @@ import {
   checkLoopbackDefaultsOverridden,
   checkNetworkPolicyPorts,
   checkPdbsAndProbes,
+  checkProberIdentity,
   checkReferencedConfig,
   checkSecurityContexts,
   checkServicesAndMonitors,
@@ -151,6 +152,14 @@ describe('replicas and autoscaling', () => {
       if (etcd) expect(env.get('ETCD_ENDPOINTS')?.split(',').every((e) => e.startsWith('https://'))).toBe(true);
     }
   });
+
+  it("prod gives each prober pod its own certificate named after the pod, the same name as its prober id", () => {
+    expect(checkProberIdentity(overlays.prod)).toEqual([]);
+    // No shared prober Certificate is left behind (it named only "prober", which no prober id is).
+    expect(overlays.prod.filter((o) => o.kind === 'Certificate' && /^prober-tls$/.test(o.metadata.name))).toEqual([]);
+    const prober = workloads(overlays.prod).find((w) => w.name === 'prober')!;
+    expect(prober.pod.volumes?.find((v) => v.name === 'tls')?.csi?.volumeAttributes?.['csi.cert-manager.io/common-name']).toBe('${POD_NAME}');
+  });
 });
 
 describe('the checks catch what they are for', () => {
@@ -187,6 +196,29 @@ describe('the checks catch what they are for', () => {
     wc.spec.template.spec.containers[0]!.image = 'ghcr.io/cdn-sched/cdn-sched:latest';
     expect(checkImagesPinned(objects)).toEqual(['Deployment/weight-calculator container weight-calculator: image ghcr.io/cdn-sched/cdn-sched:latest is not pinned to a version tag or digest']);
     expect(checkReferencedConfig(objects)).toEqual(['Deployment/prober volume etcd-tls: Secret prober-etcd-client is not in the overlay']);
+  });
+
+  it('a prober certificate shared by every pod, and a prober id that is not the pod name', () => {
+    type ProberPod = { spec: { template: { spec: { containers: { env: { name: string; value?: string; valueFrom?: unknown }[] }[]; volumes: Record<string, unknown>[] } } } };
+    const shared = clone(base);
+    const pod = (find(shared, 'Deployment', 'prober') as unknown as ProberPod).spec.template.spec;
+    const tls = pod.volumes.find((v) => v['name'] === 'tls')!;
+    delete tls['csi'];
+    tls['secret'] = { secretName: 'prober-tls' };
+    expect(checkProberIdentity(shared)).toEqual([
+      'Deployment/prober container prober: TLS_CERT_FILE is in volume tls, which is not a csi.cert-manager.io volume: every prober pod would present the same certificate, not one naming its own id',
+    ]);
+    const fixedId = clone(base);
+    const container = (find(fixedId, 'Deployment', 'prober') as unknown as ProberPod).spec.template.spec.containers[0]!;
+    container.env = container.env.map((e) => (e.name === 'INSTANCE_ID' ? { name: 'INSTANCE_ID', value: 'prober' } : e));
+    const csi = ((find(fixedId, 'Deployment', 'prober') as unknown as ProberPod).spec.template.spec.volumes.find((v) => v['name'] === 'tls')!['csi'] as { volumeAttributes: Record<string, string> }).volumeAttributes;
+    csi['csi.cert-manager.io/common-name'] = 'prober';
+    delete csi['csi.cert-manager.io/fs-group'];
+    expect(checkProberIdentity(fixedId)).toEqual([
+      'Deployment/prober container prober: INSTANCE_ID (the prober id) does not come from the pod name (valueFrom.fieldRef metadata.name), so it cannot match a per-pod certificate',
+      'Deployment/prober container prober: the certificate\'s common name is prober, not ${POD_NAME} (the prober id)',
+      "Deployment/prober container prober: the certificate files are written for group root, not the pod's group 65532: the prober could not read its key",
+    ]);
   });
 
   it('an object that breaks its schema', async () => {

@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { EtcdClient } from '@cdn-sched/etcd';
-import { createLocalMesh, type DomainDoc, type EdgeSpec, type LocalMeshOptions, type MeshService } from '@cdn-sched/local-mesh';
+import { createLocalMesh, type DomainDoc, type EdgeSpec, type LocalMeshOptions, MESH_SERVER_NAME, type MeshService, type MeshTls } from '@cdn-sched/local-mesh';
 import { Health, serviceDefinitions } from '@cdn-sched/proto';
 import { createWeightsConsumer, type StreamConsumer, type WeightEntry } from '@cdn-sched/stream';
 import { killQuietly, startEtcd, startTcpProxy, waitFor, type EtcdProcess, type FakeFleet, type FakeHealth, type TcpProxy } from '@cdn-sched/testing';
@@ -20,6 +23,12 @@ export interface MeshOptions
    * Defaults to none.
    */
   etcdProxy?: boolean | { latencyMs?: number; jitterMs?: number };
+  /**
+   * Every gRPC hop with mutual TLS, as `npm start -- --tls` runs it: a throwaway CA in a temporary
+   * directory (removed by `close`), one certificate per instance; the test's own clients and cdnctl
+   * use the mesh's client certificate. Defaults to false (plaintext on loopback).
+   */
+  tls?: boolean;
 }
 
 /** A whole mesh: throwaway etcd, fake fleet, every service as a process. */
@@ -42,6 +51,10 @@ export interface Mesh {
   readonly services: readonly MeshService[];
   /** Measured figures of the start: `etcdStartMs`, `<name>.startMs`, `startMs`, `healthyMs`. */
   readonly figures: Record<string, number>;
+  /** The mesh's CA and certificates with `tls`; undefined in plaintext. */
+  readonly tls: MeshTls | undefined;
+  /** A channel to `target` as the test's clients must open it (the mesh's client certificate with `tls`). */
+  connect(target: string): Channel;
   /** A typed client of resolver `index` (one channel per resolver, closed by `close`). */
   resolverClient(index?: number): Client<typeof serviceDefinitions.resolver>;
   /** Makes edge `id` (an {@link EdgeSpec} id) answer its health checks as `health` says. */
@@ -78,6 +91,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   let etcd: EtcdProcess | undefined;
   let proxy: TcpProxy | undefined;
   let local: Awaited<ReturnType<typeof createLocalMesh>> | undefined;
+  const tlsDir = options.tls ? mkdtempSync(join(tmpdir(), 'cdn-sched-e2e-tls-')) : undefined;
 
   // The test owns etcd (so that it can kill, pause and restart it); a dying worker must not leave it behind.
   const killEtcd = (): void => {
@@ -93,6 +107,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       await local?.close();
       await proxy?.close();
       await etcd?.stop();
+      if (tlsDir) rmSync(tlsDir, { recursive: true, force: true });
       process.off('exit', killEtcd);
     })());
 
@@ -117,12 +132,15 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       ...(options.env ? { env: options.env } : {}),
       prefix: options.prefix ?? '/cdn/',
       ...(options.edgeHostOf ? { edgeHostOf: options.edgeHostOf } : {}),
+      ...(tlsDir ? { tlsDir } : {}),
     });
     const figures: Record<string, number> = { ...local.figures, etcdStartMs, startMs: performance.now() - startedAt };
     const { configWatcher, weightCalculators, probers, resolvers, prefix, edges } = local;
 
     const resolverChannels = new Map<number, Channel>();
     const theEtcd = etcd;
+    const tls = local.tls;
+    const connect = (target: string): Channel => (tls ? tls.transport.channel(target) : createChannel(target));
     const mesh: Mesh = {
       etcd: theEtcd,
       proxy,
@@ -137,10 +155,12 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       resolvers,
       services: local.services,
       figures,
+      tls,
+      connect,
       resolverClient(index = 0) {
         let ch = resolverChannels.get(index);
         if (!ch) {
-          ch = createChannel(resolvers[index]!.address);
+          ch = connect(resolvers[index]!.address);
           resolverChannels.set(index, ch);
           channels.push(ch);
         }
@@ -153,7 +173,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       watchWeights(target) {
         const address = target ?? weightCalculators.find((s) => s.running)?.address;
         if (!address) throw new Error('mesh: no weight-calculator is running');
-        const c = createWeightsConsumer({ target: address, consumerId: `e2e-${consumers.length + 1}` });
+        const c = createWeightsConsumer({ target: address, consumerId: `e2e-${consumers.length + 1}`, ...(tls ? { transport: tls.transport } : {}) });
         consumers.push(c);
         return c;
       },
@@ -165,6 +185,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
           WEIGHT_CALCULATOR: weightCalculators[0]!.address,
           RESOLVER: resolvers[0]?.address ?? '',
           PROBERS: probers.map((p) => p.address).join(','),
+          ...(tls ? { TLS_CA_FILE: tls.caFile, TLS_CERT_FILE: tls.client.certFile, TLS_KEY_FILE: tls.client.keyFile, TLS_SERVER_NAME: MESH_SERVER_NAME } : {}),
         };
       },
       cdnctl(args) {

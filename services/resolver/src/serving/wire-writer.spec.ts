@@ -91,4 +91,67 @@ describe('WireWriter', () => {
     w.tag(1, WireType.LengthDelimited).fork();
     expect(() => w.finish()).toThrow(/1 fork\(s\) open/);
   });
+
+  describe('buffer size', () => {
+    /** A batch of `n` decision-sized messages (~60 bytes each). */
+    const batch = (w: WireWriter, n: number): Uint8Array => {
+      for (let i = 0; i < n; i++) {
+        w.tag(1, WireType.LengthDelimited).fork();
+        w.tag(1, WireType.Varint).uint64(BigInt(i));
+        w.tag(2, WireType.LengthDelimited).fork().tag(1, WireType.LengthDelimited).string('gd-ct-1').tag(2, WireType.LengthDelimited).string('192.0.2.11');
+        w.tag(3, WireType.Varint).uint32(443).tag(4, WireType.Varint).uint32(60).join();
+        w.tag(5, WireType.LengthDelimited).string('isp+region CN-GD|ct: 2 healthy of 2');
+        w.join();
+      }
+      return w.finish();
+    };
+
+    it('grows for a large batch and shrinks back to its base size after eight small ones', () => {
+      const w = createWireWriter(16 * 1024);
+      expect(w.capacityBytes).toBe(16 * 1024);
+      const large = batch(w, 5000);
+      expect(large.length).toBeGreaterThan(256 * 1024);
+      const grown = w.capacityBytes;
+      expect(grown).toBeGreaterThanOrEqual(large.length);
+      // Seven small batches keep the grown buffer (a burst of large ones must not regrow it each time).
+      for (let i = 0; i < 7; i++) batch(w, 10);
+      expect(w.capacityBytes).toBe(grown);
+      batch(w, 10);
+      expect(w.capacityBytes).toBe(16 * 1024);
+      // Still correct after shrinking.
+      const ref = createWireWriter(16 * 1024);
+      expect(batch(w, 300)).toEqual(batch(ref, 300));
+    });
+
+    it('keeps the size of the recent batches: shrinks to twice the largest of them, not below what they need', () => {
+      const w = createWireWriter(16 * 1024);
+      batch(w, 5000);
+      const grown = w.capacityBytes;
+      let peak = 0;
+      for (let i = 0; i < 8; i++) peak = Math.max(peak, batch(w, 400 + i).length);
+      expect(peak).toBeGreaterThan(16 * 1024);
+      expect(w.capacityBytes).toBeLessThan(grown);
+      expect(w.capacityBytes).toBeGreaterThanOrEqual(2 * peak);
+      expect(w.capacityBytes).toBeLessThanOrEqual(4 * peak);
+    });
+
+    it('does not shrink while large batches keep coming between small ones', () => {
+      const w = createWireWriter(16 * 1024);
+      batch(w, 5000);
+      const grown = w.capacityBytes;
+      for (let round = 0; round < 5; round++) {
+        for (let i = 0; i < 7; i++) batch(w, 10);
+        batch(w, 5000);
+      }
+      expect(w.capacityBytes).toBe(grown);
+    });
+
+    it('reset() drops a half-written batch (an encode that threw) so the next one starts clean', () => {
+      const w = createWireWriter();
+      w.tag(1, WireType.LengthDelimited).fork().tag(1, WireType.Varint).uint32(5);
+      w.reset();
+      w.tag(2, WireType.Varint).uint32(7);
+      expect(w.finish()).toEqual(new Uint8Array([0x10, 7]));
+    });
+  });
 });

@@ -18,6 +18,13 @@
 
 const encoder = new TextEncoder();
 
+/**
+ * After a large batch grew the buffer, this many `finish()` calls in a row that each used at most a
+ * quarter of it shrink it again. Not after the first small one: a client that alternates large and
+ * small batches would make the buffer grow (doubling and copying) on every large one.
+ */
+const SHRINK_AFTER_FINISHES = 8;
+
 /** Writes protobuf fields into a reusable buffer. */
 export class WireWriter {
   private buf: Uint8Array;
@@ -25,9 +32,27 @@ export class WireWriter {
   /** Start offsets of the open forks (their reserved length byte). */
   private forks = new Int32Array(8);
   private depth = 0;
+  /** The size the buffer starts at and shrinks back to. */
+  private readonly baseBytes: number;
+  /** Consecutive finishes that used at most a quarter of a grown buffer, and the most they used. */
+  private smallFinishes = 0;
+  private smallPeak = 0;
 
   constructor(initialBytes: number) {
-    this.buf = new Uint8Array(Math.max(64, initialBytes));
+    this.baseBytes = Math.max(64, initialBytes);
+    this.buf = new Uint8Array(this.baseBytes);
+  }
+
+  /** Bytes the buffer holds now (its capacity, not what is written). */
+  get capacityBytes(): number {
+    return this.buf.length;
+  }
+
+  /** Drops anything written since the last `finish()` (an encode that threw halfway). */
+  reset(): this {
+    this.pos = 0;
+    this.depth = 0;
+    return this;
   }
 
   /** Field number and wire type. */
@@ -125,8 +150,30 @@ export class WireWriter {
   finish(): Uint8Array {
     if (this.depth !== 0) throw new Error(`WireWriter.finish() with ${this.depth} fork(s) open`);
     const out = this.buf.slice(0, this.pos);
+    this.shrinkIfOversized(this.pos);
     this.pos = 0;
     return out;
+  }
+
+  /**
+   * Gives back a buffer that one large batch grew (a 5,000-query batch takes ~1 MiB) once batches
+   * are small again, so a burst does not pin its peak size for the life of the process.
+   */
+  private shrinkIfOversized(used: number): void {
+    if (this.buf.length === this.baseBytes) return;
+    if (used * 4 > this.buf.length) {
+      this.smallFinishes = 0;
+      this.smallPeak = 0;
+      return;
+    }
+    this.smallPeak = Math.max(this.smallPeak, used);
+    if (++this.smallFinishes < SHRINK_AFTER_FINISHES) return;
+    // Room for twice the largest recent batch, so the next one of that size does not grow it again.
+    let size = this.baseBytes;
+    while (size < this.smallPeak * 2) size *= 2;
+    if (size < this.buf.length) this.buf = new Uint8Array(size);
+    this.smallFinishes = 0;
+    this.smallPeak = 0;
   }
 
   private utf8(value: string): this {
