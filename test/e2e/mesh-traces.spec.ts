@@ -1,9 +1,12 @@
 import { startMeshDnsGateway, type MeshDnsGateway } from '@cdn-sched/local-mesh';
 import { waitFor } from '@cdn-sched/testing';
+import { SpanKind, TraceFlags } from '@opentelemetry/api';
+import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dig } from '../support/dig.js';
 import { startMesh, type Mesh } from '../support/mesh.js';
-import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.js';
+import { decodeTraceExport, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.js';
 import { CLIENTS, DOMAINS, EDGES, MUSIC } from '../support/topology.js';
 
 // Traces across the mesh: every service exports to an OTLP/HTTP receiver in this process, every
@@ -23,6 +26,34 @@ function tracingEnv(otlp: OtlpReceiver, service: string): Record<string, string>
     TRACE_RATIO: '1',
   };
 }
+
+describe("the test's OTLP decoder", () => {
+  it("reads back what the exporter's own serializer writes: names, kinds, ids, attributes, links, service", async () => {
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    const tracer = provider.getTracer('oracle');
+    const linkedTo = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: TraceFlags.SAMPLED };
+    tracer.startSpan('cdn.probe', { kind: SpanKind.CLIENT, attributes: { 'cdn.node_id': 'e1', 'cdn.probe.rtt_ms': 1.5, 'cdn.config.version': 42, ok: true } }).end();
+    tracer.startSpan('cdn.request', { links: [{ context: linkedTo, attributes: { 'cdn.weights.version': 7 } }] }).end();
+    await provider.forceFlush();
+    const spans = exporter.getFinishedSpans();
+    const decoded = decodeTraceExport(ProtobufTraceSerializer.serializeRequest(spans)!);
+    expect(decoded).toEqual(
+      spans.map((s) => ({
+        service: String(s.resource.attributes['service.name']),
+        traceId: s.spanContext().traceId,
+        spanId: s.spanContext().spanId,
+        parentSpanId: '',
+        name: s.name,
+        // OTLP numbers kinds from 1 (SPAN_KIND_INTERNAL); the API from 0.
+        kind: s.kind + 1,
+        attributes: s.attributes,
+        links: s.links.map((l) => ({ traceId: l.context.traceId, spanId: l.context.spanId, attributes: l.attributes ?? {} })),
+      })),
+    );
+    await provider.shutdown();
+  });
+});
 
 describe('traces across the mesh (OTLP receiver, real processes, real etcd)', () => {
   let otlp: OtlpReceiver;
