@@ -36,7 +36,12 @@ function entryBytes(e: ConfigEntry): number {
  * 250 k-node fleet (~25 MB) then streams within grpc's default 4 MiB message limit, where one
  * message would stop every consumer at about 75 k nodes.
  */
-export function createConfigEncoder(epoch: string, upstream: () => UpstreamHealth, chunkBytes = DEFAULT_CHUNK_BYTES): StreamEncoder<ConfigEntry, WatchResponse> {
+export function createConfigEncoder(
+  epoch: string,
+  upstream: () => UpstreamHealth,
+  chunkBytes = DEFAULT_CHUNK_BYTES,
+  traceOf: (version: number) => string = () => '',
+): StreamEncoder<ConfigEntry, WatchResponse> {
   // Every new consumer of the same version gets the same snapshot objects, encoded once
   // (shareEncoding): fan-out of a 10 k-node snapshot costs one encoding, not one per client.
   let last: { version: number; reason: string; size: number; messages: WatchResponse[] } | undefined;
@@ -44,20 +49,23 @@ export function createConfigEncoder(epoch: string, upstream: () => UpstreamHealt
     snapshot(version, entries, reason) {
       if (last && last.version === version && last.reason === reason && last.size === entries.size) return last.messages;
       const chunks = chunkBySize(entries.values(), entryBytes, chunkBytes);
-      const messages = chunks.map((chunk, i) => shareEncoding(buildSnapshot(version, chunk, reason, i < chunks.length - 1)));
+      const traceparent = traceOf(version);
+      const messages = chunks.map((chunk, i) => shareEncoding(buildSnapshot(version, chunk, reason, i < chunks.length - 1, traceparent)));
       last = { version, reason, size: entries.size, messages };
       return messages;
     },
     delta(fromVersion, version, changes) {
       const chunks = chunkBySize(changes, (c) => (c.value === undefined ? estimateBytes(0, c.key) : entryBytes(c.value)), chunkBytes);
-      return chunks.map((chunk, i) => buildDelta(fromVersion, version, chunk, i < chunks.length - 1));
+      const traceparent = traceOf(version);
+      return chunks.map((chunk, i) => buildDelta(fromVersion, version, chunk, i < chunks.length - 1, traceparent));
     },
     progress(version) {
       return create(WatchResponseSchema, { epoch, kind: { case: 'progress', value: encodeProgress(version, upstream()) } });
     },
   };
 
-  function buildSnapshot(version: number, entries: readonly ConfigEntry[], reason: string, more: boolean): WatchResponse {
+  // The trace context of the version rides on the chunk that completes it (the one the client applies).
+  function buildSnapshot(version: number, entries: readonly ConfigEntry[], reason: string, more: boolean, traceparent: string): WatchResponse {
     const nodes: Node[] = [];
     const domains: Domain[] = [];
     const rejected: RejectedDocument[] = [];
@@ -69,10 +77,11 @@ export function createConfigEncoder(epoch: string, upstream: () => UpstreamHealt
     return create(WatchResponseSchema, {
       epoch,
       kind: { case: 'snapshot', value: create(ConfigSnapshotSchema, { version: BigInt(version), nodes, domains, rejected, reason, more }) },
+      traceparent: more ? '' : traceparent,
     });
   }
 
-  function buildDelta(fromVersion: number, version: number, changes: readonly { key: string; value: ConfigEntry | undefined }[], more: boolean): WatchResponse {
+  function buildDelta(fromVersion: number, version: number, changes: readonly { key: string; value: ConfigEntry | undefined }[], more: boolean, traceparent: string): WatchResponse {
     const d = create(ConfigDeltaSchema, { fromVersion: BigInt(fromVersion), version: BigInt(version), more });
     for (const { key, value } of changes) {
       const slash = key.indexOf('/');
@@ -86,7 +95,7 @@ export function createConfigEncoder(epoch: string, upstream: () => UpstreamHealt
       else if (value.kind === 'domain') d.upsertedDomains.push(value.domain);
       else d.rejected.push(value.rejected);
     }
-    return create(WatchResponseSchema, { epoch, kind: { case: 'delta', value: d } });
+    return create(WatchResponseSchema, { epoch, kind: { case: 'delta', value: d }, traceparent: more ? '' : traceparent });
   }
 }
 
@@ -99,7 +108,7 @@ export function decodeConfigMessage(message: WatchResponse): StreamMessage<Confi
       for (const node of k.value.nodes) entries.push([nodeEntryKey(node.id), { kind: 'node', node }]);
       for (const domain of k.value.domains) entries.push([domainEntryKey(domain.domain), { kind: 'domain', domain }]);
       for (const rejected of k.value.rejected) entries.push([rejectedEntryKey(rejected.key), { kind: 'rejected', rejected }]);
-      return { kind: 'snapshot', epoch: message.epoch, version: Number(k.value.version), entries, reason: k.value.reason, more: k.value.more };
+      return { kind: 'snapshot', epoch: message.epoch, version: Number(k.value.version), entries, reason: k.value.reason, more: k.value.more, traceparent: message.traceparent };
     }
     case 'delta': {
       const d = k.value;
@@ -111,7 +120,7 @@ export function decodeConfigMessage(message: WatchResponse): StreamMessage<Confi
         ...d.rejected.map((rejected) => ({ key: rejectedEntryKey(rejected.key), value: { kind: 'rejected', rejected } as ConfigEntry })),
         ...d.clearedRejections.map((key) => ({ key: rejectedEntryKey(key), value: undefined })),
       ];
-      return { kind: 'delta', epoch: message.epoch, fromVersion: Number(d.fromVersion), version: Number(d.version), changes, more: d.more };
+      return { kind: 'delta', epoch: message.epoch, fromVersion: Number(d.fromVersion), version: Number(d.version), changes, more: d.more, traceparent: message.traceparent };
     }
     case 'progress':
       return decodeProgress(message.epoch, k.value);

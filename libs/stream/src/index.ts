@@ -3,7 +3,7 @@ export type { Change, VersionedStore, VersionedStoreOptions } from './versioned-
 export { serveVersionedStream } from './serve-stream.js';
 export type { ServeStreamOptions, StreamEncoder } from './serve-stream.js';
 export { createStreamConsumer, ProtocolError, withChannel } from './stream-consumer.js';
-export type { ConsumerState, StreamConsumer, StreamConsumerOptions, StreamMessage } from './stream-consumer.js';
+export type { AppliedUpdate, ConsumerState, StreamConsumer, StreamConsumerOptions, StreamMessage } from './stream-consumer.js';
 export { configView, domainEntryKey, nodeChanges, nodeEntryKey, parseConfigEntryKey, rejectedEntryKey } from './config-entries.js';
 export type { ConfigEntry, ConfigEntryKey, ConfigView, NodeChanges } from './config-entries.js';
 export { createConfigConsumer, createConfigEncoder, decodeConfigMessage } from './config-codec.js';

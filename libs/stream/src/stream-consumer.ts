@@ -3,8 +3,8 @@ import type { Change } from './versioned-store.js';
 
 /** A decoded message of a versioned stream. */
 export type StreamMessage<V> =
-  | { kind: 'snapshot'; epoch: string; version: number; entries: Iterable<[string, V]>; reason: string; more?: boolean }
-  | { kind: 'delta'; epoch: string; fromVersion: number; version: number; changes: readonly Change<V>[]; more?: boolean }
+  | { kind: 'snapshot'; epoch: string; version: number; entries: Iterable<[string, V]>; reason: string; more?: boolean; traceparent?: string }
+  | { kind: 'delta'; epoch: string; fromVersion: number; version: number; changes: readonly Change<V>[]; more?: boolean; traceparent?: string }
   | {
       kind: 'progress';
       epoch: string;
@@ -35,6 +35,15 @@ export interface ConsumerState {
   readonly upstreamHealthy: boolean;
 }
 
+/** One applied snapshot or delta, as {@link StreamConsumerOptions.onApplied} gets it. */
+export interface AppliedUpdate<V> {
+  snapshot: boolean;
+  version: number;
+  changes: readonly Change<V>[];
+  /** W3C traceparent of the span that produced the version on the server; `''` when not traced. */
+  traceparent: string;
+}
+
 /** Options of {@link createStreamConsumer}. */
 export interface StreamConsumerOptions<R, V> {
   /** Name in logs and status ("config-watcher"). */
@@ -46,7 +55,7 @@ export interface StreamConsumerOptions<R, V> {
    * Called after an update has been applied to `entries` (atomically: in one synchronous block, so
    * no reader sees half of it). `changes` lists what changed; for a snapshot `snapshot` is true.
    */
-  onApplied?(update: { snapshot: boolean; version: number; changes: readonly Change<V>[] }, entries: ReadonlyMap<string, V>): void;
+  onApplied?(update: AppliedUpdate<V>, entries: ReadonlyMap<string, V>): void;
   onStateChange?(state: ConsumerState): void;
   /** Versions mean the same in every epoch (etcd revisions): a new epoch must not go back either. */
   versionsGlobal?: boolean;
@@ -168,9 +177,11 @@ export function createStreamConsumer<R, V>(options: StreamConsumerOptions<R, V>)
     if (m.more) return undefined;
     const p = partial;
     partial = undefined;
+    // The last chunk carries the version's trace context.
+    const traceparent = m.traceparent;
     return p.kind === 'snapshot'
-      ? { kind: 'snapshot', epoch: p.epoch, version: p.version, reason: p.reason, entries: p.items as [string, V][] }
-      : { kind: 'delta', epoch: p.epoch, fromVersion: p.fromVersion, version: p.version, changes: p.items.map(([key, value]) => ({ key, value })) };
+      ? { kind: 'snapshot', epoch: p.epoch, version: p.version, reason: p.reason, entries: p.items as [string, V][], traceparent }
+      : { kind: 'delta', epoch: p.epoch, fromVersion: p.fromVersion, version: p.version, changes: p.items.map(([key, value]) => ({ key, value })), traceparent };
   };
 
   const apply = (chunk: StreamMessage<V>): void => {
@@ -188,7 +199,7 @@ export function createStreamConsumer<R, V>(options: StreamConsumerOptions<R, V>)
       epoch = m.epoch;
       version = m.version;
       haveSnapshot = true;
-      options.onApplied?.({ snapshot: true, version, changes }, entries);
+      options.onApplied?.({ snapshot: true, version, changes, traceparent: m.traceparent ?? '' }, entries);
       readyResolve();
     } else if (m.kind === 'delta') {
       if (!haveSnapshot || m.epoch !== epoch && !options.versionsGlobal) throw new ProtocolError(`${options.name}: delta without a snapshot of epoch ${m.epoch}`);
@@ -200,7 +211,7 @@ export function createStreamConsumer<R, V>(options: StreamConsumerOptions<R, V>)
       }
       epoch = m.epoch;
       version = m.version;
-      options.onApplied?.({ snapshot: false, version, changes: m.changes }, entries);
+      options.onApplied?.({ snapshot: false, version, changes: m.changes, traceparent: m.traceparent ?? '' }, entries);
     } else {
       if (backwards) throw new ProtocolError(`${options.name}: progress at version ${m.version} is behind applied version ${version}`);
       if (m.watchLatencyP99Ms !== undefined && Number.isFinite(m.watchLatencyP99Ms) && m.watchLatencyP99Ms > 0) watchLatencyP99Ms = m.watchLatencyP99Ms;

@@ -37,7 +37,12 @@ const weightBytes = (w: NodeWeight): number => estimateBytes(110, w.nodeId);
  * over `chunkBytes` (estimated; defaults to {@link DEFAULT_CHUNK_BYTES}) are sent in chunks marked
  * `more`, with the capacity table whole in the last one (it is bounded by pools × locations).
  */
-export function createWeightsEncoder(epoch: string, upstream: () => UpstreamHealth, chunkBytes = DEFAULT_CHUNK_BYTES): StreamEncoder<WeightEntry, WatchWeightsResponse> {
+export function createWeightsEncoder(
+  epoch: string,
+  upstream: () => UpstreamHealth,
+  chunkBytes = DEFAULT_CHUNK_BYTES,
+  traceOf: (version: number) => string = () => '',
+): StreamEncoder<WeightEntry, WatchWeightsResponse> {
   return {
     snapshot(version, entries, reason) {
       const weights: NodeWeight[] = [];
@@ -52,6 +57,8 @@ export function createWeightsEncoder(epoch: string, upstream: () => UpstreamHeal
         return create(WatchWeightsResponseSchema, {
           epoch,
           kind: { case: 'snapshot', value: create(WeightSnapshotSchema, { version: BigInt(version), weights: chunk, capacities: more ? [] : [...capacities], reason, more }) },
+          // The version's trace context rides on the chunk that completes it.
+          traceparent: more ? '' : traceOf(version),
         });
       });
     },
@@ -73,7 +80,7 @@ export function createWeightsEncoder(epoch: string, upstream: () => UpstreamHeal
           else d.removedNodeIds.push(weightEntryNodeId(x.key)!);
         }
         if (!more && capacities) d.capacities = [...capacities];
-        return create(WatchWeightsResponseSchema, { epoch, kind: { case: 'delta', value: d } });
+        return create(WatchWeightsResponseSchema, { epoch, kind: { case: 'delta', value: d }, traceparent: more ? '' : traceOf(version) });
       });
     },
     progress(version) {
@@ -90,7 +97,7 @@ export function decodeWeightsMessage(message: WatchWeightsResponse): StreamMessa
       const entries: [string, WeightEntry][] = k.value.weights.map((weight) => [weightEntryKey(weight.nodeId), { kind: 'weight', weight }]);
       // The capacity table comes whole with the last chunk.
       if (!k.value.more) entries.push([CAPACITIES_KEY, { kind: 'capacities', capacities: k.value.capacities }]);
-      return { kind: 'snapshot', epoch: message.epoch, version: Number(k.value.version), entries, reason: k.value.reason, more: k.value.more };
+      return { kind: 'snapshot', epoch: message.epoch, version: Number(k.value.version), entries, reason: k.value.reason, more: k.value.more, traceparent: message.traceparent };
     }
     case 'delta': {
       const d = k.value;
@@ -99,7 +106,7 @@ export function decodeWeightsMessage(message: WatchWeightsResponse): StreamMessa
         ...d.removedNodeIds.map((id) => ({ key: weightEntryKey(id), value: undefined })),
       ];
       if (d.capacities.length > 0) changes.push({ key: CAPACITIES_KEY, value: { kind: 'capacities', capacities: d.capacities } });
-      return { kind: 'delta', epoch: message.epoch, fromVersion: Number(d.fromVersion), version: Number(d.version), changes, more: d.more };
+      return { kind: 'delta', epoch: message.epoch, fromVersion: Number(d.fromVersion), version: Number(d.version), changes, more: d.more, traceparent: message.traceparent };
     }
     case 'progress':
       return decodeProgress(message.epoch, k.value);

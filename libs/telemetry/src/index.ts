@@ -12,3 +12,6 @@ export { readTracingEnv, otlpTracesUrl, parseSampleRatio } from './tracing-confi
 export type { TracingEnvConfig } from './tracing-config.js';
 export { SpanNames, SpanAttributes } from './span-names.js';
 export type { SpanName, SpanAttributeKey } from './span-names.js';
+export { createVersionTraces, formatTraceparent, isSampledContext, parseTraceparent, sampledLinks, traceparentOf } from './trace-context.js';
+export type { VersionTraces } from './trace-context.js';
+export { createLinkAwareSampler } from './link-sampler.js';

@@ -10,6 +10,10 @@ describe('span names and attribute keys', () => {
       configApply: 'cdn.config.apply',
       weightsApply: 'cdn.weights.apply',
       probe: 'cdn.probe',
+      probeReport: 'cdn.probe.report',
+      probesIngest: 'cdn.probes.ingest',
+      weightsPublish: 'cdn.weights.publish',
+      configPublish: 'cdn.config.publish',
       dnsQuery: 'cdn.dns.query',
       dnsDecisionBatch: 'cdn.dns.decision_batch',
     });

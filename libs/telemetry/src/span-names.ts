@@ -18,6 +18,14 @@ export const SpanNames = {
   weightsApply: 'cdn.weights.apply',
   /** One health probe of one edge node (prober). */
   probe: 'cdn.probe',
+  /** One ReportProbes batch sent, linked to the sampled probes in it (prober). */
+  probeReport: 'cdn.probe.report',
+  /** One ReportProbes batch received and ingested, linked to the prober's batch (weight-calculator). */
+  probesIngest: 'cdn.probes.ingest',
+  /** One weight version committed, linked to the ingested batches since the last (weight-calculator). */
+  weightsPublish: 'cdn.weights.publish',
+  /** One config version committed from etcd (config-watcher). */
+  configPublish: 'cdn.config.publish',
   /** One DNS question for a policy name, from packet to reply (dns-gateway). */
   dnsQuery: 'cdn.dns.query',
   /** One ResolveStream batch of decisions, linked to the DNS queries it carries (dns-gateway). */
@@ -63,9 +71,15 @@ export const SpanAttributes = {
   snapshot: 'cdn.snapshot',
   /** Number of documents rejected in an applied config update. */
   rejectedCount: 'cdn.config.rejected_count',
+  /** Probe round trip (the probe's total time), milliseconds. */
+  probeRttMs: 'cdn.probe.rtt_ms',
+  /** Id of the prober that sent a batch or ran a probe. */
+  proberId: 'cdn.prober_id',
+  /** Items in one streamed batch (queries, probe results, changes). */
+  batchSize: 'cdn.batch_size',
   /** Probe kind ("http" | "tcp"). */
   probeType: 'cdn.probe.type',
-  /** Probe outcome ("ok" or an error class such as "timeout", "refused"). */
+  /** Probe outcome class ("up", or an error class such as "timeout", "refused"). */
   probeOutcome: 'cdn.probe.outcome',
   /** Health state after evaluation ("up", "down", ...). */
   healthState: 'cdn.health.state',

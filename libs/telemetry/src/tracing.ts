@@ -12,6 +12,7 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import { createLinkAwareSampler } from './link-sampler.js';
 import { readTracingEnv, type TracingEnvConfig } from './tracing-config.js';
 
 /** Options of {@link initTracing}; every field falls back to the OpenTelemetry variables. */
@@ -110,7 +111,7 @@ function createProvider(options: TracingOptions, fromEnv: TracingEnvConfig): { p
 
   const provider = new NodeTracerProvider({
     resource,
-    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(sampleRatio) }),
+    sampler: new ParentBasedSampler({ root: createLinkAwareSampler(new TraceIdRatioBasedSampler(sampleRatio)) }),
     spanProcessors: processors,
   });
   return { provider, url, sampleRatio };
@@ -120,7 +121,8 @@ function createProvider(options: TracingOptions, fromEnv: TracingEnvConfig): { p
  * Sets up OpenTelemetry tracing for the process: a NodeTracerProvider registered as the global
  * one (AsyncLocalStorage context, W3C trace-context propagation), the gRPC instrumentation, an
  * OTLP exporter behind a BatchSpanProcessor when an endpoint is configured, and a
- * ParentBased(TraceIdRatio) sampler, so a trace started upstream is kept or dropped as a whole
+ * ParentBased(LinkAware(TraceIdRatio)) sampler, so a trace started upstream is kept or dropped as a whole
+ * and a batch span linked to a sampled batch is kept (link-sampler.ts)
  * (ParentBased even without an exporter: a hop that drops the sampled flag breaks the trace for
  * every service after it).
  *

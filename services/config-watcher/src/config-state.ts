@@ -14,6 +14,8 @@ export interface ConfigStateOptions {
   onRejected?(key: string, reason: string, revision: number): void;
   /** Called for puts under `<prefix>heartbeat/` (watch-latency measurement). */
   onHeartbeat?(key: string, value: Uint8Array): void;
+  /** Called after a new version is committed to the store (not on a reset). Defaults to none. */
+  onCommit?(revision: number, changes: readonly Change<ConfigEntry>[]): void;
 }
 
 /** Turns etcd lists and events into validated, versioned config entries. */
@@ -109,6 +111,7 @@ export function createConfigState(options: ConfigStateOptions): ConfigState {
       }
       for (const key of previous.keys()) if (!next.has(key)) changes.push({ key, value: undefined });
       store.commit(revision, changes);
+      options.onCommit?.(revision, changes);
     },
     applyEvents(events, revision) {
       const changes: Change<ConfigEntry>[] = [];
@@ -120,7 +123,10 @@ export function createConfigState(options: ConfigStateOptions): ConfigState {
         }
         apply(e.kv, e.type === 'delete', view, changes);
       }
-      if (changes.length > 0 && revision > store.version) store.commit(revision, changes);
+      if (changes.length > 0 && revision > store.version) {
+        store.commit(revision, changes);
+        options.onCommit?.(revision, changes);
+      }
     },
   };
 }

@@ -4,9 +4,13 @@ import { StatusResponseSchema, UpstreamHealthSchema, type serviceDefinitions, ty
 import { breakerProfiles, createTunedBreaker, type TunedBreaker } from '@cdn-sched/resilience';
 import { breakerStatusMessage, createConfigEncoder, createVersionedStore, serveVersionedStream, type ConfigEntry, type VersionedStore } from '@cdn-sched/stream';
 import { createUpstreams, type UpstreamState } from '@cdn-sched/service-kit';
+import { createVersionTraces, formatTraceparent, SpanAttributes, SpanNames } from '@cdn-sched/telemetry';
+import { ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import type { ServiceImplementation } from 'nice-grpc';
 import { createConfigState } from './config-state.js';
 import { createWatchLatencyProbe, type WatchLatencyProbe } from './watch-latency.js';
+
+const tracer = trace.getTracer('cdn-sched.config-watcher');
 
 /** Options of {@link createConfigWatcher}. */
 export interface ConfigWatcherOptions {
@@ -76,10 +80,26 @@ export function createConfigWatcher(options: ConfigWatcherOptions): ConfigWatche
   const touch = (): void => {
     lastContactMs = now();
   };
+  // One span per committed version (config changes are rare: sampled by the process ratio); its
+  // traceparent rides with the version on every Watch stream.
+  const versionTraces = createVersionTraces();
   const state = createConfigState({
     store,
     prefix,
     onRejected: options.onRejected,
+    onCommit: (revision, changes) => {
+      const span = tracer.startSpan(SpanNames.configPublish, {
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          [SpanAttributes.configVersion]: revision,
+          [SpanAttributes.batchSize]: changes.length,
+          [SpanAttributes.rejectedCount]: changes.filter((c) => c.value?.kind === 'rejected').length,
+        },
+        // A root: the etcd watch callback's context (a stream-long call) is not this version's cause.
+      }, ROOT_CONTEXT);
+      if (span.isRecording()) versionTraces.set(revision, span.spanContext());
+      span.end();
+    },
     onHeartbeat: (key, value) => {
       touch();
       latencyRef.probe?.onHeartbeat(key, value);
@@ -147,7 +167,10 @@ export function createConfigWatcher(options: ConfigWatcherOptions): ConfigWatche
       watchLatencyP99Ms: Number.isFinite(p99) ? p99 : 0,
     });
   };
-  const encoder = createConfigEncoder(store.epoch, upstream);
+  const encoder = createConfigEncoder(store.epoch, upstream, undefined, (version) => {
+    const context = versionTraces.get(version);
+    return context ? formatTraceparent(context) : '';
+  });
   const breakers = [listBreaker, heartbeatBreaker];
 
   const service: ServiceImplementation<typeof serviceDefinitions.configWatcher> = {

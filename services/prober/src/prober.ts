@@ -17,6 +17,7 @@ import {
   countUnderReplicated,
   createProbeScheduler,
   DEFAULT_REPLICATION_FACTOR,
+  effectiveProbe,
   effectiveReplication,
   probeTargetOf,
   type ProbeDefaults,
@@ -25,6 +26,7 @@ import {
 } from './probing/index.js';
 import type { Transport } from '@cdn-sched/transport';
 import { createReportTargets, type ReportTarget } from './report-targets.js';
+import { createProbeTracing } from './probe-tracing.js';
 import { createReporter, type Reporter } from './reporter.js';
 
 /** Options of {@link createProber}. */
@@ -91,6 +93,7 @@ export function createProber(options: ProberOptions): Prober {
       reassign();
     },
   });
+  const probeTracing = createProbeTracing();
   // One reporter per weight-calculator replica; `dns:///` entries are expanded to every address.
   const reporterMap = new Map<string, Reporter>();
   let reporters: Reporter[] = [];
@@ -100,6 +103,7 @@ export function createProber(options: ProberOptions): Prober {
       target: t.target,
       serverName: t.serverName,
       transport: options.transport,
+      traceBatch: (results) => probeTracing.batch(results, options.proberId, t.target),
       onStateChange: (connected, error) => log(connected ? 'info' : 'warn', connected ? 'reporting to weight-calculator' : 'weight-calculator unreachable; buffering latest result per node', { target: t.target, error }),
       onAck: (ack) => {
         if (ack.rejected > 0) log('warn', 'weight-calculator rejected results', { target: t.target, rejected: ack.rejected, errors: ack.errors });
@@ -125,7 +129,8 @@ export function createProber(options: ProberOptions): Prober {
     defaults: options.defaults,
     maxConcurrency: options.maxConcurrency,
     pool: options.pool,
-    onResult: (result) => {
+    onResult: (result, target) => {
+      probeTracing.probed(result, effectiveProbe(target, options.defaults).type);
       for (const reporter of reporters) reporter.push(result);
     },
   });

@@ -26,6 +26,8 @@ export interface ReporterOptions {
   onStateChange?(connected: boolean, error?: string): void;
   /** Credentials and limits of its gRPC channels. Defaults to plaintext with default limits. */
   transport?: Transport;
+  /** The W3C traceparent of a batch about to be sent, `''` when untraced. Defaults to none. */
+  traceBatch?(results: readonly ProbeResult[]): string;
 }
 
 /** Streams probe results to one weight-calculator. */
@@ -111,7 +113,8 @@ export function createReporter(options: ReporterOptions): Reporter {
       seq++;
       inFlight.set(seq, results);
       sent += results.length;
-      yield create(ReportProbesRequestSchema, { proberId: options.proberId, seq, results });
+      const traceparent = options.traceBatch?.(results) ?? '';
+      yield create(ReportProbesRequestSchema, { proberId: options.proberId, seq, results, traceparent });
       if (pending.size < maxBatch) await new Promise((r) => setTimeout(r, flushMs));
     }
   }

@@ -12,7 +12,7 @@ const SEED = Number(process.env['FUZZ_SEED'] ?? 20_261_202);
 
 // proto/cdn/sched/v1/weight_calculator.proto
 const probeResult: FuzzSchema = { 1: 'string', 2: 'bool', 3: 'int32', 4: 'string', 5: 'double', 6: 'double', 7: 'double', 8: 'uint32', 9: 'double', 10: 'int64' };
-const reportProbesRequest: FuzzSchema = { 1: 'string', 2: 'uint64', 3: { message: probeResult, repeated: true } };
+const reportProbesRequest: FuzzSchema = { 1: 'string', 2: 'uint64', 3: { message: probeResult, repeated: true }, 4: 'string' };
 
 const CLEAR = /^[A-Za-z_\][0-9.]+ at byte \d+: .+/;
 
@@ -61,6 +61,7 @@ describe(`ReportProbesRequest wire decoder vs the reflective decoder (${CASES} s
       }
       if (ours.proberId !== oracle.proberId) throw new Error(`${where}: prober_id ${ours.proberId} != ${oracle.proberId}`);
       if (ours.seq !== oracle.seq) throw new Error(`${where}: seq ${ours.seq} != ${oracle.seq}`);
+      if (ours.traceparent !== oracle.traceparent) throw new Error(`${where}: traceparent ${ours.traceparent} != ${oracle.traceparent}`);
       if (ours.results.length !== oracle.results.length) throw new Error(`${where}: ${ours.results.length} results, reflective ${oracle.results.length}`);
       for (let k = 0; k < ours.results.length; k++) {
         const diff = sameResult(ours.results[k]!, oracle.results[k]!);

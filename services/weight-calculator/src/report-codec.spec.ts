@@ -34,6 +34,7 @@ describe('ReportProbes wire decoder', () => {
           load: pick([-1, 0, rand()]),
           startedAtMs: pick([0n, BigInt(Date.now()), -5n]),
         })),
+        traceparent: pick(['', '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01']),
       });
       const bytes = toBinary(ReportProbesRequestSchema, msg);
       const { invalidResults, ...decoded } = decodeReportProbesRequest(bytes);

@@ -25,7 +25,7 @@ export interface DecodeOutcome {
  */
 export function decodeReportProbesRequest(bytes: Uint8Array): ReportProbesRequest & DecodeOutcome {
   const reader = new BinaryReader(bytes);
-  const request = { $typeName: 'cdn.sched.v1.ReportProbesRequest', proberId: '', seq: 0n, results: [] as ProbeResult[], invalidResults: [] as string[] } as ReportProbesRequest & DecodeOutcome;
+  const request = { $typeName: 'cdn.sched.v1.ReportProbesRequest', proberId: '', seq: 0n, results: [] as ProbeResult[], traceparent: '', invalidResults: [] as string[] } as ReportProbesRequest & DecodeOutcome;
   const name = 'ReportProbesRequest';
   try {
     while (reader.pos < reader.len) {
@@ -48,6 +48,9 @@ export function decodeReportProbesRequest(bytes: Uint8Array): ReportProbesReques
           request.invalidResults.push(error.message);
           reader.pos = end;
         }
+      } else if (field === 4) {
+        expectWireType('traceparent', at, wireType, WireType.LengthDelimited);
+        request.traceparent = readString(reader, 'traceparent', reader.len);
       } else skipField(reader, name, field, wireType, reader.len);
     }
   } catch (error) {

@@ -22,6 +22,8 @@ import {
   type WeightEntry,
 } from '@cdn-sched/stream';
 import { createUpstreams, ServiceError } from '@cdn-sched/service-kit';
+import { createVersionTraces, formatTraceparent, isSampledContext, parseTraceparent, SpanAttributes, SpanNames } from '@cdn-sched/telemetry';
+import { ROOT_CONTEXT, SpanKind, trace, type SpanContext } from '@opentelemetry/api';
 import type { Transport } from '@cdn-sched/transport';
 import { peerIdentities } from '@cdn-sched/transport';
 import { Status, type ServiceImplementation } from 'nice-grpc';
@@ -29,6 +31,8 @@ import { createWeightTable, type WeightTableOptions } from './domain/index.js';
 import type { DecodeOutcome } from './report-codec.js';
 import { createReporterAuthorization, type RefusalReason, type ReporterAuthorization, type ReporterStream } from './reporter-authorization.js';
 import { createWeightPersister, type WeightPersister } from './weight-persistence.js';
+
+const tracer = trace.getTracer('cdn-sched.weight-calculator');
 
 /** Options of {@link createWeightCalculator}. */
 export interface WeightCalculatorOptions {
@@ -124,6 +128,36 @@ export function createWeightCalculator(options: WeightCalculatorOptions): Weight
     },
   });
 
+  // Ingest spans since the last version, linked from the next version's publish span (bounded: a
+  // version made of thousands of batches links to the first 64).
+  let ingested: SpanContext[] = [];
+  const versionTraces = createVersionTraces();
+  // Every version gets a span (at most one per tick), kept when a linked batch was sampled or by
+  // the ratio: a resolver's decision links to the version it used whether or not probes drove it.
+  const tracePublish = (changed: number): void => {
+    const span = tracer.startSpan(SpanNames.weightsPublish, {
+      kind: SpanKind.PRODUCER,
+      links: ingested.map((context) => ({ context })),
+      attributes: { [SpanAttributes.weightsVersion]: store.version, [SpanAttributes.batchSize]: changed },
+    }, ROOT_CONTEXT);
+    ingested = [];
+    if (span.isRecording()) versionTraces.set(store.version, span.spanContext());
+    span.end();
+  };
+  const traceIngest = (traceparent: string, proberId: string, size: number, accepted: number): void => {
+    // Only a batch whose prober sampled a probe is traced: an untraced batch costs one string check.
+    const sender = parseTraceparent(traceparent);
+    if (!isSampledContext(sender)) return;
+    const span = tracer.startSpan(SpanNames.probesIngest, {
+      kind: SpanKind.CONSUMER,
+      links: [{ context: sender }],
+      attributes: { [SpanAttributes.proberId]: proberId, [SpanAttributes.batchSize]: size, 'cdn.accepted': accepted },
+      // A root linked to the prober's batch, not a child of the stream-long ReportProbes call span.
+    }, ROOT_CONTEXT);
+    if (span.isRecording() && ingested.length < 64) ingested.push(span.spanContext());
+    span.end();
+  };
+
   const publish = (): void => {
     const t = now();
     const tick = table.tick(t);
@@ -133,6 +167,7 @@ export function createWeightCalculator(options: WeightCalculatorOptions): Weight
     for (const id of tick.removedNodeIds) changes.push({ key: weightEntryKey(id), value: undefined });
     if (tick.capacitiesChanged || store.version === 0) changes.push({ key: CAPACITIES_KEY, value: { kind: 'capacities', capacities: tick.capacities } });
     store.commit(store.version + 1, changes);
+    tracePublish(changes.length);
     if (election?.isLeader && persister) {
       persister.enqueue(tick.changed, store.version);
       persister.remove(tick.removedNodeIds);
@@ -194,7 +229,10 @@ export function createWeightCalculator(options: WeightCalculatorOptions): Weight
       watchLatencyP99Ms: Number.isFinite(c.watchLatencyP99Ms) ? c.watchLatencyP99Ms : 0,
     });
   };
-  const encoder = createWeightsEncoder(store.epoch, upstream);
+  const encoder = createWeightsEncoder(store.epoch, upstream, undefined, (version) => {
+    const context = versionTraces.get(version);
+    return context ? formatTraceparent(context) : '';
+  });
 
   const service: ServiceImplementation<typeof serviceDefinitions.weightCalculator> = {
     async *reportProbes(requests, context) {
@@ -228,6 +266,7 @@ export function createWeightCalculator(options: WeightCalculatorOptions): Weight
           const rejected = batch.results.length - accepted + invalid.length;
           stats.ingested += accepted;
           stats.rejected += rejected;
+          if (batch.traceparent !== '') traceIngest(batch.traceparent, batch.proberId, batch.results.length, accepted);
           yield { seq: batch.seq, accepted, rejected, errors };
         }
       } finally {

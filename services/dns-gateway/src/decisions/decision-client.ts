@@ -1,7 +1,7 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { serviceDefinitions, type ResolveRequestSchema, type ResolveResponse, type ResolveStreamRequestSchema, type ResolveStreamResponse } from '@cdn-sched/proto';
 import { createPushQueue, type PushQueue } from '@cdn-sched/stream';
-import { SpanNames } from '@cdn-sched/telemetry';
+import { SpanNames, traceparentOf } from '@cdn-sched/telemetry';
 import { context, SpanKind, SpanStatusCode, trace, type Span, type SpanContext } from '@opentelemetry/api';
 import { createChannel, createClient, Status, type Channel, type Client } from 'nice-grpc';
 
@@ -207,8 +207,9 @@ export function createDecisionClient(options: DecisionClientOptions): DecisionCl
     }
     batch = [];
     if (queries.length === 0) return;
-    if (traced.length > 0) traceBatch(traced, queries.length, options.targets[s.target]!);
-    s.queue.push({ queries });
+    // The batch span's context rides in the batch, so the resolver's span for it can link to it.
+    const traceparent = traced.length > 0 ? traceBatch(traced, queries.length, options.targets[s.target]!) : '';
+    s.queue.push({ queries, traceparent });
   };
 
   /**
@@ -216,7 +217,7 @@ export function createDecisionClient(options: DecisionClientOptions): DecisionCl
    * sampled query's span (the OpenTelemetry pattern for batching) and is the child of the first,
    * so a sampled query always brings its batch into the trace (ParentBased sampling).
    */
-  const traceBatch = (traced: Pending[], size: number, target: string): void => {
+  const traceBatch = (traced: Pending[], size: number, target: string): string => {
     const span = tracer.startSpan(
       SpanNames.dnsDecisionBatch,
       { kind: SpanKind.CLIENT, links: traced.map((p) => ({ context: p.query.trace! })), attributes: { 'cdn.batch_size': size, 'cdn.dns.traced_queries': traced.length, 'server.address': target } },
@@ -224,6 +225,7 @@ export function createDecisionClient(options: DecisionClientOptions): DecisionCl
     );
     const bt: BatchTrace = { span, open: traced.length };
     for (const p of traced) p.batchTrace = bt;
+    return traceparentOf(span);
   };
 
   const scheduleFlush = (): void => {

@@ -34,6 +34,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createResolveCore, type ResolveInput } from '../serving/resolve-core.js';
 import { createResolverService, resolverServiceDefinition } from '../serving/resolver-service.js';
 import type { RoutingState } from '../serving/routing-state.js';
+import { createVersionTracing } from '../serving/version-tracing.js';
 import { BATCH_SIZE_HEADER, ELD_RESOLUTION_MS, rawMethods, type BenchRequests, type ServerCommand, type ServerMessage } from './bench-protocol.js';
 import { createBenchTable } from './bench-workload.js';
 
@@ -54,8 +55,9 @@ let answered = 0;
 const core = createResolveCore({ table: () => table, geo: () => geo.database, stale: () => false, seed: init.seed });
 const service = createResolverService({
   core,
-  // Only the Status handler reads the routing state; the benchmark never calls it.
-  state: { table } as unknown as RoutingState,
+  // Decisions read the table and, for a sampled `cdn.request`, the version tracing; the rest of the
+  // routing state serves the Status handler, which the benchmark never calls.
+  state: { table, versionTracing: createVersionTracing() } as unknown as RoutingState,
   instanceId: 'resolver-bench',
   // main.ts's counters cost one call per batch; this one costs the same.
   onDecisions: (count) => void (answered += count),

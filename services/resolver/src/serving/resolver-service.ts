@@ -2,15 +2,15 @@ import { create } from '@bufbuild/protobuf';
 import { StatusResponseSchema, serviceDefinitions, type StatusResponse } from '@cdn-sched/proto';
 import { breakerStatusMessage } from '@cdn-sched/stream';
 import { ServiceError } from '@cdn-sched/service-kit';
-import { SpanAttributes, SpanNames } from '@cdn-sched/telemetry';
-import { trace, SpanStatusCode, type Span } from '@opentelemetry/api';
+import { isSampledContext, parseTraceparent, SpanAttributes, SpanNames } from '@cdn-sched/telemetry';
+import { context, ROOT_CONTEXT, trace, SpanStatusCode, type Attributes, type Span, type SpanContext } from '@opentelemetry/api';
 import { Status, type MethodDefinition, type ServiceImplementation } from 'nice-grpc';
 import { tierName } from '@cdn-sched/location';
 import type { DecisionTally } from './decision-tally.js';
 import { createDecisionResult } from '../decision/index.js';
 import type { ResolveCore, ResolveInput, Decided } from './resolve-core.js';
 import type { RoutingState } from './routing-state.js';
-import { createBatchWriter, decodeResolveRequestBytes, decodeResolveStreamRequest, DEFAULT_BATCH_LIMITS, encodeDecision, encodeResolveResponse, type BatchLimits } from './wire-codec.js';
+import { createBatchWriter, decodeResolveRequestBytes, decodeResolveStreamRequest, DEFAULT_BATCH_LIMITS, encodeDecision, encodeResolveResponse, type BatchLimits, type ResolveBatch } from './wire-codec.js';
 
 const base = serviceDefinitions.resolver;
 
@@ -36,12 +36,12 @@ export const createResolverServiceDefinition = (limits: BatchLimits = DEFAULT_BA
     path: base.resolveStream.path,
     requestStream: true,
     responseStream: true,
-    requestSerialize: (value: ResolveInput[]) => base.resolveStream.requestSerialize({ queries: value }),
+    requestSerialize: (value: ResolveBatch) => base.resolveStream.requestSerialize({ queries: value, traceparent: value.traceparent ?? '' }),
     requestDeserialize: (bytes: Uint8Array) => decodeResolveStreamRequest(bytes, limits),
     responseSerialize: (bytes: Uint8Array) => bytes,
     responseDeserialize: (bytes: Uint8Array) => bytes,
     options: {},
-  } satisfies MethodDefinition<ResolveInput[], ResolveInput[] | ServiceError, Uint8Array, Uint8Array, true, true>,
+  } satisfies MethodDefinition<ResolveBatch, ResolveBatch | ServiceError, Uint8Array, Uint8Array, true, true>,
 }) as const;
 
 /** The definition with the default limits. */
@@ -78,6 +78,11 @@ const tracer = trace.getTracer('cdn-sched.resolver');
 function annotate(span: Span, decided: Decided, domain: string): void {
   const r = decided.result;
   span.setAttribute(SpanAttributes.domain, domain);
+  if (decided.table) {
+    // The versions the decision was made with; the span's links point at the spans that made them.
+    span.setAttribute(SpanAttributes.configVersion, Number(decided.table.configVersion));
+    span.setAttribute(SpanAttributes.weightsVersion, Number(decided.table.weightsVersion));
+  }
   if (!decided.ok) {
     span.setStatus({ code: SpanStatusCode.ERROR, message: decided.message });
     return;
@@ -97,6 +102,18 @@ export function createResolverService(options: ResolverServiceOptions): ServiceI
   const maxBatch = options.maxBatch ?? 5000;
   const ratio = options.traceRatio ?? 0.01;
   const sampled = (): boolean => ratio > 0 && Math.random() < ratio;
+  /**
+   * A `cdn.request` span linked to the producers of the routing table's config and weight versions
+   * (the table a decision starting now uses) and, for a stream batch, to the sender's batch span.
+   * A unary call's span is the child of its gRPC server span (the call's own trace context); a
+   * stream batch's is a root, never the child of the stream-long ResolveStream call span.
+   */
+  const startRequestSpan = (attributes: Attributes | undefined, sender: SpanContext | undefined, stream: boolean): Span => {
+    const table = options.state.table;
+    const links = table ? options.state.versionTracing.links(table.configVersion, table.weightsVersion) : [];
+    if (sender) links.unshift({ context: sender });
+    return tracer.startSpan(SpanNames.request, { links, attributes }, stream ? ROOT_CONTEXT : context.active());
+  };
   const startedAtMs = Date.now();
   // One writer for every unary call and every stream's batches: a batch is decided and encoded
   // without an await in between and finish() copies the bytes out, so no two encodes interleave.
@@ -108,7 +125,7 @@ export function createResolverService(options: ResolverServiceOptions): ServiceI
     async resolve(request: ResolveInput) {
       if (request.invalid !== undefined) throw new ServiceError(Status.INVALID_ARGUMENT, 'malformed-request', request.invalid);
       const startedAt = performance.now();
-      const span = sampled() ? tracer.startSpan(SpanNames.request) : undefined;
+      const span = sampled() ? startRequestSpan(undefined, undefined, false) : undefined;
       const decided = core.resolve(request);
       tally?.count(decided);
       if (span) {
@@ -134,7 +151,10 @@ export function createResolverService(options: ResolverServiceOptions): ServiceI
           throw new ServiceError(Status.RESOURCE_EXHAUSTED, 'batch-too-large', `batch of ${queries.length} queries is over the limit of ${maxBatch}; split it into smaller batches`);
         }
         const startedAt = performance.now();
-        const span = sampled() ? tracer.startSpan(SpanNames.request, { attributes: { 'cdn.batch_size': queries.length } }) : undefined;
+        // A batch the sender traced is always traced here (its link makes the sampler keep it); an
+        // untraced batch costs one property check on top of the ratio draw.
+        const sender = queries.traceparent === undefined ? undefined : parseTraceparent(queries.traceparent);
+        const span = isSampledContext(sender) || sampled() ? startRequestSpan({ [SpanAttributes.batchSize]: queries.length }, sender, true) : undefined;
         let errors = 0;
         writer.reset();
         for (let i = 0; i < queries.length; i++) {

@@ -10,6 +10,7 @@ import {
 } from '@cdn-sched/stream';
 import { createUpstreams, type Upstreams } from '@cdn-sched/service-kit';
 import type { Transport } from '@cdn-sched/transport';
+import { createVersionTracing, type VersionTracing } from './version-tracing.js';
 import {
   applyWeightUpdate,
   buildRoutingTable,
@@ -72,6 +73,8 @@ export interface RoutingState {
   incrementalUpdates: number;
   /** Consistent lookup tables waiting to be (re)built in the background. */
   readonly lookupsPending: number;
+  /** Which spans produced the config and weight versions held (for `cdn.request` links). */
+  readonly versionTracing: VersionTracing;
   close(): Promise<void>;
 }
 
@@ -195,11 +198,13 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
     setImmediate(rebuild);
   };
 
+  const versionTracing = createVersionTracing();
   const config = createConfigConsumer({
     target: options.configTarget,
     consumerId: options.consumerId,
     maxStalenessMs: options.maxStalenessMs,
-    onApplied: () => {
+    onApplied: (update) => {
+      versionTracing.configApplied(update.version, update.traceparent, update.snapshot);
       fullRebuild = true;
       schedule();
     },
@@ -228,6 +233,7 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
       consumerId: options.consumerId,
       maxStalenessMs: options.maxStalenessMs,
       onApplied: (update) => {
+        versionTracing.weightsApplied(update.version, update.traceparent, update.snapshot);
         if (consumer === weights) onWeights(update);
         else if (consumer === standby?.consumer && update.snapshot) promote();
       },
@@ -309,6 +315,7 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
     get lookupsPending() {
       return refresher.pending;
     },
+    versionTracing,
     async close() {
       closed = true;
       clearInterval(failover);

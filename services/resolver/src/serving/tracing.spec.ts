@@ -6,6 +6,8 @@ import { buildRoutingTable } from '../decision/index.js';
 import { makeDomain, makeNode } from '../decision/fixtures.js';
 import { createResolveCore } from './resolve-core.js';
 import { createResolverService } from './resolver-service.js';
+import { createVersionTracing } from './version-tracing.js';
+import type { ResolveBatch } from './wire-codec.js';
 
 describe('resolver tracing', () => {
   const exporter = new InMemorySpanExporter();
@@ -49,6 +51,46 @@ describe('resolver tracing', () => {
     for (let i = 0; i < 100; i++) {
       await service.resolve({ queryId: BigInt(i), clientIp: '1.0.8.1', ecsSubnet: '', domain: 'a.example', answers: 0 }, {} as never);
     }
+    expect(exporter.getFinishedSpans()).toHaveLength(0);
+  });
+
+  const CONFIG_PRODUCER = '00-11111111111111111111111111111111-1111111111111111-01';
+  const WEIGHTS_PRODUCER = '00-22222222222222222222222222222222-2222222222222222-01';
+  const SENDER = '00-33333333333333333333333333333333-3333333333333333-01';
+  const query = { queryId: 1n, clientIp: '1.0.8.1', ecsSubnet: '', domain: 'a.example', answers: 0 };
+  async function stream(service: ReturnType<typeof createResolverService>, batch: ResolveBatch): Promise<void> {
+    async function* batches(): AsyncGenerator<ResolveBatch> {
+      yield batch;
+    }
+    for await (const reply of service.resolveStream(batches() as never, {} as never)) expect(reply.length).toBeGreaterThan(0);
+  }
+
+  it('traces a stream batch its sender sampled, even at ratio 0: a root linked to the sender and to the versions used', async () => {
+    exporter.reset();
+    const versionTracing = createVersionTracing();
+    versionTracing.configApplied(1, CONFIG_PRODUCER, true);
+    versionTracing.weightsApplied(0, WEIGHTS_PRODUCER, true);
+    const service = createResolverService({ core, state: { table, versionTracing } as never, instanceId: 't', traceRatio: 0 });
+    await stream(service, Object.assign([{ ...query }], { traceparent: SENDER }));
+
+    const spans = exporter.getFinishedSpans();
+    expect(spans.filter((s) => s.name === 'cdn.config.apply')[0]!.links.map((l) => l.context.spanId)).toEqual(['1111111111111111']);
+    expect(spans.filter((s) => s.name === 'cdn.weights.apply')[0]!.links.map((l) => l.context.spanId)).toEqual(['2222222222222222']);
+    const request = spans.find((s) => s.name === 'cdn.request')!;
+    expect(request.parentSpanContext).toBeUndefined();
+    expect(request.attributes).toMatchObject({ 'cdn.config.version': 1, 'cdn.weights.version': 0, 'cdn.batch_size': 1, 'cdn.domain': 'a.example' });
+    expect(request.links.map((l) => [l.context.spanId, l.attributes])).toEqual([
+      ['3333333333333333', undefined],
+      ['1111111111111111', { 'cdn.config.version': 1 }],
+      ['2222222222222222', { 'cdn.weights.version': 0 }],
+    ]);
+  });
+
+  it('does not trace a batch whose sender did not sample it, at ratio 0', async () => {
+    exporter.reset();
+    const service = createResolverService({ core, state: { table, versionTracing: createVersionTracing() } as never, instanceId: 't', traceRatio: 0 });
+    await stream(service, Object.assign([{ ...query }], { traceparent: SENDER.replace(/-01$/, '-00') }));
+    await stream(service, [{ ...query }]);
     expect(exporter.getFinishedSpans()).toHaveLength(0);
   });
 });

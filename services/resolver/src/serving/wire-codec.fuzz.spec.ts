@@ -18,7 +18,7 @@ const SEED = Number(process.env['FUZZ_SEED'] ?? 20_261_201);
 
 // proto/cdn/sched/v1/resolver.proto
 const resolveRequest: FuzzSchema = { 1: 'uint64', 2: 'string', 3: 'string', 4: 'string', 5: 'uint32', 6: 'bool' };
-const resolveStreamRequest: FuzzSchema = { 1: { message: resolveRequest, repeated: true } };
+const resolveStreamRequest: FuzzSchema = { 1: { message: resolveRequest, repeated: true }, 2: 'string' };
 
 /** A clear refusal names the field and the byte offset. */
 const CLEAR = /^[A-Za-z_\][0-9.]+ at byte \d+: .+/;
@@ -81,6 +81,7 @@ describe(`resolver wire decoders vs the reflective decoder (${CASES} seeded case
         const diff = sameQuery(ours[k]!, oracle.queries[k]!);
         if (diff) throw new Error(`${where}: queries[${k}] differs: ${diff}`);
       }
+      if (firstInvalid < 0 && (ours.traceparent ?? '') !== oracle.traceparent) throw new Error(`${where}: traceparent ${ours.traceparent} != ${oracle.traceparent}`);
       if (invalid.length > 0) tally.oursRefusesItems++;
       else tally.bothAccept++;
     }

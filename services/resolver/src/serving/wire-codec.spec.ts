@@ -6,7 +6,7 @@ import { buildRoutingTable, createRng, nextU32 } from '../decision/index.js';
 import { makeDomain, makeNode, makeWeight } from '../decision/fixtures.js';
 import { createResolveCore, type ResolveInput } from './resolve-core.js';
 import { toResolveResponse } from './to-response.js';
-import { createBatchWriter, decodeResolveRequestBytes, decodeResolveStreamRequest, encodeDecision, encodeResolveResponse } from './wire-codec.js';
+import { createBatchWriter, decodeResolveRequestBytes, decodeResolveStreamRequest, encodeDecision, encodeResolveResponse, type ResolveBatch } from './wire-codec.js';
 
 
 /** A tiny IP database over the real parser's output shape: three ranges with known locations. */
@@ -143,8 +143,11 @@ describe('ResolveStream wire codec', () => {
         answers: rand(17),
         compact: rand(4) === 0,
       }));
-      const bytes = toBinary(ResolveStreamRequestSchema, create(ResolveStreamRequestSchema, { queries }));
-      expect((decodeResolveStreamRequest(bytes) as ResolveInput[]).map(asText)).toEqual(queries);
+      const traceparent = rand(2) ? `00-${'ab'.repeat(16)}-${'cd'.repeat(8)}-0${rand(2)}` : '';
+      const bytes = toBinary(ResolveStreamRequestSchema, create(ResolveStreamRequestSchema, { queries, traceparent }));
+      const decoded = decodeResolveStreamRequest(bytes) as ResolveBatch;
+      expect(decoded.map(asText)).toEqual(queries);
+      expect(decoded.traceparent ?? '').toBe(traceparent);
     }
     // A field from a future version of the contract (number 9, varint) is skipped.
     const withUnknown = new Uint8Array([0x0a, 0x05, 0x22, 0x01, 0x78, 0x48, 0x01]);

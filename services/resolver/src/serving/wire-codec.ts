@@ -34,6 +34,9 @@ export const DEFAULT_BATCH_LIMITS: Readonly<BatchLimits> = Object.freeze({ maxBa
  */
 const batchTooLarge = (message: string): ServiceError => new ServiceError(Status.RESOURCE_EXHAUSTED, 'batch-too-large', message);
 
+/** The queries of one ResolveStreamRequest, with the sender's W3C traceparent when it sent one. */
+export type ResolveBatch = ResolveInput[] & { traceparent?: string };
+
 /**
  * Decodes a `ResolveStreamRequest` into plain inputs. Unknown fields are skipped (forward
  * compatible). Limits are enforced while decoding: a batch over `maxBatchBytes` is refused before
@@ -41,16 +44,24 @@ const batchTooLarge = (message: string): ServiceError => new ServiceError(Status
  * no more than `maxBatch` decoded objects. A query whose own bytes are malformed, inside sound
  * framing, comes back with `invalid` set and fails alone; broken framing refuses the batch.
  */
-export function decodeResolveStreamRequest(bytes: Uint8Array, limits: BatchLimits = DEFAULT_BATCH_LIMITS): ResolveInput[] | ServiceError {
+export function decodeResolveStreamRequest(bytes: Uint8Array, limits: BatchLimits = DEFAULT_BATCH_LIMITS): ResolveBatch | ServiceError {
   if (bytes.length > limits.maxBatchBytes) {
     return batchTooLarge(`batch of ${bytes.length} bytes is over the limit of ${limits.maxBatchBytes} bytes; split it into smaller batches`);
   }
   const reader = new BinaryReader(bytes);
-  const queries: ResolveInput[] = [];
+  const queries: ResolveBatch = [];
   try {
     while (reader.pos < reader.len) {
       const at = reader.pos;
       const [field, wireType] = readTag(reader, 'ResolveStreamRequest');
+      if (field === 2) {
+        expectWireType('traceparent', at, wireType, WireType.LengthDelimited);
+        const traceparent = readString(reader, 'traceparent', reader.len);
+        // Proto3: the last occurrence wins, and the empty string means "not traced".
+        if (traceparent === '') delete queries.traceparent;
+        else queries.traceparent = traceparent;
+        continue;
+      }
       if (field !== 1) {
         skipField(reader, 'ResolveStreamRequest', field, wireType, reader.len);
         continue;
