@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getFreePort } from './free-port.js';
+import { killWithParent } from './kill-with-parent.js';
 
 /** Options of {@link startEtcd}. */
 export interface EtcdOptions {
@@ -103,6 +104,8 @@ async function startEtcdOnce(options: EtcdOptions): Promise<EtcdProcess> {
   const launch = async (): Promise<void> => {
     output = '';
     child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // etcd must not outlive a test runner that is killed before its teardown.
+    killWithParent(child);
     child.stderr?.on('data', (chunk: Buffer) => {
       output = (output + chunk.toString()).slice(-4000);
     });

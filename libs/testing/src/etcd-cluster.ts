@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { findEtcdBinary, getFreePort } from '@cdn-sched/local-processes';
+import { findEtcdBinary, getFreePort, killWithParent } from '@cdn-sched/local-processes';
 
 const execFileAsync = promisify(execFile);
 
@@ -190,6 +190,8 @@ async function startOnce(options: EtcdClusterOptions): Promise<EtcdCluster> {
     const launch = (): void => {
       output = '';
       child = wrap.length > 0 ? spawn(wrap[0]!, [...wrap.slice(1), binary, ...args], { stdio: ['ignore', 'ignore', 'pipe'] }) : spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      // A member must not outlive a test runner that is killed before its teardown.
+      killWithParent(child);
       child.stderr?.on('data', (chunk: Buffer) => {
         output = (output + chunk.toString()).slice(-4000);
       });
