@@ -6,6 +6,7 @@ import type { AnswerCache, ClientKey } from './answer-cache.js';
 import type { DecisionClient } from './decisions/decision-client.js';
 import { answerRecords, QType, toDecisionRecords, type DecisionRecords } from './decision-records.js';
 import { subnetText } from './dns/ecs-option.js';
+import { readSimpleQuery, writeAddressReply } from './dns/fast-path.js';
 import { Rcode, readQuery, type Query } from './dns/query-reader.js';
 import { writeReply, type Reply, type ReplyRecord, type ReplyTo } from './dns/reply-writer.js';
 import type { ApexSettings, Zone, ZoneModel } from './dns/zone-model.js';
@@ -127,6 +128,21 @@ export function createQueryHandler(options: QueryHandlerOptions): QueryHandler {
     return writeReply(to, reply, { limitBytes: limit === undefined ? undefined : Math.max(512, limit), advertisedUdpBytes: options.maxUdpBytes });
   };
 
+  const udpLimit = (q: Query): number => Math.max(512, Math.min(options.maxUdpBytes, q.edns ? q.edns.udpPayloadSize : 512));
+
+  /**
+   * The hand-written writer for the common answer (A or AAAA addresses of a decision), byte-equal
+   * to the library path (`fast-path.spec.ts`); `undefined` when the answer is anything else (a
+   * CNAME, NODATA, a reply to truncate, a traced query), which then goes through `finish`.
+   */
+  const fastFinish = (q: Query, d: DecisionRecords, ttlS: number, scope: number | undefined, transport: Transport, cache: QueryEvent['cache'], decisionMs: number): Buffer | undefined => {
+    const packed = q.qtype === QType.A ? d.v4Packed : q.qtype === QType.AAAA ? d.v6Packed : undefined;
+    if (!packed || packed.rdata.length === 0) return undefined;
+    const bytes = writeAddressReply(q, packed, { ttlS, ecsScope: scope, advertisedUdpBytes: options.maxUdpBytes, limitBytes: transport === 'udp' ? udpLimit(q) : undefined });
+    if (bytes) options.onEvent?.({ transport, qtype: q.qtype, rcode: Rcode.NOERROR, cache, truncated: false, decisionMs });
+    return bytes;
+  };
+
   const finish = (q: Query, reply: Reply, transport: Transport, cache: QueryEvent['cache'], decisionMs: number, span?: Span): Buffer => {
     const out = send(q, reply, transport);
     emit(transport, q.qtype, reply, out.truncated, cache, decisionMs);
@@ -174,7 +190,12 @@ export function createQueryHandler(options: QueryHandlerOptions): QueryHandler {
     const hit = options.cache.get(q.name, q.qtype, client);
     if (hit?.fresh) {
       const d = hit.entry.value;
-      return finish(q, positive(zone, answerRecords(d, q.qtype, q.askedName, Math.min(d.ttlS, hit.ttlLeftS)), replyScope(d)), transport, 'hit', Number.NaN, span);
+      const ttlS = Math.min(d.ttlS, hit.ttlLeftS);
+      if (!span) {
+        const fast = fastFinish(q, d, ttlS, replyScope(d), transport, 'hit', Number.NaN);
+        if (fast) return fast;
+      }
+      return finish(q, positive(zone, answerRecords(d, q.qtype, q.askedName, ttlS), replyScope(d)), transport, 'hit', Number.NaN, span);
     }
     const t0 = performance.now();
     if (ecsSubnet) span?.setAttribute('cdn.dns.ecs_subnet', ecsSubnet);
@@ -188,6 +209,10 @@ export function createQueryHandler(options: QueryHandlerOptions): QueryHandler {
       if (consistent) scope = Math.max(scope, Math.min(client.prefixLength, client.family === 1 ? 24 : 56));
       const records = toDecisionRecords(outcome.response, scope);
       options.cache.set(q.name, q.qtype, client, scope, records.ttlS, records.configVersion, records);
+      if (!span) {
+        const fast = fastFinish(q, records, records.ttlS, replyScope(records), transport, 'miss', ms);
+        if (fast) return fast;
+      }
       return finish(q, positive(zone, answerRecords(records, q.qtype, q.askedName, records.ttlS), replyScope(records)), transport, 'miss', ms, span);
     }
     if (!outcome.transport && outcome.code === Status.NOT_FOUND) return finish(q, nxdomain(zone), transport, 'miss', ms, span);
@@ -229,6 +254,10 @@ export function createQueryHandler(options: QueryHandlerOptions): QueryHandler {
 
   return {
     handle(packet, source, transport) {
+      // The common shape (one A/AAAA question, optional EDNS with ECS) is read from the bytes;
+      // anything else, including every malformed packet, through dns-packet.
+      const simple = readSimpleQuery(packet);
+      if (simple) return answer(simple, source, transport);
       const read = readQuery(packet);
       if (read.kind === 'drop') {
         emit(transport, -1, undefined, false, 'none', Number.NaN, read.reason);

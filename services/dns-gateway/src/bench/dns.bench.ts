@@ -267,6 +267,8 @@ async function startGateway(env: Record<string, string>): Promise<{ process: Ser
   const workers = Number(env['DNS_WORKERS'] ?? 1);
   const process = await startServiceProcess({
     service: 'dns-gateway',
+    // Node refuses --cpu-prof in NODE_OPTIONS: the flag goes on node's own command line.
+    ...(PROFILE_DIR ? { wrap: ['sh', '-c', `exec "$0" --cpu-prof --cpu-prof-dir=${PROFILE_DIR} "$@"`] } : {}),
     env: { LOG_LEVEL: 'info', CONFIG_WATCHER: mesh.configWatcher.address, RESOLVERS: mesh.resolvers.map((r) => r.address).join(','), DNS_HOST: '127.0.0.1', DNS_PORT: '0', METRICS_PORT: '0', DNS_WORKERS: '1', TRACE_RATIO: '0', ...env },
     startTimeoutMs: 120_000,
   });
@@ -294,7 +296,7 @@ try {
   ];
   for (const [name, env, pinned] of gateways) {
     if (!wanted(name)) continue;
-    const g = await startGateway({ ...env, ...(PROFILE_DIR ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}` } : {}) });
+    const g = await startGateway(env);
     stops.push(() => g.process.stop());
     // One answered query proves the domains arrived and the resolver is reachable.
     await run('dig', ['@127.0.0.1', '-p', String(g.port), 'music.bench.example', '+subnet=1.0.8.0/24', '+short', '+tries=5'], 20_000);
