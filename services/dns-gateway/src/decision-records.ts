@@ -1,5 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { ResolveResponse } from '@cdn-sched/proto';
+import { addressBytes } from './dns/ecs-option.js';
+import { packAddresses, type PackedAddresses } from './dns/fast-path.js';
 import type { ReplyRecord } from './dns/reply-writer.js';
 
 /** Record types the gateway answers from decisions. */
@@ -16,6 +18,9 @@ export interface DecisionRecords {
   /** The EDNS client-subnet scope of the decision. */
   readonly scope: number;
   readonly configVersion: number;
+  /** `v4` and `v6` as encoded RDATA, made once per decision so a cache hit copies bytes. */
+  readonly v4Packed: PackedAddresses;
+  readonly v6Packed: PackedAddresses;
 }
 
 /** Splits a decision's answers by kind of address. */
@@ -30,7 +35,16 @@ export function toDecisionRecords(response: ResolveResponse, scope: number): Dec
     else hostNames.push(a.address);
     ttlS = Math.min(ttlS, a.ttlS);
   }
-  return { v4, v6, hostNames, ttlS: Number.isFinite(ttlS) ? ttlS : 0, scope, configVersion: Number(response.configVersion) };
+  return {
+    v4,
+    v6,
+    hostNames,
+    ttlS: Number.isFinite(ttlS) ? ttlS : 0,
+    scope,
+    configVersion: Number(response.configVersion),
+    v4Packed: packAddresses(QType.A, v4.map(addressBytes)),
+    v6Packed: packAddresses(QType.AAAA, v6.map(addressBytes)),
+  };
 }
 
 /**

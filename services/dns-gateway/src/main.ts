@@ -119,28 +119,49 @@ await runService({
     });
     metrics.gauge({ name: 'cdn_dns_cache_entries', help: 'Entries in the answer cache', collect() { this.set(cache.size); } });
     metrics.gauge({ name: 'cdn_dns_decisions_pending', help: 'Queries waiting for a decision', collect() { this.set(decisions.pending); } });
-    const udp = await startUdpServer({
-      host: config.dnsHost,
-      port: config.dnsPort,
-      handler,
-      rateLimiter: createRateLimiter({ ratePerS: config.rrlRate, slip: config.rrlSlip }),
-      onRateLimited: gm.onRateLimited,
-      onDrop: (reason, error) => {
-        gm.onDrop(reason);
-        if (error) logger.debug({ err: error }, 'udp reply failed');
-      },
-    });
-    shutdown.add('udp', () => udp.close());
-    const tcp = await startTcpServer({
-      host: config.dnsHost,
-      port: config.dnsPort === 0 ? udp.port : config.dnsPort,
-      handler,
-      idleTimeoutMs: config.tcpIdleTimeoutMs,
-      maxMessageBytes: config.tcpMaxMessageBytes,
-      maxConnections: config.tcpMaxConnections,
-      onConnectionError: (reason) => gm.onDrop(`tcp-${reason}`),
-    });
-    shutdown.add('tcp', () => tcp.close(1000));
+    const startUdp = (port: number) =>
+      startUdpServer({
+        host: config.dnsHost,
+        port,
+        handler,
+        rateLimiter: createRateLimiter({ ratePerS: config.rrlRate, slip: config.rrlSlip }),
+        onRateLimited: gm.onRateLimited,
+        onDrop: (reason, error) => {
+          gm.onDrop(reason);
+          if (error) logger.debug({ err: error }, 'udp reply failed');
+        },
+      });
+    const startTcp = (port: number) =>
+      startTcpServer({
+        host: config.dnsHost,
+        port,
+        handler,
+        idleTimeoutMs: config.tcpIdleTimeoutMs,
+        maxMessageBytes: config.tcpMaxMessageBytes,
+        maxConnections: config.tcpMaxConnections,
+        onConnectionError: (reason) => gm.onDrop(`tcp-${reason}`),
+      });
+    // With DNS_PORT=0 the TCP listener takes the port number the kernel gave the UDP socket; on a
+    // busy machine another process may already hold that TCP port, so a new pair is drawn (a
+    // fixed port has no such choice: its EADDRINUSE is the operator's to see).
+    let udp = await startUdp(config.dnsPort);
+    let tcp: Awaited<ReturnType<typeof startTcp>> | undefined;
+    for (let attempt = 1; !tcp; attempt++) {
+      try {
+        tcp = await startTcp(udp.port);
+      } catch (error) {
+        if (config.dnsPort !== 0 || (error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 10) {
+          await udp.close();
+          throw error;
+        }
+        await udp.close();
+        udp = await startUdp(0);
+      }
+    }
+    const udpServer = udp;
+    const tcpServer = tcp;
+    shutdown.add('udp', () => udpServer.close());
+    shutdown.add('tcp', () => tcpServer.close(1000));
     const upstreams = createUpstreams();
     upstreams.add({ name: 'config-watcher', target: () => config.configWatcher, state: () => domains.consumer.state, meanwhile: 'serving the last known domains', requiredForReady: 'configuration' });
     logger.info({ dns: `${config.dnsHost}:${udp.port}`, udpPort: udp.port, tcpPort: tcp.port, resolvers: config.resolvers, configWatcher: config.configWatcher }, 'dns-gateway listening');

@@ -16,8 +16,9 @@
  * Every target is started first; then BENCH_REPEATS [3] rounds go round-robin over the targets, each
  * a closed-loop throughput run (BENCH_SECONDS [3] seconds, 100 queries outstanding) and a latency
  * run at half that rate with dnsperf's per-query output (-v) for p50/p99; CPU per query from /proc
- * (the target's whole process tree). Figures are the median of the rounds. dnsperf sends one fixed EDNS Client Subnet option (1.0.8.0/24) with every query
- * (it cannot vary it per query), so cache-on runs measure the cache's hit path.
+ * (the target's whole process tree). Figures are the median of the rounds. Every query carries its
+ * own EDNS Client Subnet: the client /24 (/56) of an address sampled from the IP data by `cdnctl
+ * gen-queries` (see writeQueryFile), so cache-on runs see the hit ratio real resolvers would cause.
  * BENCH_ONLY selects targets by name; BENCH_PROFILE_DIR makes the gateways write CPU profiles.
  * Needs dnsperf, gdnsd and pdns-server + pdns-backend-bind (Debian: apt-get install dnsperf gdnsd
  * pdns-server pdns-backend-bind); a missing gdnsd or PowerDNS is reported and skipped.
@@ -29,6 +30,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalMesh } from '@cdn-sched/local-mesh';
 import { getFreePort, startServiceProcess, type ServiceProcess } from '@cdn-sched/local-processes';
+import { addressBytes } from '../dns/ecs-option.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3);
 const REPEATS = Number(process.env['BENCH_REPEATS'] ?? 3);
@@ -39,7 +41,6 @@ const ONLY = (process.env['BENCH_ONLY'] ?? '').split(',').map((x) => x.trim()).f
 const wanted = (name: string): boolean => ONLY.length === 0 || ONLY.some((o) => name.includes(o));
 /** BENCH_PROFILE_DIR=<dir>: the gateways write a V8 CPU profile there when they stop (open it in Chrome DevTools). */
 const PROFILE_DIR = process.env['BENCH_PROFILE_DIR'];
-const ECS_OPTION = '8:0001180001000800'; // family 1, /24, scope 0, 1.0.8.0
 const BENCH = 'dns';
 
 interface Target {
@@ -51,6 +52,8 @@ interface Target {
 }
 interface Measured {
   qps: number;
+  /** Share of answers with NOERROR (a target answering FORMERR or SERVFAIL fast is no result). */
+  noErrorPct: number;
   lossPct: number;
   cpuUsPerQuery: number;
   p50Ms: number;
@@ -108,7 +111,7 @@ const median = (xs: number[]): number => {
 
 /** dnsperf's command line for a target (on CPU 1 when the target is pinned to CPU 0), without -l. */
 function dnsperf(t: Target, queryFile: string): string[] {
-  return [...(t.pinned ? ['taskset', '-c', '1'] : []), 'dnsperf', '-s', '127.0.0.1', '-p', String(t.port), '-d', queryFile, '-E', ECS_OPTION, '-q', '100', '-t', '2'];
+  return [...(t.pinned ? ['taskset', '-c', '1'] : []), 'dnsperf', '-s', '127.0.0.1', '-p', String(t.port), '-d', queryFile, '-B', '-q', '100', '-t', '2'];
 }
 
 async function measureOnce(t: Target, queryFile: string): Promise<Measured> {
@@ -129,7 +132,8 @@ async function measureOnce(t: Target, queryFile: string): Promise<Measured> {
   }
   lat.sort((a, b) => a - b);
   const pct = (p: number): number => (lat.length ? lat[Math.min(lat.length - 1, Math.ceil(p * lat.length) - 1)]! : Number.NaN);
-  return { qps, lossPct: sent ? ((sent - completed) / sent) * 100 : 100, cpuUsPerQuery: completed ? ((cpu1 - cpu0) * 1e6) / completed : Number.NaN, p50Ms: pct(0.5), p99Ms: pct(0.99) };
+  const noErrorPct = Number(/NOERROR \d+ \(([\d.]+)%\)/.exec(out)?.[1] ?? 0);
+  return { qps, noErrorPct, lossPct: sent ? ((sent - completed) / sent) * 100 : 100, cpuUsPerQuery: completed ? ((cpu1 - cpu0) * 1e6) / completed : Number.NaN, p50Ms: pct(0.5), p99Ms: pct(0.99) };
 }
 
 /** Pins a pinned target's every thread to CPU 0, then warms it up for 1 s (JIT, caches). */
@@ -143,7 +147,7 @@ async function prepare(t: Target, queryFile: string): Promise<void> {
 function summarise(t: Target, rounds: readonly Measured[]): Measured {
   process.stderr.write(`${t.name}: QPS ${rounds.map((r) => Math.round(r.qps)).join(' / ')}; p99 ${rounds.map((r) => r.p99Ms.toFixed(2)).join(' / ')} ms\n`);
   const m = (k: keyof Measured): number => median(rounds.map((r) => r[k]));
-  return { qps: m('qps'), lossPct: m('lossPct'), cpuUsPerQuery: m('cpuUsPerQuery'), p50Ms: m('p50Ms'), p99Ms: m('p99Ms') };
+  return { qps: m('qps'), noErrorPct: m('noErrorPct'), lossPct: m('lossPct'), cpuUsPerQuery: m('cpuUsPerQuery'), p50Ms: m('p50Ms'), p99Ms: m('p99Ms') };
 }
 
 function waitForStderr(child: ChildProcess, text: string, timeoutMs: number): Promise<boolean> {
@@ -242,9 +246,48 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+/** Queries in the file dnsperf loops over; each distinct client /24 is a separate cache key until its scope is known. */
+const QUERY_COUNT = 20_000;
+
+/** One query in wire form: RD, the question, and an OPT (1232 bytes) carrying an ECS option for `subnet`. */
+function wireQuery(name: string, qtype: number, ip: string): Buffer {
+  const v6 = ip.includes(':');
+  // The prefix a recursive resolver sends for a client (RFC 7871 §11.1: /24 and /56).
+  const prefix = v6 ? 56 : 24;
+  const full = addressBytes(ip);
+  const address = Buffer.from(full.subarray(0, prefix / 8));
+  const labels = name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'ascii')]));
+  const header = Buffer.from([0, 0, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 1]);
+  const question = Buffer.concat([...labels, Buffer.from([0, qtype >> 8, qtype & 0xff, 0, 1])]);
+  const ecs = Buffer.concat([Buffer.from([0, 8, 0, 4 + address.length, 0, v6 ? 2 : 1, prefix, 0]), address]);
+  const opt = Buffer.concat([Buffer.from([0, 0, 41, 1232 >> 8, 1232 & 0xff, 0, 0, 0, 0, 0, ecs.length]), ecs]);
+  return Buffer.concat([header, question, opt]);
+}
+
+/**
+ * The realistic query file: client addresses sampled from the IP data by `cdnctl gen-queries`
+ * (provinces and ISPs weighted as the generator weights them, a share overseas), each sent as the
+ * client's /24 (/56) in an ECS option; three A queries to one AAAA. dnsperf's `-E` can only send
+ * one fixed option, so the file is in dnsperf's binary input format (`-B`: each message with a
+ * 2-byte length, as on TCP), which carries every query's own option.
+ */
+async function writeQueryFile(path: string): Promise<void> {
+  const cdnctl = join(import.meta.dirname, '..', '..', '..', 'cdnctl', 'dist', 'main.js');
+  const text = await run(process.execPath, [cdnctl, 'gen-queries', '--count', String(QUERY_COUNT), '--seed', '13', '--domains', 'music.bench.example,video.bench.example'], 120_000).catch((error: Error) => {
+    throw new Error(`cannot generate the query file with cdnctl (build it: npx nx run cdnctl:build): ${error.message}`);
+  });
+  const frames: Buffer[] = [];
+  for (const [i, line] of text.trim().split('\n').entries()) {
+    const [ip, name] = line.trim().split(/\s+/) as [string, string];
+    const message = wireQuery(name, i % 4 === 3 ? 28 : 1, ip.split('/')[0]!);
+    frames.push(Buffer.from([message.length >> 8, message.length & 0xff]), message);
+  }
+  writeFileSync(path, Buffer.concat(frames));
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'dns-bench-'));
-const queryFile = join(dir, 'queries.txt');
-writeFileSync(queryFile, ['music.bench.example A', 'video.bench.example A', 'music.bench.example A', 'music.bench.example AAAA'].join('\n') + '\n');
+const queryFile = join(dir, 'queries.bin');
+await writeQueryFile(queryFile);
 const mesh = await createLocalMesh({
   edges: [
     { id: 'gd-ct-1', country: 'CN', region: 'CN-GD', isp: 'ct', capacity: 1000 },
@@ -267,6 +310,8 @@ async function startGateway(env: Record<string, string>): Promise<{ process: Ser
   const workers = Number(env['DNS_WORKERS'] ?? 1);
   const process = await startServiceProcess({
     service: 'dns-gateway',
+    // Node refuses --cpu-prof in NODE_OPTIONS: the flag goes on node's own command line.
+    ...(PROFILE_DIR ? { wrap: ['sh', '-c', `exec "$0" --cpu-prof --cpu-prof-dir=${PROFILE_DIR} "$@"`] } : {}),
     env: { LOG_LEVEL: 'info', CONFIG_WATCHER: mesh.configWatcher.address, RESOLVERS: mesh.resolvers.map((r) => r.address).join(','), DNS_HOST: '127.0.0.1', DNS_PORT: '0', METRICS_PORT: '0', DNS_WORKERS: '1', TRACE_RATIO: '0', ...env },
     startTimeoutMs: 120_000,
   });
@@ -294,7 +339,7 @@ try {
   ];
   for (const [name, env, pinned] of gateways) {
     if (!wanted(name)) continue;
-    const g = await startGateway({ ...env, ...(PROFILE_DIR ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}` } : {}) });
+    const g = await startGateway(env);
     stops.push(() => g.process.stop());
     // One answered query proves the domains arrived and the resolver is reachable.
     await run('dig', ['@127.0.0.1', '-p', String(g.port), 'music.bench.example', '+subnet=1.0.8.0/24', '+short', '+tries=5'], 20_000);
@@ -332,6 +377,7 @@ for (const [name, m] of results) {
     target: targets[name] ?? '',
   });
   emit(`${name} loss`, m.lossPct, '%');
+  emit(`${name} NOERROR answers`, m.noErrorPct, '%');
   emit(`${name} CPU per query`, m.cpuUsPerQuery, 'µs');
   emit(`${name} p50 at half rate`, m.p50Ms, 'ms');
   emit(`${name} p99 at half rate`, m.p99Ms, 'ms');

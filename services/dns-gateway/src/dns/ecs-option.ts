@@ -63,3 +63,29 @@ export function maskAddress(address: Uint8Array, prefixLength: number): Uint8Arr
   if (prefixLength % 8 !== 0 && whole < address.length) out[whole] = address[whole]! & (0xff << (8 - (prefixLength % 8)));
   return out;
 }
+
+/**
+ * The 4 or 16 bytes of an IPv4 dotted quad or an IPv6 address (`::` and an embedded IPv4 tail
+ * allowed); the inverse of {@link addressText}. The caller has checked the text with `node:net`.
+ */
+export function addressBytes(text: string): Uint8Array {
+  if (!text.includes(':')) return Uint8Array.from(text.split('.').map(Number));
+  const out = new Uint8Array(16);
+  let hex = text;
+  const lastColon = text.lastIndexOf(':');
+  if (text.includes('.', lastColon)) {
+    // An IPv4 tail (`::ffff:1.2.3.4`) is the last two groups.
+    const v4 = text.slice(lastColon + 1).split('.').map(Number);
+    hex = `${text.slice(0, lastColon + 1)}${((v4[0]! << 8) | v4[1]!).toString(16)}:${((v4[2]! << 8) | v4[3]!).toString(16)}`;
+  }
+  const parse = (s: string): number[] => (s === '' ? [] : s.split(':').map((g) => parseInt(g, 16)));
+  const [head, rest] = hex.includes('::') ? (hex.split('::') as [string, string]) : [hex, undefined];
+  const h = parse(head);
+  const t = rest === undefined ? [] : parse(rest);
+  const groups = [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
+  groups.forEach((g, i) => {
+    out[i * 2] = g >> 8;
+    out[i * 2 + 1] = g & 0xff;
+  });
+  return out;
+}
