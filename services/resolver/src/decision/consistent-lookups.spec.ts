@@ -48,9 +48,9 @@ describe('lookup refresher', () => {
   it('builds a weight group whose table exceeds eagerMaxBytes only once a pick asked, and keeps that wish through a rebuild', () => {
     const t = table(weightsOf(() => 100));
     const pool = t.pools.get('edge')!;
-    // 20-member region groups: 4,096 one-byte slots; the 40-member `any` group: 6,400.
-    expect(lookupTableBytes(pool.all)).toBe(6400);
-    const r = createLookupRefresher({ eagerMaxBytes: 5000 });
+    // 20-member region groups: 4,096 two-byte slots; the 40-member `any` group: 6,400.
+    expect(lookupTableBytes(pool.all)).toBe(12_800);
+    const r = createLookupRefresher({ eagerMaxBytes: 10_000 });
     r.offer(t.consistentGroups);
     drain(r);
     for (const g of pool.tiers[Tier.REGION]!.values()) expect(g.lookup.table).not.toBeNull();
@@ -65,7 +65,7 @@ describe('lookup refresher', () => {
     r.offer(rebuilt.consistentGroups);
     drain(r);
     expect(pool.all.lookup.table).not.toBeNull();
-    expect(pool.all.lookup.table).toBeInstanceOf(Uint8Array);
+    expect(pool.all.lookup.table).toBeInstanceOf(Uint16Array);
   });
 
   it('keeps a table through a small weight change, then rebuilds it from the new weights once they have settled', () => {

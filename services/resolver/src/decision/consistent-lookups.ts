@@ -46,9 +46,9 @@ export const LOOKUP_MIN_MEMBERS = 2;
  */
 export const LOOKUP_EAGER_MAX_BYTES = 1 << 20;
 
-/** Bytes of `group`'s table (see libs/rendezvous `RendezvousTable`: 1, 2 or 4 bytes a slot). */
+/** Bytes of `group`'s table (see libs/rendezvous `RendezvousTable`: 2 or 4 bytes a slot). */
 export function lookupTableBytes(group: CandidateGroup): number {
-  return group.lookup.size * (group.size <= 256 ? 1 : group.size <= 65536 ? 2 : 4);
+  return group.lookup.size * (group.size <= 65536 ? 2 : 4);
 }
 
 /** True when `group` gets a table without waiting for a pick to ask (see LOOKUP_EAGER_MAX_BYTES). */
