@@ -3,9 +3,9 @@ export { rendezvousOwners, score, topK, weightedScore } from './rendezvous.js';
 export {
   buildRendezvousTable,
   createRendezvousTableBuilder,
-  rendezvousTableBits,
+  rendezvousTableSize,
   rendezvousTableSlot,
-  TABLE_MIN_BITS,
+  TABLE_MIN_SLOTS,
   TABLE_SLOTS_PER_MEMBER,
 } from './rendezvous-table.js';
-export type { RendezvousTableBuilder } from './rendezvous-table.js';
+export type { RendezvousTable, RendezvousTableBuilder } from './rendezvous-table.js';

@@ -4,15 +4,15 @@ import {
   createRendezvousTableBuilder,
   hashString,
   hashU32,
-  rendezvousTableBits,
+  rendezvousTableSize,
   rendezvousTableSlot,
 } from './index.js';
 
 const ids = (n: number, prefix = 'edge'): string[] => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
 
 /** Owner id per slot, the table sized for the member count. */
-function owners(members: readonly string[], weights: readonly number[], bits = rendezvousTableBits(members.length)): string[] {
-  return Array.from(buildRendezvousTable(members.map(hashString), weights, bits), (p) => (p < 0 ? '' : members[p]!));
+function owners(members: readonly string[], weights: readonly number[], size = rendezvousTableSize(members.length)): string[] {
+  return Array.from(buildRendezvousTable(members.map(hashString), weights, size), (p) => (p < 0 ? '' : members[p]!));
 }
 
 describe('rendezvous table', () => {
@@ -103,11 +103,11 @@ describe('rendezvous table', () => {
 
   it('slot shares follow the weights (chi-square over the slots)', () => {
     // Each slot's owner is an independent weighted draw, so the table is a multinomial sample of
-    // M = 8,192 draws; keys hashed onto it add only uniform noise on top.
+    // M = 6,400 draws (40 × 160); keys hashed onto it add only uniform noise on top.
     const members = ids(40);
     const weights = members.map((_, i) => 1 + (i % 10) * 3);
     const slots = buildRendezvousTable(members.map(hashString), weights);
-    expect(slots).toHaveLength(8192);
+    expect(slots).toHaveLength(6400);
     const counts = new Array<number>(members.length).fill(0);
     for (const p of slots) counts[p]!++;
     const total = weights.reduce((a, b) => a + b, 0);
@@ -117,13 +117,27 @@ describe('rendezvous table', () => {
     }, 0);
     // 39 degrees of freedom: the p = 0.001 critical value is 72.05.
     expect(chi2).toBeLessThan(72.05);
-    // And keys land on slots uniformly: 200 k /24 keys over 8,192 slots, 63 bins of 130 slots.
-    const bits = rendezvousTableBits(members.length);
-    const bins = new Array<number>(63).fill(0);
-    for (let k = 0; k < 200_000; k++) bins[Math.floor(rendezvousTableSlot(hashU32(k << 8), bits) / 131)]!++;
-    const perBin = 200_000 / (8192 / 131);
-    const chi2Keys = bins.slice(0, 62).reduce((acc, c) => acc + (c - perBin) ** 2 / perBin, 0);
-    // 61 degrees of freedom (the last, partial bin left out): p = 0.001 critical value 100.9.
-    expect(chi2Keys).toBeLessThan(100.9);
+    // And keys land on slots uniformly: 200 k /24 keys over 6,400 slots, 40 bins of 160 slots.
+    const size = rendezvousTableSize(members.length);
+    const bins = new Array<number>(40).fill(0);
+    for (let k = 0; k < 200_000; k++) bins[Math.floor(rendezvousTableSlot(hashU32(k << 8), size) / 160)]!++;
+    const perBin = 200_000 / 40;
+    const chi2Keys = bins.reduce((acc, c) => acc + (c - perBin) ** 2 / perBin, 0);
+    // 39 degrees of freedom: p = 0.001 critical value 72.05.
+    expect(chi2Keys).toBeLessThan(72.05);
+  });
+
+  it('maps every 32-bit key into the table, signed or unsigned, and sizes it by member count', () => {
+    for (const size of [4096, 6400, 14_880_000, 2 ** 30]) {
+      expect(rendezvousTableSlot(0, size)).toBe(0);
+      expect(rendezvousTableSlot(-1, size)).toBe(size - 1);
+      expect(rendezvousTableSlot(0xffffffff, size)).toBe(size - 1);
+      expect(rendezvousTableSlot(0x80000000 | 0, size)).toBe(size / 2);
+    }
+    expect(rendezvousTableSize(1)).toBe(4096);
+    expect(rendezvousTableSize(1000)).toBe(160_000);
+    // The narrowest array that holds every position.
+    expect(buildRendezvousTable(ids(15).map(hashString), new Array<number>(15).fill(1))).toBeInstanceOf(Uint16Array);
+    expect(buildRendezvousTable([1, 2], [1, 1], 4096)).toHaveLength(4096);
   });
 });

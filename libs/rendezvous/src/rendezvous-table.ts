@@ -4,7 +4,7 @@ import { fmix32 } from './hash.js';
  * Weighted rendezvous hashing precomputed into a lookup table: O(1) consistent picks with the
  * minimal disruption of rendezvous hashing.
  *
- * The key space is cut into M = 2^bits slots (a key's slot is the top `bits` of its 32-bit hash).
+ * The key space is cut into M slots (a key's slot is its 32-bit hash scaled onto 0..M-1).
  * Each slot is owned by the member of highest weighted-rendezvous score for that slot, i.e. the one
  * whose exponential "arrival time" E(slot, member) / weight is earliest (-w / ln u is the same
  * order as E / w with E = -ln u ~ Exp(1); Schindelhauer & Schomaker, "Weighted distributed hash
@@ -32,65 +32,87 @@ import { fmix32 } from './hash.js';
  */
 
 /**
- * Slots per member, before rounding M up to a power of two (so 128–256 per member): a member's
- * share then strays from its weight's by about 1 / sqrt(128..256) = 6–9 % (one standard
- * deviation), which keeps the keys moved by one member's removal within 1.2 / N for all but a
- * fraction of a percent of members (rendezvous-table.spec.ts measures it).
+ * Slots per member: a member's share then strays from its weight's by about 1 / sqrt(160) ≈ 8 %
+ * (one standard deviation), which keeps the keys moved by one member's removal within 1.2 / N for
+ * all but about 1 % of members (rendezvous-table.spec.ts measures it at 100, 1,000 and 10,000
+ * members; at 128 a slot, 1.5–2 % of members went over). The slot count is exactly members × 160,
+ * not rounded up to a power of two (which made it 1.0–2.0× that): at 100 k nodes the lookup
+ * tables are most of a resolver's memory.
  */
-export const TABLE_SLOTS_PER_MEMBER = 128;
+export const TABLE_SLOTS_PER_MEMBER = 160;
 /** Fewest slots (4,096): the 15-member tiers that are most of a fleet get ~270 slots each. */
-export const TABLE_MIN_BITS = 12;
+export const TABLE_MIN_SLOTS = 4096;
+/** Most slots: 2^30 (8 M members), far beyond any fleet; keeps every slot index a small integer. */
+const TABLE_MAX_SLOTS = 2 ** 30;
 /** Coverage constant c: the share of slots left to the fallback rule is e^-c. */
 const COVERAGE = 5;
 const SEED = 0x68e31da4;
 const TWO_POW_32 = 4294967296;
 
-/** log2 of the slot count for a tier of `members` members (counting those of weight 0). */
-export function rendezvousTableBits(members: number): number {
-  const want = Math.max(1, members) * TABLE_SLOTS_PER_MEMBER;
-  return Math.min(30, Math.max(TABLE_MIN_BITS, Math.ceil(Math.log2(want))));
-}
+/**
+ * A finished table: slot → member position. A Uint16Array up to 65,536 members, else an
+ * Int32Array: a 1,000-member tier's table is 320 KB instead of 640 KB. Not Uint8Array for the
+ * smallest tiers as well: a third array kind made the pick's table read polymorphic, which cost
+ * more picks per second (decide bench: 35–50 % at 1,000–10,000 members) than the bytes saved
+ * were worth. An Int32Array of -1 when no member has a weight > 0.
+ */
+export type RendezvousTable = Uint16Array | Int32Array;
 
-/** Slot of a 32-bit key hash (signed or unsigned) in a table of 2^bits slots. */
-export function rendezvousTableSlot(keyHash: number, bits: number): number {
-  return (keyHash >>> 0) >>> (32 - bits);
+/** Slot count of a table for a tier of `members` members (counting those of weight 0). */
+export function rendezvousTableSize(members: number): number {
+  return Math.min(TABLE_MAX_SLOTS, Math.max(TABLE_MIN_SLOTS, members * TABLE_SLOTS_PER_MEMBER));
 }
 
 /**
- * A table being built, a slice at a time so that a large one (a 10 k-member tier has 2 M slots)
+ * Slot of a 32-bit key hash (signed or unsigned) in a table of `size` slots: the hash scaled onto
+ * 0..size-1 (Lemire's multiply-shift range reduction, in double arithmetic). IEEE 754 rounding is
+ * the same on every machine, so every replica maps a key to the same slot; the product may round
+ * up to exactly 2^32 × size for the largest hashes, hence the clamp.
+ */
+export function rendezvousTableSlot(keyHash: number, size: number): number {
+  const slot = Math.floor(((keyHash >>> 0) * size) / TWO_POW_32);
+  return slot < size ? slot : size - 1;
+}
+
+/**
+ * A table being built, a slice at a time so that a large one (a 10 k-member tier has 1.3 M slots)
  * can be spread over several turns of the event loop. When `done`, `slots[i]` is the member
- * position (index into the arrays the builder was given) owning slot i; -1 everywhere when no
- * member has a weight > 0. Before that, `slots` is scratch.
+ * position (index into the arrays the builder was given) owning slot i, and `empty` says whether
+ * no member had a weight > 0 (then `slots` is an Int32Array of -1). Before that, `slots` is not
+ * filled in yet.
  */
 export interface RendezvousTableBuilder {
-  readonly bits: number;
-  readonly slots: Int32Array;
+  readonly size: number;
+  readonly slots: RendezvousTable;
   /**
    * Does about `work` units more (a unit is one member, or 1,024 slots of the final pass); returns
    * true when the table is complete.
    */
   step(work: number): boolean;
   readonly done: boolean;
+  readonly empty: boolean;
 }
 
 /** Starts a table over members given by their hashes (e.g. `hashString(id)`) and weights (≤ 0, NaN: none). */
 export function createRendezvousTableBuilder(
   memberHashes: ArrayLike<number>,
   weights: ArrayLike<number>,
-  bits: number = rendezvousTableBits(memberHashes.length),
+  size: number = rendezvousTableSize(memberHashes.length),
 ): RendezvousTableBuilder {
-  return new TableBuilder(memberHashes, weights, bits);
+  return new TableBuilder(memberHashes, weights, size);
 }
 
 const FINAL_PASS_SLOTS_PER_UNIT = 1024;
 
 // A class, not a closure: one shared optimised `step` for every table instead of one per build.
 class TableBuilder implements RendezvousTableBuilder {
-  // position + 1 while building (0 = no member reached the slot yet: a fresh Int32Array needs no
-  // fill, which matters at 8 MB), position after the final pass.
-  readonly slots: Int32Array;
+  slots: RendezvousTable;
   done = false;
-  // Scaled arrival time of the slot's owner; valid only where slots[i] !== 0.
+  empty = false;
+  // Scratch while building: position + 1 of the slot's owner so far (0 = no member reached the
+  // slot yet: a fresh Int32Array needs no fill), and its scaled arrival time (valid only where
+  // marks[i] !== 0). Both dropped once the final pass has written `slots`.
+  private marks: Int32Array | null;
   private best: Float64Array | null;
   private readonly hashes: ArrayLike<number>;
   private readonly weights: ArrayLike<number>;
@@ -104,15 +126,16 @@ class TableBuilder implements RendezvousTableBuilder {
   constructor(
     memberHashes: ArrayLike<number>,
     weights: ArrayLike<number>,
-    readonly bits: number,
+    readonly size: number,
   ) {
-    const m = 2 ** bits;
-    this.slots = new Int32Array(m);
-    this.best = new Float64Array(m);
+    const count = memberHashes.length;
+    this.slots = count <= 65536 ? new Uint16Array(size) : new Int32Array(size);
+    this.marks = new Int32Array(size);
+    this.best = new Float64Array(size);
     this.hashes = memberHashes;
     this.weights = weights;
     let total = 0;
-    for (let p = 0; p < memberHashes.length; p++) total += usable(weights[p]!);
+    for (let p = 0; p < count; p++) total += usable(weights[p]!);
     this.total = total;
   }
 
@@ -124,7 +147,7 @@ class TableBuilder implements RendezvousTableBuilder {
         const p = this.cursor++;
         budget--;
         const w = usable(this.weights[p]!);
-        if (w > 0) claim(this.best!, this.slots, this.bits, this.hashes[p]! >>> 0, w, (w * COVERAGE) / this.total, p + 1);
+        if (w > 0) claim(this.best!, this.marks!, this.hashes[p]! >>> 0, w, (w * COVERAGE) / this.total, p + 1);
       } else {
         budget -= this.finalPass(budget * FINAL_PASS_SLOTS_PER_UNIT) / FINAL_PASS_SLOTS_PER_UNIT;
       }
@@ -133,39 +156,46 @@ class TableBuilder implements RendezvousTableBuilder {
   }
 
   /**
-   * Turns position + 1 into position, and gives slots no member reached before T the owner of the
-   * nearest reached slot before them (cyclically, so the pass starts at a reached slot). Returns
-   * the slots visited.
+   * Writes each slot's owner position into `slots`, giving slots no member reached before T the
+   * owner of the nearest reached slot before them (cyclically, so the pass starts at a reached
+   * slot). Returns the slots visited.
    */
   private finalPass(maxSlots: number): number {
+    const marks = this.marks!;
     const slots = this.slots;
-    const m = slots.length;
+    const m = marks.length;
     if (this.pass === -1) {
       this.best = null;
       let start = 0;
-      while (start < m && slots[start] === 0) start++;
+      while (start < m && marks[start] === 0) start++;
       if (start === m) {
         // No member (or none of weight > 0): an empty table.
-        slots.fill(-1);
+        this.slots = new Int32Array(m).fill(-1);
+        this.marks = null;
+        this.empty = true;
         this.done = true;
         return m;
       }
       this.start = start;
-      this.owner = slots[start]! - 1;
+      this.owner = marks[start]! - 1;
       this.pass = 0;
     }
     const from = this.pass;
     const end = Math.min(m, from + maxSlots);
     let owner = this.owner;
+    let s = (this.start + from) % m;
     for (let i = from; i < end; i++) {
-      const s = (this.start + i) & (m - 1);
-      const v = slots[s]!;
-      if (v === 0) slots[s] = owner;
-      else slots[s] = owner = v - 1;
+      const v = marks[s]!;
+      if (v !== 0) owner = v - 1;
+      slots[s] = owner;
+      if (++s === m) s = 0;
     }
     this.owner = owner;
     this.pass = end;
-    if (end === m) this.done = true;
+    if (end === m) {
+      this.marks = null;
+      this.done = true;
+    }
     return Math.max(1, end - from);
   }
 }
@@ -175,8 +205,7 @@ class TableBuilder implements RendezvousTableBuilder {
  * to unit time `limit` = w × T, and takes every slot where its scaled time t / w is the earliest
  * so far. `mark` is what it writes into a slot it takes (position + 1).
  */
-function claim(best: Float64Array, slots: Int32Array, bits: number, hash: number, w: number, limit: number, mark: number): void {
-  const shift = 32 - bits;
+function claim(best: Float64Array, marks: Int32Array, hash: number, w: number, limit: number, mark: number): void {
   const rate = best.length;
   let state = fmix32((hash ^ SEED) >>> 0) | 0;
   let t = 0;
@@ -185,11 +214,11 @@ function claim(best: Float64Array, slots: Int32Array, bits: number, hash: number
     t -= Math.log((mulberry(state) + 0.5) / TWO_POW_32) / rate;
     if (t >= limit) return;
     state = (state + 0x6d2b79f5) | 0;
-    const slot = mulberry(state) >>> shift;
+    const slot = rendezvousTableSlot(mulberry(state), rate);
     const scaled = t / w;
-    if (slots[slot] === 0 || scaled < best[slot]!) {
+    if (marks[slot] === 0 || scaled < best[slot]!) {
       best[slot] = scaled;
-      slots[slot] = mark;
+      marks[slot] = mark;
     }
   }
 }
@@ -198,9 +227,9 @@ function claim(best: Float64Array, slots: Int32Array, bits: number, hash: number
 export function buildRendezvousTable(
   memberHashes: ArrayLike<number>,
   weights: ArrayLike<number>,
-  bits: number = rendezvousTableBits(memberHashes.length),
-): Int32Array {
-  const builder = createRendezvousTableBuilder(memberHashes, weights, bits);
+  size: number = rendezvousTableSize(memberHashes.length),
+): RendezvousTable {
+  const builder = createRendezvousTableBuilder(memberHashes, weights, size);
   builder.step(Number.MAX_SAFE_INTEGER);
   return builder.slots;
 }

@@ -1,6 +1,6 @@
 import { tierName } from '@cdn-sched/location';
 import type { Tier, TierCapacity } from '@cdn-sched/proto';
-import { rendezvousTableBits } from '@cdn-sched/rendezvous';
+import { rendezvousTableSize, type RendezvousTable } from '@cdn-sched/rendezvous';
 import type { NodeTable } from './node-table.js';
 
 /**
@@ -69,11 +69,11 @@ export interface CandidateGroup {
  * even from an older table.
  */
 export interface LookupCell {
-  table: Int32Array | null;
+  table: RendezvousTable | null;
   /**
-   * Set by the first consistent pick that found no table. Weight groups get a table whether or
-   * not a pick asked (replicas must agree), best-effort (capacity) groups, used only when a whole
-   * pool is down, only once one did.
+   * Set by the first consistent pick that found no table. Weight groups with a table of up to
+   * LOOKUP_EAGER_MAX_BYTES get one whether or not a pick asked (replicas must agree); larger ones,
+   * and best-effort (capacity) groups, used only when a whole pool is down, only once one did.
    */
   wanted: boolean;
   /** The weights `table` was built from (null with it). */
@@ -84,8 +84,8 @@ export interface LookupCell {
    */
   settling: Float64Array | null;
   settlingSinceMs: number;
-  /** log2 of the slot count: fixed by the member count, so membership, not weights, decides it. */
-  readonly bits: number;
+  /** Slot count: fixed by the member count, so membership, not weights, decides it. */
+  readonly size: number;
 }
 
 /** Which per-node number a group picks by. */
@@ -146,6 +146,7 @@ export function updateCandidateGroup(
   let healthyCapacityRps = group.nodesHealthyCapacityRps;
   const byWeight = group.weighting === 'weight';
   let weights = group.weights;
+  let cumulative = group.cumulative;
   let maxWeight = group.maxWeight;
   let maxLost = false;
   let pickableCount = group.pickableCount;
@@ -161,20 +162,18 @@ export function updateCandidateGroup(
       if (exact) healthyCapacityRps += after > 0 ? nodes.capacityRps[n]! : -nodes.capacityRps[n]!;
     }
     if (!byWeight || before === after) continue;
-    if (weights === group.weights) weights = group.weights.slice();
+    if (weights === group.weights) ({ weights, cumulative } = copySums(group));
     weights[p] = after;
     if (p < first) first = p;
     if (before > 0 !== after > 0) pickableCount += after > 0 ? 1 : -1;
     if (after > maxWeight) maxWeight = after;
     else if (before === maxWeight) maxLost = true;
   }
-  let cumulative = group.cumulative;
   let total = group.totalWeight;
   if (weights !== group.weights) {
-    // The running sums before the first changed position stay; from it on they are summed again
-    // in position order (not adjusted by differences), so not even rounding differs.
-    cumulative = new Float64Array(size);
-    if (first > 0) cumulative.set(group.cumulative.subarray(0, first));
+    // The running sums before the first changed position stay (copied by copySums); from it on
+    // they are summed again in position order (not adjusted by differences), so not even rounding
+    // differs.
     total = first > 0 ? cumulative[first - 1]! : 0;
     for (let p = first; p < size; p++) {
       total += weights[p]!;
@@ -194,7 +193,9 @@ export function updateCandidateGroup(
       if (nodes.weights[n]! > 0) healthyCapacityRps += nodes.capacityRps[n]!;
     }
   }
-  return finishGroup(group.tier, group.key, members, group.hashes, group.weighting, group.lookup, capacity, {
+  // The summary names the healthy count only: most weight changes leave it, and its string, as is.
+  const summary = healthyCount === group.healthyCount ? group.summary : undefined;
+  return finishGroup(group.tier, group.key, members, group.hashes, group.weighting, group.lookup, capacity, summary, {
     weights,
     cumulative,
     total,
@@ -205,6 +206,22 @@ export function updateCandidateGroup(
     totalCapacityRps: group.nodesTotalCapacityRps,
     exactCapacitySums: exact,
   });
+}
+
+/**
+ * `weights` and `cumulative` live side by side in one buffer (see `newSums`): a weight update copies
+ * both with one allocation and one block copy. Allocating a typed array's backing store is what a
+ * weight update spent most of its time on (two per group, a few hundred groups per update).
+ */
+function newSums(size: number): { weights: Float64Array; cumulative: Float64Array } {
+  const buffer = new Float64Array(2 * size);
+  return { weights: buffer.subarray(0, size), cumulative: buffer.subarray(size) };
+}
+
+function copySums(group: CandidateGroup): { weights: Float64Array; cumulative: Float64Array } {
+  const { weights, size } = group;
+  const buffer = new Float64Array(weights.buffer, weights.byteOffset, 2 * size).slice();
+  return { weights: buffer.subarray(0, size), cumulative: buffer.subarray(size) };
 }
 
 /** Position of node index `n` in a group's ascending `members`, or -1. */
@@ -244,8 +261,7 @@ function fillGroup(
   lookup: LookupCell | undefined,
 ): CandidateGroup {
   const size = indices.length;
-  const weights = new Float64Array(size);
-  const cumulative = new Float64Array(size);
+  const { weights, cumulative } = newSums(size);
   let total = 0;
   let pickableCount = 0;
   let maxWeight = 0;
@@ -270,7 +286,7 @@ function fillGroup(
       healthyCapacityRps += capacityRps;
     }
   }
-  return finishGroup(tier, key, indices, hashes, weighting, lookup, capacity, {
+  return finishGroup(tier, key, indices, hashes, weighting, lookup, capacity, undefined, {
     weights,
     cumulative,
     total,
@@ -291,6 +307,7 @@ function finishGroup(
   weighting: GroupWeighting,
   lookup: LookupCell | undefined,
   capacity: TierCapacity | undefined,
+  summary: string | undefined,
   sums: GroupSums,
 ): CandidateGroup {
   const { healthyCount, healthyCapacityRps, totalCapacityRps } = sums;
@@ -323,8 +340,8 @@ function finishGroup(
     exactCapacitySums: sums.exactCapacitySums,
     healthyShare,
     shareFromWeightCalculator: fromWeightCalculator,
-    summary: `${tierName(tier)} ${key}: ${healthyCount} healthy of ${size}`,
-    lookup: lookup ?? { table: null, wanted: false, weights: null, settling: null, settlingSinceMs: 0, bits: rendezvousTableBits(size) },
+    summary: summary ?? `${tierName(tier)} ${key}: ${healthyCount} healthy of ${size}`,
+    lookup: lookup ?? { table: null, wanted: false, weights: null, settling: null, settlingSinceMs: 0, size: rendezvousTableSize(size) },
   };
 }
 

@@ -101,8 +101,9 @@ export interface RoutingTableInput {
   /**
    * When the consistent lookup tables are built: 'now' (the default: every group of
    * `consistentGroups` with LOOKUP_MIN_MEMBERS or more gets one before this returns) or 'later'
-   * (the caller runs a `createLookupRefresher`, which builds them for the groups consistent picks
-   * ask for; until a group's table lands, its picks score rendezvous directly).
+   * (the caller runs a `createLookupRefresher`, which builds them in the background: small weight
+   * groups' at once, larger and best-effort groups' once a consistent pick asks; until a group's
+   * table lands, its picks score rendezvous directly).
    */
   lookups?: 'now' | 'later';
   /**
@@ -185,7 +186,7 @@ function lookupCellsByMembers(table: RoutingTable): Map<string, LookupCell> {
   const cells = new Map<string, LookupCell>();
   for (const [name, pool] of table.pools) {
     for (const g of [...pool.tiers.flatMap((m) => [...m.values()]), pool.all, pool.bestEffort]) {
-      if (g.lookup.table !== null) cells.set(membersKey(name, g.weighting === 'capacity', g.nodes, table.nodes.ids), g.lookup);
+      if (g.lookup.table !== null || g.lookup.wanted) cells.set(membersKey(name, g.weighting === 'capacity', g.nodes, table.nodes.ids), g.lookup);
     }
   }
   return cells;

@@ -1,7 +1,7 @@
 import { Health, Strategy, Tier, type NodeWeight } from '@cdn-sched/proto';
 import { describe, expect, it } from 'vitest';
 import { buildRoutingTable, type RoutingTable } from './candidate-tables.js';
-import { createLookupRefresher, LOOKUP_STALE_DISTANCE, type LookupRefresher } from './consistent-lookups.js';
+import { createLookupRefresher, LOOKUP_STALE_DISTANCE, lookupTableBytes, type LookupRefresher } from './consistent-lookups.js';
 import { makeDomain, makeNode, makeWeight } from './fixtures.js';
 import { pickConsistent } from './pick.js';
 import { applyWeightUpdate } from './weight-update.js';
@@ -43,6 +43,29 @@ describe('lookup refresher', () => {
     r.offer(t.consistentGroups);
     drain(r);
     expect(pool.bestEffort.lookup.table).not.toBeNull();
+  });
+
+  it('builds a weight group whose table exceeds eagerMaxBytes only once a pick asked, and keeps that wish through a rebuild', () => {
+    const t = table(weightsOf(() => 100));
+    const pool = t.pools.get('edge')!;
+    // 20-member region groups: 4,096 two-byte slots; the 40-member `any` group: 6,400.
+    expect(lookupTableBytes(pool.all)).toBe(12_800);
+    const r = createLookupRefresher({ eagerMaxBytes: 10_000 });
+    r.offer(t.consistentGroups);
+    drain(r);
+    for (const g of pool.tiers[Tier.REGION]!.values()) expect(g.lookup.table).not.toBeNull();
+    expect(pool.all.lookup.table).toBeNull();
+    const out = new Int32Array(2);
+    const scored = pickConsistent(pool.all, 777, 2, out);
+    expect(scored).toBe(2);
+    expect(pool.all.lookup.wanted).toBe(true);
+    // A full rebuild before the refresher ran keeps the cell, so the wish is not lost.
+    const rebuilt = table(weightsOf(() => 100), t);
+    expect(rebuilt.pools.get('edge')!.all.lookup).toBe(pool.all.lookup);
+    r.offer(rebuilt.consistentGroups);
+    drain(r);
+    expect(pool.all.lookup.table).not.toBeNull();
+    expect(pool.all.lookup.table).toBeInstanceOf(Uint16Array);
   });
 
   it('keeps a table through a small weight change, then rebuilds it from the new weights once they have settled', () => {

@@ -34,6 +34,28 @@ export const LOOKUP_SETTLE_MS = 1000;
  */
 export const LOOKUP_MIN_MEMBERS = 2;
 
+/**
+ * Largest table (bytes) built for a weight group before any pick asked for it, 1 MiB: every tier
+ * group up to about 3,200 members (2-byte positions × 160 slots each). Those are built as soon as
+ * their group exists, so that every replica answers from the same table whether or not it has
+ * served that group yet. Larger groups — the country and `any` tiers of a fleet of tens of
+ * thousands of nodes, 7–60 MB each at 100 k nodes, often reached only by spill — get theirs on
+ * the first consistent pick that finds none (it scores rendezvous directly meanwhile, as every
+ * group does until its table lands): at 100 k nodes, building every table would take ~600 MB and
+ * over a minute of CPU, most of it for tiers no query reaches.
+ */
+export const LOOKUP_EAGER_MAX_BYTES = 1 << 20;
+
+/** Bytes of `group`'s table (see libs/rendezvous `RendezvousTable`: 2 or 4 bytes a slot). */
+export function lookupTableBytes(group: CandidateGroup): number {
+  return group.lookup.size * (group.size <= 65536 ? 2 : 4);
+}
+
+/** True when `group` gets a table without waiting for a pick to ask (see LOOKUP_EAGER_MAX_BYTES). */
+export function isEagerLookup(group: CandidateGroup, eagerMaxBytes = LOOKUP_EAGER_MAX_BYTES): boolean {
+  return group.weighting === 'weight' && lookupTableBytes(group) <= eagerMaxBytes;
+}
+
 /** True when `group` should have a table built (or rebuilt) now. */
 export function needsLookup(group: CandidateGroup, onlyWanted: boolean): boolean {
   if (group.size < LOOKUP_MIN_MEMBERS) return false;
@@ -65,7 +87,7 @@ export function isLookupStale(group: CandidateGroup): boolean {
 
 /** Builds `group`'s table now, in one go (start-up, tests, benchmarks). */
 export function buildLookupNow(group: CandidateGroup): void {
-  const builder = createRendezvousTableBuilder(group.hashes, group.weights, group.lookup.bits);
+  const builder = createRendezvousTableBuilder(group.hashes, group.weights, group.lookup.size);
   builder.step(Number.MAX_SAFE_INTEGER);
   install(group.lookup, builder, group.weights);
 }
@@ -73,7 +95,7 @@ export function buildLookupNow(group: CandidateGroup): void {
 function install(cell: LookupCell, builder: RendezvousTableBuilder, weights: Float64Array): void {
   // A table built while every weight was 0 has no owner anywhere: keep none rather than one a
   // pick would have to walk end to end.
-  cell.table = builder.slots[0] === -1 ? null : builder.slots;
+  cell.table = builder.empty ? null : builder.slots;
   cell.weights = weights;
   cell.settling = null;
 }
@@ -84,14 +106,17 @@ export interface LookupRefresherOptions {
   now?: () => number;
   /** See {@link LOOKUP_SETTLE_MS}; defaults to it. */
   settleMs?: number;
+  /** See {@link LOOKUP_EAGER_MAX_BYTES}; defaults to it. */
+  eagerMaxBytes?: number;
 }
 
 /** Rebuilds stale lookup tables in the background; see {@link createLookupRefresher}. */
 export interface LookupRefresher {
   /**
-   * Offers groups (the latest copy of each wins). Queued: every weight group whose table is
-   * missing, stale, or built from other weights that have now been steady for `settleMs`; a
-   * best-effort (capacity) group only once a consistent pick asked for its table.
+   * Offers groups (the latest copy of each wins). Queued: every weight group with a table of at
+   * most `eagerMaxBytes` whose table is missing, stale, or built from other weights that have now
+   * been steady for `settleMs`; a larger group, or a best-effort (capacity) one, only once a
+   * consistent pick asked for its table.
    */
   offer(groups: Iterable<CandidateGroup>): void;
   /**
@@ -117,6 +142,7 @@ const MEMBERS_PER_STEP = 8;
 export function createLookupRefresher(options: LookupRefresherOptions = {}): LookupRefresher {
   const now = options.now ?? (() => performance.now());
   const settleMs = options.settleMs ?? LOOKUP_SETTLE_MS;
+  const eagerMaxBytes = options.eagerMaxBytes ?? LOOKUP_EAGER_MAX_BYTES;
   const queue = new Map<LookupCell, { group: CandidateGroup; settle: boolean }>();
   let current: { cell: LookupCell; builder: RendezvousTableBuilder; weights: Float64Array } | null = null;
   let built = 0;
@@ -143,9 +169,10 @@ export function createLookupRefresher(options: LookupRefresherOptions = {}): Loo
       for (const g of groups) {
         const queued = queue.get(g.lookup);
         if (queued !== undefined) queued.group = g;
-        else if (needsLookup(g, g.weighting === 'capacity')) queue.set(g.lookup, { group: g, settle: false });
-        else if ((g.weighting !== 'capacity' || g.lookup.wanted) && g.size >= LOOKUP_MIN_MEMBERS && settled(g)) {
-          queue.set(g.lookup, { group: g, settle: true });
+        else {
+          const eager = isEagerLookup(g, eagerMaxBytes);
+          if (needsLookup(g, !eager)) queue.set(g.lookup, { group: g, settle: false });
+          else if ((eager || g.lookup.wanted) && g.size >= LOOKUP_MIN_MEMBERS && settled(g)) queue.set(g.lookup, { group: g, settle: true });
         }
       }
     },
@@ -158,7 +185,7 @@ export function createLookupRefresher(options: LookupRefresherOptions = {}): Loo
           const [cell, { group, settle }] = next.value;
           queue.delete(cell);
           if (settle ? cell.weights === group.weights : !needsLookup(group, false)) continue;
-          current = { cell, builder: createRendezvousTableBuilder(group.hashes, group.weights, cell.bits), weights: group.weights };
+          current = { cell, builder: createRendezvousTableBuilder(group.hashes, group.weights, cell.size), weights: group.weights };
         }
         if (current.builder.step(MEMBERS_PER_STEP)) {
           install(current.cell, current.builder, current.weights);

@@ -1,4 +1,4 @@
-import { mix32 } from '@cdn-sched/rendezvous';
+import { mix32, rendezvousTableSlot } from '@cdn-sched/rendezvous';
 import type { CandidateGroup } from './candidate-group.js';
 import { MAX_ANSWERS } from './candidate-tables.js';
 import { LOOKUP_MIN_MEMBERS } from './consistent-lookups.js';
@@ -87,12 +87,12 @@ export function pickConsistent(group: CandidateGroup, keyHash: number, k: number
   }
   const limit = Math.min(k, MAX_ANSWERS, out.length, group.pickableCount);
   const weights = group.weights;
-  const mask = lookup.length - 1;
-  let slot = (keyHash >>> 0) >>> (32 - group.lookup.bits);
+  const size = lookup.length;
+  let slot = rendezvousTableSlot(keyHash, size);
   let n = 0;
-  for (let step = 0; n < limit && step <= mask; step++) {
+  for (let step = 0; n < limit && step < size; step++) {
     const pos = lookup[slot]!;
-    slot = (slot + 1) & mask;
+    if (++slot === size) slot = 0;
     if (!(weights[pos]! > 0) || isPicked(out, n, pos)) continue;
     out[n++] = pos;
   }

@@ -3,7 +3,6 @@ import { NodeState, type NodeWeight, type TierCapacity } from '@cdn-sched/proto'
 import { updateCandidateGroup, type CandidateGroup } from './candidate-group.js';
 import {
   capacityKey,
-  collectConsistentGroups,
   type DomainPolicy,
   type PoolTable,
   type RoutingTable,
@@ -93,7 +92,8 @@ export function applyWeightUpdate(table: RoutingTable, update: WeightUpdate): Ro
     pools,
     domains,
     capacities,
-    consistentGroups: collectConsistentGroups(domains),
+    // The same groups in the same order as collectConsistentGroups(domains) gives, copies swapped in.
+    consistentGroups: table.consistentGroups.map((g) => replaced.get(g) ?? g),
   });
 }
 

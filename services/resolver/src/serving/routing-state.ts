@@ -43,6 +43,11 @@ export interface RoutingStateOptions {
    * Defaults to 1000 (LOOKUP_SETTLE_MS).
    */
   lookupSettleMs?: number;
+  /**
+   * Largest lookup table built for a group before a consistent pick asked for it, bytes; larger
+   * ones are built on their first pick. Defaults to 1 MiB (LOOKUP_EAGER_MAX_BYTES).
+   */
+  lookupEagerMaxBytes?: number;
   /** After each table change; `incremental` when it was a weight-only update (weight-update.ts). */
   onRebuild?(table: RoutingTable, ms: number, incremental: boolean): void;
   onError?(error: unknown): void;
@@ -98,7 +103,7 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
   let fullRebuild = true;
   const changedWeights = new Map<string, NodeWeight>();
   let capacitiesChanged = false;
-  const refresher = createLookupRefresher({ settleMs: options.lookupSettleMs });
+  const refresher = createLookupRefresher({ settleMs: options.lookupSettleMs, eagerMaxBytes: options.lookupEagerMaxBytes });
   const sliceMs = options.lookupSliceMs ?? 1;
   let lookupsScheduled = false;
   let closed = false;
