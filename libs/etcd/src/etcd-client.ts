@@ -154,8 +154,7 @@ export function createEtcdClient(options: EtcdClientOptions): EtcdClient {
     // etcd3's fault handling (3 retries on another member; a member that failed 3 times in a row is
     // skipped for 5 s — a 1 s skip was tried: a frozen member then gets a call that hangs to its
     // deadline every few seconds, and the SIGSTOP test lost its writes), except that an answer from
-    // a live member without a leader does not count against it, and the pool never skips every
-    // member at once (see `createMemberBreakers`).
+    // a live member without a leader does not count against it (see `createMemberBreakers`).
     faultHandling: { host: createMemberBreakers() },
     grpcOptions: {
       // etcd closes idle streams it considers dead; keepalive pings make a cut network visible
