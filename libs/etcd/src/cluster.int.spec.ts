@@ -302,7 +302,10 @@ describe('etcd3 client on a three-member cluster', () => {
       { timeoutMs: 15_000, message: 'new leader' },
     );
     expect(next).not.toBe(leader);
-    await waitFor(() => mirror.changes.length > atPause + 50, { timeoutMs: 20_000, message: 'events under the new leader' });
+    // The writer may pick the frozen member for several calls in a row before its breaker opens: each
+    // hangs to the 5 s call deadline, and three consecutive failures are needed (etcd3's breaker), so
+    // up to ~15 s of stalls on top of the election. Measured 8 s typically, 19 s once with a busy core.
+    await waitFor(() => mirror.changes.length > atPause + 50, { timeoutMs: 45_000, message: 'events under the new leader' });
     leader.resume();
     await new Promise((r) => setTimeout(r, 1000));
     await writer.stop();
