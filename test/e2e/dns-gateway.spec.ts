@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dig } from '../support/dig.js';
 import { startMesh, type Mesh } from '../support/mesh.js';
 import { CLIENTS, EDGES, MUSIC, VIDEO } from '../support/topology.js';
+import { createSeededUniform } from '@cdn-sched/testing';
 
 /** Edge i listens on 127.0.0.(10 + i), so an A record names the edge that was chosen. */
 const edgeHost = (i: number): string => `127.0.0.${10 + i}`;
@@ -33,18 +34,6 @@ async function metric(g: Gateway, name: string): Promise<number> {
   let sum = 0;
   for (const line of text.split('\n')) if (line.startsWith(name) && (line[name.length] === ' ' || line[name.length] === '{')) sum += Number(line.split(' ').pop());
   return sum;
-}
-
-/** mulberry32: a small seedable generator, so a failing fuzz run can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A query built byte by byte (so the fuzz does not depend on the codec under test). */
@@ -207,7 +196,7 @@ describe('dns-gateway in front of a real mesh', () => {
   });
 
   it('survives thousands of random and mutated packets over UDP and TCP, answering a valid query between them, with bounded memory', async () => {
-    const r = rng(13);
+    const r = createSeededUniform(13);
     const bases = [wireQuery(1, MUSIC, 1, [0, 1, 24, 0, 1, 0, 8]), wireQuery(2, 'e2e.example', 6), wireQuery(3, VIDEO, 28)];
     const rssBefore = await metric(gw, 'process_resident_memory_bytes');
     const udp = dgram.createSocket('udp4');

@@ -12,4 +12,5 @@ export type { EtcdCluster, EtcdClusterOptions, EtcdClusterTls, EtcdMember, EtcdM
 export { createTestPki } from './test-pki.js';
 export type { TestCert, TestPki, TestSan } from './test-pki.js';
 export { ALL_FAULTS, createSeededRandom, fuzzFrame, pickFaults } from './wire-fuzz.js';
+export { createSeededUniform } from './seeded-uniform.js';
 export type { Fault, FuzzFieldKind, FuzzSchema } from './wire-fuzz.js';

@@ -1,4 +1,5 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createSeededUniform } from './seeded-uniform.js';
 
 /** How the proxy treats traffic. */
 export type ProxyMode = 'pass' | 'refuse' | 'blackhole';
@@ -31,17 +32,6 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Starts a TCP proxy in front of `targetPort`. Each direction is a FIFO of (release time, chunk)
  * drained in order by one timer, so the byte stream stays in order (TCP semantics) whatever the
@@ -55,7 +45,7 @@ export async function startTcpProxy(options: TcpProxyOptions): Promise<TcpProxy>
   let latencyMs = options.latencyMs ?? 0;
   let jitterMs = options.jitterMs ?? 0;
   let mode: ProxyMode = 'pass';
-  const random = options.random ?? mulberry32(42);
+  const random = options.random ?? createSeededUniform(42);
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
 

@@ -2,21 +2,11 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { ProbeErrorClass, ReportProbesRequestSchema } from '@cdn-sched/proto';
 import { describe, expect, it } from 'vitest';
 import { decodeReportProbesRequest } from './report-codec.js';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { createSeededUniform } from '@cdn-sched/testing';
 
 describe('ReportProbes wire decoder', () => {
   it('decodes exactly like the reflective decoder (1,000 random batches)', () => {
-    const rand = mulberry32(11);
+    const rand = createSeededUniform(11);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
     for (let i = 0; i < 1000; i++) {
       const msg = create(ReportProbesRequestSchema, {

@@ -4,6 +4,7 @@ import { addressBytes } from './ecs-option.js';
 import { packAddresses, readSimpleQuery, writeAddressReply } from './fast-path.js';
 import { Rcode, readQuery, type Query } from './query-reader.js';
 import { writeReply, type Reply } from './reply-writer.js';
+import { createSeededUniform } from '@cdn-sched/testing';
 
 /** A query with any question, EDNS and ECS, built by dns-packet (the library path's own encoder). */
 function query(opts: { id?: number; rd?: boolean; name: string; type?: 'A' | 'AAAA'; edns?: { size: number; do?: boolean; ecs?: number[] } }): Buffer {
@@ -101,18 +102,6 @@ describe('fast path: byte-equal to the library path on every kind it handles', (
   });
 });
 
-/** Mulberry32: a small seeded PRNG, so a failing case can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && Buffer.compare(a, b) === 0;
 function sameQuery(a: Query, b: Query): boolean {
   const scalar = a.id === b.id && a.rd === b.rd && a.opcode === b.opcode && a.askedName === b.askedName && a.name === b.name && a.qtype === b.qtype && a.qclass === b.qclass;
@@ -128,7 +117,7 @@ function sameQuery(a: Query, b: Query): boolean {
 describe('fast path fuzzed against dns-packet (the library path) as oracle', () => {
   // 120 000 library decodes: seconds on an idle machine, several times that on a busy one.
   it('on 120 000 random and mutated packets: agrees with readQuery or defers, never differs', { timeout: 300_000 }, () => {
-    const rand = prng(0x5eed13);
+    const rand = createSeededUniform(0x5eed13);
     const int = (n: number): number => Math.floor(rand() * n);
     const label = (): string => {
       const chars = 'abcXYZ09-_';

@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DueHeap, type DueItem } from './due-heap.js';
-
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { createSeededUniform } from '@cdn-sched/testing';
 
 interface Item extends DueItem {
   id: number;
@@ -17,7 +8,7 @@ interface Item extends DueItem {
 
 describe('DueHeap', () => {
   it('pops in due order through random pushes, removals and re-keyings', () => {
-    const random = seeded(7);
+    const random = createSeededUniform(7);
     const heap = new DueHeap<Item>();
     const live = new Set<Item>();
     for (let i = 0; i < 3000; i++) {

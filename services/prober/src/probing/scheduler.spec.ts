@@ -4,16 +4,7 @@ import { probeFailure, probeSuccess } from './probe-result.js';
 import type { ProbeRunner } from './probe-runner.js';
 import type { EffectiveProbe, ProbeTarget } from './probe-target.js';
 import { createProbeScheduler, type ProbeScheduler, type ProbeSchedulerOptions } from './scheduler.js';
-
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { createSeededUniform } from '@cdn-sched/testing';
 
 interface Run {
   nodeId: string;
@@ -88,7 +79,7 @@ describe('createProbeScheduler', () => {
   const make = (options: Partial<ProbeSchedulerOptions> & { runner: ProbeRunner }): ProbeScheduler => {
     scheduler = createProbeScheduler({
       defaults: { intervalMs: 1000, timeoutMs: 500 },
-      random: seeded(42),
+      random: createSeededUniform(42),
       monotonic: () => Date.now(),
       onResult: (r) => results.push(r),
       ...options,
