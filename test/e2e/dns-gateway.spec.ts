@@ -25,7 +25,7 @@ interface Gateway {
 }
 
 async function startGateway(mesh: Mesh, name: string, env: Record<string, string>): Promise<Gateway> {
-  const g = await startMeshDnsGateway({ common: {}, configWatcher: mesh.configWatcher.address, resolvers: mesh.resolvers.map((r) => r.address), env: { INSTANCE_ID: name, ...env }, startTimeoutMs: 120_000 });
+  const g = await startMeshDnsGateway({ common: mesh.serviceTlsEnv(name), configWatcher: mesh.configWatcher.address, resolvers: mesh.resolvers.map((r) => r.address), env: { INSTANCE_ID: name, ...env }, startTimeoutMs: 120_000 });
   return { process: g.process, port: g.dnsPort, metricsUrl: `${g.metricsUrl}/metrics` };
 }
 
@@ -277,7 +277,7 @@ describe('dns-gateway in front of a real mesh', () => {
   });
 
   it('--workers 2: both processes serve the one UDP and TCP port, and stop together', async () => {
-    const g = await startMeshDnsGateway({ common: {}, configWatcher: mesh.configWatcher.address, resolvers: mesh.resolvers.map((r) => r.address), env: { INSTANCE_ID: 'dns-gateway-workers', DNS_WORKERS: '2' }, startTimeoutMs: 120_000 });
+    const g = await startMeshDnsGateway({ common: mesh.serviceTlsEnv('dns-gateway-workers'), configWatcher: mesh.configWatcher.address, resolvers: mesh.resolvers.map((r) => r.address), env: { INSTANCE_ID: 'dns-gateway-workers', DNS_WORKERS: '2' }, startTimeoutMs: 120_000 });
     try {
       await waitFor(() => g.process.logs.filter((l) => l['msg'] === 'metrics server listening').length === 2, { timeoutMs: 120_000, message: 'both workers listening' });
       const workers = g.process.logs.filter((l) => l['msg'] === 'metrics server listening').map((l) => ({ instance: String(l['instance']), metrics: `${String(l['metrics'])}/metrics` }));

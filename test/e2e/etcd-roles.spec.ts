@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createEtcdClient, toText, type EtcdClient } from '@cdn-sched/etcd';
@@ -10,6 +11,7 @@ import { startEtcdCluster } from '@cdn-sched/testing';
 import { createChannel, createClient, type Channel } from 'nice-grpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCdnctl } from '../support/cdnctl.js';
+import { E2E_TLS } from '../support/mesh.js';
 import { CLIENTS, DOMAINS, EDGES, MUSIC } from '../support/topology.js';
 
 const run = promisify(execFile);
@@ -33,6 +35,10 @@ describe('the mesh under least-privilege etcd users (TLS, client certificates, r
   const channels: Channel[] = [];
   const extra: ServiceProcess[] = [];
   const edges = EDGES.filter((e) => e.region === 'CN-GD');
+  // In the mutual-TLS pass of the suite, every gRPC hop is on TLS too (its own throwaway CA).
+  const grpcTlsDir = E2E_TLS ? mkdtempSync(join(tmpdir(), 'cdn-sched-e2e-roles-tls-')) : undefined;
+  const connect = (target: string): Channel => mesh?.tls?.transport.channel(target) ?? createChannel(target);
+  const grpcTlsEnv = (name: string): Record<string, string> => mesh?.tls?.envOf(name) ?? {};
 
   beforeAll(async () => {
     pki = await createTestPki();
@@ -70,6 +76,7 @@ describe('the mesh under least-privilege etcd users (TLS, client certificates, r
       weightCalculators: 1,
       resolvers: 1,
       probeIntervalMs: 300,
+      ...(grpcTlsDir ? { tlsDir: grpcTlsDir } : {}),
     });
   }, 180_000);
 
@@ -80,6 +87,7 @@ describe('the mesh under least-privilege etcd users (TLS, client certificates, r
     root?.close();
     await cluster?.stop();
     await pki?.remove();
+    if (grpcTlsDir) rmSync(grpcTlsDir, { recursive: true, force: true });
   }, 60_000);
 
   it('runs every service under its own user: heartbeat, memberships, election and persisted weights are all written', async () => {
@@ -98,7 +106,7 @@ describe('the mesh under least-privilege etcd users (TLS, client certificates, r
       { timeoutMs: 60_000, message: 'every edge persisted UP with a positive weight by the weight-calculator' },
     );
 
-    const ch = createChannel(m.resolvers[0]!.address);
+    const ch = connect(m.resolvers[0]!.address);
     channels.push(ch);
     const resolver = createClient(serviceDefinitions.resolver, ch);
     const answer = await waitFor(
@@ -123,11 +131,12 @@ describe('the mesh under least-privilege etcd users (TLS, client certificates, r
       CDN_PREFIX: '/cdn/',
       CONFIG_WATCHER: m.configWatcher.address,
       RESOLVER: m.resolvers[0]!.address,
+      ...grpcTlsEnv('cdnctl'),
     };
     const drained = await runCdnctl(['node', 'drain', 'gd-ct-2', '--json'], env);
     expect(drained.stderr).toBe('');
     expect(drained.code).toBe(0);
-    const ch = createChannel(m.resolvers[0]!.address);
+    const ch = connect(m.resolvers[0]!.address);
     channels.push(ch);
     const resolver = createClient(serviceDefinitions.resolver, ch);
     await waitFor(
@@ -158,6 +167,7 @@ describe('the mesh under least-privilege etcd users (TLS, client certificates, r
         CONFIG_WATCHER: m.configWatcher.address,
         WEIGHT_CALCULATORS: m.weightCalculators[0]!.address,
         INSTANCE_ID: 'prober-wrong-user',
+        ...grpcTlsEnv('prober-wrong-user'),
         GRPC_PORT: '0',
         METRICS_PORT: '0',
       },

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { repoRoot, waitFor } from '@cdn-sched/testing';
 import { describe, expect, it } from 'vitest';
+import { E2E_TLS } from '../support/mesh.js';
 
 const alive = (pid: number): boolean => {
   try {
@@ -18,7 +19,8 @@ const alive = (pid: number): boolean => {
  * started. They used to live on as orphans (probing, holding ports, loading the next CI run); now a
  * service started by the launchers reads end-of-file on its stdin pipe and stops itself.
  */
-describe('services started by a launcher that dies', () => {
+// About process lifetimes, not the wire: runs in the plaintext pass only.
+describe.skipIf(E2E_TLS)('services started by a launcher that dies', () => {
   it('stop themselves (gracefully, as on SIGTERM) when the launcher is SIGKILLed', async () => {
     const script = `
       const { startServiceProcess } = await import('@cdn-sched/local-processes');

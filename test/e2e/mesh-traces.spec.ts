@@ -174,7 +174,7 @@ describe('traces across the mesh (OTLP receiver, real processes, real etcd)', ()
 
   it('a DNS query travels to the resolver as a batch: the resolver span links to the gateway batch span', async () => {
     gateway = await startMeshDnsGateway({
-      common: {},
+      common: mesh.serviceTlsEnv('dns-gateway-traces'),
       configWatcher: mesh.configWatcher.address,
       resolvers: mesh.resolvers.map((r) => r.address),
       env: { INSTANCE_ID: 'dns-gateway-traces', ...tracingEnv(otlp, 'dns-gateway') },

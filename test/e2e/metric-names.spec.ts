@@ -2,10 +2,11 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '@cdn-sched/testing';
-import { Status } from 'nice-grpc';
+import { serviceDefinitions } from '@cdn-sched/proto';
+import { createChannel, createClient, Status, type Channel } from 'nice-grpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { startMesh, type Mesh } from '../support/mesh.js';
+import { E2E_TLS, startMesh, type Mesh } from '../support/mesh.js';
 import { metricNamesIn, metricNamesInScrape } from '../support/promql-names.js';
 import { CLIENTS, LIVE, MUSIC } from '../support/topology.js';
 
@@ -79,6 +80,25 @@ describe('metric names: real scrapes of every service against the shipped dashbo
     expect(value('outcome="error",tier="none",reason="not_found"')).toBe(1);
     expect(text).toMatch(/^cdn_resolver_request_duration_seconds_count\{[^}]*method="resolve"[^}]*\} (\d+)$/m);
     expect(text).toMatch(/^cdn_resolver_capacity_rps\{[^}]*pool="music"[^}]*health="up"[^}]*\} [1-9]/m);
+  });
+
+  // The suite's mutual-TLS pass really is one: each service process refuses a plaintext client
+  // and answers the mesh's client certificate (the other specs of the pass then ran over mTLS).
+  it.runIf(E2E_TLS)('mutual-TLS pass: every service refuses a plaintext client and answers the mesh certificate', async () => {
+    const definition = { 'config-watcher': 'configWatcher', prober: 'prober', 'weight-calculator': 'weightCalculator', resolver: 'resolver' } as const;
+    const channels: Channel[] = [];
+    try {
+      for (const s of mesh.services) {
+        const statusOver = (channel: Channel) => {
+          channels.push(channel);
+          return createClient(serviceDefinitions[definition[s.kind]] as typeof serviceDefinitions.resolver, channel).status({}, { signal: AbortSignal.timeout(10_000) });
+        };
+        await expect(statusOver(createChannel(s.address)), `${s.name}: plaintext`).rejects.toMatchObject({ code: Status.UNAVAILABLE });
+        expect((await statusOver(mesh.connect(s.address))).ready, `${s.name}: mesh certificate`).toBe(true);
+      }
+    } finally {
+      for (const c of channels) c.close();
+    }
   });
 
   it('every metric the dashboard, the alert rules and the adapter read is in a real scrape', () => {

@@ -67,7 +67,7 @@ describe('the operator CLI against a running mesh', () => {
 
     beforeAll(async () => {
       // answers: 3 asks for every Guangdong Telecom edge: a drained one is missing from every answer.
-      watch = startAnswerWatch({ target: mesh.resolvers[0]!.address, query: { clientIp: CLIENTS.gdCt.ip, domain: MUSIC, answers: 3 } });
+      watch = startAnswerWatch({ target: mesh.resolvers[0]!.address, connect: mesh.connect, query: { clientIp: CLIENTS.gdCt.ip, domain: MUSIC, answers: 3 } });
       // The moment a revision is committed, as seen by a watcher on loopback: the drain's t0.
       const from = (await mesh.etcdClient.revision()) + 1;
       watching = (async () => {

@@ -1,10 +1,14 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { createEtcdClient, type EtcdClient } from '@cdn-sched/etcd';
+import { createMeshTls, MESH_SERVER_NAME, type MeshTls } from '@cdn-sched/local-mesh';
 import { ResolveStreamRequestSchema, ResolveStreamResponseSchema, WatchRequestSchema, type Decision } from '@cdn-sched/proto';
 import { createSeededRandom, startEtcd, startServiceProcess, waitFor, type EtcdProcess, type ServiceProcess } from '@cdn-sched/testing';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { E2E_TLS } from '../support/mesh.js';
 
 /**
  * What an idle stream and a hostile frame cost the config-watcher and the resolver, measured on the
@@ -86,8 +90,18 @@ async function memory(service: ServiceProcess, metricsUrl: string): Promise<{ rs
 }
 
 /** `count` client connections of their own (a local subchannel pool: grpc-js otherwise shares one connection per target). */
+// In the suite's mutual-TLS pass the services and these raw connections use a throwaway CA: the
+// per-stream memory bound then includes what TLS costs per connection.
+const tlsDir = E2E_TLS ? mkdtempSync(join(tmpdir(), 'cdn-sched-e2e-limits-tls-')) : undefined;
+const meshTls: MeshTls | undefined = tlsDir ? createMeshTls(tlsDir) : undefined;
+const serviceTlsEnv = (name: string): Record<string, string> => meshTls?.envOf(name) ?? {};
+
 function connections(target: string, count: number, options: grpc.ChannelOptions = {}): grpc.Client[] {
-  return Array.from({ length: count }, () => new grpc.Client(target, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, ...options }));
+  const credentials = meshTls
+    ? grpc.credentials.createSsl(readFileSync(meshTls.caFile), readFileSync(meshTls.client.keyFile), readFileSync(meshTls.client.certFile))
+    : grpc.credentials.createInsecure();
+  const tlsOptions: grpc.ChannelOptions = meshTls ? { 'grpc.ssl_target_name_override': MESH_SERVER_NAME } : {};
+  return Array.from({ length: count }, () => new grpc.Client(target, credentials, { 'grpc.use_local_subchannel_pool': 1, ...tlsOptions, ...options }));
 }
 
 const resolveBatch = (queries: number, firstId = 1): Buffer =>
@@ -125,12 +139,12 @@ describe('resource limits of the config-watcher and the resolver (real processes
     await etcdClient.put('/cdn/domains/music.demo.example', JSON.stringify({ domain: 'music.demo.example', pool: 'music', answers: 1, ttl: 60, strategy: 'weighted', fallback: ['isp+region', 'region', 'country', 'any'] }));
     // Progress messages every 60 s: the streams under test are idle (the default 1 s would make
     // 10 k streams 10 k messages a second, which is load, not idleness).
-    configWatcher = await startServiceProcess({ service: 'config-watcher', env: { ETCD_ENDPOINTS: etcd.endpoint, GRPC_PORT: '0', METRICS_PORT: '0', PROGRESS_INTERVAL_MS: '60000' } });
+    configWatcher = await startServiceProcess({ service: 'config-watcher', env: { ETCD_ENDPOINTS: etcd.endpoint, GRPC_PORT: '0', METRICS_PORT: '0', PROGRESS_INTERVAL_MS: '60000', ...serviceTlsEnv('config-watcher') } });
     configTarget = String((await configWatcher.waitForLog('config-watcher listening'))['grpc']);
     configMetrics = String((await configWatcher.waitForLog('metrics server listening'))['metrics']);
-    weightCalc = await startServiceProcess({ service: 'weight-calculator', env: { ETCD_ENDPOINTS: etcd.endpoint, CONFIG_WATCHER: configTarget, GRPC_PORT: '0', METRICS_PORT: '0' } });
+    weightCalc = await startServiceProcess({ service: 'weight-calculator', env: { ETCD_ENDPOINTS: etcd.endpoint, CONFIG_WATCHER: configTarget, GRPC_PORT: '0', METRICS_PORT: '0', ...serviceTlsEnv('weight-calculator') } });
     const weightTarget = String((await weightCalc.waitForLog('weight-calculator listening'))['grpc']);
-    resolver = await startServiceProcess({ service: 'resolver', env: { CONFIG_WATCHER: configTarget, WEIGHT_CALCULATORS: weightTarget, GRPC_PORT: '0', METRICS_PORT: '0', TRACE_RATIO: '0' } });
+    resolver = await startServiceProcess({ service: 'resolver', env: { CONFIG_WATCHER: configTarget, WEIGHT_CALCULATORS: weightTarget, GRPC_PORT: '0', METRICS_PORT: '0', TRACE_RATIO: '0', ...serviceTlsEnv('resolver') } });
     resolverTarget = String((await resolver.waitForLog('resolver listening'))['grpc']);
     resolverMetrics = String((await resolver.waitForLog('metrics server listening'))['metrics']);
     // Ready once a batch is answered with a node (config and weights arrived).
@@ -152,6 +166,8 @@ describe('resource limits of the config-watcher and the resolver (real processes
     await configWatcher?.stop();
     etcdClient?.close();
     await etcd?.stop();
+    meshTls?.close();
+    if (tlsDir) rmSync(tlsDir, { recursive: true, force: true });
   });
 
   // First: its memory baseline is then the resolver after start, not one inflated by 10 k streams' garbage.

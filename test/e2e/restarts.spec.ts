@@ -62,7 +62,7 @@ describe('restarting each service under a steady replay (2 resolvers, failover b
   };
 
   it('answers every query, with no failed resolve, while each service restarts', async () => {
-    replay = startReplay({ targets: mesh.resolvers.map((r) => r.address), queries: REPLAY_QUERIES, batchSize: 20, intervalMs: 50 });
+    replay = startReplay({ targets: mesh.resolvers.map((r) => r.address), connect: mesh.connect, queries: REPLAY_QUERIES, batchSize: 20, intervalMs: 50 });
     // One line per figure, as it is measured (so a failure still shows how far it got).
     const say = (line: string): void => console.log(line);
     await new Promise((r) => setTimeout(r, 1000));

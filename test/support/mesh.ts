@@ -26,10 +26,19 @@ export interface MeshOptions
   /**
    * Every gRPC hop with mutual TLS, as `npm start -- --tls` runs it: a throwaway CA in a temporary
    * directory (removed by `close`), one certificate per instance; the test's own clients and cdnctl
-   * use the mesh's client certificate. Defaults to false (plaintext on loopback).
+   * use the mesh's client certificate. Defaults to {@link E2E_TLS}: plaintext on loopback, mutual
+   * TLS when the suite runs as `npm run test:e2e:tls`.
    */
   tls?: boolean;
 }
+
+/**
+ * True when the e2e suite runs with every gRPC hop on mutual TLS (`npm run test:e2e:tls` sets
+ * `CDN_E2E_TLS=1`): meshes started without an explicit `tls` use it, and the specs that start
+ * services themselves give them certificates too. Specs that test one mode by name (`npm start`
+ * plaintext, `npm start -- --tls`, routing in both modes) run once, in the plaintext pass.
+ */
+export const E2E_TLS = process.env['CDN_E2E_TLS'] === '1';
 
 /** A whole mesh: throwaway etcd, fake fleet, every service as a process. */
 export interface Mesh {
@@ -55,6 +64,8 @@ export interface Mesh {
   readonly tls: MeshTls | undefined;
   /** A channel to `target` as the test's clients must open it (the mesh's client certificate with `tls`). */
   connect(target: string): Channel;
+  /** `TLS_*` settings of an extra service instance `name` started beside the mesh (empty in plaintext). */
+  serviceTlsEnv(name: string): Record<string, string>;
   /** A typed client of resolver `index` (one channel per resolver, closed by `close`). */
   resolverClient(index?: number): Client<typeof serviceDefinitions.resolver>;
   /** Makes edge `id` (an {@link EdgeSpec} id) answer its health checks as `health` says. */
@@ -91,7 +102,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   let etcd: EtcdProcess | undefined;
   let proxy: TcpProxy | undefined;
   let local: Awaited<ReturnType<typeof createLocalMesh>> | undefined;
-  const tlsDir = options.tls ? mkdtempSync(join(tmpdir(), 'cdn-sched-e2e-tls-')) : undefined;
+  const tlsDir = (options.tls ?? E2E_TLS) ? mkdtempSync(join(tmpdir(), 'cdn-sched-e2e-tls-')) : undefined;
 
   // The test owns etcd (so that it can kill, pause and restart it); a dying worker must not leave it behind.
   const killEtcd = (): void => {
@@ -157,6 +168,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
       figures,
       tls,
       connect,
+      serviceTlsEnv: (name) => tls?.envOf(name) ?? {},
       resolverClient(index = 0) {
         let ch = resolverChannels.get(index);
         if (!ch) {
