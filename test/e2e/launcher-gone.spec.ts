@@ -1,18 +1,9 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { repoRoot, waitFor } from '@cdn-sched/testing';
+import { isProcessAlive as alive, repoRoot, waitFor } from '@cdn-sched/testing';
 import { describe, expect, it } from 'vitest';
 import { E2E_TLS } from '../support/mesh.js';
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /**
  * A test runner that times out, or a `cdnctl mesh` killed with SIGKILL, cannot stop the services it

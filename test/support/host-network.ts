@@ -1,6 +1,7 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { isProcessAlive as alive } from '@cdn-sched/testing';
 
 const run = promisify(execFile);
 
@@ -62,15 +63,6 @@ async function ip(args: readonly string[]): Promise<string> {
   } catch (error) {
     const e = error as { stderr?: string; message: string };
     throw new Error(`ip ${args.join(' ')} failed: ${e.stderr || e.message}`);
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -6,5 +6,5 @@ export type { FakeFleet, FakeFleetOptions, FakeHealth, FakeNode, LoadReporting }
 export { repoRoot, startServiceProcess } from './service-process.js';
 export type { ServiceProcess, ServiceProcessOptions } from './service-process.js';
 export { waitFor } from './wait-for.js';
-export { killQuietly } from './kill-quietly.js';
+export { isProcessAlive, killQuietly } from './kill-quietly.js';
 export { killWithParent } from './kill-with-parent.js';

@@ -1,17 +1,9 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { isProcessAlive as alive } from './kill-quietly.js';
 import { killWithParent } from './kill-with-parent.js';
 import { waitFor } from './wait-for.js';
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe('killWithParent', () => {
   it('a child outlives nothing: SIGKILL of its parent process kills it too', async () => {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isProcessAlive } from '@cdn-sched/local-processes';
 import { ConfigError, etcdConnectionSettings, reasonOf, resolveEtcdConnection, statusReason, type EtcdConnection, type EtcdConnectionSettings } from '@cdn-sched/service-kit';
 import { createTransport, type Transport } from '@cdn-sched/transport';
 import { Status } from 'nice-grpc';
@@ -109,8 +110,7 @@ export interface MeshState {
 export function readMeshState(): MeshState | undefined {
   try {
     const state = JSON.parse(readFileSync(MESH_STATE_FILE, 'utf8')) as Partial<MeshState>;
-    if (typeof state.etcd !== 'string' || typeof state.pid !== 'number') return undefined;
-    process.kill(state.pid, 0);
+    if (typeof state.etcd !== 'string' || typeof state.pid !== 'number' || !isProcessAlive(state.pid)) return undefined;
     return { etcd: state.etcd, pid: state.pid, tls: state.tls, services: state.services };
   } catch {
     return undefined;
