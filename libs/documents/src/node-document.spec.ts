@@ -1,5 +1,6 @@
 import { create, equals } from '@bufbuild/protobuf';
 import { NodeSchema, NodeState, ProbeSpecSchema, ProbeType, type Node } from '@cdn-sched/proto';
+import { createSeededUniform } from '@cdn-sched/testing';
 import { describe, expect, it } from 'vitest';
 import { documentOfNode, parseNodeDocument, type NodeDocument } from './node-document.js';
 
@@ -234,18 +235,6 @@ describe('parseNodeDocument: the value and the key', () => {
   });
 });
 
-/** mulberry32: a tiny seeded generator, so the random round trips are the same on every run. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 function randomNode(next: () => number, index: number): Node {
   const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)];
   const country = pick(['CN', 'US', 'DE', 'JP']);
@@ -289,7 +278,7 @@ describe('documentOfNode', () => {
   });
 
   it('round-trips 500 seeded random nodes: document, JSON, parse gives the same message', () => {
-    const next = random(20_240_601);
+    const next = createSeededUniform(20_240_601);
     for (let index = 0; index < 500; index += 1) {
       const node = randomNode(next, index);
       if (node.probe?.type === ProbeType.HTTP) node.probe.path = '/health';
