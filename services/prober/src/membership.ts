@@ -31,6 +31,8 @@ export function createMembership(options: MembershipOptions): Membership {
   const ids = new Map<string, string>();
   let members: string[] = [];
   let lease: Lease | undefined;
+  /** Our key is written under `lease`: a granted lease whose put etcd refused is not a registration. */
+  let written = false;
   let closed = false;
   const publish = (): void => {
     const next = [...new Set(ids.values())].sort();
@@ -40,6 +42,7 @@ export function createMembership(options: MembershipOptions): Membership {
   };
   const register = async (): Promise<void> => {
     while (!closed) {
+      written = false;
       try {
         lease = await grantLease(options.client, {
           ttlS: options.ttlS ?? 5,
@@ -49,6 +52,7 @@ export function createMembership(options: MembershipOptions): Membership {
           },
         });
         await options.client.put(`${options.keyPrefix}${options.memberId}`, JSON.stringify({ id: options.memberId, since: Date.now() }), { lease: lease.id });
+        written = true;
         return;
       } catch (error) {
         options.onError?.(error);
@@ -81,7 +85,7 @@ export function createMembership(options: MembershipOptions): Membership {
       return members;
     },
     get registered() {
-      return lease !== undefined && !lease.lost;
+      return written && lease !== undefined && !lease.lost;
     },
     async close() {
       closed = true;
