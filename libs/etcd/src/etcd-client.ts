@@ -107,6 +107,34 @@ class PooledEtcd3 extends Etcd3 {
   }
 }
 
+/** What the member probe needs of etcd3's pool, which keeps its members private. */
+interface PoolInternals {
+  hosts: { host: string; getServiceClient(service: 'Maintenance'): MaintenanceStub }[];
+}
+interface MaintenanceStub {
+  status(request: object, options: { deadline: number }, callback: (error: { code?: number } | null, response?: { leader?: string }) => void): void;
+}
+
+/**
+ * The probe of an open member breaker (see `createMemberBreakers`): Maintenance.Status, which a
+ * member answers from its own state, leader or not, and without an auth token (etcd 3.4 and 3.5
+ * `api/v3rpc`: the auth wrapper passes Status through). Serving = it answered and names a leader
+ * (`leader` is raft's lead, 0 while the member knows none). An error with another status than
+ * CANCELLED (1), DEADLINE_EXCEEDED (4) or UNAVAILABLE (14) is an answer too (an etcd that wanted a
+ * token for Status would still be a live process), and counts as serving.
+ */
+function probeMember(pool: Etcd3['pool'], member: string, timeoutMs: number): Promise<boolean> {
+  const address = member.replace(/^https?:\/\//, '');
+  const host = (pool as unknown as PoolInternals).hosts.find((h) => h.host === address);
+  if (!host) return Promise.resolve(false);
+  return new Promise<boolean>((resolve) => {
+    host.getServiceClient('Maintenance').status({}, { deadline: Date.now() + timeoutMs }, (error, response) => {
+      if (error) resolve(![1, 4, 14].includes(error.code ?? 14));
+      else resolve(response?.leader !== undefined && response.leader !== '0');
+    });
+  });
+}
+
 /**
  * etcd's require-leader metadata (etcd `api/v3rpc/rpctypes`: MetadataRequireLeaderKey "hasleader" =
  * "true"): the server refuses the stream when the member has no leader and cancels it when the
@@ -142,6 +170,9 @@ export function createEtcdClient(options: EtcdClientOptions): EtcdClient {
   const endpoints = [...options.endpoints];
   if (endpoints.length === 0) throw new EtcdError('INVALID', 'etcd: no endpoints given (set ETCD_ENDPOINTS, e.g. http://127.0.0.1:2379)');
   const defaultTimeout = options.callTimeoutMs ?? 5000;
+  // The probe needs the pool, which needs the breakers: the pool is set right after it is made.
+  let probed: Etcd3['pool'] | undefined;
+  const breakers = createMemberBreakers({ probe: (member) => (probed ? probeMember(probed, member, 1000) : Promise.resolve(false)) });
   const tls = options.tls;
   const etcdOptions: IOptions = {
     hosts: endpoints.map((e) => (e.includes('://') ? e : `http://${e}`)),
@@ -151,11 +182,10 @@ export function createEtcdClient(options: EtcdClientOptions): EtcdClient {
     // A fresh deadline for every attempt: etcd3 retries a failed call on another member, and each
     // attempt deserves the whole budget (a member that hangs must not eat the next member's time).
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + defaultTimeout }),
-    // etcd3's fault handling (3 retries on another member; a member that failed 3 times in a row is
-    // skipped for 5 s — a 1 s skip was tried: a frozen member then gets a call that hangs to its
-    // deadline every few seconds, and the SIGSTOP test lost its writes), except that an answer from
-    // a live member without a leader does not count against it (see `createMemberBreakers`).
-    faultHandling: { host: createMemberBreakers() },
+    // etcd3's retries (3 attempts, each on another member), with our per-member breakers: a member
+    // that failed 3 times in a row is skipped until a probe finds it serving under a leader; an
+    // answer from a live member without a leader does not count against it (see `createMemberBreakers`).
+    faultHandling: { host: (member) => breakers.host(member) },
     grpcOptions: {
       // etcd closes idle streams it considers dead; keepalive pings make a cut network visible
       // within seconds instead of the OS TCP timeout (minutes).
@@ -170,7 +200,7 @@ export function createEtcdClient(options: EtcdClientOptions): EtcdClient {
     },
   };
   const etcd = new PooledEtcd3(etcdOptions);
-  const pool = etcd.connectionPool;
+  const pool = (probed = etcd.connectionPool);
   const hostOf = new WeakMap<object, unknown>();
   const watchClient = new WatchClient(requireLeader(pool, hostOf));
 
@@ -238,6 +268,7 @@ export function createEtcdClient(options: EtcdClientOptions): EtcdClient {
       return Number(res.header.revision);
     },
     close() {
+      breakers.close();
       etcd.close();
     },
   };

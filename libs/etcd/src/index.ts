@@ -1,5 +1,5 @@
 export { createEtcdClient, fromPb } from './etcd-client.js';
-export { createMemberBreakers, isLeaderlessAnswer, type MemberBreakerOptions } from './member-breakers.js';
+export { createMemberBreakers, isLeaderlessAnswer, type MemberBreakerOptions, type MemberBreakers } from './member-breakers.js';
 export type { CallOptions, EtcdClient, EtcdClientOptions, EtcdTls, KeyValue, WatchEvent, WatchStream } from './etcd-client.js';
 export { CompactedError, EtcdError } from './etcd-error.js';
 export type { EtcdErrorCode } from './etcd-error.js';
