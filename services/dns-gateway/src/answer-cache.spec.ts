@@ -1,3 +1,4 @@
+import { createSeededUniform } from '@cdn-sched/testing';
 import { describe, expect, it } from 'vitest';
 import { createAnswerCache, type ClientKey } from './answer-cache.js';
 
@@ -63,5 +64,90 @@ describe('answer cache', () => {
     expect(cache.get('a.example', 28, { family: 2, address: b, prefixLength: 56 })?.entry.value).toBe('v6');
     b[2] = 0x10; // outside
     expect(cache.get('a.example', 28, { family: 2, address: b, prefixLength: 56 })).toBeUndefined();
+  });
+
+  it('drops the oldest-stored entry first; storing a key again makes it the newest', () => {
+    const cache = createAnswerCache<string>({ now: () => 0, maxEntries: 3 });
+    for (const name of ['a', 'b', 'c']) cache.set(`${name}.example`, 1, v4('10.0.0.1'), 24, 30, 1, name);
+    cache.set('a.example', 1, v4('10.0.0.9'), 24, 30, 1, 'a again');
+    cache.set('d.example', 1, v4('10.0.0.1'), 24, 30, 1, 'd');
+    expect(cache.size).toBe(3);
+    expect(['a', 'b', 'c', 'd'].map((n) => cache.get(`${n}.example`, 1, v4('10.0.0.1'))?.entry.value)).toEqual(['a again', undefined, 'c', 'd']);
+    // Many replacements of one key keep one entry (the replaced ones are not counted, nor kept).
+    for (let i = 0; i < 10_000; i++) cache.set('e.example', 1, v4('10.1.0.1'), 24, 30, 1, `e${i}`);
+    expect(cache.size).toBe(3);
+    expect(cache.get('e.example', 1, v4('10.1.0.7'))?.entry.value).toBe('e9999');
+    expect(cache.get('d.example', 1, v4('10.0.0.1'))?.entry.value).toBe('d');
+  });
+
+  it('answers as a plain map of (name, type, subnet) strings does, over 20 000 random operations', () => {
+    // The reference: the same rules with every subnet spelled out as text and found by trying each
+    // stored length, no buckets, no number keys, eviction by Map insertion order.
+    const reference = (maxEntries: number) => {
+      const entries = new Map<string, { value: string; scope: number }>();
+      const text = (c: ClientKey, bits: number): string => {
+        const bitsOf = [...c.address].map((b) => b.toString(2).padStart(8, '0')).join('');
+        return `${c.family}:${bitsOf.slice(0, bits)}`;
+      };
+      const lengths = new Map<string, Set<number>>();
+      return {
+        set(name: string, qtype: number, c: ClientKey, scope: number, value: string) {
+          const bits = Math.min(scope, c.prefixLength);
+          const base = `${name}|${qtype}|${c.family}`;
+          lengths.set(base, (lengths.get(base) ?? new Set()).add(bits));
+          const key = `${base}|${text(c, bits)}`;
+          entries.delete(key);
+          entries.set(key, { value, scope: bits });
+          while (entries.size > maxEntries) entries.delete(entries.keys().next().value!);
+        },
+        get(name: string, qtype: number, c: ClientKey): string | undefined {
+          const base = `${name}|${qtype}|${c.family}`;
+          for (const bits of [...(lengths.get(base) ?? [])].sort((a, b) => b - a)) {
+            if (bits > c.prefixLength) continue;
+            const e = entries.get(`${base}|${text(c, bits)}`);
+            if (e) return e.value;
+          }
+          return undefined;
+        },
+      };
+    };
+    const random = createSeededUniform(7);
+    const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+    const client = (): ClientKey => {
+      if (random() < 0.7) {
+        // A few /16s, so that subnets collide at every length.
+        const address = Uint8Array.from([pick([10, 11, 12, 13, 14, 15]), pick([0, 1, 255]), Math.floor(random() * 4) * 64 + Math.floor(random() * 3), Math.floor(random() * 256)]);
+        return { family: 1, address, prefixLength: pick([32, 24, 20, 16]) };
+      }
+      const address = new Uint8Array(16);
+      address[0] = 0x24;
+      address[1] = pick([0x0e, 0x0f]);
+      address[2] = Math.floor(random() * 3) * 16;
+      address[6] = Math.floor(random() * 256);
+      return { family: 2, address, prefixLength: pick([128, 56, 48]) };
+    };
+    const cache = createAnswerCache<string>({ now: () => 0, maxEntries: 500 });
+    const model = reference(500);
+    let hits = 0;
+    let misses = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const name = pick(['a.example', 'b.example']);
+      const qtype = pick([1, 28]);
+      const c = client();
+      if (random() < 0.4) {
+        const scope = pick([8, 12, 16, 20, 24, 32, 40, 56, 64]);
+        cache.set(name, qtype, c, scope, 30, 1, `v${i}`);
+        model.set(name, qtype, c, scope, `v${i}`);
+      } else {
+        const expected = model.get(name, qtype, c);
+        expect(cache.get(name, qtype, c)?.entry.value, `operation ${i}`).toBe(expected);
+        if (expected !== undefined) hits++;
+        else misses++;
+      }
+    }
+    expect(cache.size).toBe(500);
+    // The comparison saw both outcomes often.
+    expect(hits).toBeGreaterThan(1000);
+    expect(misses).toBeGreaterThan(100);
   });
 });

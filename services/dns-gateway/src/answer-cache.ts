@@ -45,18 +45,35 @@ export interface AnswerCache<V> {
   clear(): void;
 }
 
-function subnetKey(client: ClientKey, bits: number): string {
-  const a = client.address;
-  if (client.family === 1) {
-    const u32 = ((a[0]! << 24) | (a[1]! << 16) | (a[2]! << 8) | a[3]!) >>> 0;
-    const masked = bits === 0 ? 0 : (u32 & (~0 << (32 - bits))) >>> 0;
-    return `4:${masked}/${bits}`;
-  }
-  let text = '6:';
+/**
+ * An IPv4 subnet as one number: the masked address times 64 plus the prefix length (below 2^38, an
+ * exact double; a number key hashes without building a string per lookup).
+ */
+function v4Key(u32: number, bits: number): number {
+  const masked = bits === 0 ? 0 : (u32 & (~0 << (32 - bits))) >>> 0;
+  return masked * 64 + bits;
+}
+
+/** An IPv6 subnet as text: the hex of its whole bytes, the masked partial byte, and the length. */
+function v6Key(a: Uint8Array, bits: number): string {
+  let text = '';
   const whole = bits >> 3;
   for (let i = 0; i < whole; i++) text += a[i]!.toString(16).padStart(2, '0');
   if (bits % 8 !== 0) text += (a[whole]! & (0xff << (8 - (bits % 8)))).toString(16).padStart(2, '0');
   return `${text}/${bits}`;
+}
+
+/** The entries of one (name, type, family), and the scope lengths they were stored at, longest first. */
+interface Bucket<V> {
+  readonly lengths: number[];
+  readonly subnets: Map<number | string, Slot<V>>;
+}
+/** One stored entry, in the eviction order until it is replaced or dropped. */
+interface Slot<V> {
+  readonly entry: CacheEntry<V>;
+  readonly bucket: Bucket<V>;
+  readonly key: number | string;
+  live: boolean;
 }
 
 /**
@@ -64,6 +81,8 @@ function subnetKey(client: ClientKey, bits: number): string {
  * decision whose scope is /S answers every client inside that /S, and only clients that revealed
  * at least S bits. For each (name, type, family) the cache remembers which scope lengths it holds,
  * so a lookup tries each of those (a handful: the geo blocks' lengths) from the longest down.
+ * Lookups build no string for IPv4 (a number key per subnet, {@link v4Key}); entries are dropped
+ * oldest-stored first when the cache is full.
  *
  * Freshness bound: an entry is fresh for the decision's TTL and only while no newer config version
  * has been seen; the config stream announces a change within milliseconds, so a drained or edited
@@ -75,22 +94,33 @@ export function createAnswerCache<V>(options: AnswerCacheOptions = {}): AnswerCa
   const maxEntries = options.maxEntries ?? 100_000;
   const staleMs = options.staleMs ?? 30_000;
   const now = options.now ?? Date.now;
-  const entries = new Map<string, CacheEntry<V>>();
-  /** Scope lengths held per `name|type|family`, longest first. */
-  const scopes = new Map<string, number[]>();
+  /** name -> (type × 2 + family − 1) -> bucket. */
+  const buckets = new Map<string, Map<number, Bucket<V>>>();
+  /** Slots in the order they were stored; replaced and dropped ones stay until passed (`live` false). */
+  let order: Slot<V>[] = [];
+  let head = 0;
+  let live = 0;
   let configVersion = 0;
+  const u32Of = (a: Uint8Array): number => ((a[0]! << 24) | (a[1]! << 16) | (a[2]! << 8) | a[3]!) >>> 0;
+
+  const drop = (slot: Slot<V>): void => {
+    slot.live = false;
+    slot.bucket.subnets.delete(slot.key);
+    live--;
+  };
 
   return {
     get(name, qtype, client) {
       if (maxEntries === 0) return undefined;
-      const base = `${name}|${qtype}|${client.family}`;
-      const lengths = scopes.get(base);
-      if (!lengths) return undefined;
+      const bucket = buckets.get(name)?.get(qtype * 2 + client.family - 1);
+      if (!bucket) return undefined;
+      const u32 = client.family === 1 ? u32Of(client.address) : 0;
       const t = now();
-      for (const bits of lengths) {
+      for (const bits of bucket.lengths) {
         if (bits > client.prefixLength) continue;
-        const entry = entries.get(`${base}|${subnetKey(client, bits)}`);
-        if (!entry) continue;
+        const slot = bucket.subnets.get(client.family === 1 ? v4Key(u32, bits) : v6Key(client.address, bits));
+        if (!slot) continue;
+        const entry = slot.entry;
         const leftMs = entry.expiresAtMs - t;
         if (leftMs >= 1000 && entry.configVersion >= configVersion) return { entry, fresh: true, ttlLeftS: Math.floor(leftMs / 1000) };
         if (leftMs > -staleMs) return { entry, fresh: false, ttlLeftS: 0 };
@@ -102,27 +132,43 @@ export function createAnswerCache<V>(options: AnswerCacheOptions = {}): AnswerCa
       // A scope longer than what the client revealed is stored at the client's own prefix: the
       // answer is known to hold for that subnet only.
       const bits = Math.min(scope, client.prefixLength);
-      const base = `${name}|${qtype}|${client.family}`;
-      const key = `${base}|${subnetKey(client, bits)}`;
-      let lengths = scopes.get(base);
-      if (!lengths) scopes.set(base, (lengths = []));
-      if (!lengths.includes(bits)) {
-        lengths.push(bits);
-        lengths.sort((a, b) => b - a);
+      let byType = buckets.get(name);
+      if (!byType) buckets.set(name, (byType = new Map()));
+      const typeKey = qtype * 2 + client.family - 1;
+      let bucket = byType.get(typeKey);
+      if (!bucket) byType.set(typeKey, (bucket = { lengths: [], subnets: new Map() }));
+      if (!bucket.lengths.includes(bits)) {
+        bucket.lengths.push(bits);
+        bucket.lengths.sort((a, b) => b - a);
       }
-      entries.delete(key);
-      entries.set(key, { value, configVersion: version, expiresAtMs: now() + ttlS * 1000 });
-      while (entries.size > maxEntries) entries.delete(entries.keys().next().value!);
+      const key = client.family === 1 ? v4Key(u32Of(client.address), bits) : v6Key(client.address, bits);
+      const replaced = bucket.subnets.get(key);
+      if (replaced) drop(replaced);
+      const slot: Slot<V> = { entry: { value, configVersion: version, expiresAtMs: now() + ttlS * 1000 }, bucket, key, live: true };
+      bucket.subnets.set(key, slot);
+      order.push(slot);
+      live++;
+      while (live > maxEntries) {
+        const oldest = order[head++]!;
+        if (oldest.live) drop(oldest);
+      }
+      // Passed and replaced slots are garbage: compact once they outnumber the live ones.
+      if (order.length - live > Math.max(1024, live)) {
+        order = order.slice(head).filter((x) => x.live);
+        head = 0;
+      }
     },
     setConfigVersion(version) {
       if (version > configVersion) configVersion = version;
     },
     get size() {
-      return entries.size;
+      return live;
     },
     clear() {
-      entries.clear();
-      scopes.clear();
+      buckets.clear();
+      order = [];
+      head = 0;
+      live = 0;
     },
   };
 }
