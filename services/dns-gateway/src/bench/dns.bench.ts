@@ -49,12 +49,16 @@ interface Target {
   pid: number;
   /** Pin the target to CPU 0 and dnsperf to CPU 1. */
   pinned: boolean;
+  /** A gateway's metrics endpoint: its answer cache's hits and misses per run. */
+  metricsUrl?: string;
 }
 interface Measured {
   qps: number;
   /** Share of answers with NOERROR (a target answering FORMERR or SERVFAIL fast is no result). */
   noErrorPct: number;
   lossPct: number;
+  /** Share of cache lookups that were fresh hits during the throughput run (NaN: no cache figures). */
+  cacheHitPct: number;
   cpuUsPerQuery: number;
   p50Ms: number;
   p99Ms: number;
@@ -116,9 +120,13 @@ function dnsperf(t: Target, queryFile: string): string[] {
 
 async function measureOnce(t: Target, queryFile: string): Promise<Measured> {
   const perf = dnsperf(t, queryFile);
+  const cache0 = await cacheLookups(t);
   const cpu0 = cpuSeconds(t.pid);
   const out = await run(perf[0]!, [...perf.slice(1), '-l', String(SECONDS)], (SECONDS + 20) * 1000);
   const cpu1 = cpuSeconds(t.pid);
+  const cache1 = await cacheLookups(t);
+  const lookups = cache1.hit + cache1.miss + cache1.stale - (cache0.hit + cache0.miss + cache0.stale);
+  const cacheHitPct = lookups > 0 ? ((cache1.hit - cache0.hit) / lookups) * 100 : Number.NaN;
   const completed = Number(/Queries completed:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const sent = Number(/Queries sent:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const qps = Number(/Queries per second:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
@@ -133,7 +141,16 @@ async function measureOnce(t: Target, queryFile: string): Promise<Measured> {
   lat.sort((a, b) => a - b);
   const pct = (p: number): number => (lat.length ? lat[Math.min(lat.length - 1, Math.ceil(p * lat.length) - 1)]! : Number.NaN);
   const noErrorPct = Number(/NOERROR \d+ \(([\d.]+)%\)/.exec(out)?.[1] ?? 0);
-  return { qps, noErrorPct, lossPct: sent ? ((sent - completed) / sent) * 100 : 100, cpuUsPerQuery: completed ? ((cpu1 - cpu0) * 1e6) / completed : Number.NaN, p50Ms: pct(0.5), p99Ms: pct(0.99) };
+  return { qps, noErrorPct, lossPct: sent ? ((sent - completed) / sent) * 100 : 100, cacheHitPct, cpuUsPerQuery: completed ? ((cpu1 - cpu0) * 1e6) / completed : Number.NaN, p50Ms: pct(0.5), p99Ms: pct(0.99) };
+}
+
+/** A gateway's `cdn_dns_cache_total` by result (zeros for other targets). */
+async function cacheLookups(t: Target): Promise<{ hit: number; miss: number; stale: number }> {
+  const counts = { hit: 0, miss: 0, stale: 0 };
+  if (!t.metricsUrl) return counts;
+  const text = await (await fetch(`${t.metricsUrl}/metrics`)).text();
+  for (const m of text.matchAll(/^cdn_dns_cache_total\{result="(hit|miss|stale)"\} ([\d.e+]+)$/gm)) counts[m[1] as keyof typeof counts] = Number(m[2]);
+  return counts;
 }
 
 /** Pins a pinned target's every thread to CPU 0, then warms it up for 1 s (JIT, caches). */
@@ -147,7 +164,7 @@ async function prepare(t: Target, queryFile: string): Promise<void> {
 function summarise(t: Target, rounds: readonly Measured[]): Measured {
   process.stderr.write(`${t.name}: QPS ${rounds.map((r) => Math.round(r.qps)).join(' / ')}; p99 ${rounds.map((r) => r.p99Ms.toFixed(2)).join(' / ')} ms\n`);
   const m = (k: keyof Measured): number => median(rounds.map((r) => r[k]));
-  return { qps: m('qps'), noErrorPct: m('noErrorPct'), lossPct: m('lossPct'), cpuUsPerQuery: m('cpuUsPerQuery'), p50Ms: m('p50Ms'), p99Ms: m('p99Ms') };
+  return { qps: m('qps'), noErrorPct: m('noErrorPct'), lossPct: m('lossPct'), cacheHitPct: m('cacheHitPct'), cpuUsPerQuery: m('cpuUsPerQuery'), p50Ms: m('p50Ms'), p99Ms: m('p99Ms') };
 }
 
 function waitForStderr(child: ChildProcess, text: string, timeoutMs: number): Promise<boolean> {
@@ -306,8 +323,10 @@ const mesh = await createLocalMesh({
  * workers on a loaded machine (each worker loads the service on its own); ready once every worker
  * listens.
  */
+const workers = (env: Record<string, string>): number => Number(env['DNS_WORKERS'] ?? 1);
+
 async function startGateway(env: Record<string, string>): Promise<{ process: ServiceProcess; port: number }> {
-  const workers = Number(env['DNS_WORKERS'] ?? 1);
+  const count = workers(env);
   const process = await startServiceProcess({
     service: 'dns-gateway',
     // Node refuses --cpu-prof in NODE_OPTIONS: the flag goes on node's own command line.
@@ -316,8 +335,8 @@ async function startGateway(env: Record<string, string>): Promise<{ process: Ser
     startTimeoutMs: 120_000,
   });
   const deadline = Date.now() + 120_000;
-  while (process.logs.filter((l) => l['msg'] === 'dns-gateway listening').length < workers) {
-    if (Date.now() > deadline) throw new Error(`dns-gateway: ${workers} workers did not all start`);
+  while (process.logs.filter((l) => l['msg'] === 'dns-gateway listening').length < count) {
+    if (Date.now() > deadline) throw new Error(`dns-gateway: ${count} workers did not all start`);
     await new Promise((r) => setTimeout(r, 100));
   }
   return { process, port: Number(process.logs.find((l) => l['msg'] === 'dns-gateway listening')!['udpPort']) };
@@ -343,7 +362,9 @@ try {
     stops.push(() => g.process.stop());
     // One answered query proves the domains arrived and the resolver is reachable.
     await run('dig', ['@127.0.0.1', '-p', String(g.port), 'music.bench.example', '+subnet=1.0.8.0/24', '+short', '+tries=5'], 20_000);
-    targets.push({ name, port: g.port, pid: g.process.pid, pinned });
+    // With several workers each has its own cache and metrics: the hit ratio is shown for one worker only.
+    const metricsUrl = workers(env) === 1 ? String(g.process.logs.find((l) => l['msg'] === 'metrics server listening')?.['metrics'] ?? '') || undefined : undefined;
+    targets.push({ name, port: g.port, pid: g.process.pid, pinned, ...(metricsUrl ? { metricsUrl } : {}) });
   }
   const others = [() => startBare(), () => startGdnsd(join(dir, 'gdnsd')), () => startPowerDns(join(dir, 'pdns-static'), false), () => startPowerDns(join(dir, 'pdns-lua'), true)];
   for (const start of others) {
@@ -377,6 +398,7 @@ for (const [name, m] of results) {
     target: targets[name] ?? '',
   });
   emit(`${name} loss`, m.lossPct, '%');
+  if (Number.isFinite(m.cacheHitPct)) emit(`${name} answer cache fresh hits`, m.cacheHitPct, '% of lookups');
   emit(`${name} NOERROR answers`, m.noErrorPct, '%');
   emit(`${name} CPU per query`, m.cpuUsPerQuery, 'µs');
   emit(`${name} p50 at half rate`, m.p50Ms, 'ms');
