@@ -38,6 +38,8 @@ export interface ConsumerState {
 /** One applied snapshot or delta, as {@link StreamConsumerOptions.onApplied} gets it. */
 export interface AppliedUpdate<V> {
   snapshot: boolean;
+  /** Epoch of the server's store the version belongs to. */
+  epoch: string;
   version: number;
   changes: readonly Change<V>[];
   /** W3C traceparent of the span that produced the version on the server; `''` when not traced. */
@@ -199,7 +201,7 @@ export function createStreamConsumer<R, V>(options: StreamConsumerOptions<R, V>)
       epoch = m.epoch;
       version = m.version;
       haveSnapshot = true;
-      options.onApplied?.({ snapshot: true, version, changes, traceparent: m.traceparent ?? '' }, entries);
+      options.onApplied?.({ snapshot: true, epoch: m.epoch, version, changes, traceparent: m.traceparent ?? '' }, entries);
       readyResolve();
     } else if (m.kind === 'delta') {
       if (!haveSnapshot || m.epoch !== epoch && !options.versionsGlobal) throw new ProtocolError(`${options.name}: delta without a snapshot of epoch ${m.epoch}`);
@@ -211,7 +213,7 @@ export function createStreamConsumer<R, V>(options: StreamConsumerOptions<R, V>)
       }
       epoch = m.epoch;
       version = m.version;
-      options.onApplied?.({ snapshot: false, version, changes: m.changes, traceparent: m.traceparent ?? '' }, entries);
+      options.onApplied?.({ snapshot: false, epoch: m.epoch, version, changes: m.changes, traceparent: m.traceparent ?? '' }, entries);
     } else {
       if (backwards) throw new ProtocolError(`${options.name}: progress at version ${m.version} is behind applied version ${version}`);
       if (m.watchLatencyP99Ms !== undefined && Number.isFinite(m.watchLatencyP99Ms) && m.watchLatencyP99Ms > 0) watchLatencyP99Ms = m.watchLatencyP99Ms;

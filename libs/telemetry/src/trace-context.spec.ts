@@ -52,5 +52,9 @@ describe('createVersionTraces', () => {
     expect(traces.get(1)).toBeUndefined();
     expect(traces.get(2)).toEqual(ctx(2));
     expect(traces.get(3n)).toEqual(ctx(3));
+    // A string key names a version where numbers repeat across epochs.
+    traces.set('epoch-b/3', ctx(4));
+    expect(traces.get('epoch-b/3')).toEqual(ctx(4));
+    expect(traces.get(3)).toEqual(ctx(3));
   });
 });

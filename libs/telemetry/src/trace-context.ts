@@ -50,12 +50,16 @@ export function sampledLinks(contexts: Iterable<SpanContext | undefined>, max = 
   return links;
 }
 
-/** A bounded record of which span produced which version, for linking to the version in use. */
+/**
+ * A bounded record of which span produced which version, for linking to the version in use. A
+ * version is a number where numbers name one version, or a string key where they do not (a
+ * stream whose versions restart per epoch: "<epoch>/<version>").
+ */
 export interface VersionTraces {
   /** Records the span context of `version` (ignored when undefined). */
-  set(version: number | bigint, context: SpanContext | undefined): void;
+  set(version: number | bigint | string, context: SpanContext | undefined): void;
   /** The span context recorded for `version`, if still held. */
-  get(version: number | bigint): SpanContext | undefined;
+  get(version: number | bigint | string): SpanContext | undefined;
 }
 
 /** {@link VersionTraces} holding the latest `capacity` versions. Defaults to 64. */

@@ -110,7 +110,7 @@ export function createResolverService(options: ResolverServiceOptions): ServiceI
    */
   const startRequestSpan = (attributes: Attributes | undefined, sender: SpanContext | undefined, stream: boolean): Span => {
     const table = options.state.table;
-    const links = table ? options.state.versionTracing.links(table.configVersion, table.weightsVersion) : [];
+    const links = table ? options.state.versionTracing.links(table) : [];
     if (sender) links.unshift({ context: sender });
     return tracer.startSpan(SpanNames.request, { links, attributes }, stream ? ROOT_CONTEXT : context.active());
   };

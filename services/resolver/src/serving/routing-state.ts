@@ -140,6 +140,7 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
     const next = applyWeightUpdate(table, { weights: changedWeights.values(), capacities, weightsVersion: BigInt(weights.state.version) });
     if (next === undefined) return false;
     table = next;
+    versionTracing.tableBuilt(table, weights.state.epoch);
     changedWeights.clear();
     capacitiesChanged = false;
     rebuilds++;
@@ -184,6 +185,7 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
         lookups: 'later',
         previous: table,
       });
+      versionTracing.tableBuilt(table, weights.state.epoch);
       fullRebuild = false;
       changedWeights.clear();
       capacitiesChanged = false;
@@ -238,7 +240,7 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
       consumerId: options.consumerId,
       maxStalenessMs: options.maxStalenessMs,
       onApplied: (update) => {
-        versionTracing.weightsApplied(update.version, update.traceparent, update.snapshot);
+        versionTracing.weightsApplied(update.epoch, update.version, update.traceparent, update.snapshot);
         if (consumer === weights) onWeights(update);
         else if (consumer === standby?.consumer && update.snapshot) promote();
       },

@@ -69,7 +69,8 @@ describe('resolver tracing', () => {
     exporter.reset();
     const versionTracing = createVersionTracing();
     versionTracing.configApplied(1, CONFIG_PRODUCER, true);
-    versionTracing.weightsApplied(0, WEIGHTS_PRODUCER, true);
+    versionTracing.weightsApplied('wc@1', 0, WEIGHTS_PRODUCER, true);
+    versionTracing.tableBuilt(table, 'wc@1');
     const service = createResolverService({ core, state: { table, versionTracing } as never, instanceId: 't', traceRatio: 0 });
     await stream(service, Object.assign([{ ...query }], { traceparent: SENDER }));
 
