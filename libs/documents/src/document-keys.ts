@@ -47,3 +47,20 @@ export function domainKey(prefix: string, fqdn: string): string {
   if (problem !== undefined) throw new RangeError(`domain: ${problem}`);
   return `${normalizePrefix(prefix)}domains/${fqdn}`;
 }
+
+/**
+ * Where a writer (cdnctl) leaves the W3C traceparent of the span that made a change: put in the
+ * same etcd transaction as the documents, so the config-watcher sees it in the same revision (etcd
+ * never splits one revision's events across watch responses) and links that version's
+ * `cdn.config.publish` span to the writer's span. etcd keeps no other metadata with a value, and a
+ * field in the document would change the documents' contract. One key per writer, overwritten by
+ * each write: the watch delivers every revision's value, so nothing accumulates.
+ */
+export function writerTracesPrefix(prefix: string): string {
+  return `${normalizePrefix(prefix)}traces/`;
+}
+
+/** The key of a writer's traceparent ("/cdn/traces/cdnctl"); see {@link writerTracesPrefix}. */
+export function writerTraceKey(prefix: string, writer: string): string {
+  return `${writerTracesPrefix(prefix)}${writer}`;
+}

@@ -13,7 +13,7 @@ export type {
   IgnoredKey,
   DocumentRejection,
 } from './document-result.js';
-export { DEFAULT_PREFIX, keyKind, nodeKey, domainKey, normalizePrefix, nodeIdProblem } from './document-keys.js';
+export { DEFAULT_PREFIX, keyKind, nodeKey, domainKey, normalizePrefix, nodeIdProblem, writerTraceKey, writerTracesPrefix } from './document-keys.js';
 export type { KeyKind } from './document-keys.js';
 export { DEFAULT_MAX_DOCUMENT_BYTES, readJsonText } from './json-text.js';
 export type { JsonTextResult } from './json-text.js';

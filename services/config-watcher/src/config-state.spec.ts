@@ -83,4 +83,27 @@ describe('config state', () => {
     state.applyList([kv('/cdn/nodes/a', node('a'))], 30);
     expect([...store.entries.keys()].sort()).toEqual(['node/a']);
   });
+
+  it("hands every writer's traceparent of a merged batch to the commit, not only the newest, and none to a relist", () => {
+    const store = createVersionedStore<ConfigEntry>();
+    const commits: [number, number, readonly string[]][] = [];
+    const resets: [number, number][] = [];
+    const state = createConfigState({ store, prefix: '/cdn/', onCommit: (r, c, w) => commits.push([r, c.length, w]), onReset: (r, n) => resets.push([r, n]) });
+    state.applyList([kv('/cdn/nodes/a', node('a')), kv('/cdn/traces/cdnctl', 'stale')], 10);
+    // The startup list is announced as a reset of the store at its revision, with its size.
+    expect(resets).toEqual([[10, 1]]);
+    const first = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const second = '00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01';
+    // Two writes (two revisions) that reached the config-watcher in one watch response: one version.
+    state.applyEvents([put('/cdn/nodes/b', node('b')), put('/cdn/traces/cdnctl', first), put('/cdn/nodes/c', node('c')), put('/cdn/traces/cdnctl', second), del('/cdn/traces/other')], 12);
+    state.applyEvents([put('/cdn/nodes/d', node('d'))], 13);
+    state.applyList([kv('/cdn/nodes/a', node('a'))], 20);
+    expect(commits).toEqual([
+      [12, 2, [first, second]],
+      [13, 1, []],
+      [20, 3, []],
+    ]);
+    // The trace keys are not documents: nothing of them reaches the store.
+    expect([...store.entries.keys()].sort()).toEqual(['node/a']);
+  });
 });

@@ -1,6 +1,6 @@
 import { create } from '@bufbuild/protobuf';
-import { parseDocument } from '@cdn-sched/documents';
-import type { KeyValue, WatchEvent } from '@cdn-sched/etcd';
+import { parseDocument, writerTracesPrefix } from '@cdn-sched/documents';
+import { toText, type KeyValue, type WatchEvent } from '@cdn-sched/etcd';
 import { RejectedDocumentSchema } from '@cdn-sched/proto';
 import type { Change, VersionedStore } from '@cdn-sched/stream';
 import { domainEntryKey, nodeEntryKey, rejectedEntryKey, type ConfigEntry } from '@cdn-sched/stream';
@@ -14,8 +14,17 @@ export interface ConfigStateOptions {
   onRejected?(key: string, reason: string, revision: number): void;
   /** Called for puts under `<prefix>heartbeat/` (watch-latency measurement). */
   onHeartbeat?(key: string, value: Uint8Array): void;
-  /** Called after a new version is committed to the store (not on a reset). Defaults to none. */
-  onCommit?(revision: number, changes: readonly Change<ConfigEntry>[]): void;
+  /**
+   * Called after a new version is committed to the store (not on a reset). `writers` holds the
+   * traceparent values writers left under `<prefix>traces/` in the events merged into this version
+   * (one per write, in order; empty after a relist). Defaults to none.
+   */
+  onCommit?(revision: number, changes: readonly Change<ConfigEntry>[], writers: readonly string[]): void;
+  /**
+   * Called after a list replaced the store's entries (the first load, or a list not newer than the
+   * store): the store is at `revision` with `size` entries. Defaults to none.
+   */
+  onReset?(revision: number, size: number): void;
 }
 
 /** Turns etcd lists and events into validated, versioned config entries. */
@@ -37,6 +46,7 @@ export function createConfigState(options: ConfigStateOptions): ConfigState {
   const nodesPrefix = `${prefix}nodes/`;
   const domainsPrefix = `${prefix}domains/`;
   const heartbeatPrefix = `${prefix}heartbeat/`;
+  const tracesPrefix = writerTracesPrefix(prefix);
 
   const entryKeyOf = (etcdKey: string): string | undefined => {
     if (etcdKey.startsWith(nodesPrefix)) return nodeEntryKey(etcdKey.slice(nodesPrefix.length));
@@ -102,6 +112,7 @@ export function createConfigState(options: ConfigStateOptions): ConfigState {
         // First load, or a list that is not newer (etcd restored from an older backup): replace.
         if (store.version === 0 || revision === store.version) store.reset(Math.max(revision, store.version), next);
         else store.reset(store.version, next);
+        options.onReset?.(store.version, next.size);
         return;
       }
       const changes: Change<ConfigEntry>[] = [];
@@ -111,21 +122,28 @@ export function createConfigState(options: ConfigStateOptions): ConfigState {
       }
       for (const key of previous.keys()) if (!next.has(key)) changes.push({ key, value: undefined });
       store.commit(revision, changes);
-      options.onCommit?.(revision, changes);
+      options.onCommit?.(revision, changes, []);
     },
     applyEvents(events, revision) {
       const changes: Change<ConfigEntry>[] = [];
+      // Every write's context, not only the newest: one batch of events (one version) can hold
+      // several writes, each the cause of part of the version.
+      const writers: string[] = [];
       const view = createOverlay(store.entries);
       for (const e of events) {
         if (e.kv.key.startsWith(heartbeatPrefix)) {
           if (e.type === 'put') options.onHeartbeat?.(e.kv.key, e.kv.value);
           continue;
         }
+        if (e.kv.key.startsWith(tracesPrefix)) {
+          if (e.type === 'put') writers.push(toText(e.kv.value));
+          continue;
+        }
         apply(e.kv, e.type === 'delete', view, changes);
       }
       if (changes.length > 0 && revision > store.version) {
         store.commit(revision, changes);
-        options.onCommit?.(revision, changes);
+        options.onCommit?.(revision, changes, writers);
       }
     },
   };

@@ -4,8 +4,8 @@ import { StatusResponseSchema, UpstreamHealthSchema, type serviceDefinitions, ty
 import { breakerProfiles, createTunedBreaker, type TunedBreaker } from '@cdn-sched/resilience';
 import { breakerStatusMessage, createConfigEncoder, createVersionedStore, serveVersionedStream, type ConfigEntry, type VersionedStore } from '@cdn-sched/stream';
 import { createUpstreams, type UpstreamState } from '@cdn-sched/service-kit';
-import { createVersionTraces, formatTraceparent, SpanAttributes, SpanNames } from '@cdn-sched/telemetry';
-import { ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
+import { createVersionTraces, formatTraceparent, parseTraceparent, sampledLinks, SpanAttributes, SpanNames } from '@cdn-sched/telemetry';
+import { ROOT_CONTEXT, SpanKind, trace, type Attributes, type Link } from '@opentelemetry/api';
 import type { ServiceImplementation } from 'nice-grpc';
 import { createConfigState } from './config-state.js';
 import { createWatchLatencyProbe, type WatchLatencyProbe } from './watch-latency.js';
@@ -83,23 +83,35 @@ export function createConfigWatcher(options: ConfigWatcherOptions): ConfigWatche
   // One span per committed version (config changes are rare: sampled by the process ratio); its
   // traceparent rides with the version on every Watch stream.
   const versionTraces = createVersionTraces();
+  const publish = (revision: number, attributes: Attributes, links: Link[]): void => {
+    const span = tracer.startSpan(SpanNames.configPublish, {
+      kind: SpanKind.PRODUCER,
+      attributes: { [SpanAttributes.configVersion]: revision, ...attributes },
+      links,
+      // A root: the etcd watch callback's context (a stream-long call) is not this version's cause.
+      // The writers' spans are its causes, several per version: links, as the OpenTelemetry
+      // specification models a batch ("Links between spans", Span API).
+    }, ROOT_CONTEXT);
+    if (span.isRecording()) versionTraces.set(revision, span.spanContext());
+    span.end();
+  };
   const state = createConfigState({
     store,
     prefix,
     onRejected: options.onRejected,
-    onCommit: (revision, changes) => {
-      const span = tracer.startSpan(SpanNames.configPublish, {
-        kind: SpanKind.PRODUCER,
-        attributes: {
-          [SpanAttributes.configVersion]: revision,
+    onCommit: (revision, changes, writers) =>
+      publish(
+        revision,
+        {
           [SpanAttributes.batchSize]: changes.length,
           [SpanAttributes.rejectedCount]: changes.filter((c) => c.value?.kind === 'rejected').length,
+          [SpanAttributes.snapshot]: false,
         },
-        // A root: the etcd watch callback's context (a stream-long call) is not this version's cause.
-      }, ROOT_CONTEXT);
-      if (span.isRecording()) versionTraces.set(revision, span.spanContext());
-      span.end();
-    },
+        // Bounded (sampledLinks keeps at most 64): a bulk change must not make a span of thousands of links.
+        sampledLinks(writers.map(parseTraceparent)),
+      ),
+    // The startup list is a version like any other: a decision made on it links to this span.
+    onReset: (revision, size) => publish(revision, { [SpanAttributes.batchSize]: size, [SpanAttributes.snapshot]: true }, []),
     onHeartbeat: (key, value) => {
       touch();
       latencyRef.probe?.onHeartbeat(key, value);
