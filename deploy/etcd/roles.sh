@@ -87,6 +87,8 @@ add_user cdnctl
 grant cdnctl read "$prefix"
 grant cdnctl readwrite "${prefix}nodes/"
 grant cdnctl readwrite "${prefix}domains/"
+# A traced write leaves its traceparent here, in the same transaction (docs/architecture.md, traces).
+grant cdnctl readwrite "${prefix}traces/"
 
 if [ "$enable_auth" = 1 ]; then
   tolerate_exists etcdctl user add root --new-user-password="$(password_of root)"

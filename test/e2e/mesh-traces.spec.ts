@@ -3,7 +3,11 @@ import { waitFor } from '@cdn-sched/testing';
 import { SpanKind, TraceFlags } from '@opentelemetry/api';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCdnctl } from '../support/cdnctl.js';
 import { dig } from '../support/dig.js';
 import { startMesh, type Mesh } from '../support/mesh.js';
 import { decodeTraceExport, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.js';
@@ -79,6 +83,31 @@ describe('traces across the mesh (OTLP receiver, real processes, real etcd)', ()
     await mesh?.close();
     await otlp?.close();
   }, 60_000);
+
+  /** A cdn.request at config version `version` linked to `publish`, once both have arrived. */
+  const requestLinkedTo = (publish: ReceivedSpan, version: number): ReceivedSpan | undefined =>
+    named('cdn.request').find((s) => s.attributes['cdn.config.version'] === version && s.links.some((l) => l.spanId === publish.spanId));
+
+  // First, before any config change: the documents were seeded before the config-watcher started.
+  it("a decision on the startup configuration links to the config-watcher's span for the startup list", async () => {
+    const decided = await mesh.resolverClient().resolve({ clientIp: CLIENTS.gdCt.ip, domain: MUSIC });
+    const version = Number(decided.configVersion);
+    let publish: ReceivedSpan | undefined;
+    let request: ReceivedSpan | undefined;
+    await waitFor(
+      () => {
+        publish = named('cdn.config.publish').find((s) => s.attributes['cdn.config.version'] === version);
+        request = publish && requestLinkedTo(publish, version);
+        return request !== undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 250, message: `cdn.config.publish of the startup version ${version} and a cdn.request linked to it` },
+    );
+    expect(publish!.service).toBe('config-watcher');
+    // The whole seeded configuration, as one snapshot, caused by no write the config-watcher saw.
+    expect(publish!.attributes).toMatchObject({ 'cdn.snapshot': true, 'cdn.batch_size': EDGES.length + DOMAINS.length });
+    expect(publish!.links).toEqual([]);
+    expect(request!.links.find((l) => l.spanId === publish!.spanId)!.attributes['cdn.config.version']).toBe(version);
+  }, 120_000);
 
   it('probe spans carry node, protocol, outcome and rtt, and reach the decision through span links', async () => {
     // Decisions spread over a few probe rounds: each links to the weight version it used.
@@ -171,6 +200,67 @@ describe('traces across the mesh (OTLP receiver, real processes, real etcd)', ()
       intervalMs: 250, message: `cdn.config.apply of version ${version}`,
     });
   }, 120_000);
+
+  it('a cdnctl write is traced through the config-watcher to the decision: cdn.config.write → cdn.config.publish → cdn.request', async () => {
+    const env = { ...mesh.cdnctlEnv(), ...tracingEnv(otlp, 'cdnctl') };
+    const client = mesh.resolverClient();
+    /** The chain of one cdnctl write whose revision is `revision`, with a decision made on it. */
+    const chainOf = async (revision: number, what: string) => {
+      let decided: Awaited<ReturnType<typeof client.resolve>> | undefined;
+      await waitFor(
+        async () => {
+          decided = await client.resolve({ clientIp: CLIENTS.gdCt.ip, domain: MUSIC });
+          return decided.configVersion >= BigInt(revision);
+        },
+        { timeoutMs: 30_000, intervalMs: 250, message: `a decision at config version ${revision} (${what})` },
+      );
+      let chain: { write: ReceivedSpan; publish: ReceivedSpan; request: ReceivedSpan } | undefined;
+      await waitFor(
+        () => {
+          const write = named('cdn.config.write').find((s) => s.attributes['cdn.config.version'] === revision);
+          const publish = write && named('cdn.config.publish').find((s) => s.links.some((l) => l.spanId === write.spanId));
+          const request = publish && requestLinkedTo(publish, Number(publish.attributes['cdn.config.version']));
+          if (request) chain = { write: write!, publish: publish!, request };
+          return chain !== undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 250, message: `cdn.config.write at ${revision} (${what}), the cdn.config.publish linked to it and a cdn.request linked to that` },
+      );
+      const { write, publish, request } = chain!;
+      expect(write.service).toBe('cdnctl');
+      expect(write.parentSpanId).toBe('');
+      expect(write.attributes['cdn.batch_size']).toBe(1);
+      expect(publish.service).toBe('config-watcher');
+      expect(publish.parentSpanId).toBe('');
+      expect(publish.attributes['cdn.snapshot']).toBe(false);
+      // The version that holds the write: its revision, or a later one when etcd events were merged.
+      expect(publish.attributes['cdn.config.version']).toBeGreaterThanOrEqual(revision);
+      expect(request.service).toBe('resolver');
+      expect(request.links.find((l) => l.spanId === publish.spanId)!.attributes['cdn.config.version']).toBe(publish.attributes['cdn.config.version']);
+    };
+
+    // node drain (a compare-and-swap transaction), then back to active.
+    const edge = EDGES[EDGES.length - 1]!.id;
+    const drained = await runCdnctl(['node', 'drain', edge, '--json'], env, 60_000);
+    expect(drained.stderr).toBe('');
+    expect(drained.code).toBe(0);
+    await chainOf(Number(drained.json()[0]!['revision']), 'node drain');
+    const undrained = await runCdnctl(['node', 'undrain', edge, '--json'], env, 60_000);
+    expect(undrained.code).toBe(0);
+
+    // domain put (one transaction of documents).
+    const dir = mkdtempSync(join(tmpdir(), 'cdn-sched-traces-'));
+    try {
+      const music = DOMAINS.find((d) => d.domain === MUSIC)!;
+      const file = join(dir, 'music.json');
+      writeFileSync(file, JSON.stringify({ ...music, ttl: music.ttl + 2 }));
+      const put = await runCdnctl(['domain', 'put', file, '--json'], env, 60_000);
+      expect(put.stderr).toBe('');
+      expect(put.code).toBe(0);
+      await chainOf(Number(put.json()[0]!['revision']), 'domain put');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 240_000);
 
   it('a DNS query travels to the resolver as a batch: the resolver span links to the gateway batch span', async () => {
     gateway = await startMeshDnsGateway({

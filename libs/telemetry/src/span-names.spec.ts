@@ -14,6 +14,7 @@ describe('span names and attribute keys', () => {
       probesIngest: 'cdn.probes.ingest',
       weightsPublish: 'cdn.weights.publish',
       configPublish: 'cdn.config.publish',
+      configWrite: 'cdn.config.write',
       dnsQuery: 'cdn.dns.query',
       dnsDecisionBatch: 'cdn.dns.decision_batch',
     });

@@ -24,8 +24,10 @@ export const SpanNames = {
   probesIngest: 'cdn.probes.ingest',
   /** One weight version committed, linked to the ingested batches since the last (weight-calculator). */
   weightsPublish: 'cdn.weights.publish',
-  /** One config version committed from etcd (config-watcher). */
+  /** One config version committed from etcd, linked to the writes it holds (config-watcher). */
   configPublish: 'cdn.config.publish',
+  /** One configuration write (one etcd transaction) by an operator (cdnctl). */
+  configWrite: 'cdn.config.write',
   /** One DNS question for a policy name, from packet to reply (dns-gateway). */
   dnsQuery: 'cdn.dns.query',
   /** One ResolveStream batch of decisions, linked to the DNS queries it carries (dns-gateway). */

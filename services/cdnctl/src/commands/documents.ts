@@ -2,7 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { domainKey, documentOfDomain, nodeKey, documentOfNode, parseDocument, readJsonText } from '@cdn-sched/documents';
 import { createEtcdClient, EtcdError, toText, type EtcdClient } from '@cdn-sched/etcd';
 import { NodeState, type Node } from '@cdn-sched/proto';
+import { SpanAttributes } from '@cdn-sched/telemetry';
 import { CliError, endpoints, etcdConnection, print, type ParsedArgs } from '../cli.js';
+import { traceWrite } from './write-tracing.js';
 
 type Kind = 'node' | 'domain';
 
@@ -69,12 +71,16 @@ export async function putDocuments(kind: Kind, args: ParsedArgs): Promise<void> 
       if (keys.has(key)) throw new CliError(`${key} appears twice in the input (nothing written)`);
       keys.add(key);
     }
-    const response = await client.etcd.kv
-      .txn({ success: checked.map(({ key, value }) => ({ request_put: { key: Buffer.from(key), value: Buffer.from(value) } })) })
-      .catch((error: unknown) => {
-        throw new CliError(`etcd refused the transaction of ${checked.length} document(s), nothing written: ${EtcdError.from(error, 'put').message}${/too many operations/.test(String((error as Error).message)) ? ' (etcd --max-txn-ops, 128 by default, bounds one transaction)' : ''}`);
-      });
-    const revision = Number(response.header.revision);
+    const revision = await traceWrite(prefix, checked.length, async ({ put, span }) => {
+      const puts = put === undefined ? checked : [...checked, put];
+      const response = await client.etcd.kv
+        .txn({ success: puts.map(({ key, value }) => ({ request_put: { key: Buffer.from(key), value: Buffer.from(value) } })) })
+        .catch((error: unknown) => {
+          throw new CliError(`etcd refused the transaction of ${checked.length} document(s), nothing written: ${EtcdError.from(error, 'put').message}${/too many operations/.test(String((error as Error).message)) ? ' (etcd --max-txn-ops, 128 by default, bounds one transaction)' : ''}`);
+        });
+      span.setAttribute(SpanAttributes.configVersion, Number(response.header.revision));
+      return Number(response.header.revision);
+    });
     for (const { key } of checked) print(args, { key, revision, written: true }, () => `${key} written at revision ${revision}`);
   });
 }
@@ -129,28 +135,30 @@ export async function drainNode(args: ParsedArgs, state: 'drain' | 'active' | 'm
   if (!id) throw new CliError('missing <id>', 2);
   await withEtcd(args, async (client, prefix) => {
     const key = nodeKey(prefix, id);
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const kv = await client.get(key);
-      if (!kv) throw new CliError(`${key}: not found`);
-      const doc = JSON.parse(toText(kv.value)) as Record<string, unknown>;
-      doc['state'] = state;
-      const value = JSON.stringify(doc);
-      const check = parseDocument(key, value, { prefix });
-      if (!check.ok) throw new CliError(`${key}: the stored document is invalid (${check.reason}); fix it with node put`);
-      // etcd3's transaction builder, on the same pool and credentials as every other call.
-      const res = await client.etcd
-        .if(key, 'Mod', '==', kv.modRevision)
-        .then(client.etcd.put(key).value(value))
-        .commit()
-        .catch((error: unknown) => {
-          throw EtcdError.from(error, `drain ${key}`);
-        });
-      if (res.succeeded) {
-        const revision = Number(res.header.revision);
-        print(args, { key, state, revision }, () => `${key}: state ${state} at revision ${revision}`);
-        return;
+    const revision = await traceWrite(prefix, 1, async ({ put, span }) => {
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const kv = await client.get(key);
+        if (!kv) throw new CliError(`${key}: not found`);
+        const doc = JSON.parse(toText(kv.value)) as Record<string, unknown>;
+        doc['state'] = state;
+        const value = JSON.stringify(doc);
+        const check = parseDocument(key, value, { prefix });
+        if (!check.ok) throw new CliError(`${key}: the stored document is invalid (${check.reason}); fix it with node put`);
+        // etcd3's transaction builder, on the same pool and credentials as every other call.
+        const res = await client.etcd
+          .if(key, 'Mod', '==', kv.modRevision)
+          .then(client.etcd.put(key).value(value), ...(put === undefined ? [] : [client.etcd.put(put.key).value(put.value)]))
+          .commit()
+          .catch((error: unknown) => {
+            throw EtcdError.from(error, `drain ${key}`);
+          });
+        if (res.succeeded) {
+          span.setAttribute(SpanAttributes.configVersion, Number(res.header.revision));
+          return Number(res.header.revision);
+        }
       }
-    }
-    throw new CliError(`${key}: changed concurrently 5 times in a row; try again`);
+      throw new CliError(`${key}: changed concurrently 5 times in a row; try again`);
+    });
+    print(args, { key, state, revision }, () => `${key}: state ${state} at revision ${revision}`);
   });
 }
