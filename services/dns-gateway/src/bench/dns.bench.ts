@@ -149,7 +149,8 @@ async function cacheLookups(t: Target): Promise<{ hit: number; miss: number; sta
   const counts = { hit: 0, miss: 0, stale: 0 };
   if (!t.metricsUrl) return counts;
   const text = await (await fetch(`${t.metricsUrl}/metrics`)).text();
-  for (const m of text.matchAll(/^cdn_dns_cache_total\{result="(hit|miss|stale)"\} ([\d.e+]+)$/gm)) counts[m[1] as keyof typeof counts] = Number(m[2]);
+  // Other labels (service, instance_id) come with every series.
+  for (const m of text.matchAll(/^cdn_dns_cache_total\{[^}]*\bresult="(hit|miss|stale)"[^}]*\} ([\d.e+]+)$/gm)) counts[m[1] as keyof typeof counts] += Number(m[2]);
   return counts;
 }
 
