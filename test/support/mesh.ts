@@ -5,7 +5,7 @@ import type { EtcdClient } from '@cdn-sched/etcd';
 import { createLocalMesh, type DomainDoc, type EdgeSpec, type LocalMeshOptions, MESH_SERVER_NAME, type MeshService, type MeshTls } from '@cdn-sched/local-mesh';
 import { Health, serviceDefinitions } from '@cdn-sched/proto';
 import { createWeightsConsumer, type StreamConsumer, type WeightEntry } from '@cdn-sched/stream';
-import { killQuietly, startEtcd, startTcpProxy, waitFor, type EtcdProcess, type FakeFleet, type FakeHealth, type TcpProxy } from '@cdn-sched/testing';
+import { killQuietly, startEtcd, startTcpProxy, waitFor, type EtcdProcess, type FakeHealth, type FleetProcess, type TcpProxy } from '@cdn-sched/testing';
 import { createChannel, createClient, type Channel, type Client } from 'nice-grpc';
 import { runCdnctl, type CdnctlRun } from './cdnctl.js';
 import { DOMAINS, EDGES } from './topology.js';
@@ -49,7 +49,8 @@ export interface Mesh {
   readonly servicesEtcdEndpoint: string;
   /** The test's own client, straight to etcd. */
   readonly etcdClient: EtcdClient;
-  readonly fleet: FakeFleet;
+  /** The fake edges, in a process of their own. */
+  readonly fleet: FleetProcess;
   readonly prefix: string;
   readonly edges: readonly EdgeSpec[];
   readonly configWatcher: MeshService;
@@ -91,9 +92,10 @@ export interface Mesh {
 
 /**
  * Starts a mesh for end-to-end and chaos tests with @cdn-sched/local-mesh (what `npm start` runs):
- * etcd (optionally behind a proxy), a fake fleet seeded as node documents with a short probe
- * interval, domain policies, then config-watcher, weight-calculators, probers and resolvers as real
- * processes on ports chosen by the kernel; then waits until every edge is healthy. If anything fails
+ * etcd (optionally behind a proxy), a fake fleet in its own process (so that the test's own work
+ * cannot stall the edges) seeded as node documents with a short probe interval, domain policies,
+ * then config-watcher, weight-calculators, probers and resolvers as real processes on ports chosen
+ * by the kernel; then waits until every edge is healthy. If anything fails
  * on the way, what was started is stopped before the error is rethrown.
  */
 export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {

@@ -1,5 +1,5 @@
 import { createEtcdClient, type EtcdClient } from '@cdn-sched/etcd';
-import { createFakeFleet, killQuietly, startEtcd, type EtcdProcess, type FakeFleet, type FakeHealth } from '@cdn-sched/local-processes';
+import { killQuietly, startEtcd, startFleetProcess, type EtcdProcess, type FakeHealth, type FleetProcess } from '@cdn-sched/local-processes';
 import { startMeshDnsGateway, type MeshDnsGateway, type MeshDnsGatewayOptions } from './dns-gateway-process.js';
 import { createMeshService, type MeshService, type ServiceKind } from './mesh-service.js';
 import { createMeshTls, type MeshTls } from './mesh-tls.js';
@@ -15,7 +15,7 @@ export interface MeshServicePorts {
 /** What the mesh has done so far, for a caller that reports its progress (cdnctl prints it). */
 export type LocalMeshProgress =
   | { step: 'etcd'; endpoint: string; /** The throwaway member, when the mesh started one. */ etcd: EtcdProcess | undefined }
-  | { step: 'seeded'; fleet: FakeFleet | undefined; edges: readonly EdgeSpec[]; domains: readonly DomainDoc[] };
+  | { step: 'seeded'; fleet: FleetProcess | undefined; edges: readonly EdgeSpec[]; domains: readonly DomainDoc[] };
 
 /** Options of {@link createLocalMesh}. */
 export interface LocalMeshOptions {
@@ -83,8 +83,11 @@ export interface LocalMesh {
   readonly servicesEtcdEndpoints: string;
   /** The mesh's own etcd client (closed by `close`). */
   readonly etcdClient: EtcdClient;
-  /** The fake edge servers, when the mesh has edges. */
-  readonly fleet: FakeFleet | undefined;
+  /**
+   * The fake edge servers, when the mesh has edges: in a process of their own, so that they answer
+   * their health checks on time however busy the caller (a test, cdnctl) is.
+   */
+  readonly fleet: FleetProcess | undefined;
   readonly prefix: string;
   readonly edges: readonly EdgeSpec[];
   readonly configWatcher: MeshService;
@@ -116,7 +119,7 @@ export interface LocalMesh {
 
 /**
  * Starts a mesh on this machine (what `npm start` runs, and what the end-to-end and chaos tests
- * start): etcd, a fake fleet seeded as node documents, domain policies, then config-watcher,
+ * start): etcd, a fake fleet (in a process of its own) seeded as node documents, domain policies, then config-watcher,
  * weight-calculators (one after the other, so the first wins the election and is the one every
  * resolver streams weights from), probers and resolvers as real processes, each waited for until its
  * Status says ready. If anything fails on the way, what was started is stopped before the error is
@@ -132,7 +135,7 @@ export async function createLocalMesh(options: LocalMeshOptions = {}): Promise<L
   const figures: Record<string, number> = {};
   const services: MeshService[] = [];
   let etcd: EtcdProcess | undefined;
-  let fleet: FakeFleet | undefined;
+  let fleet: FleetProcess | undefined;
   let etcdClient: EtcdClient | undefined;
   let dnsGateway: MeshDnsGateway | undefined;
   let tls: MeshTls | undefined;
@@ -141,6 +144,7 @@ export async function createLocalMesh(options: LocalMeshOptions = {}): Promise<L
   const killAll = (): void => {
     for (const s of services) if (s.running) killQuietly(s.process.pid);
     if (dnsGateway && !dnsGateway.process.exited) killQuietly(dnsGateway.process.pid);
+    if (fleet) killQuietly(fleet.pid);
     if (etcd?.pid) killQuietly(etcd.pid);
   };
   process.once('exit', killAll);
@@ -174,7 +178,8 @@ export async function createLocalMesh(options: LocalMeshOptions = {}): Promise<L
     const endpointList = etcdEndpoints.split(',').map((e) => e.trim());
     etcdClient = options.connectEtcd ? options.connectEtcd(endpointList) : createEtcdClient({ endpoints: endpointList });
     const servicesEtcdEndpoints = options.servicesEtcdEndpoints ?? etcdEndpoints;
-    if (edges.length > 0) fleet = await createFakeFleet({ count: edges.length, mode: 'listeners', hostOf: options.edgeHostOf });
+    const edgeHostOf = options.edgeHostOf;
+    if (edges.length > 0) fleet = await startFleetProcess({ count: edges.length, mode: 'listeners', ...(edgeHostOf ? { hosts: edges.map((_, i) => edgeHostOf(i)) } : {}) });
     const theFleet = fleet;
 
     const edgeIndex = (id: string): number => {
