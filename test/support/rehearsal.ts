@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createEtcdClient, type EtcdClient } from '@cdn-sched/etcd';
 import { nodeDocument, type DomainDoc, type EdgeSpec } from '@cdn-sched/local-mesh';
 import { serviceDefinitions, type StatusResponse } from '@cdn-sched/proto';
-import { createFakeFleet, createTestPki, repoRoot, startEtcdCluster, startServiceProcess, waitFor, type EtcdCluster, type FakeFleet, type FakeHealth, type ServiceProcess, type TestCert, type TestPki } from '@cdn-sched/testing';
+import { createTestPki, repoRoot, startEtcdCluster, startFleetProcess, startServiceProcess, waitFor, type EtcdCluster, type FakeHealth, type FleetProcess, type ServiceProcess, type TestCert, type TestPki } from '@cdn-sched/testing';
 import { createTransport, type Transport } from '@cdn-sched/transport';
 import { createClient, type Channel } from 'nice-grpc';
 import { parseAllDocuments } from 'yaml';
@@ -75,7 +75,7 @@ export interface Rehearsal {
   readonly etcd: EtcdCluster;
   /** The test's own etcd client (client certificate "cdnctl"), over every member. */
   readonly etcdClient: EtcdClient;
-  readonly fleet: FakeFleet;
+  readonly fleet: FleetProcess;
   readonly edges: readonly EdgeSpec[];
   readonly prefix: string;
   readonly services: readonly RehearsalService[];
@@ -206,7 +206,7 @@ export async function startRehearsal(options: RehearsalOptions = {}): Promise<Re
   let pki: TestPki | undefined;
   let etcd: EtcdCluster | undefined;
   let etcdClient: EtcdClient | undefined;
-  let fleet: FakeFleet | undefined;
+  let fleet: FleetProcess | undefined;
   let transport: Transport | undefined;
   let etcdClientOf: ((endpoints: readonly string[]) => EtcdClient) | undefined;
   let closeExtraClients = (): void => undefined;
@@ -271,7 +271,8 @@ export async function startRehearsal(options: RehearsalOptions = {}): Promise<Re
     transport = createTransport({ tls: { caFile, certFile: certs['cdnctl']!.certFile, keyFile: certs['cdnctl']!.keyFile } });
 
     // The edges listen on this namespace's address on the main network: every prober host reaches them.
-    fleet = await createFakeFleet({ count: edges.length, mode: 'listeners', hostOf: () => net.gatewayAddress });
+    // Its own process, as in the local mesh: the test's own work must not stall the edges' answers.
+    fleet = await startFleetProcess({ count: edges.length, mode: 'listeners', hosts: edges.map(() => net.gatewayAddress) });
     const theFleet = fleet;
     const pools = [...new Set(domains.map((d) => d.pool))];
     const probe = { intervalMs: probeIntervalMs, timeoutMs: Math.min(1000, Math.floor(probeIntervalMs / 2)) };
