@@ -2,7 +2,7 @@ import { Health, serviceDefinitions, Tier, type Decision } from '@cdn-sched/prot
 import { waitFor } from '@cdn-sched/testing';
 import { createChannel, createClient, Status } from 'nice-grpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAnswerWatch, type AnswerWatch } from '../support/answer-watch.js';
+import { startAnswerWatch, type AnswerWatch, type WatchedAnswer } from '../support/answer-watch.js';
 import { E2E_TLS, startMesh, type Mesh } from '../support/mesh.js';
 import { CLIENTS, LIVE, MUSIC, VIDEO, type ClientSpec } from '../support/topology.js';
 
@@ -124,7 +124,10 @@ const REPEATS = 40;
       // F × interval, with room for a loaded machine; the design's bound (F × interval + 500 ms) is
       // measured by `npm run bench -- weight-calculator`.
       const boundMs = 3 * 300 + 3000;
-      await watch.waitFor((a) => a.nodeIds.has('gd-ct-1'), { afterMs: Date.now(), timeoutMs: 5000, message: 'gd-ct-1 answered' });
+      // The clock below starts from a healthy tier: an answer from its own tier with both peers, not
+      // a degraded best-effort answer that happens to draw gd-ct-1 while its pool is down.
+      const healthy = (a: WatchedAnswer): boolean => a.response.tier === Tier.ISP_REGION && !a.response.degraded && GD_CT.every((id) => a.nodeIds.has(id));
+      await watch.waitFor(healthy, { afterMs: Date.now(), timeoutMs: 10_000, message: 'gd-ct-1 answered from its own tier, beside its peers' });
       const weights = mesh.watchWeights();
       await weights.ready(AbortSignal.timeout(5000));
 
