@@ -3,6 +3,7 @@ import { Socket, isIPv6, type LookupFunction } from 'node:net';
 import { Client, buildConnector, type Dispatcher } from 'undici';
 import { ProbeErrorClass } from '@cdn-sched/proto';
 import { ProbeError, classifyError } from './classify.js';
+import { setProbeDeadline } from './probe-deadline.js';
 
 /** Options of {@link createHostPool}, shared by every pool of a registry. */
 export interface HostPoolOptions {
@@ -189,7 +190,7 @@ function openHostPool(
       const finish = (error: Error | null, destroySlotAfter = false): void => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        deadline.clear();
         request.signal?.removeEventListener('abort', onAbort);
         result.error = error;
         result.totalMs = performance.now() - started;
@@ -204,7 +205,7 @@ function openHostPool(
       // only way to stop it, and the only safe state to leave it in.
       const onTimeout = (): void => finish(new ProbeError('EPROBETIMEOUT', `no answer within ${request.timeoutMs} ms`), true);
       const onAbort = (): void => finish(new ProbeError('EPROBEABORTED', 'probe cancelled'), true);
-      const timer = setTimeout(onTimeout, request.timeoutMs);
+      const deadline = setProbeDeadline(onTimeout, request.timeoutMs);
       if (request.signal?.aborted) return onAbort();
       request.signal?.addEventListener('abort', onAbort, { once: true });
 

@@ -2,6 +2,7 @@ import { connect, type LookupFunction } from 'node:net';
 import type { ProbeResult } from '@cdn-sched/proto';
 import { ProbeError, classifyError, describeError } from './classify.js';
 import { probeFailure, probeSuccess } from './probe-result.js';
+import { setProbeDeadline } from './probe-deadline.js';
 
 /** One TCP connect probe. */
 export interface TcpProbeRequest {
@@ -33,7 +34,7 @@ export function tcpProbe(request: TcpProbeRequest): Promise<ProbeResult> {
     const settle = (error: Error | null): void => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      deadline.clear();
       signal?.removeEventListener('abort', onAbort);
       const ms = performance.now() - started;
       if (error === null) {
@@ -45,7 +46,7 @@ export function tcpProbe(request: TcpProbeRequest): Promise<ProbeResult> {
       resolve(probeFailure(nodeId, startedAtMs, classifyError(error), describeError(error), { connectMs: 0, ttfbMs: 0, totalMs: ms }));
     };
     const onAbort = (): void => settle(new ProbeError('EPROBEABORTED', 'probe cancelled'));
-    const timer = setTimeout(() => settle(new ProbeError('EPROBETIMEOUT', `no connect within ${request.timeoutMs} ms`)), request.timeoutMs);
+    const deadline = setProbeDeadline(() => settle(new ProbeError('EPROBETIMEOUT', `no connect within ${request.timeoutMs} ms`)), request.timeoutMs);
     socket.once('connect', () => settle(null));
     // A permanent listener: an error after settling (late RST) must not become an uncaught event.
     socket.on('error', (error) => settle(error));
