@@ -4,6 +4,8 @@ import {
   createRendezvousTableBuilder,
   hashString,
   hashU32,
+  rendezvousTableBytes,
+  rendezvousTableOwner,
   rendezvousTableSize,
   rendezvousTableSlot,
 } from './index.js';
@@ -139,5 +141,30 @@ describe('rendezvous table', () => {
     // The narrowest array that holds every position.
     expect(buildRendezvousTable(ids(15).map(hashString), new Array<number>(15).fill(1))).toBeInstanceOf(Uint16Array);
     expect(buildRendezvousTable([1, 2], [1, 1], 4096)).toHaveLength(4096);
+  });
+
+  it('keeps a 65,537–131,072-member table as 16-bit slots and a bit plane that reads back every position', () => {
+    // 70,000 members over 280,000 slots (4 a member, enough to reach positions past 65,535 often).
+    const members = ids(70_000);
+    const hashes = members.map(hashString);
+    const weights = members.map((_, i) => 1 + (i % 3));
+    const size = 280_000;
+    const builder = createRendezvousTableBuilder(hashes, weights, size);
+    builder.step(Number.MAX_SAFE_INTEGER);
+    expect(builder.slots).toBeInstanceOf(Uint16Array);
+    expect(builder.high).toBeInstanceOf(Uint8Array);
+    expect(builder.high).toHaveLength(35_000);
+    expect(rendezvousTableBytes(70_000, size)).toBe(595_000);
+    const read = Array.from({ length: size }, (_, s) => rendezvousTableOwner(builder.slots, builder.high, s));
+    expect(read.filter((p) => p > 0xffff).length).toBeGreaterThan(10_000);
+    expect(read.reduce((a, b) => Math.max(a, b), 0)).toBe(69_999);
+    // The owners do not depend on the listing order, so listed in reverse every position changes
+    // (p → 69,999 − p, crossing bit 16 both ways) and every slot must still name the same member.
+    const reversed = [...members].reverse();
+    const back = buildRendezvousTable(reversed.map(hashString), reversed.map((_, i) => weights[members.length - 1 - i]!), size);
+    expect(back).toBeInstanceOf(Int32Array);
+    for (let s = 0; s < size; s += 1) {
+      if (reversed[back[s]!] !== members[read[s]!]) expect.fail(`slot ${s}: ${reversed[back[s]!]} vs ${members[read[s]!]}`);
+    }
   });
 });

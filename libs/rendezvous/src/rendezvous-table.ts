@@ -50,13 +50,40 @@ const SEED = 0x68e31da4;
 const TWO_POW_32 = 4294967296;
 
 /**
- * A finished table: slot → member position. A Uint16Array up to 65,536 members, else an
- * Int32Array: a 1,000-member tier's table is 320 KB instead of 640 KB. Not Uint8Array for the
- * smallest tiers as well: a third array kind made the pick's table read polymorphic, which cost
- * more picks per second (decide bench: 35–50 % at 1,000–10,000 members) than the bytes saved
- * were worth. An Int32Array of -1 when no member has a weight > 0.
+ * A finished table: slot → member position. A Uint16Array up to 131,072 members, else an
+ * Int32Array: a 1,000-member tier's table is 320 KB instead of 640 KB. Between 65,537 and 131,072
+ * members the Uint16Array holds the low 16 bits of each position and a bit plane
+ * ({@link RendezvousTableHigh}) holds bit 16: 2.125 bytes a slot instead of 4, which is what keeps
+ * the `any` and country tiers of a 100 k-node fleet (16 M and 14 M slots) at 34 and 30 MB. Read a
+ * position with {@link rendezvousTableOwner} (or the same two loads inline on a hot path). Not
+ * Uint8Array for the smallest tiers as well: a third array kind made the pick's table read
+ * polymorphic, which cost more picks per second (decide bench: 35–50 % at 1,000–10,000 members)
+ * than the bytes saved were worth; the plane keeps the read monomorphic (a null check and, only
+ * for those large tiers, one byte load). An Int32Array of -1 when no member has a weight > 0.
  */
 export type RendezvousTable = Uint16Array | Int32Array;
+
+/**
+ * Bit 16 of every slot's position, one bit a slot (slot s is bit `s & 7` of byte `s >>> 3`), for
+ * tables of 65,537 to {@link TABLE_HIGH_PLANE_MAX_MEMBERS} members; null for every other table.
+ */
+export type RendezvousTableHigh = Uint8Array | null;
+
+/** Most members of a table kept as a Uint16Array and a bit plane; larger tiers get an Int32Array. */
+export const TABLE_HIGH_PLANE_MAX_MEMBERS = 131072;
+
+/** Bytes of a finished table of `size` slots over `members` members. */
+export function rendezvousTableBytes(members: number, size: number): number {
+  if (members <= 65536) return size * 2;
+  if (members <= TABLE_HIGH_PLANE_MAX_MEMBERS) return size * 2 + Math.ceil(size / 8);
+  return size * 4;
+}
+
+/** Member position owning `slot` of a finished table (-1 in an empty one). */
+export function rendezvousTableOwner(slots: RendezvousTable, high: RendezvousTableHigh, slot: number): number {
+  const low = slots[slot]!;
+  return high === null ? low : low | (((high[slot >>> 3]! >>> (slot & 7)) & 1) << 16);
+}
 
 /** Slot count of a table for a tier of `members` members (counting those of weight 0). */
 export function rendezvousTableSize(members: number): number {
@@ -84,6 +111,8 @@ export function rendezvousTableSlot(keyHash: number, size: number): number {
 export interface RendezvousTableBuilder {
   readonly size: number;
   readonly slots: RendezvousTable;
+  /** Bit 16 of each slot's position, for 65,537 to 131,072 members (see {@link RendezvousTable}). */
+  readonly high: RendezvousTableHigh;
   /**
    * Does about `work` units more (a unit is one member, or 1,024 slots of the final pass); returns
    * true when the table is complete.
@@ -107,6 +136,7 @@ const FINAL_PASS_SLOTS_PER_UNIT = 1024;
 // A class, not a closure: one shared optimised `step` for every table instead of one per build.
 class TableBuilder implements RendezvousTableBuilder {
   slots: RendezvousTable;
+  high: RendezvousTableHigh;
   done = false;
   empty = false;
   // Scratch while building: position + 1 of the slot's owner so far (0 = no member reached the
@@ -129,7 +159,8 @@ class TableBuilder implements RendezvousTableBuilder {
     readonly size: number,
   ) {
     const count = memberHashes.length;
-    this.slots = count <= 65536 ? new Uint16Array(size) : new Int32Array(size);
+    this.slots = count <= TABLE_HIGH_PLANE_MAX_MEMBERS ? new Uint16Array(size) : new Int32Array(size);
+    this.high = count > 65536 && count <= TABLE_HIGH_PLANE_MAX_MEMBERS ? new Uint8Array(Math.ceil(size / 8)) : null;
     this.marks = new Int32Array(size);
     this.best = new Float64Array(size);
     this.hashes = memberHashes;
@@ -171,6 +202,7 @@ class TableBuilder implements RendezvousTableBuilder {
       if (start === m) {
         // No member (or none of weight > 0): an empty table.
         this.slots = new Int32Array(m).fill(-1);
+        this.high = null;
         this.marks = null;
         this.empty = true;
         this.done = true;
@@ -182,12 +214,15 @@ class TableBuilder implements RendezvousTableBuilder {
     }
     const from = this.pass;
     const end = Math.min(m, from + maxSlots);
+    const high = this.high;
     let owner = this.owner;
     let s = (this.start + from) % m;
     for (let i = from; i < end; i++) {
       const v = marks[s]!;
       if (v !== 0) owner = v - 1;
+      // A Uint16Array keeps the low 16 bits of what is stored; the plane (fresh, all 0) bit 16.
       slots[s] = owner;
+      if (high !== null && owner > 0xffff) high[s >>> 3] |= 1 << (s & 7);
       if (++s === m) s = 0;
     }
     this.owner = owner;
@@ -223,7 +258,11 @@ function claim(best: Float64Array, marks: Int32Array, hash: number, w: number, l
   }
 }
 
-/** Builds a whole table at once (see `createRendezvousTableBuilder`). */
+/**
+ * Builds a whole table at once (see `createRendezvousTableBuilder`) and returns slot → position:
+ * the builder's own array, or, for a table with a bit plane, the positions read out of it into an
+ * Int32Array (tests and tools; the resolver keeps the compact form).
+ */
 export function buildRendezvousTable(
   memberHashes: ArrayLike<number>,
   weights: ArrayLike<number>,
@@ -231,7 +270,11 @@ export function buildRendezvousTable(
 ): RendezvousTable {
   const builder = createRendezvousTableBuilder(memberHashes, weights, size);
   builder.step(Number.MAX_SAFE_INTEGER);
-  return builder.slots;
+  const { slots, high } = builder;
+  if (high === null) return slots;
+  const positions = new Int32Array(slots.length);
+  for (let s = 0; s < slots.length; s++) positions[s] = rendezvousTableOwner(slots, high, s);
+  return positions;
 }
 
 function usable(w: number): number {

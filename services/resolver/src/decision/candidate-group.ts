@@ -1,6 +1,6 @@
 import { tierName } from '@cdn-sched/location';
 import type { Tier, TierCapacity } from '@cdn-sched/proto';
-import { rendezvousTableSize, type RendezvousTable } from '@cdn-sched/rendezvous';
+import { rendezvousTableSize, type RendezvousTable, type RendezvousTableHigh } from '@cdn-sched/rendezvous';
 import type { NodeTable } from './node-table.js';
 
 /**
@@ -70,6 +70,8 @@ export interface CandidateGroup {
  */
 export interface LookupCell {
   table: RendezvousTable | null;
+  /** Bit 16 of each slot's position for tiers of 65,537–131,072 members (libs/rendezvous `RendezvousTableHigh`); replaced with `table`. */
+  high: RendezvousTableHigh;
   /**
    * Set by the first consistent pick that found no table. Weight groups with a table of up to
    * LOOKUP_EAGER_MAX_BYTES get one whether or not a pick asked (replicas must agree); larger ones,
@@ -341,7 +343,7 @@ function finishGroup(
     healthyShare,
     shareFromWeightCalculator: fromWeightCalculator,
     summary: summary ?? `${tierName(tier)} ${key}: ${healthyCount} healthy of ${size}`,
-    lookup: lookup ?? { table: null, wanted: false, weights: null, settling: null, settlingSinceMs: 0, size: rendezvousTableSize(size) },
+    lookup: lookup ?? { table: null, high: null, wanted: false, weights: null, settling: null, settlingSinceMs: 0, size: rendezvousTableSize(size) },
   };
 }
 

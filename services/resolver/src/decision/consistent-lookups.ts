@@ -1,4 +1,4 @@
-import { createRendezvousTableBuilder, type RendezvousTableBuilder } from '@cdn-sched/rendezvous';
+import { createRendezvousTableBuilder, rendezvousTableBytes, type RendezvousTableBuilder } from '@cdn-sched/rendezvous';
 import type { CandidateGroup, LookupCell } from './candidate-group.js';
 
 /**
@@ -46,9 +46,9 @@ export const LOOKUP_MIN_MEMBERS = 2;
  */
 export const LOOKUP_EAGER_MAX_BYTES = 1 << 20;
 
-/** Bytes of `group`'s table (see libs/rendezvous `RendezvousTable`: 2 or 4 bytes a slot). */
+/** Bytes of `group`'s table (see libs/rendezvous `RendezvousTable`: 2, 2.125 or 4 bytes a slot). */
 export function lookupTableBytes(group: CandidateGroup): number {
-  return group.lookup.size * (group.size <= 65536 ? 2 : 4);
+  return rendezvousTableBytes(group.size, group.lookup.size);
 }
 
 /** True when `group` gets a table without waiting for a pick to ask (see LOOKUP_EAGER_MAX_BYTES). */
@@ -95,7 +95,9 @@ export function buildLookupNow(group: CandidateGroup): void {
 function install(cell: LookupCell, builder: RendezvousTableBuilder, weights: Float64Array): void {
   // A table built while every weight was 0 has no owner anywhere: keep none rather than one a
   // pick would have to walk end to end.
+  // Both in the same turn: a pick never sees a table with another table's plane.
   cell.table = builder.empty ? null : builder.slots;
+  cell.high = builder.empty ? null : builder.high;
   cell.weights = weights;
   cell.settling = null;
 }

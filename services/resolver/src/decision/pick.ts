@@ -87,11 +87,13 @@ export function pickConsistent(group: CandidateGroup, keyHash: number, k: number
   }
   const limit = Math.min(k, MAX_ANSWERS, out.length, group.pickableCount);
   const weights = group.weights;
+  const high = group.lookup.high;
   const size = lookup.length;
   let slot = rendezvousTableSlot(keyHash, size);
   let n = 0;
   for (let step = 0; n < limit && step < size; step++) {
-    const pos = lookup[slot]!;
+    // rendezvousTableOwner inline: bit 16 from the plane of a 65,537–131,072-member tier.
+    const pos = high === null ? lookup[slot]! : lookup[slot]! | (((high[slot >>> 3]! >>> (slot & 7)) & 1) << 16);
     if (++slot === size) slot = 0;
     if (!(weights[pos]! > 0) || isPicked(out, n, pos)) continue;
     out[n++] = pos;
