@@ -130,9 +130,11 @@ async function startEcho(pre: { batches: Map<number, Buffer>; unary: Buffer }): 
  * wire as the resolver's), echoing the query id: everything a service does except deciding.
  */
 async function startEchoCodec(pre: { batches: Map<number, Buffer>; unary: Buffer }): Promise<{ server: grpc.Server; port: number }> {
-  const firstBatch = fromBinary(ResolveStreamResponseSchema, pre.batches.values().next().value!);
-  const sample = firstBatch.decisions.find((d) => d.result.case === 'response')!.result.value as ResolveResponse;
   const unarySample = fromBinary(ResolveResponseSchema, pre.unary);
+  // The stream echo answers with one of the resolver's own batch replies; a unary-only run
+  // (BENCH_CONFIGS=unary) has none, and its stream path is never called.
+  const firstBatch = pre.batches.values().next().value;
+  const sample = firstBatch === undefined ? unarySample : (fromBinary(ResolveStreamResponseSchema, firstBatch).decisions.find((d) => d.result.case === 'response')!.result.value as ResolveResponse);
   const server = new grpc.Server();
   server.addService(
     {
