@@ -9,7 +9,7 @@ import { createDecisionClient, type DecisionClient, type DecisionOutcome } from 
  * Real gRPC servers on port 0 speaking ResolveStream; each answers a query with its own name as
  * the node address, so a test sees which resolver decided. `mode` makes one hang (never answer).
  */
-async function startResolver(name: string, state: { hang: boolean; batches: number[] }): Promise<TestGrpcServer> {
+async function startResolver(name: string, state: { hang: boolean; batches: number[]; compact?: boolean[] }): Promise<TestGrpcServer> {
   return startGrpcServer((s) =>
     s.add(serviceDefinitions.resolver, {
       resolve: () => Promise.reject(new Error('unused')),
@@ -17,6 +17,7 @@ async function startResolver(name: string, state: { hang: boolean; batches: numb
       async *resolveStream(requests: AsyncIterable<ResolveStreamRequest>) {
         for await (const batch of requests) {
           state.batches.push(batch.queries.length);
+          state.compact?.push(...batch.queries.map((q) => q.compact));
           if (state.hang) continue;
           yield {
             decisions: batch.queries.map((q) =>
@@ -46,7 +47,7 @@ describe('decision client over real ResolveStream servers', () => {
   });
 
   it('batches queries of one event-loop turn, matches decisions by id, passes item errors through', async () => {
-    const a = { hang: false, batches: [] as number[] };
+    const a = { hang: false, batches: [] as number[], compact: [] as boolean[] };
     servers = [await startResolver('a', a)];
     client = createDecisionClient({ targets: [servers[0]!.address], batchSize: 50, deadlineMs: 10_000 });
     const outcomes = await Promise.all(Array.from({ length: 120 }, (_, i) => client!.decide({ clientIp: `10.0.0.${i}`, ecsSubnet: '', domain: i === 7 ? 'missing.example' : 'a.example' })));
@@ -54,6 +55,9 @@ describe('decision client over real ResolveStream servers', () => {
     expect(outcomes.filter((o) => o.ok)).toHaveLength(119);
     expect(outcomes[7]).toMatchObject({ ok: false, code: Status.NOT_FOUND, transport: false });
     expect(a.batches).toEqual([50, 50, 20]);
+    // Every query asks for the compact response: a DNS answer has no use for location and reason.
+    expect(a.compact).toHaveLength(120);
+    expect(a.compact.every((c) => c)).toBe(true);
   });
 
   it('moves the queries of a resolver that dies to the next one, within the deadline', async () => {

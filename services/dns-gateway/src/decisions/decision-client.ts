@@ -203,7 +203,9 @@ export function createDecisionClient(options: DecisionClientOptions): DecisionCl
       p.stream = s;
       p.sentAt = t;
       if (p.query.trace) traced.push(p);
-      queries.push({ queryId: BigInt(p.id), clientIp: p.query.clientIp, ecsSubnet: p.query.ecsSubnet, domain: p.query.domain });
+      // compact: a DNS answer needs the answers, their TTL, the ECS scope and the versions, not the
+      // location, tier and reason strings the resolver would otherwise encode and this side decode.
+      queries.push({ queryId: BigInt(p.id), clientIp: p.query.clientIp, ecsSubnet: p.query.ecsSubnet, domain: p.query.domain, compact: true });
     }
     batch = [];
     if (queries.length === 0) return;
