@@ -5,7 +5,7 @@ import { buildRoutingTable, type RoutingTable } from './candidate-tables.js';
 import { decide } from './decide.js';
 import { createDecisionQuery, createDecisionResult } from './decision-result.js';
 import { makeDomain, makeNode, makeWeight } from './fixtures.js';
-import { scoreConsistent, pickWeighted } from './pick.js';
+import { scoreConsistent, pickWeighted, searchCumulative } from './pick.js';
 import { createRng, nextUniform } from './random.js';
 
 const GD_CT = { country: 'CN', region: 'CN-GD', isp: 'ct' };
@@ -267,3 +267,47 @@ function stateBefore(output: number): number {
   };
   return unLeft(unRight(unLeft(output | 0, 5), 17), 13);
 }
+
+describe('searchCumulative', () => {
+  /** The bisection over the whole array that it replaces. */
+  const reference = (cumulative: Float64Array, size: number, r: number): number => {
+    let lo = 0;
+    let hi = size;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (cumulative[mid]! > r) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  };
+
+  it('returns what a bisection returns, for even, skewed, zero and empty weights and any r', () => {
+    const rng = createRng(2024);
+    const shapes: ((i: number, size: number) => number)[] = [
+      () => 50 + nextUniform(rng) * 100, // one order of magnitude, as tiers are
+      () => (nextUniform(rng) < 0.3 ? 0 : 1), // drained and DOWN members
+      (i) => (i === 0 ? 1e6 : 1), // one member with nearly all the weight, first
+      (i, size) => (i === size - 1 ? 1e6 : 1), // … or last
+      () => Math.exp(nextUniform(rng) * 20), // spread over nine orders of magnitude
+      () => 0, // nothing pickable
+    ];
+    let checked = 0;
+    for (let round = 0; round < 300; round++) {
+      const size = round < 6 ? round : 1 + Math.floor(nextUniform(rng) * 2000);
+      const shape = shapes[round % shapes.length]!;
+      const cumulative = new Float64Array(size);
+      let total = 0;
+      for (let i = 0; i < size; i++) cumulative[i] = total += shape(i, size);
+      const rs = [0, total, total * 2, -1, ...Array.from({ length: 40 }, () => nextUniform(rng) * total)];
+      // Exactly on a running sum (r equal to cumulative[i] belongs to the next member).
+      for (let j = 0; j < 10 && size > 0; j++) rs.push(cumulative[Math.floor(nextUniform(rng) * size)]!);
+      for (const r of rs) {
+        const got = searchCumulative(cumulative, size, total, r);
+        if (got !== reference(cumulative, size, r)) expect.fail(`size ${size}, shape ${round % shapes.length}, r ${r}: ${got} vs ${reference(cumulative, size, r)}`);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(15_000);
+  });
+});
+

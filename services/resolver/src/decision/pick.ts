@@ -32,7 +32,8 @@ export function pickWeighted(group: CandidateGroup, k: number, rng: Int32Array, 
   const n = Math.min(k, group.pickableCount, out.length, MAX_ANSWERS);
   const cumulative = group.cumulative;
   const size = group.size;
-  let remaining = group.totalWeight;
+  const total = group.totalWeight;
+  let remaining = total;
   for (let a = 0; a < n; a++) {
     // xorshift32 (random.ts), inlined: every double below stays in this frame, so V8 never has to
     // box one into a heap number to pass it across a call that might not be inlined.
@@ -46,15 +47,8 @@ export function pickWeighted(group: CandidateGroup, k: number, rng: Int32Array, 
       if (r >= chosenStart[j]!) r += chosenWidth[j]!;
       else break;
     }
-    // Binary search: the first position whose running sum exceeds r (never an empty interval).
-    let lo = 0;
-    let hi = size;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (cumulative[mid]! > r) hi = mid;
-      else lo = mid + 1;
-    }
-    let pos = lo;
+    // The first position whose running sum exceeds r (never an empty interval).
+    let pos = searchCumulative(cumulative, size, total, r);
     // Rounding can push r onto the end of the line or into a chosen or empty interval; take the
     // first free member of positive weight then, so the contract (distinct, weight > 0) holds.
     if (pos >= size || group.weights[pos]! <= 0 || isChosen(pos, a)) pos = firstFree(group, a);
@@ -63,6 +57,58 @@ export function pickWeighted(group: CandidateGroup, k: number, rng: Int32Array, 
     out[a] = group.nodes[pos]!;
   }
   return n;
+}
+
+/**
+ * The first position i of `cumulative[0..size)` (non-decreasing, ending at `total`) with
+ * cumulative[i] > r, or `size` when there is none: what a binary search over the whole array
+ * returns, found from an interpolation guess (r / total of the way along) by galloping outwards
+ * (steps 1, 2, 4 …) and then bisecting the bracket. Weights of a tier are of one order, so the
+ * running sum stays near the straight line and the answer lies a few positions from the guess: the
+ * search touches one or two cache lines where a bisection from the ends touches ~log2(size) − 3
+ * (an ISP+region tier of a 100 k-node fleet has ~750 members, 6 KB of sums, and a decision that
+ * misses the caches on each of them cost 0.56× the decisions per second of a 10 k-node fleet).
+ * Skewed or zero weights only lengthen the gallop: at most about 2 × log2(size) probes.
+ */
+export function searchCumulative(cumulative: Float64Array, size: number, total: number, r: number): number {
+  if (size === 0) return 0;
+  let guess = total > 0 ? Math.floor((r / total) * size) : 0;
+  if (!(guess >= 0)) guess = 0; // NaN (r or total not finite) as well
+  else if (guess >= size) guess = size - 1;
+  // Invariant of the bisection below: cumulative[i] <= r for i < lo, > r for i >= hi.
+  let lo: number;
+  let hi: number;
+  if (cumulative[guess]! > r) {
+    hi = guess;
+    lo = 0;
+    for (let step = 1; ; step *= 2) {
+      const probe = guess - step;
+      if (probe < 0) break;
+      if (cumulative[probe]! > r) hi = probe;
+      else {
+        lo = probe + 1;
+        break;
+      }
+    }
+  } else {
+    lo = guess + 1;
+    hi = size;
+    for (let step = 1; ; step *= 2) {
+      const probe = guess + step;
+      if (probe >= size) break;
+      if (cumulative[probe]! <= r) lo = probe + 1;
+      else {
+        hi = probe;
+        break;
+      }
+    }
+  }
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (cumulative[mid]! > r) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
 }
 
 /**
