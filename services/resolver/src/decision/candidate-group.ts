@@ -23,7 +23,7 @@ export interface CandidateGroup {
   readonly hashes: Uint32Array;
   /** Pick weight per position (node weight, or capacity for the best-effort group). */
   readonly weights: Float64Array;
-  /** Running sum of `weights`: cumulative[i] = weights[0] + … + weights[i], for binary search. */
+  /** Running sum of `weights`: cumulative[i] = weights[0] + … + weights[i], searched by pick.ts `searchCumulative`. */
   readonly cumulative: Float64Array;
   readonly totalWeight: number;
   /** Largest pick weight: bounds the rendezvous scores a member can reach (pickConsistent). */

@@ -23,7 +23,7 @@ const PRUNE_MIN_SIZE = 32;
 /**
  * Weighted random sampling without replacement ("successive sampling"): each answer is drawn with
  * probability proportional to its weight among the members not yet drawn. The first draw is a
- * binary search on the cumulative weights; later draws pick a point on the line with the chosen
+ * search of the cumulative weights (`searchCumulative`); later draws pick a point on the line with the chosen
  * intervals cut out (r is shifted past each chosen interval that starts at or before it, in start
  * order), so there is no rejection loop however skewed the weights, and the cost is
  * O(k² + k log n) with the precomputed cumulative array left untouched.
