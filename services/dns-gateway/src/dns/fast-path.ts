@@ -21,6 +21,8 @@ const TYPE_AAAA = 28;
 const TYPE_OPT = 41;
 const CLASS_IN = 1;
 const MAX_NAME_WIRE = 255;
+/** Scratch for a question name's text: at most 255 wire bytes, so fewer text bytes. */
+const nameText = Buffer.alloc(MAX_NAME_WIRE);
 
 /**
  * A byte that stands for itself in presentation text: printable ASCII except `.` and `\`, the
@@ -45,34 +47,35 @@ export function readSimpleQuery(buf: Uint8Array): Query | undefined {
   if (buf[4] !== 0 || buf[5] !== 1 || buf[6] !== 0 || buf[7] !== 0 || buf[8] !== 0 || buf[9] !== 0 || buf[10] !== 0 || buf[11]! > 1) return undefined;
   const arcount = buf[11]!;
   let o = 12;
-  let asked = '';
-  let name = '';
+  // The name's text, dots between labels, gathered as bytes and made a string once: a string
+  // grown a character at a time was most of this function's cost and of the garbage per query.
+  let textLen = 0;
   for (;;) {
     if (o >= n) return undefined;
     const len = buf[o++]!;
     if (len === 0) break;
     // Compression pointers and extended labels (top bits set) are the library's business.
     if (len > 63 || o + len > n || o - 12 + len > MAX_NAME_WIRE) return undefined;
-    if (o > 13) {
-      asked += '.';
-      name += '.';
-    }
+    if (o > 13) nameText[textLen++] = 0x2e;
     for (let i = o; i < o + len; i++) {
       const b = buf[i]!;
       if (!plainByte(b)) return undefined;
-      asked += String.fromCharCode(b);
-      name += String.fromCharCode(b >= 0x41 && b <= 0x5a ? b + 32 : b);
+      nameText[textLen++] = b;
     }
     o += len;
   }
   if (o + 4 > n) return undefined;
+  const asked = nameText.toString('latin1', 0, textLen);
+  // Printable ASCII only (plainByte), so this lowers A–Z and nothing else, as the library path does.
+  const name = asked.toLowerCase();
   const qtype = (buf[o]! << 8) | buf[o + 1]!;
   const qclass = (buf[o + 2]! << 8) | buf[o + 3]!;
   if ((qtype !== TYPE_A && qtype !== TYPE_AAAA) || qclass !== CLASS_IN) return undefined;
   const questionEnd = o + 4;
   o = questionEnd;
-  const head = { id: (buf[0]! << 8) | buf[1]!, rd: (b2 & 0x01) !== 0, opcode: 0, question: buf.subarray(12, questionEnd), askedName: asked, name, qtype, qclass };
-  if (arcount === 0) return o === n ? { ...head, edns: undefined } : undefined;
+  const id = (buf[0]! << 8) | buf[1]!;
+  const rd = (b2 & 0x01) !== 0;
+  if (arcount === 0) return o === n ? { id, rd, opcode: 0, question: buf.subarray(12, questionEnd), askedName: asked, name, qtype, qclass, edns: undefined } : undefined;
   // OPT: root owner (one zero byte), TYPE 41, CLASS = UDP size, TTL = ext-rcode, version, flags.
   if (o + 11 > n || buf[o] !== 0 || buf[o + 1] !== 0 || buf[o + 2] !== TYPE_OPT) return undefined;
   const udpPayloadSize = (buf[o + 3]! << 8) | buf[o + 4]!;
@@ -98,7 +101,8 @@ export function readSimpleQuery(buf: Uint8Array): Query | undefined {
     }
     o += len;
   }
-  return { ...head, edns: { udpPayloadSize: Math.max(512, udpPayloadSize), version: 0, dnssecOk, ecs } };
+  const edns = { udpPayloadSize: Math.max(512, udpPayloadSize), version: 0, dnssecOk, ecs };
+  return { id, rd, opcode: 0, question: buf.subarray(12, questionEnd), askedName: asked, name, qtype, qclass, edns };
 }
 
 /** True when every byte of the question name stands for itself (see {@link plainByte}). */
@@ -171,15 +175,24 @@ export function writeAddressReply(q: Query, answers: PackedAddresses, options: A
   out.set(question, 12);
   let o = 12 + question.length;
   const ttl = options.ttlS >>> 0;
+  const rdata = answers.rdata;
+  // Byte loops rather than set(subarray(…)): the name is tens of bytes and an address 4 or 16, too
+  // few for a copy call to pay for the view it needs.
   for (let i = 0; i < count; i++) {
-    out.set(question.subarray(0, nameLen), o);
+    for (let j = 0; j < nameLen; j++) out[o + j] = question[j]!;
     o += nameLen;
-    out.writeUInt16BE(answers.type, o);
-    out.writeUInt16BE(CLASS_IN, o + 2);
-    out.writeUInt32BE(ttl, o + 4);
-    out.writeUInt16BE(rdSize, o + 8);
+    out[o] = 0;
+    out[o + 1] = answers.type;
+    out[o + 2] = 0;
+    out[o + 3] = CLASS_IN;
+    out[o + 4] = ttl >>> 24;
+    out[o + 5] = (ttl >>> 16) & 0xff;
+    out[o + 6] = (ttl >>> 8) & 0xff;
+    out[o + 7] = ttl & 0xff;
+    out[o + 8] = 0;
+    out[o + 9] = rdSize;
     o += 10;
-    out.set(answers.rdata.subarray(i * rdSize, (i + 1) * rdSize), o);
+    for (let j = 0, from = i * rdSize; j < rdSize; j++) out[o + j] = rdata[from + j]!;
     o += rdSize;
   }
   if (q.edns) {
