@@ -1,0 +1,253 @@
+/**
+ * Benchmark: the resolver while a whole 10 k-node fleet goes through slow start (issue 14;
+ * targets: event-loop delay p99 ≤ 2 ms, and ResolveStream batch p99 ≤ 2 ms at 1 k decisions/s,
+ * during the ramp and after it).
+ *
+ * What is real: etcd, the config-watcher, the weight-calculator and the resolver run as the built
+ * services (`services/<name>/dist/main.js`, separate processes, default settings), the fleet is a
+ * 10 k-node benchmark fleet (bench-workload.ts: 31 provinces × 4 ISPs plus overseas, 3 pools, 10
+ * domains, 2 % drained, 1 % in maintenance) written to etcd as documents, and the weight stream
+ * the resolver applies is the weight-calculator's own: its cold start, health, slow start (the
+ * default ramp: 60 s, from the cold-start share), damping and 1 % publication threshold decide
+ * every weight and every version. The load client (paced-client.ts) is another process offering
+ * 1 k decisions/s over one ResolveStream on loopback.
+ *
+ * What is synthetic: the probe results (slow-start-probers.ts: two prober ids reporting success
+ * for every node on the prober's schedule; 10 k fake edges and two real probers would take the
+ * CPU the resolver is measured with). The weight-calculator starts with every node cold, so the
+ * first result of each node starts its ramp: the whole fleet ramps together, as after a
+ * weight-calculator restart. That weight-calculator is a follower (a placeholder candidate holds
+ * the etcd election): it computes and streams the same weights, but the leader's persistence to
+ * etcd — one write per published weight, ~20 k/s during this ramp — would run on the same two
+ * cores as the resolver.
+ *
+ * Windows: after a warm-up, the ramp window runs from the first probe results to the end of the
+ * ramp on the weight stream (no new weight version for QUIET_MS, from the weight-calculator's
+ * Status), then the after window for AFTER_S.
+ * The resolver's event loop is measured inside the resolver process (loop-window.ts, loaded with
+ * `--import`); batch latency in the client.
+ *
+ * Run: `npm run bench -- slow-start` (about 110 s). Environment: BENCH_NODES (10000),
+ * BENCH_RATE (1000 decisions/s), BENCH_BATCH (10 queries a batch), BENCH_AFTER_S (15),
+ * BENCH_CPU_PROF (a directory: V8 CPU profiles of the resolver during the ramp window only, and
+ * of the weight-calculator's whole run; profiling slows the processes, so figures of such a run
+ * are not the measurement).
+ */
+import { createElection, createEtcdClient } from '@cdn-sched/etcd';
+import { NodeState, serviceDefinitions } from '@cdn-sched/proto';
+import * as grpc from '@grpc/grpc-js';
+import { repoRoot, startEtcd, startServiceProcess, waitFor, type ServiceProcess } from '@cdn-sched/testing';
+import { fork, type ChildProcess } from 'node:child_process';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createChannel, createClient } from 'nice-grpc';
+import { putFleetDocuments } from './bench-documents.js';
+import { createBenchFleet } from './bench-workload.js';
+import type { PacedClientMessage, PacedClientOptions, PacedWindow } from './paced-client.js';
+import type { SyntheticProbersMessage, SyntheticProbersOptions } from './slow-start-probers.js';
+
+const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
+const NODES = env('BENCH_NODES', 10_000);
+const RATE = env('BENCH_RATE', 1000);
+const BATCH = env('BENCH_BATCH', 10);
+const AFTER_S = env('BENCH_AFTER_S', 15);
+const PROFILE_DIR = process.env['BENCH_CPU_PROF'] ?? '';
+const WARMUP_MS = 3000;
+/**
+ * The ramp is over when the weight-calculator published no version for this long. Near the end of
+ * a 60 s ramp a node's weight moves 0.14 % a 100 ms tick and is republished every ~0.9 s (1 %
+ * threshold), so silence for twice that means the ramps are done; the last percent of a ramp is
+ * below the threshold and never published on its own.
+ */
+const QUIET_MS = 2000;
+const RAMP_TIMEOUT_MS = 240_000;
+const SEED = 20240601;
+const BENCH = 'resolver slow-start';
+const PROBERS = ['synthetic-prober-1', 'synthetic-prober-2'];
+
+const round3 = (x: number): number => (Math.abs(x) >= 100 ? Math.round(x) : Math.round(x * 1000) / 1000);
+const emit = (metric: string, value: number, unit: string, extra: Record<string, unknown> = {}): void =>
+  console.log(JSON.stringify({ bench: BENCH, metric, value: round3(value), unit, ...extra }));
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
+
+/** A forked bench helper that answers requests by message type. */
+function forkHelper<Out extends { type: string }>(file: string, options: object): { child: ChildProcess; next<T extends Out['type']>(type: T): Promise<Extract<Out, { type: T }>> } {
+  const child = fork(here(file), [JSON.stringify(options)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const next = <T extends Out['type']>(type: T): Promise<Extract<Out, { type: T }>> =>
+    new Promise((resolve, reject) => {
+      const onMessage = (message: Out): void => {
+        if (message.type !== type) return;
+        child.off('message', onMessage);
+        resolve(message as Extract<Out, { type: T }>);
+      };
+      child.on('message', onMessage);
+      void exited.then((code) => reject(new Error(`${file} exited (${code}) while the benchmark waited for '${type}'`)));
+    });
+  return { child, next };
+}
+
+/** A WatchWeights stream whose messages are counted, never decoded. */
+function countStream(target: string): { counts: { bytes: number; messages: number; largestBytes: number }; close(): void } {
+  const counts = { bytes: 0, messages: 0, largestBytes: 0 };
+  const client = new grpc.Client(target, grpc.credentials.createInsecure());
+  const method = serviceDefinitions.weightCalculator.watchWeights;
+  const call = client.makeServerStreamRequest(method.path, (m: Parameters<typeof method.requestSerialize>[0]) => Buffer.from(method.requestSerialize(m)), (b: Buffer) => b, { consumerId: 'slow-start-bench', epoch: '', version: 0n });
+  call.on('data', (bytes: Buffer) => {
+    counts.bytes += bytes.length;
+    counts.messages++;
+    if (bytes.length > counts.largestBytes) counts.largestBytes = bytes.length;
+  });
+  call.on('error', () => undefined);
+  return {
+    counts,
+    close() {
+      call.cancel();
+      client.close();
+    },
+  };
+}
+
+/**
+ * Waits for the end of the ramp: the weight version moved past `from` and then stood still for
+ * QUIET_MS (the weight-calculator publishes a version on every tick that changed a weight).
+ */
+async function waitForQuiet(version: () => Promise<number>, from: number): Promise<void> {
+  const deadline = performance.now() + RAMP_TIMEOUT_MS;
+  let last = from;
+  let lastMovedAt = performance.now();
+  for (;;) {
+    await sleep(100);
+    const v = await version();
+    if (v !== last) {
+      last = v;
+      lastMovedAt = performance.now();
+    } else if (last !== from && performance.now() - lastMovedAt >= QUIET_MS) return;
+    if (performance.now() > deadline) throw new Error(`the weight stream did not settle within ${RAMP_TIMEOUT_MS} ms`);
+  }
+}
+
+/** Ends the resolver's current loop window (loop-window.ts) and returns its figures. */
+async function loopWindow(resolver: ServiceProcess, index: number): Promise<Record<string, number>> {
+  process.kill(resolver.pid, 'SIGUSR2');
+  return (await resolver.waitForLog(`bench loop window ${index}`, 60_000)) as Record<string, number>;
+}
+
+const etcd = await startEtcd();
+const etcdClient = createEtcdClient({ endpoints: [etcd.endpoint] });
+const cleanups: (() => Promise<unknown> | void)[] = [() => etcd.stop(), () => etcdClient.close()];
+try {
+  const fleet = createBenchFleet(SEED, NODES);
+  await putFleetDocuments(etcdClient, fleet);
+  // The synthetic probers' memberships: the weight-calculator takes reports from current members only.
+  for (const id of PROBERS) await etcdClient.put(`/cdn/members/prober/${id}`, id);
+  // A placeholder leader, elected before the weight-calculator starts (lowest create revision wins).
+  const placeholder = createElection({ client: etcdClient, prefix: '/cdn/election/weight-calculator', candidateId: 'bench-placeholder-leader' });
+  cleanups.unshift(() => placeholder.close());
+  await waitFor(() => placeholder.isLeader, { timeoutMs: 10_000, message: 'placeholder leader elected' });
+
+  const configWatcher = await startServiceProcess({ service: 'config-watcher', env: { ETCD_ENDPOINTS: etcd.endpoint, GRPC_PORT: '0', METRICS_PORT: '0' } });
+  cleanups.unshift(() => configWatcher.stop());
+  const configTarget = String((await configWatcher.waitForLog('config-watcher listening'))['grpc']);
+  const weightCalc = await startServiceProcess({
+    service: 'weight-calculator',
+    env: { ETCD_ENDPOINTS: etcd.endpoint, CONFIG_WATCHER: configTarget, GRPC_PORT: '0', METRICS_PORT: '0' },
+    // Node refuses --cpu-prof in NODE_OPTIONS: the flag goes on node's own command line.
+    ...(PROFILE_DIR ? { wrap: ['sh', '-c', `exec "$0" --cpu-prof --cpu-prof-dir=${PROFILE_DIR} "$@"`] } : {}),
+  });
+  cleanups.unshift(() => weightCalc.stop());
+  const weightTarget = String((await weightCalc.waitForLog('weight-calculator listening'))['grpc']);
+
+  // The weight stream as the resolver gets it, counted in bytes and messages but not decoded (that
+  // would cost this process what it costs the resolver); versions and quiet from the Status call.
+  const stream = countStream(weightTarget);
+  cleanups.unshift(() => stream.close());
+  const wcChannel = createChannel(weightTarget);
+  cleanups.unshift(() => wcChannel.close());
+  const wcStatus = createClient(serviceDefinitions.weightCalculator, wcChannel);
+  const weightsVersion = async (): Promise<number> => Number((await wcStatus.status({})).version);
+  const listed = fleet.nodes.filter((n) => n.state !== NodeState.MAINTENANCE).length;
+  await waitFor(async () => (await wcStatus.status({})).gauges['nodes'] === NODES && (await weightsVersion()) > 0, { timeoutMs: 60_000, message: `the weight-calculator weighing ${listed} nodes` });
+
+  const loopModule = join(repoRoot, 'services', 'resolver', 'dist', 'bench', 'loop-window.js');
+  const resolver = await startServiceProcess({
+    service: 'resolver',
+    env: { CONFIG_WATCHER: configTarget, WEIGHT_CALCULATORS: weightTarget, GRPC_PORT: '0', METRICS_PORT: '0', ...(PROFILE_DIR ? { BENCH_LOOP_PROFILE_DIR: PROFILE_DIR } : {}) },
+    wrap: ['sh', '-c', `exec "$0" --import ${loopModule} "$@"`],
+  });
+  cleanups.unshift(() => resolver.stop());
+  const resolverTarget = String((await resolver.waitForLog('resolver listening'))['grpc']);
+  const channel = createChannel(resolverTarget);
+  cleanups.unshift(() => channel.close());
+  const status = createClient(serviceDefinitions.resolver, channel);
+  const resolverGauges = async (): Promise<Record<string, number>> => (await status.status({})).gauges;
+  await waitFor(async () => (await resolverGauges())['weights_version']! > 0, { timeoutMs: 60_000, message: 'the resolver applied the cold-start weights' });
+
+  const client = forkHelper<PacedClientMessage>('./paced-client.js', { target: resolverTarget, decisionsPerS: RATE, batchSize: BATCH, seed: SEED } satisfies PacedClientOptions);
+  cleanups.unshift(() => void client.child.disconnect());
+  await client.next('ready');
+  await sleep(WARMUP_MS);
+
+  // Ramp window: from the first probe results to the end of the ramp on the weight stream.
+  const loadAtStart = loadavg()[0]!;
+  await loopWindow(resolver, 0);
+  client.child.send({ type: 'mark' });
+  const before = { ...stream.counts, version: await weightsVersion(), rebuilds: (await resolverGauges())['rebuilds']!, atMs: performance.now() };
+  const probers = forkHelper<SyntheticProbersMessage>('./slow-start-probers.js', {
+    target: weightTarget,
+    proberIds: PROBERS,
+    nodes: NODES,
+    intervalMs: 5000,
+    jitterRatio: 0.1,
+    maxConcurrency: 512,
+    flushIntervalMs: 50,
+    maxBatch: 500,
+    probeRttMs: 20,
+    seed: SEED,
+  } satisfies SyntheticProbersOptions);
+  cleanups.unshift(() => void probers.child.disconnect());
+  const firstRound = await probers.next('firstRound');
+  await waitForQuiet(weightsVersion, before.version);
+  const rampLoop = await loopWindow(resolver, 1);
+  const rampClientWindow = client.next('window');
+  client.child.send({ type: 'report' });
+  const rampClient = await rampClientWindow;
+  client.child.send({ type: 'mark' });
+  const rampEnd = { ...stream.counts, version: await weightsVersion(), rebuilds: (await resolverGauges())['rebuilds']!, atMs: performance.now() };
+
+  // After window: the fleet at full weight, probe results still flowing.
+  await sleep(AFTER_S * 1000);
+  const afterLoop = await loopWindow(resolver, 2);
+  const afterClientWindow = client.next('window');
+  client.child.send({ type: 'report' });
+  const afterClient = await afterClientWindow;
+  const proberStats = probers.next('stats');
+  probers.child.send({ type: 'stats' });
+  const reported = await proberStats;
+  if (reported.rejected > 0) throw new Error(`the weight-calculator rejected ${reported.rejected} synthetic results: ${reported.errors.join('; ')}`);
+
+  const rampS = (rampEnd.atMs - before.atMs) / 1000;
+  const note = { load_start: round3(loadAtStart), load_end: round3(loadavg()[0]!), nodes: NODES, rate: RATE, batch: BATCH };
+  emit('ramp_window_s', rampS, 's', { first_round_acked_ms: firstRound.atMs, quiet_ms: QUIET_MS, ...note });
+  emit('weight_versions_per_s_ramp', (rampEnd.version - before.version) / rampS, 'versions/s');
+  emit('weight_stream_kib_per_s_ramp', (rampEnd.bytes - before.bytes) / 1024 / rampS, 'KiB/s', { messages_per_s: round3((rampEnd.messages - before.messages) / rampS), largest_message_kib: round3(rampEnd.largestBytes / 1024) });
+  emit('resolver_table_swaps_ramp', rampEnd.rebuilds - before.rebuilds, 'swaps');
+  const loopMetrics = (name: string, w: Record<string, number>, target?: string): void => {
+    emit(`event_loop_delay_p99_${name}`, w['eldP99Ms']!, 'ms', { p50: w['eldP50Ms'], p999: w['eldP999Ms'], max: w['eldMaxMs'], samples: w['samples'], ...(target ? { target } : {}) });
+    emit(`resolver_cpu_share_${name}`, w['cpuMs']! / w['wallMs']!, 'cores', { gc_ms: w['gcTotalMs'], gc_max_ms: w['gcMaxMs'], gc_count: w['gcCount'] });
+  };
+  const batchMetrics = (name: string, w: PacedWindow): void => {
+    emit(`batch_p99_${name}`, w.p99Ms, 'ms', { p50: w.p50Ms, p999: w.p999Ms, max: w.maxMs, batches: w.batches, skipped: w.skipped, target: 'p99 <= 2 ms' });
+    if (w.degraded > 0) emit(`degraded_answers_${name}`, w.degraded, 'answers');
+    emit(`item_error_share_${name}`, w.itemErrors / Math.max(1, w.decisions), 'share');
+  };
+  loopMetrics('ramp', rampLoop, 'p99 <= 2 ms');
+  batchMetrics('ramp', rampClient);
+  loopMetrics('after', afterLoop);
+  batchMetrics('after', afterClient);
+  if (rampLoop['profile']) process.stderr.write(`resolver CPU profile of the ramp: ${String(rampLoop['profile'])}\n`);
+} finally {
+  for (const c of cleanups) await c();
+}
