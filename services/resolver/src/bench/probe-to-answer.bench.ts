@@ -24,14 +24,19 @@
  * without the edge arrives here (wall clock, `performance.timeOrigin + performance.now()`); the
  * polling interval bounds how late that is seen.
  *
- * Also reported: edge failing → answer without it (F × interval plus the pipeline, against the
- * architecture target ≤ F × interval + 500 ms).
+ * Also reported: where the time goes, split at the moment the weight-calculator computed the
+ * weight 0 (`NodeWeight.updated_at_ms`, its wall clock, read from the weight stream by a consumer
+ * in this process): prober → weight-calculator (the prober's batching, the stream, the wait for
+ * the weight-calculator to evaluate the node) and weight-calculator → answer (the weight stream,
+ * the resolver's table update, the next poll); and edge failing → answer without it (F × interval
+ * plus the pipeline, against the architecture target ≤ F × interval + 500 ms).
  *
  * Run: `npm run bench -- probe-to-answer` (about 80 s). Environment: BENCH_TRIALS (50).
  */
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { createEtcdClient } from '@cdn-sched/etcd';
 import { NodeState, ProbeSpecSchema, ProbeType, ResolveStreamRequestSchema, ResolveStreamResponseSchema, serviceDefinitions, Strategy, Tier, type ProbeResult } from '@cdn-sched/proto';
+import { createWeightsConsumer } from '@cdn-sched/stream';
 import { startEtcd, startFleetProcess, startGrpcServer, startServiceProcess, waitFor } from '@cdn-sched/testing';
 import * as grpc from '@grpc/grpc-js';
 import { ServerError, Status } from 'nice-grpc';
@@ -187,7 +192,26 @@ try {
   const answered = (id: string): boolean => poller.latest()?.nodes.includes(id) ?? false;
   await waitFor(() => fleet.nodes.every((n) => answered(n.id)), { timeoutMs: 30_000, message: 'every edge answered' });
 
+  // When the weight-calculator computed each weight 0 it published, per node, in publication order.
+  const zeroes = new Map<string, number[]>();
+  const weights = createWeightsConsumer({
+    target: weightTarget,
+    consumerId: 'probe-to-answer-bench',
+    onApplied(update) {
+      for (const c of update.changes) {
+        if (c.value?.kind !== 'weight' || c.value.weight.weight !== 0) continue;
+        const list = zeroes.get(c.value.weight.nodeId) ?? [];
+        list.push(Number(c.value.weight.updatedAtMs));
+        zeroes.set(c.value.weight.nodeId, list);
+      }
+    },
+  });
+  cleanups.unshift(() => weights.close());
+  const zeroAfter = (id: string, sinceMs: number): number | undefined => zeroes.get(id)?.find((at) => at >= sinceMs);
+
   const loadAtStart = loadavg()[0]!;
+  const toWeightCalculator: number[] = [];
+  const fromWeightCalculator: number[] = [];
   const decidingToAnswer: number[] = [];
   const failToAnswer: number[] = [];
   for (let trial = 0; trial < TRIALS; trial++) {
@@ -199,15 +223,20 @@ try {
     await fleet.setHealth(id, trial % 2 === 0 ? 'http500' : 'refused');
     const goneAtMs = await poller.firstWithout(id, failedAtMs);
     const deciding = await waitFor(() => decidingResult(results, id, failedAtMs), { timeoutMs: 5000, message: `the deciding result of ${id}` });
+    const zeroAtMs = await waitFor(() => zeroAfter(id, Math.floor(failedAtMs)), { timeoutMs: 5000, message: `the weight 0 of ${id} on the stream` });
     await fleet.setHealth(id, 'up');
     if (goneAtMs < deciding.receivedAtMs) throw new Error(`${id} left the answers before its deciding result (${deciding.receivedAtMs - goneAtMs} ms): the clock is wrong`);
     decidingToAnswer.push(goneAtMs - deciding.receivedAtMs);
+    toWeightCalculator.push(zeroAtMs - deciding.receivedAtMs);
+    fromWeightCalculator.push(goneAtMs - zeroAtMs);
     failToAnswer.push(goneAtMs - failedAtMs);
   }
   const note = { trials: TRIALS, probe_interval_ms: PROBE_INTERVAL_MS, poll_ms: POLL_INTERVAL_MS, load_start: round3(loadAtStart), load_end: round3(loadavg()[0]!) };
   emit('deciding_result_to_answer_p50', quantile(decidingToAnswer, 0.5), 'ms', note);
   emit('deciding_result_to_answer_p99', quantile(decidingToAnswer, 0.99), 'ms', { target: 'p99 <= 100 ms' });
   emit('deciding_result_to_answer_max', Math.max(...decidingToAnswer), 'ms');
+  emit('deciding_result_to_weight0_computed_p50', quantile(toWeightCalculator, 0.5), 'ms', { p99: round3(quantile(toWeightCalculator, 0.99)), max: round3(Math.max(...toWeightCalculator)) });
+  emit('weight0_computed_to_answer_p50', quantile(fromWeightCalculator, 0.5), 'ms', { p99: round3(quantile(fromWeightCalculator, 0.99)), max: round3(Math.max(...fromWeightCalculator)) });
   emit('edge_failing_to_answer_p50', quantile(failToAnswer, 0.5), 'ms', { baseline: FALL * PROBE_INTERVAL_MS });
   emit('edge_failing_to_answer_p99', quantile(failToAnswer, 0.99), 'ms', { baseline: FALL * PROBE_INTERVAL_MS, target: `<= ${FALL * PROBE_INTERVAL_MS + 500} ms` });
 } finally {
