@@ -27,7 +27,7 @@ import { ROOT_CONTEXT, SpanKind, trace, type SpanContext } from '@opentelemetry/
 import type { Transport } from '@cdn-sched/transport';
 import { peerIdentities } from '@cdn-sched/transport';
 import { Status, type ServiceImplementation } from 'nice-grpc';
-import { createWeightTable, type WeightTableOptions } from './domain/index.js';
+import { createWeightTable, type WeightTableOptions, type WeightTick } from './domain/index.js';
 import type { DecodeOutcome } from './report-codec.js';
 import { createReporterAuthorization, type RefusalReason, type ReporterAuthorization, type ReporterStream } from './reporter-authorization.js';
 import { createWeightPersister, type WeightPersister } from './weight-persistence.js';
@@ -158,10 +158,8 @@ export function createWeightCalculator(options: WeightCalculatorOptions): Weight
     span.end();
   };
 
-  const publish = (): void => {
-    const t = now();
-    const tick = table.tick(t);
-    stats.ticks++;
+  /** Commits one tick's changes as the next version of the weight stream (and to the persister). */
+  const commit = (tick: WeightTick): void => {
     if (tick.changed.length === 0 && tick.removedNodeIds.length === 0 && !tick.capacitiesChanged && store.version > 0) return;
     const changes: Change<WeightEntry>[] = tick.changed.map((weight) => ({ key: weightEntryKey(weight.nodeId), value: { kind: 'weight', weight } }));
     for (const id of tick.removedNodeIds) changes.push({ key: weightEntryKey(id), value: undefined });
@@ -172,6 +170,24 @@ export function createWeightCalculator(options: WeightCalculatorOptions): Weight
       persister.enqueue(tick.changed, store.version);
       persister.remove(tick.removedNodeIds);
     }
+  };
+  const publish = (): void => {
+    stats.ticks++;
+    commit(table.tick(now()));
+  };
+  // A result that changed a prober's health for a node (the deciding failure of a DOWN, above all)
+  // is published once the batches that arrived in this turn of the event loop are ingested, not at
+  // the next tick: waiting for the tick added up to a tick interval (100 ms) to probe result →
+  // answers (docs/architecture.md "Performance targets"). Batches of one turn share one version.
+  let transitionsScheduled = false;
+  const publishTransitions = (): void => {
+    transitionsScheduled = false;
+    if (table.pendingTransitions > 0) commit(table.tickTransitions(now()));
+  };
+  const scheduleTransitions = (): void => {
+    if (transitionsScheduled || table.pendingTransitions === 0) return;
+    transitionsScheduled = true;
+    setImmediate(publishTransitions);
   };
   const ticker = setInterval(publish, options.tickIntervalMs ?? 100);
 
@@ -266,6 +282,7 @@ export function createWeightCalculator(options: WeightCalculatorOptions): Weight
           const rejected = batch.results.length - accepted + invalid.length;
           stats.ingested += accepted;
           stats.rejected += rejected;
+          scheduleTransitions();
           if (batch.traceparent !== '') traceIngest(batch.traceparent, batch.proberId, batch.results.length, accepted);
           yield { seq: batch.seq, accepted, rejected, errors };
         }

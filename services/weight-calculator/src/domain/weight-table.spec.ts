@@ -167,6 +167,38 @@ describe('createWeightTable: failure and recovery', () => {
     expect([any?.healthyCapacityRps, any?.totalCapacityRps]).toEqual([1000, 2000]);
   });
 
+  it('re-decides a node whose prober turned DOWN without waiting for the tick, and only that node', () => {
+    const h = new Harness([node('n1'), node('n2')]);
+    h.run(70_000, ['p1'], ['n1', 'n2']);
+    expect(h.table.pendingTransitions).toBe(0);
+    for (let i = 0; i < 2; i++) {
+      h.now += INTERVAL;
+      h.probe('p1', 'n1', false);
+      // Failures inside the window that do not reach the fall threshold change no health.
+      expect(h.table.pendingTransitions).toBe(0);
+    }
+    h.now += INTERVAL;
+    h.probe('p1', 'n1', false);
+    expect(h.table.pendingTransitions).toBe(1);
+    const tick = h.table.tickTransitions(h.now);
+    expect(tick.changed.map((w) => [w.nodeId, w.weight, w.health])).toEqual([['n1', 0, Health.DOWN]]);
+    expect(Number(tick.changed[0]!.updatedAtMs)).toBe(h.now);
+    expect(tick.capacitiesChanged).toBe(true);
+    expect(h.table.pendingTransitions).toBe(0);
+    // Published once: the next full tick has nothing new for n1.
+    expect(h.tick().changed.filter((w) => w.nodeId === 'n1')).toEqual([]);
+  });
+
+  it('marks the first UP of a cold node and a recovery as transitions, and a full tick clears them', () => {
+    const h = new Harness([node('n1')]);
+    h.tick();
+    h.probe('p1', 'n1', true);
+    expect(h.table.pendingTransitions).toBe(1);
+    h.tick();
+    expect(h.table.pendingTransitions).toBe(0);
+    expect(h.table.tickTransitions(h.now).changed).toEqual([]);
+  });
+
   it('brings a node back after two successes and slow-starts it from 10 %', () => {
     const h = new Harness([node('n1')]);
     h.run(70_000, ['p1'], ['n1']);

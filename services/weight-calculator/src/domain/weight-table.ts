@@ -37,6 +37,10 @@ import type { WeightFormulaOptions } from './weight-formula.js';
  * - The tick after the result that crosses the fall threshold (and gives DOWN a majority) returns
  *   weight 0 for the node: DOWN is never damped. Ticking right after a `setNodes`/`upsertNode`
  *   likewise publishes a DRAIN at once.
+ * - A result that changes a prober's health for a node (UP ↔ DOWN, or the first UP) marks the node;
+ *   `tickTransitions` re-decides just the marked nodes, so the wiring can publish a node going DOWN
+ *   right after the batch that decided it instead of at the next tick (up to a tick interval
+ *   later: docs/architecture.md "Performance targets", probe result → answers).
  */
 export interface WeightTableOptions
   extends Partial<HysteresisOptions>,
@@ -88,6 +92,13 @@ export interface WeightTable {
   removeNode(nodeId: string): boolean;
   /** Re-decides every node at `nowMs`; returns what changed since the last tick. */
   tick(nowMs: number): WeightTick;
+  /**
+   * Re-decides only the nodes with a prober health transition since the last tick (full or this
+   * kind) at `nowMs`; returns their material changes. Removed documents wait for the next full tick.
+   */
+  tickTransitions(nowMs: number): WeightTick;
+  /** Nodes with a prober health transition not yet re-decided. */
+  readonly pendingTransitions: number;
   /** The state published by the last tick. */
   snapshot(): WeightTableSnapshot;
   /** Nodes in the table (MAINTENANCE included). */
@@ -122,6 +133,8 @@ export function createWeightTable(options: WeightTableOptions = {}): WeightTable
   const nodes = new Map<string, NodeEntry>();
   const probers = new Map<string, number>();
   const pendingRemovals = new Set<string>();
+  // Nodes whose (node, prober) health changed since they were last evaluated (tickTransitions).
+  const transitions = new Set<NodeEntry>();
   let capacities: readonly TierCapacity[] = [];
   let capacityDirty = false;
   let cachedProberId = '';
@@ -148,9 +161,20 @@ export function createWeightTable(options: WeightTableOptions = {}): WeightTable
     return slot;
   };
 
+  /** The capacity table, recomputed when a node started or stopped serving since the last call. */
+  const capacityUpdate = (): { capacities: readonly TierCapacity[]; capacitiesChanged: boolean } => {
+    if (!capacityDirty) return { capacities, capacitiesChanged: false };
+    capacityDirty = false;
+    const fresh = computeTierCapacities(nodes.values());
+    if (sameTierCapacities(capacities, fresh)) return { capacities, capacitiesChanged: false };
+    capacities = fresh;
+    return { capacities, capacitiesChanged: true };
+  };
+
   const removeNode = (nodeId: string): boolean => {
     const entry = nodes.get(nodeId);
     if (entry === undefined) return false;
+    transitions.delete(entry);
     for (const slot of entry.slots) slots.release(slot);
     if (entry.published !== undefined) pendingRemovals.add(nodeId);
     nodes.delete(nodeId);
@@ -180,7 +204,10 @@ export function createWeightTable(options: WeightTableOptions = {}): WeightTable
       const lastMs = slots.lastStartedAtMs[slot];
       if (startedAtMs <= lastMs) return rejectOutOfOrder(result.nodeId, proberId, startedAtMs, lastMs);
       const ok = result.ok;
-      slots.hysteresis[slot] = hysteresis.step(slots.hysteresis[slot], ok);
+      const before = slots.hysteresis[slot];
+      const after = hysteresis.step(before, ok);
+      slots.hysteresis[slot] = after;
+      if (hysteresis.health(after) !== hysteresis.health(before)) transitions.add(entry);
       slots.lossMask[slot] = stats.pushLoss(slots.lossMask[slot], ok);
       if (ok) slots.rttEwmaMs[slot] = stats.nextRttEwma(slots.rttEwmaMs[slot], result.totalMs);
       slots.lastStartedAtMs[slot] = startedAtMs;
@@ -206,6 +233,7 @@ export function createWeightTable(options: WeightTableOptions = {}): WeightTable
     removeNode,
     tick(nowMs) {
       requireClock(nowMs);
+      transitions.clear();
       const changed: NodeWeight[] = [];
       const removed: string[] = [];
       for (const entry of nodes.values()) {
@@ -214,16 +242,21 @@ export function createWeightTable(options: WeightTableOptions = {}): WeightTable
       // A node removed and re-added before this tick was just published again: no removal then.
       for (const id of pendingRemovals) if (nodes.get(id)?.published === undefined) removed.push(id);
       pendingRemovals.clear();
-      let capacitiesChanged = false;
-      if (capacityDirty) {
-        capacityDirty = false;
-        const fresh = computeTierCapacities(nodes.values());
-        if (!sameTierCapacities(capacities, fresh)) {
-          capacities = fresh;
-          capacitiesChanged = true;
-        }
+      return { changed, removedNodeIds: removed, ...capacityUpdate() };
+    },
+    tickTransitions(nowMs) {
+      requireClock(nowMs);
+      const changed: NodeWeight[] = [];
+      // Only a node whose document went to MAINTENANCE while a result was in flight lands here.
+      const removed: string[] = [];
+      for (const entry of transitions) {
+        if (evaluator.evaluate(entry, nowMs, changed, removed)) capacityDirty = true;
       }
-      return { changed, removedNodeIds: removed, capacities, capacitiesChanged };
+      transitions.clear();
+      return { changed, removedNodeIds: removed, ...capacityUpdate() };
+    },
+    get pendingTransitions() {
+      return transitions.size;
     },
     snapshot() {
       const weights: NodeWeight[] = [];
