@@ -27,6 +27,13 @@
  * The resolver's event loop is measured inside the resolver process (loop-window.ts, loaded with
  * `--import`); batch latency in the client.
  *
+ * Pinning (default; BENCH_PIN=0 pins nothing): the resolver gets CPU 1 to itself (taskset), and
+ * this process and everything it starts — etcd, config-watcher, weight-calculator, probers, load
+ * client — share CPU 0, as if they ran on other machines; without it the weight-calculator's own
+ * work during the ramp (about a core at 10 k nodes) competes with the resolver for the same two
+ * cores, and the resolver's loop delay then measures the machine's scheduler as much as the
+ * resolver.
+ *
  * Run: `npm run bench -- slow-start` (about 110 s). Environment: BENCH_NODES (10000),
  * BENCH_RATE (1000 decisions/s), BENCH_BATCH (10 queries a batch), BENCH_AFTER_S (15),
  * BENCH_CPU_PROF (a directory: V8 CPU profiles of the resolver during the ramp window only, and
@@ -37,7 +44,7 @@ import { createElection, createEtcdClient } from '@cdn-sched/etcd';
 import { NodeState, serviceDefinitions } from '@cdn-sched/proto';
 import * as grpc from '@grpc/grpc-js';
 import { repoRoot, startEtcd, startServiceProcess, waitFor, type ServiceProcess } from '@cdn-sched/testing';
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,6 +60,7 @@ const RATE = env('BENCH_RATE', 1000);
 const BATCH = env('BENCH_BATCH', 10);
 const AFTER_S = env('BENCH_AFTER_S', 15);
 const PROFILE_DIR = process.env['BENCH_CPU_PROF'] ?? '';
+const PIN = process.env['BENCH_PIN'] !== '0';
 const WARMUP_MS = 3000;
 /**
  * The ramp is over when the weight-calculator published no version for this long. Near the end of
@@ -135,6 +143,7 @@ async function loopWindow(resolver: ServiceProcess, index: number): Promise<Reco
   return (await resolver.waitForLog(`bench loop window ${index}`, 60_000)) as Record<string, number>;
 }
 
+if (PIN) execFileSync('taskset', ['-a', '-pc', '0', String(process.pid)], { stdio: 'ignore' });
 const etcd = await startEtcd();
 const etcdClient = createEtcdClient({ endpoints: [etcd.endpoint] });
 const cleanups: (() => Promise<unknown> | void)[] = [() => etcd.stop(), () => etcdClient.close()];
@@ -175,7 +184,7 @@ try {
   const resolver = await startServiceProcess({
     service: 'resolver',
     env: { CONFIG_WATCHER: configTarget, WEIGHT_CALCULATORS: weightTarget, GRPC_PORT: '0', METRICS_PORT: '0', ...(PROFILE_DIR ? { BENCH_LOOP_PROFILE_DIR: PROFILE_DIR } : {}) },
-    wrap: ['sh', '-c', `exec "$0" --import ${loopModule} "$@"`],
+    wrap: [...(PIN ? ['taskset', '-c', '1'] : []), 'sh', '-c', `exec "$0" --import ${loopModule} "$@"`],
   });
   cleanups.unshift(() => resolver.stop());
   const resolverTarget = String((await resolver.waitForLog('resolver listening'))['grpc']);
@@ -229,7 +238,7 @@ try {
   if (reported.rejected > 0) throw new Error(`the weight-calculator rejected ${reported.rejected} synthetic results: ${reported.errors.join('; ')}`);
 
   const rampS = (rampEnd.atMs - before.atMs) / 1000;
-  const note = { load_start: round3(loadAtStart), load_end: round3(loadavg()[0]!), nodes: NODES, rate: RATE, batch: BATCH };
+  const note = { load_start: round3(loadAtStart), load_end: round3(loadavg()[0]!), nodes: NODES, rate: RATE, batch: BATCH, pinned: PIN };
   emit('ramp_window_s', rampS, 's', { first_round_acked_ms: firstRound.atMs, quiet_ms: QUIET_MS, ...note });
   emit('weight_versions_per_s_ramp', (rampEnd.version - before.version) / rampS, 'versions/s');
   emit('weight_stream_kib_per_s_ramp', (rampEnd.bytes - before.bytes) / 1024 / rampS, 'KiB/s', { messages_per_s: round3((rampEnd.messages - before.messages) / rampS), largest_message_kib: round3(rampEnd.largestBytes / 1024) });
