@@ -13,8 +13,9 @@
 import { createEtcdClient } from '@cdn-sched/etcd';
 import { createGeoIpProvider } from '@cdn-sched/geoip';
 import { serviceDefinitions } from '@cdn-sched/proto';
-import { startEtcd, startGrpcServer, startServiceProcess, waitFor } from '@cdn-sched/testing';
+import { startEtcd, startGrpcServer, waitFor } from '@cdn-sched/testing';
 import { createChannel, createClient } from 'nice-grpc';
+import { startControlPlane, type Cleanups } from './bench-processes.js';
 import { createResolveCore, createResolverService, createRoutingState, resolverServiceDefinition } from '../index.js';
 
 const TRIALS = Number(process.env['BENCH_TRIALS'] ?? 100);
@@ -29,16 +30,11 @@ const emit = (metric: string, value: number, unit: string, target?: string): voi
 
 const etcd = await startEtcd();
 const etcdClient = createEtcdClient({ endpoints: [etcd.endpoint] });
-const cleanups: (() => Promise<unknown> | void)[] = [() => etcd.stop(), () => etcdClient.close()];
+const cleanups: Cleanups = [() => etcd.stop(), () => etcdClient.close()];
 try {
   for (const [id, address] of Object.entries(NODES)) await etcdClient.put(`/cdn/nodes/${id}`, nodeDoc(id, address));
   await etcdClient.put(`/cdn/domains/${DOMAIN}`, JSON.stringify({ domain: DOMAIN, pool: 'music', answers: 1, ttl: 60, strategy: 'weighted', fallback: ['isp+region', 'any'] }));
-  const configWatcher = await startServiceProcess({ service: 'config-watcher', env: { ETCD_ENDPOINTS: etcd.endpoint, GRPC_PORT: '0', METRICS_PORT: '0' } });
-  cleanups.unshift(() => configWatcher.stop());
-  const configTarget = String((await configWatcher.waitForLog('config-watcher listening'))['grpc']);
-  const weightCalc = await startServiceProcess({ service: 'weight-calculator', env: { ETCD_ENDPOINTS: etcd.endpoint, CONFIG_WATCHER: configTarget, GRPC_PORT: '0', METRICS_PORT: '0' } });
-  cleanups.unshift(() => weightCalc.stop());
-  const weightTarget = String((await weightCalc.waitForLog('weight-calculator listening'))['grpc']);
+  const { configTarget, weightTarget } = await startControlPlane(etcd.endpoint, cleanups);
   const geo = await createGeoIpProvider();
   cleanups.unshift(() => geo.close());
   const state = createRoutingState({ consumerId: 'drain-bench', configTarget, weightTargets: [weightTarget] });

@@ -37,11 +37,12 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { createEtcdClient } from '@cdn-sched/etcd';
 import { NodeState, ProbeSpecSchema, ProbeType, ResolveStreamRequestSchema, ResolveStreamResponseSchema, serviceDefinitions, Strategy, Tier, type ProbeResult } from '@cdn-sched/proto';
 import { createWeightsConsumer } from '@cdn-sched/stream';
-import { startEtcd, startFleetProcess, startGrpcServer, startServiceProcess, waitFor } from '@cdn-sched/testing';
+import { startEtcd, startFleetProcess, startGrpcServer, waitFor } from '@cdn-sched/testing';
 import * as grpc from '@grpc/grpc-js';
 import { ServerError, Status } from 'nice-grpc';
 import { loadavg } from 'node:os';
 import { putFleetDocuments } from './bench-documents.js';
+import { startControlPlane, startListening, type Cleanups } from './bench-processes.js';
 import { rawMethods } from './bench-protocol.js';
 import { makeDomain, makeNode } from '../decision/fixtures.js';
 
@@ -154,7 +155,7 @@ function decidingResult(results: readonly SeenResult[], nodeId: string, sinceMs:
 
 const etcd = await startEtcd();
 const etcdClient = createEtcdClient({ endpoints: [etcd.endpoint] });
-const cleanups: (() => Promise<unknown> | void)[] = [() => etcd.stop(), () => etcdClient.close()];
+const cleanups: Cleanups = [() => etcd.stop(), () => etcdClient.close()];
 try {
   const fleet = await startFleetProcess({ count: EDGES, mode: 'listeners' });
   cleanups.unshift(() => fleet.close());
@@ -174,20 +175,13 @@ try {
   const results: SeenResult[] = [];
   const observer = await startResultObserver(results);
   cleanups.unshift(() => observer.close());
-  const configWatcher = await startServiceProcess({ service: 'config-watcher', env: { ETCD_ENDPOINTS: etcd.endpoint, GRPC_PORT: '0', METRICS_PORT: '0' } });
-  cleanups.unshift(() => configWatcher.stop());
-  const configTarget = String((await configWatcher.waitForLog('config-watcher listening'))['grpc']);
-  const weightCalc = await startServiceProcess({ service: 'weight-calculator', env: { ETCD_ENDPOINTS: etcd.endpoint, CONFIG_WATCHER: configTarget, GRPC_PORT: '0', METRICS_PORT: '0' } });
-  cleanups.unshift(() => weightCalc.stop());
-  const weightTarget = String((await weightCalc.waitForLog('weight-calculator listening'))['grpc']);
-  const prober = await startServiceProcess({
-    service: 'prober',
-    env: { ETCD_ENDPOINTS: etcd.endpoint, CONFIG_WATCHER: configTarget, WEIGHT_CALCULATORS: `${weightTarget},${observer.address}`, GRPC_PORT: '0', METRICS_PORT: '0', INSTANCE_ID: 'bench-prober' },
-  });
-  cleanups.unshift(() => prober.stop());
-  const resolver = await startServiceProcess({ service: 'resolver', env: { CONFIG_WATCHER: configTarget, WEIGHT_CALCULATORS: weightTarget, GRPC_PORT: '0', METRICS_PORT: '0' } });
-  cleanups.unshift(() => resolver.stop());
-  const poller = startPoller(String((await resolver.waitForLog('resolver listening'))['grpc']));
+  const { configTarget, weightTarget } = await startControlPlane(etcd.endpoint, cleanups);
+  await startListening(
+    { service: 'prober', env: { ETCD_ENDPOINTS: etcd.endpoint, CONFIG_WATCHER: configTarget, WEIGHT_CALCULATORS: `${weightTarget},${observer.address}`, INSTANCE_ID: 'bench-prober' } },
+    cleanups,
+  );
+  const { target: resolverTarget } = await startListening({ service: 'resolver', env: { CONFIG_WATCHER: configTarget, WEIGHT_CALCULATORS: weightTarget } }, cleanups);
+  const poller = startPoller(resolverTarget);
   cleanups.unshift(() => poller.close());
   const answered = (id: string): boolean => poller.latest()?.nodes.includes(id) ?? false;
   await waitFor(() => fleet.nodes.every((n) => answered(n.id)), { timeoutMs: 30_000, message: 'every edge answered' });

@@ -42,6 +42,7 @@ import {
   type ServerCommand,
   type ServerMessage,
 } from './bench-protocol.js';
+import { childMessages } from './bench-processes.js';
 import { createBenchFleet, createQueries, drawClientIps, encodeBatches, encodeUnary } from './bench-workload.js';
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
@@ -83,17 +84,7 @@ interface Child<In, Out extends { type: string }> {
 
 function start<In, Out extends { type: string }>(file: string, execArgv: string[] = []): Child<In, Out> {
   const child: ChildProcess = fork(new URL(file, import.meta.url), [], { serialization: 'advanced', execArgv });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const next = <T extends Out['type']>(type: T): Promise<Extract<Out, { type: T }>> =>
-    new Promise((resolve, reject) => {
-      const onMessage = (message: Out): void => {
-        if (message.type !== type) return;
-        child.off('message', onMessage);
-        resolve(message as Extract<Out, { type: T }>);
-      };
-      child.on('message', onMessage);
-      void exited.then((code) => reject(new Error(`${file} exited (${code}) while the benchmark waited for '${type}'`)));
-    });
+  const { exited, next } = childMessages<Out>(child, file);
   return { send: (message) => void child.send(message as object), next, started: next('started'), exited };
 }
 

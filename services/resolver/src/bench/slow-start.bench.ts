@@ -43,13 +43,14 @@
 import { createElection, createEtcdClient } from '@cdn-sched/etcd';
 import { NodeState, serviceDefinitions } from '@cdn-sched/proto';
 import * as grpc from '@grpc/grpc-js';
-import { repoRoot, startEtcd, startServiceProcess, waitFor, type ServiceProcess } from '@cdn-sched/testing';
+import { repoRoot, startEtcd, waitFor, type ServiceProcess } from '@cdn-sched/testing';
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createChannel, createClient } from 'nice-grpc';
 import { putFleetDocuments } from './bench-documents.js';
+import { childMessages, startControlPlane, startListening, type Cleanups } from './bench-processes.js';
 import { createBenchFleet } from './bench-workload.js';
 import type { PacedClientMessage, PacedClientOptions, PacedWindow } from './paced-client.js';
 import type { SyntheticProbersMessage, SyntheticProbersOptions } from './slow-start-probers.js';
@@ -83,18 +84,7 @@ const here = (file: string): string => fileURLToPath(new URL(file, import.meta.u
 /** A forked bench helper that answers requests by message type. */
 function forkHelper<Out extends { type: string }>(file: string, options: object): { child: ChildProcess; next<T extends Out['type']>(type: T): Promise<Extract<Out, { type: T }>> } {
   const child = fork(here(file), [JSON.stringify(options)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const next = <T extends Out['type']>(type: T): Promise<Extract<Out, { type: T }>> =>
-    new Promise((resolve, reject) => {
-      const onMessage = (message: Out): void => {
-        if (message.type !== type) return;
-        child.off('message', onMessage);
-        resolve(message as Extract<Out, { type: T }>);
-      };
-      child.on('message', onMessage);
-      void exited.then((code) => reject(new Error(`${file} exited (${code}) while the benchmark waited for '${type}'`)));
-    });
-  return { child, next };
+  return { child, next: childMessages<Out>(child, file).next };
 }
 
 /** A WatchWeights stream whose messages are counted, never decoded. */
@@ -146,7 +136,7 @@ async function loopWindow(resolver: ServiceProcess, index: number): Promise<Reco
 if (PIN) execFileSync('taskset', ['-a', '-pc', '0', String(process.pid)], { stdio: 'ignore' });
 const etcd = await startEtcd();
 const etcdClient = createEtcdClient({ endpoints: [etcd.endpoint] });
-const cleanups: (() => Promise<unknown> | void)[] = [() => etcd.stop(), () => etcdClient.close()];
+const cleanups: Cleanups = [() => etcd.stop(), () => etcdClient.close()];
 try {
   const fleet = createBenchFleet(SEED, NODES);
   await putFleetDocuments(etcdClient, fleet);
@@ -157,17 +147,12 @@ try {
   cleanups.unshift(() => placeholder.close());
   await waitFor(() => placeholder.isLeader, { timeoutMs: 10_000, message: 'placeholder leader elected' });
 
-  const configWatcher = await startServiceProcess({ service: 'config-watcher', env: { ETCD_ENDPOINTS: etcd.endpoint, GRPC_PORT: '0', METRICS_PORT: '0' } });
-  cleanups.unshift(() => configWatcher.stop());
-  const configTarget = String((await configWatcher.waitForLog('config-watcher listening'))['grpc']);
-  const weightCalc = await startServiceProcess({
-    service: 'weight-calculator',
-    env: { ETCD_ENDPOINTS: etcd.endpoint, CONFIG_WATCHER: configTarget, GRPC_PORT: '0', METRICS_PORT: '0' },
+  const { configTarget, weightTarget } = await startControlPlane(
+    etcd.endpoint,
+    cleanups,
     // Node refuses --cpu-prof in NODE_OPTIONS: the flag goes on node's own command line.
-    ...(PROFILE_DIR ? { wrap: ['sh', '-c', `exec "$0" --cpu-prof --cpu-prof-dir=${PROFILE_DIR} "$@"`] } : {}),
-  });
-  cleanups.unshift(() => weightCalc.stop());
-  const weightTarget = String((await weightCalc.waitForLog('weight-calculator listening'))['grpc']);
+    PROFILE_DIR ? { wrap: ['sh', '-c', `exec "$0" --cpu-prof --cpu-prof-dir=${PROFILE_DIR} "$@"`] } : {},
+  );
 
   // The weight stream as the resolver gets it, counted in bytes and messages but not decoded (that
   // would cost this process what it costs the resolver); versions and quiet from the Status call.
@@ -181,13 +166,14 @@ try {
   await waitFor(async () => (await wcStatus.status({})).gauges['nodes'] === NODES && (await weightsVersion()) > 0, { timeoutMs: 60_000, message: `the weight-calculator weighing ${listed} nodes` });
 
   const loopModule = join(repoRoot, 'services', 'resolver', 'dist', 'bench', 'loop-window.js');
-  const resolver = await startServiceProcess({
-    service: 'resolver',
-    env: { CONFIG_WATCHER: configTarget, WEIGHT_CALCULATORS: weightTarget, GRPC_PORT: '0', METRICS_PORT: '0', ...(PROFILE_DIR ? { BENCH_LOOP_PROFILE_DIR: PROFILE_DIR } : {}) },
-    wrap: [...(PIN ? ['taskset', '-c', '1'] : []), 'sh', '-c', `exec "$0" --import ${loopModule} "$@"`],
-  });
-  cleanups.unshift(() => resolver.stop());
-  const resolverTarget = String((await resolver.waitForLog('resolver listening'))['grpc']);
+  const { process: resolver, target: resolverTarget } = await startListening(
+    {
+      service: 'resolver',
+      env: { CONFIG_WATCHER: configTarget, WEIGHT_CALCULATORS: weightTarget, ...(PROFILE_DIR ? { BENCH_LOOP_PROFILE_DIR: PROFILE_DIR } : {}) },
+      wrap: [...(PIN ? ['taskset', '-c', '1'] : []), 'sh', '-c', `exec "$0" --import ${loopModule} "$@"`],
+    },
+    cleanups,
+  );
   const channel = createChannel(resolverTarget);
   cleanups.unshift(() => channel.close());
   const status = createClient(serviceDefinitions.resolver, channel);
