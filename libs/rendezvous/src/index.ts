@@ -7,6 +7,7 @@ export {
   rendezvousTableOwner,
   rendezvousTableSize,
   rendezvousTableSlot,
+  RendezvousScratch,
   TABLE_HIGH_PLANE_MAX_MEMBERS,
   TABLE_MIN_SLOTS,
   TABLE_SLOTS_PER_MEMBER,

@@ -8,6 +8,7 @@ import {
   rendezvousTableOwner,
   rendezvousTableSize,
   rendezvousTableSlot,
+  RendezvousScratch,
 } from './index.js';
 
 const ids = (n: number, prefix = 'edge'): string[] => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
@@ -37,6 +38,38 @@ describe('rendezvous table', () => {
     expect(steps).toBeGreaterThanOrEqual(42);
     expect(builder.done).toBe(true);
     expect(builder.slots).toEqual(whole);
+  });
+
+  it('built on shared scratch arrays equals built on its own, for one build after another of any size', () => {
+    const scratch = new RendezvousScratch();
+    const build = (n: number, salt: number, withScratch: boolean) => {
+      const hashes = ids(n, `s${salt}`).map(hashString);
+      const weights = hashes.map((_, i) => (i % 5 === 0 ? 0 : 1 + ((i * salt) % 9)));
+      const b = createRendezvousTableBuilder(hashes, weights, undefined, withScratch ? scratch : undefined);
+      while (!b.step(5));
+      return b.slots;
+    };
+    // Large, then smaller (views of the grown arrays), then larger again, then an empty table:
+    // a mark the final pass failed to clear would hand a slot to a member of the earlier build.
+    for (const [n, salt] of [[2000, 3], [40, 5], [300, 7], [5000, 2], [1, 0]] as const) {
+      expect(build(n, salt, true)).toEqual(build(n, salt, false));
+    }
+    expect(scratch.capacity).toBe(rendezvousTableSize(5000));
+  });
+
+  it('lends its scratch to one build at a time: a second build alongside uses its own arrays', () => {
+    const scratch = new RendezvousScratch();
+    const hashes = ids(500).map(hashString);
+    const weights = hashes.map((_, i) => 1 + (i % 3));
+    const a = createRendezvousTableBuilder(hashes, weights, undefined, scratch);
+    const b = createRendezvousTableBuilder(hashes, [...weights].reverse(), undefined, scratch);
+    // Interleaved steps: had they shared the marks, each would see the other's claims.
+    while (!(a.done && b.done)) {
+      a.step(3);
+      b.step(3);
+    }
+    expect(a.slots).toEqual(buildRendezvousTable(hashes, weights));
+    expect(b.slots).toEqual(buildRendezvousTable(hashes, [...weights].reverse()));
   });
 
   it('gives no slot to a member of weight 0, and none at all when every weight is 0', () => {

@@ -127,8 +127,30 @@ export function createRendezvousTableBuilder(
   memberHashes: ArrayLike<number>,
   weights: ArrayLike<number>,
   size: number = rendezvousTableSize(memberHashes.length),
+  scratch?: RendezvousScratch,
 ): RendezvousTableBuilder {
-  return new TableBuilder(memberHashes, weights, size);
+  return new TableBuilder(memberHashes, weights, size, scratch);
+}
+
+/**
+ * Working arrays that builds made one after another can share: 12 bytes a slot (a 10 k-member
+ * tier's 1.3 M slots are 16 MB) that would otherwise be allocated and dropped by every build.
+ * Large typed arrays live outside V8's heap and count as external memory, which brings on full
+ * garbage collections; a process that rebuilds tables all the time (a resolver during a slow
+ * start) keeps one of these instead. A build borrows it when it starts and returns it clean (every
+ * mark back to 0, written by the final pass) when it completes; a build started while it is lent
+ * out, or one abandoned before completing, uses arrays of its own, so sharing never changes a
+ * table.
+ */
+export class RendezvousScratch {
+  /** @internal */ marks = new Int32Array(0);
+  /** @internal */ best = new Float64Array(0);
+  /** @internal */ lent = false;
+
+  /** Slots the arrays hold now (they grow to the largest table built). */
+  get capacity(): number {
+    return this.marks.length;
+  }
 }
 
 const FINAL_PASS_SLOTS_PER_UNIT = 1024;
@@ -144,6 +166,8 @@ class TableBuilder implements RendezvousTableBuilder {
   // marks[i] !== 0). Both dropped once the final pass has written `slots`.
   private marks: Int32Array | null;
   private best: Float64Array | null;
+  // The scratch the arrays above are borrowed from, returned when the build completes.
+  private scratch: RendezvousScratch | null = null;
   private readonly hashes: ArrayLike<number>;
   private readonly weights: ArrayLike<number>;
   private readonly total: number;
@@ -157,12 +181,25 @@ class TableBuilder implements RendezvousTableBuilder {
     memberHashes: ArrayLike<number>,
     weights: ArrayLike<number>,
     readonly size: number,
+    scratch?: RendezvousScratch,
   ) {
     const count = memberHashes.length;
     this.slots = count <= TABLE_HIGH_PLANE_MAX_MEMBERS ? new Uint16Array(size) : new Int32Array(size);
     this.high = count > 65536 && count <= TABLE_HIGH_PLANE_MAX_MEMBERS ? new Uint8Array(Math.ceil(size / 8)) : null;
-    this.marks = new Int32Array(size);
-    this.best = new Float64Array(size);
+    if (scratch !== undefined && !scratch.lent) {
+      if (scratch.marks.length < size) {
+        scratch.marks = new Int32Array(size);
+        scratch.best = new Float64Array(size);
+      }
+      scratch.lent = true;
+      this.scratch = scratch;
+      // Views of exactly `size` slots: claim() and the final pass take the table size from them.
+      this.marks = scratch.marks.subarray(0, size);
+      this.best = scratch.best.subarray(0, size);
+    } else {
+      this.marks = new Int32Array(size);
+      this.best = new Float64Array(size);
+    }
     this.hashes = memberHashes;
     this.weights = weights;
     let total = 0;
@@ -203,9 +240,8 @@ class TableBuilder implements RendezvousTableBuilder {
         // No member (or none of weight > 0): an empty table.
         this.slots = new Int32Array(m).fill(-1);
         this.high = null;
-        this.marks = null;
+        this.finish();
         this.empty = true;
-        this.done = true;
         return m;
       }
       this.start = start;
@@ -219,7 +255,11 @@ class TableBuilder implements RendezvousTableBuilder {
     let s = (this.start + from) % m;
     for (let i = from; i < end; i++) {
       const v = marks[s]!;
-      if (v !== 0) owner = v - 1;
+      if (v !== 0) {
+        owner = v - 1;
+        // Leaves the marks as a fresh array has them, for the next build that borrows them.
+        marks[s] = 0;
+      }
       // A Uint16Array keeps the low 16 bits of what is stored; the plane (fresh, all 0) bit 16.
       slots[s] = owner;
       if (high !== null && owner > 0xffff) high[s >>> 3] |= 1 << (s & 7);
@@ -227,11 +267,17 @@ class TableBuilder implements RendezvousTableBuilder {
     }
     this.owner = owner;
     this.pass = end;
-    if (end === m) {
-      this.marks = null;
-      this.done = true;
-    }
+    if (end === m) this.finish();
     return Math.max(1, end - from);
+  }
+
+  /** Complete: drops the working arrays and returns the scratch they came from (all marks 0 again). */
+  private finish(): void {
+    this.marks = null;
+    this.best = null;
+    if (this.scratch !== null) this.scratch.lent = false;
+    this.scratch = null;
+    this.done = true;
   }
 }
 

@@ -16,7 +16,7 @@
  * `<dir>/resolver-window-<n>-<pid>.cpuprofile`: a profile of exactly that window rather than of the
  * whole process life, start-up included.
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
@@ -61,6 +61,8 @@ async function stopProfile(window: number): Promise<string> {
   session!.disconnect();
   session = undefined;
   const file = join(profileDir, `resolver-window-${window}-${process.pid}.cpuprofile`);
+  // The directory may not exist yet: BENCH_CPU_PROF names it, and nothing else need have made it.
+  await mkdir(profileDir, { recursive: true });
   await writeFile(file, JSON.stringify(profile));
   return file;
 }

@@ -70,6 +70,8 @@ const WARMUP_MS = 3000;
  * below the threshold and never published on its own.
  */
 const QUIET_MS = 2000;
+/** The weight-calculator's slow-start ramp (its default `slowStartMs`, which the bench keeps). */
+const RAMP_MS = 60_000;
 const RAMP_TIMEOUT_MS = 240_000;
 const SEED = 20240601;
 const BENCH = 'resolver slow-start';
@@ -109,10 +111,13 @@ function countStream(target: string): { counts: { bytes: number; messages: numbe
 }
 
 /**
- * Waits for the end of the ramp: the weight version moved past `from` and then stood still for
- * QUIET_MS (the weight-calculator publishes a version on every tick that changed a weight).
+ * Waits for the end of the ramp: not before `notBeforeMs` (performance.now), the weight version
+ * moved past `from` and then stood still for QUIET_MS (the weight-calculator publishes a version
+ * on every tick that changed a weight). The floor matters: a ramping node is republished only in
+ * steps of 5 % of its full weight (weight-calculator `rampPublishStep`), ~3 s apart, and nodes
+ * whose first results came together take their steps together, so the stream can pause mid-ramp.
  */
-async function waitForQuiet(version: () => Promise<number>, from: number): Promise<void> {
+async function waitForQuiet(version: () => Promise<number>, from: number, notBeforeMs: number): Promise<void> {
   const deadline = performance.now() + RAMP_TIMEOUT_MS;
   let last = from;
   let lastMovedAt = performance.now();
@@ -122,7 +127,7 @@ async function waitForQuiet(version: () => Promise<number>, from: number): Promi
     if (v !== last) {
       last = v;
       lastMovedAt = performance.now();
-    } else if (last !== from && performance.now() - lastMovedAt >= QUIET_MS) return;
+    } else if (last !== from && performance.now() - lastMovedAt >= QUIET_MS && performance.now() >= notBeforeMs) return;
     if (performance.now() > deadline) throw new Error(`the weight stream did not settle within ${RAMP_TIMEOUT_MS} ms`);
   }
 }
@@ -204,7 +209,8 @@ try {
   } satisfies SyntheticProbersOptions);
   cleanups.unshift(() => void probers.child.disconnect());
   const firstRound = await probers.next('firstRound');
-  await waitForQuiet(weightsVersion, before.version);
+  // Every node had its first result by now, so every ramp started by now and ends RAMP_MS later.
+  await waitForQuiet(weightsVersion, before.version, performance.now() + RAMP_MS);
   const rampLoop = await loopWindow(resolver, 1);
   const rampClientWindow = client.next('window');
   client.child.send({ type: 'report' });

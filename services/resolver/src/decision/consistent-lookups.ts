@@ -1,4 +1,4 @@
-import { createRendezvousTableBuilder, rendezvousTableBytes, type RendezvousTableBuilder } from '@cdn-sched/rendezvous';
+import { createRendezvousTableBuilder, rendezvousTableBytes, RendezvousScratch, type RendezvousTableBuilder } from '@cdn-sched/rendezvous';
 import type { CandidateGroup, LookupCell } from './candidate-group.js';
 
 /**
@@ -148,6 +148,8 @@ export function createLookupRefresher(options: LookupRefresherOptions = {}): Loo
   const queue = new Map<LookupCell, { group: CandidateGroup; settle: boolean }>();
   let current: { cell: LookupCell; builder: RendezvousTableBuilder; weights: Float64Array } | null = null;
   let built = 0;
+  // One build at a time, so one set of working arrays for all of them (see RendezvousScratch).
+  const scratch = new RendezvousScratch();
 
   /** True when the table was built from other weights that have now been steady for settleMs. */
   const settled = (group: CandidateGroup): boolean => {
@@ -187,7 +189,7 @@ export function createLookupRefresher(options: LookupRefresherOptions = {}): Loo
           const [cell, { group, settle }] = next.value;
           queue.delete(cell);
           if (settle ? cell.weights === group.weights : !needsLookup(group, false)) continue;
-          current = { cell, builder: createRendezvousTableBuilder(group.hashes, group.weights, cell.size), weights: group.weights };
+          current = { cell, builder: createRendezvousTableBuilder(group.hashes, group.weights, cell.size, scratch), weights: group.weights };
         }
         if (current.builder.step(MEMBERS_PER_STEP)) {
           install(current.cell, current.builder, current.weights);

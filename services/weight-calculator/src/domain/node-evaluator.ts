@@ -73,7 +73,7 @@ export function createNodeEvaluator(parts: NodeEvaluatorParts): NodeEvaluator {
   const tally = createVoteTally();
   const terms = createProbeTerms();
   const inputs: WeightInputs = { capacityRps: 0, rttEwmaMs: -1, lossRate: 0, load: -1 };
-  const next: WeightAndHealth = { weight: 0, health: Health.UNKNOWN };
+  const next: WeightAndHealth = { weight: 0, health: Health.UNKNOWN, ramp: 1, fullWeight: 0 };
 
   // Votes, release of forgotten probers and term sums, in one pass over the node's slots.
   const collectProbers = (entry: NodeEntry, nowMs: number): void => {
@@ -149,7 +149,8 @@ export function createNodeEvaluator(parts: NodeEvaluatorParts): NodeEvaluator {
       inputs.rttEwmaMs = terms.rttEwmaMs(basis);
       inputs.lossRate = terms.lossRate(basis);
       inputs.load = entry.load >= 0 && quorum.isFresh(entry.loadAtMs, nowMs) ? entry.load : -1;
-      const target = decision.share > 0 ? formula.target(inputs) * decision.share : 0;
+      const full = decision.share > 0 ? formula.target(inputs) : 0;
+      const target = full * decision.share;
       const elapsedMs = Number.isNaN(entry.computedAtMs) ? 0 : nowMs - entry.computedAtMs;
       entry.weight = damping.next(entry.weight, target, inputs.capacityRps, elapsedMs);
       entry.computedAtMs = nowMs;
@@ -157,6 +158,9 @@ export function createNodeEvaluator(parts: NodeEvaluatorParts): NodeEvaluator {
 
       next.weight = entry.weight;
       next.health = decision.health;
+      // A ramp is an `up` node below full share; a cold node's share is a fixed estimate, not a ramp.
+      next.ramp = decision.mode === 'up' ? decision.share : 1;
+      next.fullWeight = full;
       if (material.isMaterial(entry.published, next)) {
         entry.published = publish(entry, nowMs, target);
         changed.push(entry.published);

@@ -114,6 +114,28 @@ describe('createWeightTable: cold start and slow start', () => {
     expect(h.weight('n1')?.terms?.ramp).toBe(1);
   });
 
+  it('publishes a ramp in steps of 5 % of the full weight, never further behind, and its end', () => {
+    const h = new Harness([node('n1')]);
+    h.tick();
+    h.now += 1_000;
+    h.probe('p1', 'n1', true);
+    const published: number[] = [h.tick().changed[0]!.weight];
+    // 100 ms ticks through the 60 s ramp (probes every 5 s keep it UP).
+    for (let ms = 100; ms <= 61_000; ms += 100) {
+      h.now += 100;
+      if (ms % INTERVAL === 0) expect(h.probe('p1', 'n1', true).accepted).toBe(true);
+      for (const w of h.tick().changed) published.push(w.weight);
+      const share = Math.min(1, 0.25 + (0.75 * ms) / 60_000);
+      // What consumers hold is never more than the step (50) behind the ramp.
+      expect(1000 * share - published[published.length - 1]!).toBeLessThanOrEqual(50 + 1e-9);
+    }
+    // 250 → 1000 in steps just over 50: 14 of them plus the first and the end, not one per tick.
+    expect(published.length).toBeGreaterThanOrEqual(15);
+    expect(published.length).toBeLessThanOrEqual(17);
+    expect(published[published.length - 1]).toBe(1000);
+    for (let i = 1; i < published.length - 1; i++) expect(published[i]! - published[i - 1]!).toBeGreaterThan(50);
+  });
+
   it('publishes nothing once a healthy node is steady', () => {
     const h = new Harness([node('n1'), node('n2')]);
     h.run(70_000, ['p1', 'p2'], ['n1', 'n2']);
