@@ -19,7 +19,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector';
 import { join } from 'node:path';
-import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { ELD_RESOLUTION_MS } from './bench-protocol.js';
 
 const profileDir = process.env['BENCH_LOOP_PROFILE_DIR'] ?? '';
@@ -27,12 +27,21 @@ const profileWindow = Number(process.env['BENCH_LOOP_PROFILE_WINDOW'] ?? 1);
 
 const delay = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
 delay.enable();
-const gc = { count: 0, totalMs: 0, maxMs: 0 };
+const gc = { count: 0, totalMs: 0, maxMs: 0, minorCount: 0, minorMs: 0, majorCount: 0, majorMs: 0 };
 new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) {
     gc.count++;
     gc.totalMs += entry.duration;
     if (entry.duration > gc.maxMs) gc.maxMs = entry.duration;
+    // Scavenges (young generation) and mark-compacts (the whole heap) have different causes.
+    const kind = (entry as unknown as { detail?: { kind?: number } }).detail?.kind;
+    if (kind === constants.NODE_PERFORMANCE_GC_MINOR) {
+      gc.minorCount++;
+      gc.minorMs += entry.duration;
+    } else if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
+      gc.majorCount++;
+      gc.majorMs += entry.duration;
+    }
   }
 }).observe({ entryTypes: ['gc'] });
 
@@ -82,6 +91,10 @@ function windowFigures(window: number): Record<string, unknown> {
     gcCount: gc.count,
     gcTotalMs: round3(gc.totalMs),
     gcMaxMs: round3(gc.maxMs),
+    gcMinorCount: gc.minorCount,
+    gcMinorMs: round3(gc.minorMs),
+    gcMajorCount: gc.majorCount,
+    gcMajorMs: round3(gc.majorMs),
   };
 }
 
@@ -91,7 +104,7 @@ process.on('SIGUSR2', () => {
   const ended = index++;
   const figures = windowFigures(ended);
   delay.reset();
-  Object.assign(gc, { count: 0, totalMs: 0, maxMs: 0 });
+  Object.assign(gc, { count: 0, totalMs: 0, maxMs: 0, minorCount: 0, minorMs: 0, majorCount: 0, majorMs: 0 });
   startedAt = performance.now();
   cpuAtStart = process.cpuUsage();
   if (session !== undefined) void stopProfile(ended).then((profile) => print({ ...figures, profile }));

@@ -23,9 +23,14 @@ export const LOOKUP_STALE_DISTANCE = 0.05;
  * resolver replica builds the same table from the same weights, but each one's tables are built at
  * moments of its own during a weight ramp; once the weights stop moving, this makes the replicas'
  * tables, and so their consistent answers, identical again. The weight-calculator publishes only
- * material changes, so steady weights are quiet.
+ * material changes, so steady weights are quiet. 5 s is longer than the pause between the
+ * published steps of a default slow start (5 % of the full weight, ~3.3 s apart on a 60 s ramp):
+ * with 1 s, a fleet that restarted together — every node taking its step in the same few ticks,
+ * then none for 3 s — had every table rebuilt at every step, most of a core for a minute at 10 k
+ * nodes (`npm run bench -- slow-start`), although the shares, which the tables follow, hardly
+ * moved.
  */
-export const LOOKUP_SETTLE_MS = 1000;
+export const LOOKUP_SETTLE_MS = 5000;
 
 /**
  * Groups smaller than this score rendezvous member by member instead (pick.ts). Measured

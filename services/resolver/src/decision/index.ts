@@ -18,5 +18,5 @@ export { formatReason } from './format-reason.js';
 export type { NodeTable } from './node-table.js';
 export { pickConsistent, pickWeighted, scoreConsistent } from './pick.js';
 export { createRng, nextU32, nextUniform } from './random.js';
-export { applyWeightUpdate } from './weight-update.js';
+export { applyWeightUpdate, weightUpdateSteps } from './weight-update.js';
 export type { WeightUpdate } from './weight-update.js';

@@ -6,7 +6,7 @@ import { decide } from './decide.js';
 import { createDecisionQuery, createDecisionResult } from './decision-result.js';
 import { makeCapacity, makeDomain, makeNode, makeWeight } from './fixtures.js';
 import { createRng, nextU32, nextUniform } from './random.js';
-import { applyWeightUpdate } from './weight-update.js';
+import { applyWeightUpdate, weightUpdateSteps } from './weight-update.js';
 
 const REGIONS = ['CN-GD', 'CN-BJ', 'CN-SH', 'CN-SC'];
 const ISPS = ['ct', 'cu', 'cm', ''];
@@ -149,6 +149,30 @@ describe('applyWeightUpdate', () => {
     expect(shared).toBeGreaterThan(10);
     expect(after.pools.get('video')).toBe(before.pools.get('video'));
     expect(after.domains.find((d) => d.domain === 'v.example')).toBe(before.domains.find((d) => d.domain === 'v.example'));
+  });
+
+  it('in steps: yields between groups, leaves the old table whole until done, and ends equal to the update at once', () => {
+    const rng = createRng(6);
+    const { nodes, domains } = fleet(rng, 120);
+    const before = buildRoutingTable({ nodes, domains, weights: nodes.map((n) => makeWeight(n.id)), configVersion: 1n, weightsVersion: 1n });
+    const snapshot = tableView(before);
+    // Every node takes a step together, as a fleet ramping after a restart does.
+    const changes = nodes.map((n, i) => makeWeight(n.id, { weight: 50 + (i % 17) }));
+    const steps = weightUpdateSteps(before, { weights: changes, weightsVersion: 2n });
+    let yields = 0;
+    let r = steps.next();
+    for (; !r.done; r = steps.next()) {
+      yields++;
+      expect(tableView(before)).toEqual(snapshot);
+    }
+    // At least one yield per copied group: every group of both pools holds a changed node.
+    const groups = [...before.pools.values()].reduce((n, p) => n + p.tiers.reduce((m, t) => m + t.size, 0), 0);
+    expect(yields).toBeGreaterThanOrEqual(groups);
+    expect(tableView(r.value!)).toEqual(tableView(applyWeightUpdate(before, { weights: changes, weightsVersion: 2n })!));
+    // A generator dropped half-way changes nothing.
+    const dropped = weightUpdateSteps(before, { weights: changes, weightsVersion: 3n });
+    for (let i = 0; i < 5; i++) dropped.next();
+    expect(tableView(before)).toEqual(snapshot);
   });
 
   it('asks for a full rebuild while a node is in cold start', () => {

@@ -32,6 +32,23 @@ export interface WeightUpdate {
  * moves them all.
  */
 export function applyWeightUpdate(table: RoutingTable, update: WeightUpdate): RoutingTable | undefined {
+  const steps = weightUpdateSteps(table, update);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * {@link applyWeightUpdate} a piece at a time: the generator yields after every few changed nodes
+ * and after every group it copies, and returns the new table (or undefined) when done. A resolver
+ * runs it in slices of about a millisecond (routing-state.ts) so that a delta that touches every
+ * group — a fleet taking a slow-start step together — never holds the event loop for the tens of
+ * milliseconds the whole update takes; decisions meanwhile use the old table, which stays whole.
+ * `update.weights` is read in the first step. Nothing in `table` is changed: a generator dropped
+ * half-way leaves no trace.
+ */
+export function* weightUpdateSteps(table: RoutingTable, update: WeightUpdate): Generator<undefined, RoutingTable | undefined, void> {
   const old = table.nodes;
   if (old.coldStartCount > 0) return undefined;
 
@@ -55,7 +72,11 @@ export function applyWeightUpdate(table: RoutingTable, update: WeightUpdate): Ro
   // Groups to copy: their pool, whether they are a tier's group (which has a capacity figure) and
   // the changed node indices they may hold.
   const affected = new Map<CandidateGroup, Affected>();
-  for (const i of changed) collectGroupsOf(table, i, affected);
+  let collected = 0;
+  for (const i of changed) {
+    collectGroupsOf(table, i, affected);
+    if (++collected % COLLECT_PER_STEP === 0) yield;
+  }
   let capacities = table.capacities;
   if (update.capacities !== undefined) {
     const next = new Map<string, TierCapacity>();
@@ -78,6 +99,7 @@ export function applyWeightUpdate(table: RoutingTable, update: WeightUpdate): Ro
   for (const [g, where] of affected) {
     const capacity = where.inTier ? capacities.get(capacityKey(where.pool, g.tier, g.key)) : undefined;
     replaced.set(g, updateCandidateGroup(g, old, nodes, where.changed, capacity));
+    yield;
   }
   const pools = new Map<string, PoolTable>();
   for (const [name, pool] of table.pools) pools.set(name, replacePoolGroups(pool, replaced));
@@ -96,6 +118,9 @@ export function applyWeightUpdate(table: RoutingTable, update: WeightUpdate): Ro
     consistentGroups: table.consistentGroups.map((g) => replaced.get(g) ?? g),
   });
 }
+
+// Changed nodes whose groups are collected between two yields (each is a few map operations per tier).
+const COLLECT_PER_STEP = 64;
 
 interface Affected {
   pool: string;

@@ -12,8 +12,8 @@ import { createUpstreams, type Upstreams } from '@cdn-sched/service-kit';
 import type { Transport } from '@cdn-sched/transport';
 import { createVersionTracing, type VersionTracing } from './version-tracing.js';
 import {
-  applyWeightUpdate,
   buildRoutingTable,
+  weightUpdateSteps,
   createLookupRefresher,
   type RoutingTable,
   type RoutingTableOptions,
@@ -38,9 +38,14 @@ export interface RoutingStateOptions {
    */
   lookupSliceMs?: number;
   /**
+   * Longest stretch a weight-only update of the table holds the event loop, milliseconds: a larger
+   * update goes on in the next turns while decisions keep using the current table. Defaults to 1.
+   */
+  updateSliceMs?: number;
+  /**
    * How long weights must stay unchanged before a lookup table built from older (not yet stale)
    * weights is rebuilt from them, so that replicas converge on the same answers, milliseconds.
-   * Defaults to 1000 (LOOKUP_SETTLE_MS).
+   * Defaults to 5000 (LOOKUP_SETTLE_MS).
    */
   lookupSettleMs?: number;
   /**
@@ -89,8 +94,10 @@ export interface RoutingState {
  * so a 10 k-node snapshot followed by its first weights costs two rebuilds.
  *
  * Only a config change (membership, documents, policy), a weight snapshot or a removed weight
- * rebuilds the whole table; weight and capacity deltas — every tick of a slow start — go through
- * `applyWeightUpdate`, which copies just the groups holding a changed node. Consistent lookup
+ * rebuilds the whole table; weight and capacity deltas — every step of a slow start — go through
+ * `weightUpdateSteps`, which copies just the groups holding a changed node, run in slices of
+ * `updateSliceMs` across turns of the event loop (the current table serves meanwhile; deltas that
+ * arrive during an update start the next one when it lands). Consistent lookup
  * tables are (re)built in the background in slices of `lookupSliceMs`, for the groups consistent
  * picks use, and land when complete (consistent-lookups.ts).
  */
@@ -129,40 +136,67 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
   }, 200);
   lookupScan.unref();
 
-  const update = (): boolean => {
-    if (table === undefined || fullRebuild) return false;
-    const t0 = performance.now();
-    let capacities: readonly TierCapacity[] | undefined;
-    if (capacitiesChanged) {
-      const e = weights.entries.get(CAPACITIES_KEY);
-      capacities = e?.kind === 'capacities' ? e.capacities : [];
+  // A weight-only update in progress (weight-update.ts `weightUpdateSteps`), run a slice at a time.
+  let job: { base: RoutingTable; steps: Generator<undefined, RoutingTable | undefined, void>; startedAt: number } | undefined;
+  const updateSliceMs = options.updateSliceMs ?? 1;
+
+  /**
+   * Starts a weight-only update from the changes received so far, or goes on with the one in
+   * progress, for about `updateSliceMs`. Returns 'done' when the table was swapped (or nothing
+   * needed doing), 'later' when the update goes on in a later turn, 'full' when only a full rebuild
+   * gives the right table.
+   */
+  const update = (): 'done' | 'later' | 'full' => {
+    if (table === undefined || fullRebuild) return 'full';
+    if (job === undefined) {
+      if (changedWeights.size === 0 && !capacitiesChanged) return 'done';
+      let capacities: readonly TierCapacity[] | undefined;
+      if (capacitiesChanged) {
+        const e = weights.entries.get(CAPACITIES_KEY);
+        capacities = e?.kind === 'capacities' ? e.capacities : [];
+      }
+      const changes = [...changedWeights.values()];
+      changedWeights.clear();
+      capacitiesChanged = false;
+      job = { base: table, steps: weightUpdateSteps(table, { weights: changes, capacities, weightsVersion: BigInt(weights.state.version) }), startedAt: performance.now() };
     }
-    const next = applyWeightUpdate(table, { weights: changedWeights.values(), capacities, weightsVersion: BigInt(weights.state.version) });
-    if (next === undefined) return false;
-    table = next;
+    const deadline = performance.now() + updateSliceMs;
+    let r: IteratorResult<undefined, RoutingTable | undefined>;
+    do r = job.steps.next();
+    while (!r.done && performance.now() < deadline);
+    if (!r.done) return 'later';
+    const { base, startedAt } = job;
+    job = undefined;
+    // Only this update and full rebuilds swap the table, and a full rebuild drops the update first.
+    if (r.value === undefined || table !== base) return 'full';
+    table = r.value;
     versionTracing.tableBuilt(table, weights.state.epoch);
-    changedWeights.clear();
-    capacitiesChanged = false;
     rebuilds++;
     incrementalUpdates++;
-    options.onRebuild?.(table, performance.now() - t0, true);
-    return true;
+    options.onRebuild?.(table, performance.now() - startedAt, true);
+    return 'done';
   };
 
   const rebuild = (): void => {
     scheduled = false;
     if (config.state.version === 0) return;
     try {
-      if (update()) {
+      const step = update();
+      if (step === 'later') return schedule();
+      if (step === 'done') {
         refresher.offer(table!.consistentGroups);
         if (refresher.pending > 0) scheduleLookups();
+        // Changes that came in while the update ran start the next one.
+        if (changedWeights.size > 0 || capacitiesChanged) schedule();
         return;
       }
     } catch (error) {
       // The full rebuild below still gives a correct table; the error says what went wrong.
       options.onError?.(error);
-      fullRebuild = true;
     }
+    // The full rebuild reads every weight, so an update in progress has nothing left to add.
+    job = undefined;
+    fullRebuild = true;
     const t0 = performance.now();
     const view = configView(config.entries);
     const nodes = [...view.nodes.values()];
