@@ -34,11 +34,12 @@
  * cores, and the resolver's loop delay then measures the machine's scheduler as much as the
  * resolver.
  *
- * Run: `npm run bench -- slow-start` (about 110 s). Environment: BENCH_NODES (10000),
+ * Run: `npm run bench -- slow-start` (about 150 s). Environment: BENCH_NODES (10000),
  * BENCH_RATE (1000 decisions/s), BENCH_BATCH (10 queries a batch), BENCH_AFTER_S (15),
- * BENCH_CPU_PROF (a directory: V8 CPU profiles of the resolver during the ramp window only, and
- * of the weight-calculator's whole run; profiling slows the processes, so figures of such a run
- * are not the measurement).
+ * BENCH_CLIENT_NICE (-10: the load client's scheduling priority; 0 leaves it alone),
+ * BENCH_CPU_PROF (a directory: V8 CPU profiles of the resolver during one window — the ramp, or
+ * the after window with BENCH_LOOP_PROFILE_WINDOW=2 — and of the weight-calculator's whole run;
+ * profiling slows the processes, so figures of such a run are not the measurement).
  */
 import { createElection, createEtcdClient } from '@cdn-sched/etcd';
 import { NodeState, serviceDefinitions } from '@cdn-sched/proto';
@@ -188,7 +189,7 @@ try {
 
   const client = forkHelper<PacedClientMessage>('./paced-client.js', { target: resolverTarget, decisionsPerS: RATE, batchSize: BATCH, seed: SEED } satisfies PacedClientOptions);
   cleanups.unshift(() => void client.child.disconnect());
-  // The client shares CPU 0 with the weight-calculator, which needs about a core during the ramp:
+  // The client shares CPU 0 with the weight-calculator, etcd, the config-watcher and the probers:
   // at equal priority the scheduler lets the client wait its turn for milliseconds at a time, and
   // batch latency then measures that wait. A higher priority stands for the client's own machine.
   if (CLIENT_NICE !== 0) setPriority(client.child.pid!, CLIENT_NICE);
