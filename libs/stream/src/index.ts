@@ -8,7 +8,7 @@ export { configView, domainEntryKey, nodeChanges, nodeEntryKey, parseConfigEntry
 export type { ConfigEntry, ConfigEntryKey, ConfigView, NodeChanges } from './config-entries.js';
 export { createConfigConsumer, createConfigEncoder, decodeConfigMessage } from './config-codec.js';
 export type { ConfigConsumerOptions } from './config-codec.js';
-export { CAPACITIES_KEY, createWeightsConsumer, createWeightsEncoder, decodeWeightsMessage, weightEntryKey, weightEntryNodeId } from './weights-codec.js';
+export { CAPACITIES_KEY, createWeightsConsumer, createWeightsEncoder, decodeWeightsMessage, leanWeight, weightEntryKey, weightEntryNodeId } from './weights-codec.js';
 export { decodeProgress, encodeProgress } from './progress.js';
 export type { WeightEntry, WeightsConsumerOptions } from './weights-codec.js';
 export { breakerStatusMessage } from './status-messages.js';

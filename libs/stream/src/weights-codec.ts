@@ -1,5 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import {
+  NodeWeightSchema,
   serviceDefinitions,
   WatchWeightsResponseSchema,
   WeightDeltaSchema,
@@ -32,23 +33,40 @@ export const CAPACITIES_KEY = 'capacities';
 
 const weightBytes = (w: NodeWeight): number => estimateBytes(110, w.nodeId);
 
+// One lean copy per published weight, shared by every lean stream (published weights never change).
+const leanCopies = new WeakMap<NodeWeight, NodeWeight>();
+
+/** `w` without its terms, as a lean stream (WatchRequest.lean) sends it. */
+export function leanWeight(w: NodeWeight): NodeWeight {
+  if (w.terms === undefined) return w;
+  let lean = leanCopies.get(w);
+  if (lean === undefined) {
+    lean = create(NodeWeightSchema, { nodeId: w.nodeId, weight: w.weight, health: w.health, updatedAtMs: w.updatedAtMs });
+    leanCopies.set(w, lean);
+  }
+  return lean;
+}
+
 /**
  * Builds WeightCalculatorService.WatchWeights messages from a weight store; snapshots and deltas
  * over `chunkBytes` (estimated; defaults to {@link DEFAULT_CHUNK_BYTES}) are sent in chunks marked
  * `more`, with the capacity table whole in the last one (it is bounded by pools × locations).
+ * `lean`: weights without their terms, for streams whose client asked for that (WatchRequest.lean).
  */
 export function createWeightsEncoder(
   epoch: string,
   upstream: () => UpstreamHealth,
   chunkBytes = DEFAULT_CHUNK_BYTES,
   traceOf: (version: number) => string = () => '',
+  lean = false,
 ): StreamEncoder<WeightEntry, WatchWeightsResponse> {
+  const send = lean ? leanWeight : (w: NodeWeight): NodeWeight => w;
   return {
     snapshot(version, entries, reason) {
       const weights: NodeWeight[] = [];
       let capacities: readonly TierCapacity[] = [];
       for (const e of entries.values()) {
-        if (e.kind === 'weight') weights.push(e.weight);
+        if (e.kind === 'weight') weights.push(send(e.weight));
         else capacities = e.capacities;
       }
       const chunks = chunkBySize(weights, weightBytes, chunkBytes);
@@ -68,7 +86,7 @@ export function createWeightsEncoder(
       for (const { key, value } of changes) {
         if (value === undefined) {
           if (weightEntryNodeId(key) !== undefined) items.push({ key });
-        } else if (value.kind === 'weight') items.push({ key, weight: value.weight });
+        } else if (value.kind === 'weight') items.push({ key, weight: send(value.weight) });
         else capacities = value.capacities;
       }
       const chunks = chunkBySize(items, (x) => (x.weight ? weightBytes(x.weight) : estimateBytes(0, x.key)), chunkBytes);
@@ -123,6 +141,8 @@ export type WeightsConsumerOptions = Omit<StreamConsumerOptions<WatchWeightsResp
   channel?: Channel;
   /** Credentials and limits of the channel the consumer makes. Defaults to plaintext with default limits. */
   transport?: Transport;
+  /** Ask for weights without their terms (WatchRequest.lean): for a consumer that reads weight and health only. */
+  lean?: boolean;
 };
 
 /**
@@ -136,7 +156,8 @@ export function createWeightsConsumer(options: WeightsConsumerOptions): StreamCo
     ...options,
     name: 'weight-calculator',
     versionsGlobal: false,
-    open: (request, signal) => client.watchWeights({ consumerId: options.consumerId, epoch: request.epoch, version: BigInt(request.version) }, { signal }),
+    open: (request, signal) =>
+      client.watchWeights({ consumerId: options.consumerId, epoch: request.epoch, version: BigInt(request.version), lean: options.lean ?? false }, { signal }),
     decode: decodeWeightsMessage,
   });
   return withChannel(consumer, options.target, options.channel ? undefined : channel);

@@ -6,6 +6,7 @@ import {
   ProbeResultSchema,
   ReportProbesRequestSchema,
   serviceDefinitions,
+  type NodeWeight,
   type ProbeResult,
   type ReportProbesRequest,
   type ReportProbesResponse,
@@ -188,10 +189,10 @@ async function statusOf(address: string): Promise<StatusResponse> {
 }
 
 /** The first message a WatchWeights client gets for what it says it has; the stream is then closed. */
-async function firstMessage(channel: Channel, epoch: string, version: number): Promise<WatchWeightsResponse> {
+async function firstMessage(channel: Channel, epoch: string, version: number, lean = false): Promise<WatchWeightsResponse> {
   const abort = new AbortController();
   try {
-    const stream = createClient(serviceDefinitions.weightCalculator, channel).watchWeights({ consumerId: 'resume-test', epoch, version: BigInt(version) }, { signal: abort.signal });
+    const stream = createClient(serviceDefinitions.weightCalculator, channel).watchWeights({ consumerId: 'resume-test', epoch, version: BigInt(version), lean }, { signal: abort.signal });
     const next = await withTimeout(stream[Symbol.asyncIterator]().next(), 3000, `first WatchWeights message for (${epoch}, ${version})`);
     if (next.done) throw new Error('WatchWeights ended before its first message');
     return next.value;
@@ -510,6 +511,16 @@ describe('weight-calculator (real etcd, config-watcher and prober processes, fak
       // edge-1 stopped serving: the capacity table changed, and travels with the delta.
       expect(delta.capacities).toEqual(now.kind.value.capacities);
       expect(delta.capacities.find((c) => c.location === '*')).toMatchObject({ healthyCapacityRps: 3 * CAPACITY, totalCapacityRps: 4 * CAPACITY });
+
+      // A lean client (the resolver's kind) gets the same delta and snapshot without the terms.
+      const leanResumed = await firstMessage(channel, epoch, v1, true);
+      const leanNow = await firstMessage(channel, '', 0, true);
+      if (leanResumed.kind.case !== 'delta' || leanNow.kind.case !== 'snapshot') throw new Error(`lean stream: ${leanResumed.kind.case}, ${leanNow.kind.case}`);
+      const fields = (w: NodeWeight) => ({ nodeId: w.nodeId, weight: w.weight, health: w.health, updatedAtMs: w.updatedAtMs, terms: w.terms });
+      for (const w of [...delta.upserted, ...now.kind.value.weights]) expect(w.terms?.capacityRps).toBe(CAPACITY);
+      expect(leanResumed.kind.value.upserted.map(fields)).toEqual(delta.upserted.map((w) => ({ ...fields(w), terms: undefined })));
+      expect(leanNow.kind.value.weights.map(fields)).toEqual(now.kind.value.weights.map((w) => ({ ...fields(w), terms: undefined })));
+      expect(leanResumed.kind.value.capacities).toEqual(delta.capacities);
 
       // A client already at the current version is told so (progress), not sent anything again.
       const upToDate = await firstMessage(channel, epoch, v3);

@@ -245,10 +245,13 @@ export function createWeightCalculator(options: WeightCalculatorOptions): Weight
       watchLatencyP99Ms: Number.isFinite(c.watchLatencyP99Ms) ? c.watchLatencyP99Ms : 0,
     });
   };
-  const encoder = createWeightsEncoder(store.epoch, upstream, undefined, (version) => {
+  const traceOf = (version: number): string => {
     const context = versionTraces.get(version);
     return context ? formatTraceparent(context) : '';
-  });
+  };
+  const encoder = createWeightsEncoder(store.epoch, upstream, undefined, traceOf);
+  // For clients that read weight and health only (the resolver): no terms (WatchRequest.lean).
+  const leanEncoder = createWeightsEncoder(store.epoch, upstream, undefined, traceOf, true);
 
   const service: ServiceImplementation<typeof serviceDefinitions.weightCalculator> = {
     async *reportProbes(requests, context) {
@@ -294,7 +297,7 @@ export function createWeightCalculator(options: WeightCalculatorOptions): Weight
       yield* serveVersionedStream({
         store,
         request: { epoch: request.epoch, version: Number(request.version) },
-        encoder,
+        encoder: request.lean ? leanEncoder : encoder,
         signal: context.signal,
         progressIntervalMs: options.progressIntervalMs ?? 1000,
       });

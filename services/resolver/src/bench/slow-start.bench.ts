@@ -91,12 +91,12 @@ function forkHelper<Out extends { type: string }>(file: string, options: object)
   return { child, next: childMessages<Out>(child, file).next };
 }
 
-/** A WatchWeights stream whose messages are counted, never decoded. */
+/** A WatchWeights stream like the resolver's (lean: weights without terms) whose messages are counted, never decoded. */
 function countStream(target: string): { counts: { bytes: number; messages: number; largestBytes: number }; close(): void } {
   const counts = { bytes: 0, messages: 0, largestBytes: 0 };
   const client = new grpc.Client(target, grpc.credentials.createInsecure());
   const method = serviceDefinitions.weightCalculator.watchWeights;
-  const call = client.makeServerStreamRequest(method.path, (m: Parameters<typeof method.requestSerialize>[0]) => Buffer.from(method.requestSerialize(m)), (b: Buffer) => b, { consumerId: 'slow-start-bench', epoch: '', version: 0n });
+  const call = client.makeServerStreamRequest(method.path, (m: Parameters<typeof method.requestSerialize>[0]) => Buffer.from(method.requestSerialize(m)), (b: Buffer) => b, { consumerId: 'slow-start-bench', epoch: '', version: 0n, lean: true });
   call.on('data', (bytes: Buffer) => {
     counts.bytes += bytes.length;
     counts.messages++;

@@ -272,6 +272,8 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
       target: options.weightTargets[index]!,
       transport: options.transport,
       consumerId: options.consumerId,
+      // The tables read weight and health only; the terms would be a third of what is decoded and kept.
+      lean: true,
       maxStalenessMs: options.maxStalenessMs,
       onApplied: (update) => {
         versionTracing.weightsApplied(update.epoch, update.version, update.traceparent, update.snapshot);

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cdn/sched/v1/stream.proto.
  */
 export const file_cdn_sched_v1_stream: GenFile = /*@__PURE__*/
-  fileDesc("ChljZG4vc2NoZWQvdjEvc3RyZWFtLnByb3RvEgxjZG4uc2NoZWQudjEiQwoMV2F0Y2hSZXF1ZXN0EhMKC2NvbnN1bWVyX2lkGAEgASgJEg0KBWVwb2NoGAIgASgJEg8KB3ZlcnNpb24YAyABKAQigwEKDlVwc3RyZWFtSGVhbHRoEg8KB2hlYWx0aHkYASABKAgSDgoGcmVhc29uGAIgASgJEhQKDHN0YWxlbmVzc19tcxgDIAEoBBIcChR3YXRjaF9sYXRlbmN5X3A1MF9tcxgEIAEoARIcChR3YXRjaF9sYXRlbmN5X3A5OV9tcxgFIAEoASJjCghQcm9ncmVzcxIPCgd2ZXJzaW9uGAEgASgEEi4KCHVwc3RyZWFtGAIgASgLMhwuY2RuLnNjaGVkLnYxLlVwc3RyZWFtSGVhbHRoEhYKDnNlcnZlcl90aW1lX21zGAMgASgDYgZwcm90bzM");
+  fileDesc("ChljZG4vc2NoZWQvdjEvc3RyZWFtLnByb3RvEgxjZG4uc2NoZWQudjEiUQoMV2F0Y2hSZXF1ZXN0EhMKC2NvbnN1bWVyX2lkGAEgASgJEg0KBWVwb2NoGAIgASgJEg8KB3ZlcnNpb24YAyABKAQSDAoEbGVhbhgEIAEoCCKDAQoOVXBzdHJlYW1IZWFsdGgSDwoHaGVhbHRoeRgBIAEoCBIOCgZyZWFzb24YAiABKAkSFAoMc3RhbGVuZXNzX21zGAMgASgEEhwKFHdhdGNoX2xhdGVuY3lfcDUwX21zGAQgASgBEhwKFHdhdGNoX2xhdGVuY3lfcDk5X21zGAUgASgBImMKCFByb2dyZXNzEg8KB3ZlcnNpb24YASABKAQSLgoIdXBzdHJlYW0YAiABKAsyHC5jZG4uc2NoZWQudjEuVXBzdHJlYW1IZWFsdGgSFgoOc2VydmVyX3RpbWVfbXMYAyABKANiBnByb3RvMw");
 
 /**
  * Opens a versioned stream.
@@ -38,6 +38,16 @@ export type WatchRequest = Message<"cdn.sched.v1.WatchRequest"> & {
    * @generated from field: uint64 version = 3;
    */
   version: bigint;
+
+  /**
+   * Leave out what only explains an entry, for a client that reads the values alone: on the
+   * weight stream, each NodeWeight's `terms` (the resolver uses weight and health only; without
+   * the terms a weight is about a third of the bytes to decode and keep). The config stream has no
+   * such fields and ignores it.
+   *
+   * @generated from field: bool lean = 4;
+   */
+  lean: boolean;
 };
 
 /**
