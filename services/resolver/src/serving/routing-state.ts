@@ -137,7 +137,7 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
   lookupScan.unref();
 
   // A weight-only update in progress (weight-update.ts `weightUpdateSteps`), run a slice at a time.
-  let job: { base: RoutingTable; steps: Generator<undefined, RoutingTable | undefined, void>; startedAt: number } | undefined;
+  let job: { steps: Generator<undefined, RoutingTable | undefined, void>; startedAt: number } | undefined;
   const updateSliceMs = options.updateSliceMs ?? 1;
 
   /**
@@ -158,17 +158,18 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
       const changes = [...changedWeights.values()];
       changedWeights.clear();
       capacitiesChanged = false;
-      job = { base: table, steps: weightUpdateSteps(table, { weights: changes, capacities, weightsVersion: BigInt(weights.state.version) }), startedAt: performance.now() };
+      job = { steps: weightUpdateSteps(table, { weights: changes, capacities, weightsVersion: BigInt(weights.state.version) }), startedAt: performance.now() };
     }
     const deadline = performance.now() + updateSliceMs;
     let r: IteratorResult<undefined, RoutingTable | undefined>;
     do r = job.steps.next();
     while (!r.done && performance.now() < deadline);
     if (!r.done) return 'later';
-    const { base, startedAt } = job;
+    const { startedAt } = job;
     job = undefined;
-    // Only this update and full rebuilds swap the table, and a full rebuild drops the update first.
-    if (r.value === undefined || table !== base) return 'full';
+    // The update started from the table still in use: only it and full rebuilds swap the table, and
+    // a full rebuild drops the update first.
+    if (r.value === undefined) return 'full';
     table = r.value;
     versionTracing.tableBuilt(table, weights.state.epoch);
     rebuilds++;
