@@ -189,6 +189,28 @@ describe('query handler', () => {
     expect(decisions.asked).toHaveLength(0);
   });
 
+  it('answers AAAA for an IPv4-only decision with NODATA (SOA, negative TTL, serial of the config version now, ECS echoed), decided and cached', async () => {
+    let version = 9;
+    const events: QueryEvent[] = [];
+    const decisions = scripted(() => decision(['127.0.0.11'], 21));
+    const cache = createAnswerCache<DecisionRecords>();
+    const handler = createQueryHandler({ zones: () => zones, apex, configVersion: () => version, decisions, cache, maxUdpBytes: 1232, staleTtlS: 5, traceRatio: 0, onEvent: (e) => events.push(e) });
+    const ask = async (): Promise<dnsPacket.Packet> => dnsPacket.decode((await handler.handle(q('Music.demo.example', 'AAAA', { ecs: [0, 1, 24, 0, 1, 0, 8] }), { address: '203.0.113.9' }, 'udp'))!);
+    for (const serial of [9, 9, 12]) {
+      version = serial;
+      const nodata = await ask();
+      expect(rcode(nodata)).toBe('NOERROR');
+      expect(nodata.flags! & dnsPacket.AUTHORITATIVE_ANSWER).toBeTruthy();
+      expect(nodata.questions).toEqual([{ name: 'Music.demo.example', type: 'AAAA', class: 'IN' }]);
+      expect(nodata.answers).toEqual([]);
+      expect(nodata.authorities).toEqual([expect.objectContaining({ type: 'SOA', name: 'demo.example', ttl: 30, data: expect.objectContaining({ serial, minimum: 30 }) })]);
+      const opt = nodata.additionals!.find((r) => r.type === 'OPT') as unknown as { options: { sourcePrefixLength: number; scopePrefixLength: number }[] };
+      expect(opt.options[0]).toMatchObject({ sourcePrefixLength: 24, scopePrefixLength: 21 });
+    }
+    expect(decisions.asked).toHaveLength(1);
+    expect(events.map((e) => [e.rcode, e.cache])).toEqual([[0, 'miss'], [0, 'hit'], [0, 'hit']]);
+  });
+
   it('refuses names outside the zones, other classes and zone transfers; NOTIMP, BADVERS, FORMERR', async () => {
     const { ask } = setup(() => decision(['127.0.0.11'], 21));
     const refused = (await ask(q('example.com')))!;

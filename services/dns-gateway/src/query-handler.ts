@@ -6,7 +6,7 @@ import type { AnswerCache, CacheHit, ClientKey } from './answer-cache.js';
 import type { DecisionClient } from './decisions/decision-client.js';
 import { answerRecords, QType, toDecisionRecords, type DecisionRecords } from './decision-records.js';
 import { subnetText } from './dns/ecs-option.js';
-import { readSimpleQuery, writeAddressReply } from './dns/fast-path.js';
+import { encodeRecord, readSimpleQuery, writeAddressReply, writeNoDataReply } from './dns/fast-path.js';
 import { Rcode, readQuery, type Query } from './dns/query-reader.js';
 import { writeReply, type Reply, type ReplyRecord, type ReplyTo } from './dns/reply-writer.js';
 import type { ApexSettings, Zone, ZoneModel } from './dns/zone-model.js';
@@ -118,6 +118,19 @@ export function createQueryHandler(options: QueryHandlerOptions): QueryHandler {
     answers.length > 0
       ? { rcode: Rcode.NOERROR, aa: true, answers, authorities: [], additionals, ecsScope }
       : { rcode: Rcode.NOERROR, aa: true, answers: [], authorities: [soa(zone, negativeTtlS)], ecsScope };
+  /**
+   * The NODATA authority record of `zone` as bytes, encoded once per SOA serial (the serial
+   * follows the config version when it is not set).
+   */
+  const noDataSoa = new WeakMap<Zone, { serial: number; bytes: Uint8Array }>();
+  const noDataSoaBytes = (zone: Zone): Uint8Array => {
+    const serial = apex.soaSerial || options.configVersion() >>> 0;
+    const known = noDataSoa.get(zone);
+    if (known?.serial === serial) return known.bytes;
+    const bytes = encodeRecord(soa(zone, negativeTtlS));
+    noDataSoa.set(zone, { serial, bytes });
+    return bytes;
+  };
   const nxdomain = (zone: Zone): Reply => ({ rcode: Rcode.NXDOMAIN, aa: true, answers: [], authorities: [soa(zone, negativeTtlS)] });
 
   const emit = (transport: Transport, qtype: number, reply: Reply | undefined, truncated: boolean, cache: QueryEvent['cache'], decisionMs: number, problem?: string): void =>
@@ -132,13 +145,19 @@ export function createQueryHandler(options: QueryHandlerOptions): QueryHandler {
 
   /**
    * The hand-written writer for the common answer (A or AAAA addresses of a decision), byte-equal
-   * to the library path (`fast-path.spec.ts`); `undefined` when the answer is anything else (a
-   * CNAME, NODATA, a reply to truncate, a traced query), which then goes through `finish`.
+   * to the library path (`fast-path.spec.ts`), and NODATA when the decision has no address of the
+   * type asked; `undefined` when the answer is anything else (a CNAME, a reply to truncate, a
+   * traced query), which then goes through `finish`.
    */
-  const fastFinish = (q: Query, d: DecisionRecords, ttlS: number, scope: number | undefined, transport: Transport, cache: QueryEvent['cache'], decisionMs: number): Buffer | undefined => {
+  const fastFinish = (q: Query, zone: Zone, d: DecisionRecords, ttlS: number, scope: number | undefined, transport: Transport, cache: QueryEvent['cache'], decisionMs: number): Buffer | undefined => {
     const packed = q.qtype === QType.A ? d.v4Packed : q.qtype === QType.AAAA ? d.v6Packed : undefined;
-    if (!packed || packed.rdata.length === 0) return undefined;
-    const bytes = writeAddressReply(q, packed, { ttlS, ecsScope: scope, advertisedUdpBytes: options.maxUdpBytes, limitBytes: transport === 'udp' ? udpLimit(q) : undefined });
+    if (!packed) return undefined;
+    const limitBytes = transport === 'udp' ? udpLimit(q) : undefined;
+    let bytes: Buffer | undefined;
+    if (packed.rdata.length > 0) bytes = writeAddressReply(q, packed, { ttlS, ecsScope: scope, advertisedUdpBytes: options.maxUdpBytes, limitBytes });
+    // No address of the type asked and no host name to CNAME to: NODATA (answerRecords is empty).
+    else if (d.hostNames.length === 0) bytes = writeNoDataReply(q, noDataSoaBytes(zone), { ecsScope: scope, advertisedUdpBytes: options.maxUdpBytes, limitBytes });
+    else return undefined;
     if (bytes) options.onEvent?.({ transport, qtype: q.qtype, rcode: Rcode.NOERROR, cache, truncated: false, decisionMs });
     return bytes;
   };
@@ -200,7 +219,7 @@ export function createQueryHandler(options: QueryHandlerOptions): QueryHandler {
       const d = hit.entry.value;
       const ttlS = Math.min(d.ttlS, hit.ttlLeftS);
       if (!span) {
-        const fast = fastFinish(q, d, ttlS, replyScope(q, d), transport, 'hit', Number.NaN);
+        const fast = fastFinish(q, zone, d, ttlS, replyScope(q, d), transport, 'hit', Number.NaN);
         if (fast) return fast;
       }
       return finish(q, positive(zone, answerRecords(d, q.qtype, q.askedName, ttlS), replyScope(q, d)), transport, 'hit', Number.NaN, span);
@@ -224,7 +243,7 @@ export function createQueryHandler(options: QueryHandlerOptions): QueryHandler {
       const records = toDecisionRecords(outcome.response, scope);
       options.cache.set(q.name, q.qtype, client, scope, records.ttlS, records.configVersion, records);
       if (!span) {
-        const fast = fastFinish(q, records, records.ttlS, replyScope(q, records), transport, 'miss', ms);
+        const fast = fastFinish(q, zone, records, records.ttlS, replyScope(q, records), transport, 'miss', ms);
         if (fast) return fast;
       }
       return finish(q, positive(zone, answerRecords(records, q.qtype, q.askedName, records.ttlS), replyScope(q, records)), transport, 'miss', ms, span);

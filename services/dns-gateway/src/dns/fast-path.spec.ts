@@ -1,7 +1,7 @@
 import dnsPacket from 'dns-packet';
 import { describe, expect, it } from 'vitest';
 import { addressBytes } from './ecs-option.js';
-import { packAddresses, readSimpleQuery, writeAddressReply } from './fast-path.js';
+import { encodeRecord, packAddresses, readSimpleQuery, writeAddressReply, writeNoDataReply } from './fast-path.js';
 import { Rcode, readQuery, type Query } from './query-reader.js';
 import { writeReply, type Reply } from './reply-writer.js';
 import { createSeededUniform } from '@cdn-sched/testing';
@@ -34,6 +34,15 @@ function fastReply(q: Query, addresses: string[], ttlS: number, scope: number | 
   const packed = packAddresses(q.qtype === 1 ? 1 : 28, addresses.map(addressBytes));
   return writeAddressReply(q, packed, { ttlS, ecsScope: scope, advertisedUdpBytes: 1232, limitBytes });
 }
+
+/** The authority record of a NODATA reply, as the query handler builds it. */
+const SOA: dnsPacket.Answer = { type: 'SOA', name: 'demo.example', ttl: 30, data: { mname: 'ns1.demo.example', rname: 'hostmaster.demo.example', serial: 4_000_000_007, refresh: 3600, retry: 600, expire: 86400, minimum: 30 } };
+const SOA_BYTES = encodeRecord(SOA);
+
+function libraryNoData(q: Query, scope: number | undefined, limitBytes: number | undefined): Buffer {
+  return writeReply(q, { rcode: Rcode.NOERROR, aa: true, answers: [], authorities: [SOA], ecsScope: scope }, { limitBytes, advertisedUdpBytes: 1232 }).bytes;
+}
+const fastNoData = (q: Query, scope: number | undefined, limitBytes: number | undefined): Buffer | undefined => writeNoDataReply(q, SOA_BYTES, { ecsScope: scope, advertisedUdpBytes: 1232, limitBytes });
 
 const V4 = ['127.0.0.11', '10.1.2.3', '192.0.2.255', '0.0.0.1'];
 const V6 = ['2001:db8::1', '::1', 'fe80::1:2:3:4', '2001:db8:0:0:0:0:0:ffff'];
@@ -70,6 +79,21 @@ describe('fast path: byte-equal to the library path on every kind it handles', (
         expect(mine?.toString('hex')).toBe(lib.toString('hex'));
       }
     }
+    for (const scope of [undefined, 0, 24])
+      for (const limit of [undefined, 512, 1232]) expect(fastNoData(fast!, scope, limit)?.toString('hex')).toBe(libraryNoData(slow.query, scope, limit).toString('hex'));
+  });
+
+  it('NODATA: the SOA in authority, TTL and serial as given; a reply over the limit is deferred', () => {
+    const q = readSimpleQuery(query({ name: 'Music.demo.example', type: 'AAAA', edns: { size: 1232, ecs: [0, 1, 24, 0, 1, 0, 8] } }))!;
+    const decoded = dnsPacket.decode(fastNoData(q, 16, 1232)!);
+    expect(decoded.rcode).toBe('NOERROR');
+    expect(decoded.flags! & dnsPacket.AUTHORITATIVE_ANSWER).toBeTruthy();
+    expect(decoded.questions).toEqual([{ name: 'Music.demo.example', type: 'AAAA', class: 'IN' }]);
+    expect(decoded.answers).toEqual([]);
+    expect(decoded.authorities).toMatchObject([{ type: 'SOA', name: 'demo.example', ttl: 30, data: { serial: 4_000_000_007, minimum: 30 } }]);
+    const lib = libraryNoData(q, 16, 60);
+    expect(fastNoData(q, 16, 60)).toBeUndefined();
+    expect(dnsPacket.decode(lib).flags! & dnsPacket.TRUNCATED_RESPONSE).toBeTruthy();
   });
 
   it('defers a reply that does not fit to the library path (which truncates it)', () => {
@@ -177,6 +201,10 @@ describe('fast path fuzzed against dns-packet (the library path) as oracle', () 
         const mine = fastReply(fast, addresses, ttl, scope, limit);
         if (mine === undefined) expect(lib.length > limit!).toBe(true);
         else expect(mine.toString('hex')).toBe(lib.toString('hex'));
+        const noData = fastNoData(fast, scope, limit);
+        const libNoData = libraryNoData(slow.query, scope, limit);
+        if (noData === undefined) expect(libNoData.length > limit! || dnsPacket.decode(libNoData).flags! & dnsPacket.TRUNCATED_RESPONSE).toBeTruthy();
+        else expect(noData.toString('hex')).toBe(libNoData.toString('hex'));
         replies++;
       }
     }

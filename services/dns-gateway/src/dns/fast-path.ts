@@ -9,10 +9,12 @@
  * - {@link readSimpleQuery} returns exactly the {@link Query} `readQuery` returns for the packet,
  *   or `undefined` ("not the common shape"), after which the caller uses `readQuery`. It never
  *   decides an error itself: every malformed or unusual packet goes to the library path.
- * - {@link writeAddressReply} returns the bytes `writeReply` would produce for the same reply, or
+ * - {@link writeAddressReply} (a positive answer) and {@link writeNoDataReply} (NODATA with the
+ *   zone's SOA) return the bytes `writeReply` would produce for the same reply, or
  *   `undefined` when the reply does not fit the size limit (the library path truncates it) or the
  *   question holds bytes the library would re-escape.
  */
+import dnsPacket from 'dns-packet';
 import { ECS_OPTION_CODE, EcsFormatError, parseClientSubnet, type ClientSubnet } from './ecs-option.js';
 import type { Query } from './query-reader.js';
 
@@ -133,7 +135,7 @@ export function packAddresses(type: typeof TYPE_A | typeof TYPE_AAAA, addresses:
   return { type, rdata };
 }
 
-/** Options of {@link writeAddressReply}. */
+/** Options of {@link writeAddressReply} and {@link writeNoDataReply}. */
 export interface AddressReplyOptions {
   ttlS: number;
   /** SCOPE PREFIX-LENGTH of the echoed ECS option; ignored when the query had none. */
@@ -151,28 +153,13 @@ export interface AddressReplyOptions {
  * plain: the library path then writes (and truncates) it.
  */
 export function writeAddressReply(q: Query, answers: PackedAddresses, options: AddressReplyOptions): Buffer | undefined {
-  const question = q.question;
-  if (!isPlainQuestion(question)) return undefined;
-  const nameLen = question.length - 4;
   const rdSize = answers.type === TYPE_A ? 4 : 16;
   const count = answers.rdata.length / rdSize;
   if (count === 0 || count > 0xffff) return undefined;
-  const ecs = q.edns?.ecs;
-  const ecsAddressLen = ecs ? Math.ceil(ecs.sourcePrefixLength / 8) : 0;
-  const optLen = q.edns ? 11 + (ecs ? 8 + ecsAddressLen : 0) : 0;
-  const size = 12 + question.length + count * (nameLen + 10 + rdSize) + optLen;
-  if (options.limitBytes !== undefined && size > options.limitBytes) return undefined;
-  const out = Buffer.allocUnsafe(size);
-  out[0] = q.id >> 8;
-  out[1] = q.id & 0xff;
-  // QR, opcode (0 here), AA, RD as asked; RA clear, RCODE 0.
-  out[2] = 0x80 | ((q.opcode & 0xf) << 3) | 0x04 | (q.rd ? 0x01 : 0);
-  out[3] = 0;
-  out.writeUInt16BE(1, 4);
-  out.writeUInt16BE(count, 6);
-  out.writeUInt16BE(0, 8);
-  out.writeUInt16BE(q.edns ? 1 : 0, 10);
-  out.set(question, 12);
+  const nameLen = q.question.length - 4;
+  const out = startReply(q, count, 0, count * (nameLen + 10 + rdSize), options);
+  if (!out) return undefined;
+  const question = q.question;
   let o = 12 + question.length;
   const ttl = options.ttlS >>> 0;
   const rdata = answers.rdata;
@@ -195,23 +182,83 @@ export function writeAddressReply(q: Query, answers: PackedAddresses, options: A
     for (let j = 0, from = i * rdSize; j < rdSize; j++) out[o + j] = rdata[from + j]!;
     o += rdSize;
   }
-  if (q.edns) {
-    out[o] = 0;
-    out.writeUInt16BE(TYPE_OPT, o + 1);
-    out.writeUInt16BE(options.advertisedUdpBytes, o + 3);
-    // Extended RCODE 0, version 0, the DO bit echoed (RFC 3225 §3).
-    out.writeUInt32BE(q.edns.dnssecOk ? 0x8000 : 0, o + 5);
-    out.writeUInt16BE(optLen - 11, o + 9);
-    o += 11;
-    if (ecs) {
-      out.writeUInt16BE(ECS_OPTION_CODE, o);
-      out.writeUInt16BE(4 + ecsAddressLen, o + 2);
-      out.writeUInt16BE(ecs.family, o + 4);
-      out[o + 6] = ecs.sourcePrefixLength;
-      out[o + 7] = options.ecsScope ?? 0;
-      out.set(ecs.address.subarray(0, ecsAddressLen), o + 8);
-      o += 8 + ecsAddressLen;
-    }
-  }
+  writeOpt(out, o, q, options);
   return out;
+}
+
+/**
+ * NODATA (RFC 2308 §2.2): NOERROR, AA, the question as asked, no answers, `soaRecord` (the zone's
+ * SOA as dns-packet encodes it, {@link encodeRecord}) as the one authority record, and our OPT as
+ * in {@link writeAddressReply}. The common reply to AAAA for a fleet of IPv4 edges, which on the
+ * library path cost four times a positive answer. `undefined` when it exceeds `limitBytes` or the
+ * question is not plain.
+ */
+export function writeNoDataReply(q: Query, soaRecord: Uint8Array, options: Omit<AddressReplyOptions, 'ttlS'>): Buffer | undefined {
+  const out = startReply(q, 0, 1, soaRecord.length, options);
+  if (!out) return undefined;
+  const o = 12 + q.question.length;
+  out.set(soaRecord, o);
+  writeOpt(out, o + soaRecord.length, q, options);
+  return out;
+}
+
+/**
+ * One resource record as dns-packet writes it in a message: a message holding only that record,
+ * past its 12-byte header (dns-packet never compresses names, so the bytes do not depend on where
+ * the record sits).
+ */
+export function encodeRecord(record: dnsPacket.Answer): Uint8Array {
+  return dnsPacket.encode({ type: 'response', id: 0, flags: 0, questions: [], answers: [], authorities: [record] }).subarray(12);
+}
+
+/** Size of our OPT record for `q` (0 without EDNS). */
+function optBytes(q: Query): number {
+  const ecs = q.edns?.ecs;
+  return q.edns ? 11 + (ecs ? 8 + Math.ceil(ecs.sourcePrefixLength / 8) : 0) : 0;
+}
+
+/**
+ * The reply's buffer with its header and question written, sized for `recordBytes` of answer and
+ * authority records and our OPT; `undefined` when over `limitBytes` or the question is not plain.
+ */
+function startReply(q: Query, ancount: number, nscount: number, recordBytes: number, options: Omit<AddressReplyOptions, 'ttlS'>): Buffer | undefined {
+  const question = q.question;
+  if (!isPlainQuestion(question)) return undefined;
+  const size = 12 + question.length + recordBytes + optBytes(q);
+  if (options.limitBytes !== undefined && size > options.limitBytes) return undefined;
+  const out = Buffer.allocUnsafe(size);
+  out[0] = q.id >> 8;
+  out[1] = q.id & 0xff;
+  // QR, opcode (0 here), AA, RD as asked; RA clear, RCODE 0.
+  out[2] = 0x80 | ((q.opcode & 0xf) << 3) | 0x04 | (q.rd ? 0x01 : 0);
+  out[3] = 0;
+  out.writeUInt16BE(1, 4);
+  out.writeUInt16BE(ancount, 6);
+  out.writeUInt16BE(nscount, 8);
+  out.writeUInt16BE(q.edns ? 1 : 0, 10);
+  out.set(question, 12);
+  return out;
+}
+
+/** Our OPT record at `o` when the query had EDNS, with the ECS echo (RFC 7871 §7.2.1). */
+function writeOpt(out: Buffer, o: number, q: Query, options: Omit<AddressReplyOptions, 'ttlS'>): void {
+  if (!q.edns) return;
+  const ecs = q.edns.ecs;
+  const optLen = optBytes(q);
+  out[o] = 0;
+  out.writeUInt16BE(TYPE_OPT, o + 1);
+  out.writeUInt16BE(options.advertisedUdpBytes, o + 3);
+  // Extended RCODE 0, version 0, the DO bit echoed (RFC 3225 §3).
+  out.writeUInt32BE(q.edns.dnssecOk ? 0x8000 : 0, o + 5);
+  out.writeUInt16BE(optLen - 11, o + 9);
+  o += 11;
+  if (ecs) {
+    const ecsAddressLen = Math.ceil(ecs.sourcePrefixLength / 8);
+    out.writeUInt16BE(ECS_OPTION_CODE, o);
+    out.writeUInt16BE(4 + ecsAddressLen, o + 2);
+    out.writeUInt16BE(ecs.family, o + 4);
+    out[o + 6] = ecs.sourcePrefixLength;
+    out[o + 7] = options.ecsScope ?? 0;
+    out.set(ecs.address.subarray(0, ecsAddressLen), o + 8);
+  }
 }
