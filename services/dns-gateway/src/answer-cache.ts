@@ -46,32 +46,36 @@ export interface AnswerCache<V> {
 }
 
 /**
- * An IPv4 subnet as one number: the masked address times 64 plus the prefix length (below 2^38, an
- * exact double; a number key hashes without building a string per lookup).
+ * An IPv4 subnet's key in the map of its prefix length: the masked address as a signed 32-bit
+ * integer, which V8 keeps unboxed (a small integer on 64-bit Node), so a lookup neither allocates
+ * nor follows a pointer to compare keys.
  */
 function v4Key(u32: number, bits: number): number {
-  const masked = bits === 0 ? 0 : (u32 & (~0 << (32 - bits))) >>> 0;
-  return masked * 64 + bits;
+  return bits === 0 ? 0 : u32 & (-1 << (32 - bits));
 }
 
-/** An IPv6 subnet as text: the hex of its whole bytes, the masked partial byte, and the length. */
+/** An IPv6 subnet's key in the map of its prefix length: the hex of its whole bytes and of the masked partial byte. */
 function v6Key(a: Uint8Array, bits: number): string {
   let text = '';
   const whole = bits >> 3;
   for (let i = 0; i < whole; i++) text += a[i]!.toString(16).padStart(2, '0');
   if (bits % 8 !== 0) text += (a[whole]! & (0xff << (8 - (bits % 8)))).toString(16).padStart(2, '0');
-  return `${text}/${bits}`;
+  return text;
 }
 
-/** The entries of one (name, type, family), and the scope lengths they were stored at, longest first. */
+/** The entries of one (name, type, family): the scope lengths stored, longest first, and one map of subnets per length. */
 interface Bucket<V> {
   readonly lengths: number[];
-  readonly subnets: Map<number | string, Slot<V>>;
+  /** Indexed by prefix length (0–128). */
+  readonly byLength: (Map<number | string, Slot<V>> | undefined)[];
 }
-/** One stored entry, in the eviction order until it is replaced or dropped. */
-interface Slot<V> {
-  readonly entry: CacheEntry<V>;
+/**
+ * One stored entry, which is also the {@link CacheEntry} a lookup returns (one object and one
+ * pointer less per lookup); in the eviction order until it is replaced or dropped.
+ */
+interface Slot<V> extends CacheEntry<V> {
   readonly bucket: Bucket<V>;
+  readonly bits: number;
   readonly key: number | string;
   live: boolean;
 }
@@ -81,8 +85,8 @@ interface Slot<V> {
  * decision whose scope is /S answers every client inside that /S, and only clients that revealed
  * at least S bits. For each (name, type, family) the cache remembers which scope lengths it holds,
  * so a lookup tries each of those (a handful: the geo blocks' lengths) from the longest down.
- * Lookups build no string for IPv4 (a number key per subnet, {@link v4Key}); entries are dropped
- * oldest-stored first when the cache is full.
+ * Lookups build no string for IPv4 (an integer key per subnet, {@link v4Key}); entries are
+ * dropped oldest-stored first when the cache is full.
  *
  * Freshness bound: an entry is fresh for the decision's TTL and only while no newer config version
  * has been seen; the config stream announces a change within milliseconds, so a drained or edited
@@ -105,7 +109,7 @@ export function createAnswerCache<V>(options: AnswerCacheOptions = {}): AnswerCa
 
   const drop = (slot: Slot<V>): void => {
     slot.live = false;
-    slot.bucket.subnets.delete(slot.key);
+    slot.bucket.byLength[slot.bits]!.delete(slot.key);
     live--;
   };
 
@@ -116,14 +120,15 @@ export function createAnswerCache<V>(options: AnswerCacheOptions = {}): AnswerCa
       if (!bucket) return undefined;
       const u32 = client.family === 1 ? u32Of(client.address) : 0;
       const t = now();
-      for (const bits of bucket.lengths) {
+      const lengths = bucket.lengths;
+      for (let i = 0; i < lengths.length; i++) {
+        const bits = lengths[i]!;
         if (bits > client.prefixLength) continue;
-        const slot = bucket.subnets.get(client.family === 1 ? v4Key(u32, bits) : v6Key(client.address, bits));
+        const slot = bucket.byLength[bits]!.get(client.family === 1 ? v4Key(u32, bits) : v6Key(client.address, bits));
         if (!slot) continue;
-        const entry = slot.entry;
-        const leftMs = entry.expiresAtMs - t;
-        if (leftMs >= 1000 && entry.configVersion >= configVersion) return { entry, fresh: true, ttlLeftS: Math.floor(leftMs / 1000) };
-        if (leftMs > -staleMs) return { entry, fresh: false, ttlLeftS: 0 };
+        const leftMs = slot.expiresAtMs - t;
+        if (leftMs >= 1000 && slot.configVersion >= configVersion) return { entry: slot, fresh: true, ttlLeftS: Math.floor(leftMs / 1000) };
+        if (leftMs > -staleMs) return { entry: slot, fresh: false, ttlLeftS: 0 };
       }
       return undefined;
     },
@@ -136,16 +141,18 @@ export function createAnswerCache<V>(options: AnswerCacheOptions = {}): AnswerCa
       if (!byType) buckets.set(name, (byType = new Map()));
       const typeKey = qtype * 2 + client.family - 1;
       let bucket = byType.get(typeKey);
-      if (!bucket) byType.set(typeKey, (bucket = { lengths: [], subnets: new Map() }));
-      if (!bucket.lengths.includes(bits)) {
+      if (!bucket) byType.set(typeKey, (bucket = { lengths: [], byLength: new Array<undefined>(129).fill(undefined) }));
+      let subnets = bucket.byLength[bits];
+      if (!subnets) {
+        bucket.byLength[bits] = subnets = new Map();
         bucket.lengths.push(bits);
         bucket.lengths.sort((a, b) => b - a);
       }
       const key = client.family === 1 ? v4Key(u32Of(client.address), bits) : v6Key(client.address, bits);
-      const replaced = bucket.subnets.get(key);
+      const replaced = subnets.get(key);
       if (replaced) drop(replaced);
-      const slot: Slot<V> = { entry: { value, configVersion: version, expiresAtMs: now() + ttlS * 1000 }, bucket, key, live: true };
-      bucket.subnets.set(key, slot);
+      const slot: Slot<V> = { value, configVersion: version, expiresAtMs: now() + ttlS * 1000, bucket, bits, key, live: true };
+      subnets.set(key, slot);
       order.push(slot);
       live++;
       while (live > maxEntries) {
