@@ -80,7 +80,11 @@ describe('answer cache', () => {
     expect(cache.get('d.example', 1, v4('10.0.0.1'))?.entry.value).toBe('d');
   });
 
-  it('answers as a plain map of (name, type, subnet) strings does, over 20 000 random operations', () => {
+  it.each([
+    { setShare: 0.4, scopes: [8, 12, 16, 20, 24, 32, 40, 56, 64] },
+    // Few stores and IPv4 scopes of 24 bits or less: repeat lookups go through the remembered /24s.
+    { setShare: 0.03, scopes: [8, 12, 16, 20, 22, 24] },
+  ])('answers as a plain map of (name, type, subnet) strings does, over 20 000 random operations ($setShare stores)', ({ setShare, scopes }) => {
     // The reference: the same rules with every subnet spelled out as text and found by trying each
     // stored length, no buckets, no number keys, eviction by Map insertion order.
     const reference = (maxEntries: number) => {
@@ -134,8 +138,8 @@ describe('answer cache', () => {
       const name = pick(['a.example', 'b.example']);
       const qtype = pick([1, 28]);
       const c = client();
-      if (random() < 0.4) {
-        const scope = pick([8, 12, 16, 20, 24, 32, 40, 56, 64]);
+      if (random() < setShare) {
+        const scope = pick(scopes);
         cache.set(name, qtype, c, scope, 30, 1, `v${i}`);
         model.set(name, qtype, c, scope, `v${i}`);
       } else {
@@ -145,9 +149,37 @@ describe('answer cache', () => {
         else misses++;
       }
     }
-    expect(cache.size).toBe(500);
+    expect(cache.size).toBe(setShare > 0.1 ? 500 : cache.size);
     // The comparison saw both outcomes often.
     expect(hits).toBeGreaterThan(1000);
     expect(misses).toBeGreaterThan(100);
+  });
+
+  it('a remembered /24 lookup gives way to an entry stored later, a dropped or long-expired entry, and /32 entries', () => {
+    let t = 0;
+    const cache = createAnswerCache<string>({ now: () => t, staleMs: 5000, maxEntries: 3 });
+    cache.set('a.example', 1, v4('10.1.2.3'), 16, 60, 1, 'wide');
+    cache.set('a.example', 1, v4('10.1.2.3'), 8, 600, 1, 'widest');
+    expect(cache.get('a.example', 1, v4('10.1.2.200', 24))?.entry.value).toBe('wide');
+    expect(cache.get('a.example', 1, v4('10.1.2.9'))?.entry.value).toBe('wide'); // through the /24
+    // A longer entry stored afterwards wins at once.
+    cache.set('a.example', 1, v4('10.1.2.0', 24), 20, 60, 1, 'narrow');
+    expect(cache.get('a.example', 1, v4('10.1.2.9'))?.entry.value).toBe('narrow');
+    expect(cache.get('a.example', 1, v4('10.1.2.10'))?.entry.value).toBe('narrow');
+    // Long expired (past TTL and staleness): the next length down answers.
+    t = 66_000;
+    expect(cache.get('a.example', 1, v4('10.1.2.9'))).toMatchObject({ fresh: true, entry: { value: 'widest' } });
+    // Dropped (evicted) while remembered: not answered any more.
+    cache.set('b.example', 1, v4('10.1.2.3'), 8, 600, 1, 'b');
+    cache.set('c.example', 1, v4('10.1.2.3'), 8, 600, 1, 'c');
+    cache.set('d.example', 1, v4('10.1.2.3'), 8, 600, 1, 'd');
+    expect(cache.get('a.example', 1, v4('10.1.2.9'))).toBeUndefined();
+    // With a /32 entry (a client without ECS) in the bucket, each /32 finds its own.
+    const c2 = createAnswerCache<string>({ now: () => 0 });
+    c2.set('a.example', 1, v4('10.1.2.3'), 16, 60, 1, 'wide');
+    c2.set('a.example', 1, v4('10.1.2.4'), 32, 60, 1, 'mine');
+    expect(c2.get('a.example', 1, v4('10.1.2.3'))?.entry.value).toBe('wide');
+    expect(c2.get('a.example', 1, v4('10.1.2.4'))?.entry.value).toBe('mine');
+    expect(c2.get('a.example', 1, v4('10.1.2.3'))?.entry.value).toBe('wide');
   });
 });

@@ -63,11 +63,21 @@ function v6Key(a: Uint8Array, bits: number): string {
   return text;
 }
 
+/** Most remembered /24 lookups per bucket ({@link Bucket.near}); past it they are forgotten at once. */
+const NEAR_MAX = 65_536;
+
 /** The entries of one (name, type, family): the scope lengths stored, longest first, and one map of subnets per length. */
 interface Bucket<V> {
   readonly lengths: number[];
   /** Indexed by prefix length (0–128). */
   readonly byLength: (Map<number | string, Slot<V>> | undefined)[];
+  /**
+   * IPv4 only, while every stored length is 24 or less: the result of an earlier lookup, by client
+   * /24 (all clients of a /24 that reveal at least 24 bits find the same entry then). Spares a hit
+   * one map lookup per scope length longer than its own (geo blocks come in many lengths). Emptied
+   * whenever an entry is stored in the bucket; an entry dropped since is seen by its `live` flag.
+   */
+  readonly near: Map<number, Slot<V>>;
 }
 /**
  * One stored entry, which is also the {@link CacheEntry} a lookup returns (one object and one
@@ -121,14 +131,28 @@ export function createAnswerCache<V>(options: AnswerCacheOptions = {}): AnswerCa
       const u32 = client.family === 1 ? u32Of(client.address) : 0;
       const t = now();
       const lengths = bucket.lengths;
+      const nearKey = client.family === 1 && client.prefixLength >= 24 && lengths[0]! <= 24 ? v4Key(u32, 24) : -1;
+      if (nearKey !== -1) {
+        const slot = bucket.near.get(nearKey);
+        if (slot?.live) {
+          const leftMs = slot.expiresAtMs - t;
+          if (leftMs >= 1000 && slot.configVersion >= configVersion) return { entry: slot, fresh: true, ttlLeftS: Math.floor(leftMs / 1000) };
+          if (leftMs > -staleMs) return { entry: slot, fresh: false, ttlLeftS: 0 };
+        }
+      }
       for (let i = 0; i < lengths.length; i++) {
         const bits = lengths[i]!;
         if (bits > client.prefixLength) continue;
         const slot = bucket.byLength[bits]!.get(client.family === 1 ? v4Key(u32, bits) : v6Key(client.address, bits));
         if (!slot) continue;
         const leftMs = slot.expiresAtMs - t;
+        if (leftMs <= -staleMs) continue;
+        if (nearKey !== -1) {
+          if (bucket.near.size >= NEAR_MAX) bucket.near.clear();
+          bucket.near.set(nearKey, slot);
+        }
         if (leftMs >= 1000 && slot.configVersion >= configVersion) return { entry: slot, fresh: true, ttlLeftS: Math.floor(leftMs / 1000) };
-        if (leftMs > -staleMs) return { entry: slot, fresh: false, ttlLeftS: 0 };
+        return { entry: slot, fresh: false, ttlLeftS: 0 };
       }
       return undefined;
     },
@@ -141,7 +165,8 @@ export function createAnswerCache<V>(options: AnswerCacheOptions = {}): AnswerCa
       if (!byType) buckets.set(name, (byType = new Map()));
       const typeKey = qtype * 2 + client.family - 1;
       let bucket = byType.get(typeKey);
-      if (!bucket) byType.set(typeKey, (bucket = { lengths: [], byLength: new Array<undefined>(129).fill(undefined) }));
+      if (!bucket) byType.set(typeKey, (bucket = { lengths: [], byLength: new Array<undefined>(129).fill(undefined), near: new Map() }));
+      bucket.near.clear();
       let subnets = bucket.byLength[bits];
       if (!subnets) {
         bucket.byLength[bits] = subnets = new Map();
