@@ -10,3 +10,4 @@ export type { NiceServiceDefinition, NiceMethodDefinition } from './service-defi
 export { createFileDescriptorSet } from './descriptor-set.js';
 export { serviceDefinitions, reflectionFiles } from './services.js';
 export { decodeField, decodeUtf8, expectEnd, expectWireType, readBytes, readLengthEnd, readScalar, readString, readTag, skipField, WireDecodeError } from './checked-wire.js';
+export { createWireWriter, WireWriter } from './wire-writer.js';

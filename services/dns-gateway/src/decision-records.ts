@@ -1,5 +1,5 @@
 import { isIPv4, isIPv6 } from 'node:net';
-import type { ResolveResponse } from '@cdn-sched/proto';
+import type { DecidedResponse } from './decisions/decision-codec.js';
 import { addressBytes } from './dns/ecs-option.js';
 import { packAddresses, type PackedAddresses } from './dns/fast-path.js';
 import type { ReplyRecord } from './dns/reply-writer.js';
@@ -24,7 +24,7 @@ export interface DecisionRecords {
 }
 
 /** Splits a decision's answers by kind of address. */
-export function toDecisionRecords(response: ResolveResponse, scope: number): DecisionRecords {
+export function toDecisionRecords(response: DecidedResponse, scope: number): DecisionRecords {
   const v4: string[] = [];
   const v6: string[] = [];
   const hostNames: string[] = [];

@@ -1,9 +1,10 @@
-import type { MessageInitShape } from '@bufbuild/protobuf';
-import { serviceDefinitions, type ResolveRequestSchema, type ResolveResponse, type ResolveStreamRequestSchema, type ResolveStreamResponse } from '@cdn-sched/proto';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { ResolveStreamRequestSchema, ResolveStreamResponseSchema, serviceDefinitions } from '@cdn-sched/proto';
 import { createPushQueue, type PushQueue } from '@cdn-sched/stream';
 import { SpanNames, traceparentOf } from '@cdn-sched/telemetry';
 import { context, SpanKind, SpanStatusCode, trace, type Span, type SpanContext } from '@opentelemetry/api';
-import { createChannel, createClient, Status, type Channel, type Client } from 'nice-grpc';
+import { createChannel, createClient, Status, type Channel, type Client, type MethodDefinition } from 'nice-grpc';
+import { createBatchWriter, decodeDecisionBatch, encodeDecisionBatch, type DecidedResponse, type IncomingDecision, type OutgoingBatch, type OutgoingQuery } from './decision-codec.js';
 
 /** One question for a resolver. */
 export interface DecisionQuery {
@@ -18,7 +19,7 @@ export interface DecisionQuery {
 
 /** A decision, or why there is none (gRPC status code; DEADLINE_EXCEEDED when no resolver answered in time). */
 export type DecisionOutcome =
-  | { readonly ok: true; readonly response: ResolveResponse }
+  | { readonly ok: true; readonly response: DecidedResponse }
   /** `transport`: no resolver said it (deadline, unreachable, stopping); else the resolver's own item error. */
   | { readonly ok: false; readonly code: number; readonly message: string; readonly transport: boolean };
 
@@ -56,13 +57,36 @@ export interface DecisionClient {
   close(): Promise<void>;
 }
 
-type ResolverClient = Client<typeof serviceDefinitions.resolver>;
+const batchWriter = createBatchWriter();
+
+/**
+ * `ResolveStream` as the gateway calls it: batches written and decisions read by the hand-written
+ * codec (decision-codec.ts), the same bytes on the wire as the generated definition. The
+ * server-side halves use the reflective codec (a test serves this definition).
+ */
+export const resolveStreamDefinition = {
+  resolveStream: {
+    path: serviceDefinitions.resolver.resolveStream.path,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: (batch: OutgoingBatch) => encodeDecisionBatch(batchWriter, batch),
+    requestDeserialize: (bytes: Uint8Array): OutgoingBatch => {
+      const m = fromBinary(ResolveStreamRequestSchema, bytes);
+      return { queries: m.queries.map((q) => ({ queryId: Number(q.queryId), clientIp: q.clientIp, ecsSubnet: q.ecsSubnet, domain: q.domain })), traceparent: m.traceparent };
+    },
+    responseSerialize: (decisions: IncomingDecision[]) => toBinary(ResolveStreamResponseSchema, create(ResolveStreamResponseSchema, { decisions })),
+    responseDeserialize: decodeDecisionBatch,
+    options: {},
+  } satisfies MethodDefinition<OutgoingBatch, OutgoingBatch, IncomingDecision[], IncomingDecision[], true, true>,
+};
+
+type ResolverClient = Client<typeof resolveStreamDefinition>;
 
 const tracer = trace.getTracer('cdn-sched.dns-gateway');
 
 interface OpenStream {
   readonly target: number;
-  readonly queue: PushQueue<MessageInitShape<typeof ResolveStreamRequestSchema>>;
+  readonly queue: PushQueue<OutgoingBatch>;
   readonly abort: AbortController;
   lastReceivedAt: number;
   closed: boolean;
@@ -100,7 +124,7 @@ export function createDecisionClient(options: DecisionClientOptions): DecisionCl
   const stallMs = options.stallMs ?? deadlineMs / 2;
   const retryAfterMs = options.retryAfterMs ?? 1000;
   const channels: Channel[] = options.targets.map((t) => (options.channel ? options.channel(t) : createChannel(t)));
-  const clients: ResolverClient[] = channels.map((c) => createClient(serviceDefinitions.resolver, c));
+  const clients: ResolverClient[] = channels.map((c) => createClient(resolveStreamDefinition, c));
   // Connect to every resolver now: a failover must not pay for a TCP and HTTP/2 handshake.
   for (const c of channels) c.getConnectivityState(true);
   const downUntil = options.targets.map(() => 0);
@@ -127,9 +151,9 @@ export function createDecisionClient(options: DecisionClientOptions): DecisionCl
     p.resolve(outcome);
   };
 
-  const onResponse = (s: OpenStream, res: ResolveStreamResponse): void => {
+  const onResponse = (s: OpenStream, decisions: IncomingDecision[]): void => {
     s.lastReceivedAt = now();
-    for (const d of res.decisions) {
+    for (const d of decisions) {
       const p = pending.get(Number(d.queryId));
       if (!p) continue;
       if (d.result.case === 'response') settle(p, { ok: true, response: d.result.value });
@@ -140,7 +164,7 @@ export function createDecisionClient(options: DecisionClientOptions): DecisionCl
 
   const open = (target: number): OpenStream => {
     const abort = new AbortController();
-    const queue = createPushQueue<MessageInitShape<typeof ResolveStreamRequestSchema>>();
+    const queue = createPushQueue<OutgoingBatch>();
     const s: OpenStream = { target, queue, abort, lastReceivedAt: now(), closed: false, ended: Promise.resolve() };
     s.ended = (async () => {
       let reason = 'the resolver ended the stream';
@@ -196,7 +220,7 @@ export function createDecisionClient(options: DecisionClientOptions): DecisionCl
     if (!stream || stream.closed) stream = open(active);
     const s = stream;
     const t = now();
-    const queries: MessageInitShape<typeof ResolveRequestSchema>[] = [];
+    const queries: OutgoingQuery[] = [];
     const traced: Pending[] = [];
     for (const p of batch) {
       if (!pending.has(p.id)) continue;
@@ -205,7 +229,7 @@ export function createDecisionClient(options: DecisionClientOptions): DecisionCl
       if (p.query.trace) traced.push(p);
       // compact: a DNS answer needs the answers, their TTL, the ECS scope and the versions, not the
       // location, tier and reason strings the resolver would otherwise encode and this side decode.
-      queries.push({ queryId: BigInt(p.id), clientIp: p.query.clientIp, ecsSubnet: p.query.ecsSubnet, domain: p.query.domain, compact: true });
+      queries.push({ queryId: p.id, clientIp: p.query.clientIp, ecsSubnet: p.query.ecsSubnet, domain: p.query.domain });
     }
     batch = [];
     if (queries.length === 0) return;

@@ -86,7 +86,7 @@ describe('fast path: byte-equal to the library path on every kind it handles', (
   it('NODATA: the SOA in authority, TTL and serial as given; a reply over the limit is deferred', () => {
     const q = readSimpleQuery(query({ name: 'Music.demo.example', type: 'AAAA', edns: { size: 1232, ecs: [0, 1, 24, 0, 1, 0, 8] } }))!;
     const decoded = dnsPacket.decode(fastNoData(q, 16, 1232)!);
-    expect(decoded.rcode).toBe('NOERROR');
+    expect(decoded.flags! & 0xf).toBe(0); // NOERROR
     expect(decoded.flags! & dnsPacket.AUTHORITATIVE_ANSWER).toBeTruthy();
     expect(decoded.questions).toEqual([{ name: 'Music.demo.example', type: 'AAAA', class: 'IN' }]);
     expect(decoded.answers).toEqual([]);

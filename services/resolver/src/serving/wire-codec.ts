@@ -1,11 +1,10 @@
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import { parseIpv4Bytes } from '@cdn-sched/geoip';
-import { decodeUtf8, expectEnd, expectWireType, readBytes, readLengthEnd, readScalar, readString, readTag, skipField, WireDecodeError } from '@cdn-sched/proto';
+import { createWireWriter, decodeUtf8, expectEnd, expectWireType, readBytes, readLengthEnd, readScalar, readString, readTag, skipField, WireDecodeError, type WireWriter } from '@cdn-sched/proto';
 import { ServiceError } from '@cdn-sched/service-kit';
 import { Status } from 'nice-grpc';
 import { formatReason } from '../decision/index.js';
 import type { Decided, ResolveInput } from './resolve-core.js';
-import { createWireWriter, type WireWriter } from './wire-writer.js';
 
 /**
  * Hand-written protobuf codec of the ResolveStream hot path: requests are read with the

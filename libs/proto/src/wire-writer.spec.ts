@@ -1,7 +1,17 @@
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { describe, expect, it } from 'vitest';
-import { createRng, nextU32 } from '../decision/index.js';
 import { createWireWriter, type WireWriter } from './wire-writer.js';
+
+/** xorshift32 over a one-element state that a test can save and rewind. */
+const createRng = (seed: number): Int32Array => Int32Array.of(seed | 0 || 0x2545f491);
+function nextU32(state: Int32Array): number {
+  let x = state[0]!;
+  x ^= x << 13;
+  x ^= x >>> 17;
+  x ^= x << 5;
+  state[0] = x;
+  return x >>> 0;
+}
 
 /** The same calls on both writers; the reference is protobuf-es's own BinaryWriter. */
 type Op = (w: WireWriter | BinaryWriter) => void;

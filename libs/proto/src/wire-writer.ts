@@ -6,7 +6,7 @@
  * chunks, turns every string into a fresh `Uint8Array` (TextEncoder) and every `join()` into a
  * fresh concatenated copy. A decision has four nested messages and up to a dozen strings, so it
  * made some 30 allocations per decision and cost ~11 µs of CPU, five times the decision itself
- * (measured by the serving benchmark, src/bench/serving.bench.ts). This writer allocates only when
+ * (measured by the resolver's serving benchmark, services/resolver/src/bench/serving.bench.ts). This writer allocates only when
  * its buffer grows and in `finish()`.
  *
  * Encoding per https://protobuf.dev/programming-guides/encoding/: varints little-endian base 128,
