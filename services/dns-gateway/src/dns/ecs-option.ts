@@ -24,16 +24,26 @@ export class EcsFormatError extends Error {
  * @throws EcsFormatError naming the problem.
  */
 export function parseClientSubnet(data: Uint8Array): ClientSubnet {
-  if (data.length < 4) throw new EcsFormatError(`ECS option of ${data.length} bytes: at least 4 needed`);
-  const family = (data[0]! << 8) | data[1]!;
+  return parseClientSubnetAt(data, 0, data.length);
+}
+
+/**
+ * {@link parseClientSubnet} of the `length` option bytes at `offset` of `buf`, read in place (the
+ * fast path reads options straight from the packet; a view per option was garbage per query).
+ *
+ * @throws EcsFormatError naming the problem.
+ */
+export function parseClientSubnetAt(buf: Uint8Array, offset: number, length: number): ClientSubnet {
+  if (length < 4) throw new EcsFormatError(`ECS option of ${length} bytes: at least 4 needed`);
+  const family = (buf[offset]! << 8) | buf[offset + 1]!;
   if (family !== 1 && family !== 2) throw new EcsFormatError(`ECS family ${family}: only 1 (IPv4) and 2 (IPv6) are defined`);
   const maxBits = family === 1 ? 32 : 128;
-  const source = data[2]!;
+  const source = buf[offset + 2]!;
   if (source > maxBits) throw new EcsFormatError(`ECS source prefix /${source} is longer than ${maxBits} bits`);
   const octets = Math.ceil(source / 8);
-  if (data.length - 4 !== octets) throw new EcsFormatError(`ECS address of ${data.length - 4} octets for a /${source} prefix: exactly ${octets} expected`);
+  if (length - 4 !== octets) throw new EcsFormatError(`ECS address of ${length - 4} octets for a /${source} prefix: exactly ${octets} expected`);
   const address = new Uint8Array(maxBits / 8);
-  address.set(data.subarray(4));
+  for (let i = 0; i < octets; i++) address[i] = buf[offset + 4 + i]!;
   if (source % 8 !== 0) {
     const last = address[octets - 1]!;
     const mask = 0xff >> (source % 8);

@@ -15,7 +15,7 @@
  *   question holds bytes the library would re-escape.
  */
 import dnsPacket from 'dns-packet';
-import { ECS_OPTION_CODE, EcsFormatError, parseClientSubnet, type ClientSubnet } from './ecs-option.js';
+import { ECS_OPTION_CODE, EcsFormatError, parseClientSubnetAt, type ClientSubnet } from './ecs-option.js';
 import type { Query } from './query-reader.js';
 
 const TYPE_A = 1;
@@ -96,7 +96,7 @@ export function readSimpleQuery(buf: Uint8Array): Query | undefined {
     o += 4;
     if (code !== ECS_OPTION_CODE || ecs !== undefined || o + len > n) return undefined;
     try {
-      ecs = parseClientSubnet(buf.subarray(o, o + len));
+      ecs = parseClientSubnetAt(buf, o, len);
     } catch (error) {
       if (error instanceof EcsFormatError) return undefined; // FORMERR, decided by the library path
       throw error;
@@ -259,6 +259,7 @@ function writeOpt(out: Buffer, o: number, q: Query, options: Omit<AddressReplyOp
     out.writeUInt16BE(ecs.family, o + 4);
     out[o + 6] = ecs.sourcePrefixLength;
     out[o + 7] = options.ecsScope ?? 0;
-    out.set(ecs.address.subarray(0, ecsAddressLen), o + 8);
+    const address = ecs.address;
+    for (let i = 0; i < ecsAddressLen; i++) out[o + 8 + i] = address[i]!;
   }
 }

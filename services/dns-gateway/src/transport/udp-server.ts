@@ -44,7 +44,7 @@ export async function startUdpServer(options: UdpServerOptions): Promise<UdpServ
   };
   socket.on('message', (msg, rinfo) => {
     try {
-      const out = options.handler.handle(msg, { address: rinfo.address }, 'udp');
+      const out = options.handler.handle(msg, rinfo, 'udp');
       if (out instanceof Promise) {
         out.then(
           (bytes) => reply(bytes, rinfo.port, rinfo.address),
