@@ -23,16 +23,48 @@ export interface DecisionRecords {
   readonly v6Packed: PackedAddresses;
 }
 
+/** What a node address is, and its RDATA bytes when it is an IP address. */
+interface AddressKind {
+  readonly family: 4 | 6 | 0;
+  readonly bytes: Uint8Array | undefined;
+}
+
+/**
+ * Address text → kind and bytes, remembered: node addresses are few and come back in every
+ * decision, and parsing them was most of the cost of turning a decision into records. Forgotten
+ * all at once past {@link ADDRESS_MEMO_MAX} entries (fleets are far smaller).
+ */
+const addressMemo = new Map<string, AddressKind>();
+const ADDRESS_MEMO_MAX = 100_000;
+
+function addressKind(address: string): AddressKind {
+  let known = addressMemo.get(address);
+  if (known) return known;
+  if (isIPv4(address)) known = { family: 4, bytes: addressBytes(address) };
+  else if (isIPv6(address)) known = { family: 6, bytes: addressBytes(address) };
+  else known = { family: 0, bytes: undefined };
+  if (addressMemo.size >= ADDRESS_MEMO_MAX) addressMemo.clear();
+  addressMemo.set(address, known);
+  return known;
+}
+
 /** Splits a decision's answers by kind of address. */
 export function toDecisionRecords(response: DecidedResponse, scope: number): DecisionRecords {
   const v4: string[] = [];
   const v6: string[] = [];
+  const v4Bytes: Uint8Array[] = [];
+  const v6Bytes: Uint8Array[] = [];
   const hostNames: string[] = [];
   let ttlS = Number.POSITIVE_INFINITY;
   for (const a of response.answers) {
-    if (isIPv4(a.address)) v4.push(a.address);
-    else if (isIPv6(a.address)) v6.push(a.address);
-    else hostNames.push(a.address);
+    const kind = addressKind(a.address);
+    if (kind.family === 4) {
+      v4.push(a.address);
+      v4Bytes.push(kind.bytes!);
+    } else if (kind.family === 6) {
+      v6.push(a.address);
+      v6Bytes.push(kind.bytes!);
+    } else hostNames.push(a.address);
     ttlS = Math.min(ttlS, a.ttlS);
   }
   return {
@@ -42,8 +74,8 @@ export function toDecisionRecords(response: DecidedResponse, scope: number): Dec
     ttlS: Number.isFinite(ttlS) ? ttlS : 0,
     scope,
     configVersion: Number(response.configVersion),
-    v4Packed: packAddresses(QType.A, v4.map(addressBytes)),
-    v6Packed: packAddresses(QType.AAAA, v6.map(addressBytes)),
+    v4Packed: packAddresses(QType.A, v4Bytes),
+    v6Packed: packAddresses(QType.AAAA, v6Bytes),
   };
 }
 
