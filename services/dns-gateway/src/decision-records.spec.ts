@@ -9,7 +9,7 @@ describe('decision records', () => {
     expect(d).toMatchObject({ v4: ['127.0.0.11', '10.0.0.1'], v6: ['2001:db8::7', '::ffff:1.2.3.4'], hostNames: ['edge-7.cdn.example.net'], ttlS: 30, scope: 21, configVersion: 7 });
     expect([...d.v4Packed.rdata]).toEqual([127, 0, 0, 11, 10, 0, 0, 1]);
     expect(Buffer.from(d.v6Packed.rdata).toString('hex')).toBe('20010db8000000000000000000000007' + '00000000000000000000ffff01020304');
-    expect(answerRecords(d, QType.AAAA, 'x.example', 30).map((r) => r.data)).toEqual(['2001:db8::7', '::ffff:1.2.3.4']);
+    expect(answerRecords(d, QType.AAAA, 'x.example', 30).map((r) => (r as { data: unknown }).data)).toEqual(['2001:db8::7', '::ffff:1.2.3.4']);
   });
 
   it('gives every decision its own RDATA, equal for the same addresses (remembered parses are not shared storage)', () => {

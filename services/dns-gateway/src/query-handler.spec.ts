@@ -47,7 +47,8 @@ function setup(answer: (q: DecisionQuery) => DecisionOutcome | 'hang', maxUdpByt
   const events: QueryEvent[] = [];
   let t = 0;
   const cache = createAnswerCache<DecisionRecords>({ now: () => t, staleMs: 30_000 });
-  const handler = createQueryHandler({ zones: () => zones, apex, configVersion: () => 9, decisions, cache, maxUdpBytes, staleTtlS: 5, onEvent: (e) => events.push(e) });
+  // traceRatio 0: a sampled query would carry its span context to the decision (query-tracing.int.spec.ts covers that).
+  const handler = createQueryHandler({ zones: () => zones, apex, configVersion: () => 9, decisions, cache, maxUdpBytes, staleTtlS: 5, traceRatio: 0, onEvent: (e) => events.push(e) });
   const ask = async (packet: Buffer, transport: 'udp' | 'tcp' = 'udp', address = '203.0.113.9') => {
     const out = await handler.handle(packet, { address }, transport);
     return out === undefined ? undefined : { raw: out, msg: dnsPacket.decode(out) };

@@ -1,6 +1,6 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { SpanAttributes, SpanNames } from '@cdn-sched/telemetry';
-import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import { isSpanContextValid, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { Status } from 'nice-grpc';
 import type { AnswerCache, CacheHit, ClientKey } from './answer-cache.js';
 import type { DecisionClient } from './decisions/decision-client.js';
@@ -232,7 +232,9 @@ export function createQueryHandler(options: QueryHandlerOptions): QueryHandler {
     const ecsSubnet = clientIp === '' ? subnetText(client.family, client.address, client.prefixLength) : '';
     const t0 = performance.now();
     if (ecsSubnet) span?.setAttribute('cdn.dns.ecs_subnet', ecsSubnet);
-    const outcome = await options.decisions.decide({ clientIp, ecsSubnet, domain: q.name, trace: span?.spanContext() });
+    // Without a tracer provider the span is a no-op with an invalid context: nothing to link.
+    const spanContext = span?.spanContext();
+    const outcome = await options.decisions.decide({ clientIp, ecsSubnet, domain: q.name, trace: spanContext && isSpanContextValid(spanContext) ? spanContext : undefined });
     const ms = performance.now() - t0;
     if (outcome.ok) {
       if (span && outcome.response.answers.length > 0) span.setAttribute(SpanAttributes.selectedId, outcome.response.answers[0]!.nodeId);
