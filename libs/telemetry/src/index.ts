@@ -6,7 +6,7 @@ export { createRuntimeMetrics, gcKindOf, RUNTIME_METRIC_NAMES } from './runtime-
 export type { RuntimeMetrics, RuntimeMetricsOptions } from './runtime-metrics.js';
 export { startMetricsServer } from './metrics-server.js';
 export type { MetricsServer, MetricsServerOptions, Readiness } from './metrics-server.js';
-export { initTracing, shutdownTracing, currentTracing } from './tracing.js';
+export { initTracing, shutdownTracing, currentTracing, useExplicitContext } from './tracing.js';
 export type { Tracing, TracingOptions } from './tracing.js';
 export { readTracingEnv, otlpTracesUrl, parseSampleRatio } from './tracing-config.js';
 export type { TracingEnvConfig } from './tracing-config.js';
