@@ -21,6 +21,8 @@ export interface CacheHit<V> {
   readonly fresh: boolean;
   /** Whole seconds of TTL left (0 for a stale entry). */
   readonly ttlLeftS: number;
+  /** How many entries longer than this one had been stored for the name and type, for {@link AnswerCache.ttlLeftS}. */
+  readonly stamp: number;
 }
 
 /** Options of {@link createAnswerCache}. */
@@ -39,6 +41,14 @@ export interface AnswerCache<V> {
   get(name: string, qtype: number, client: ClientKey): CacheHit<V> | undefined;
   /** Stores a decision valid for the client's subnet cut at `scope` bits, for `ttlS` seconds. */
   set(name: string, qtype: number, client: ClientKey, scope: number, ttlS: number, configVersion: number, value: V): void;
+  /**
+   * Whole seconds of TTL left of `entry` while it is still the fresh answer every lookup that
+   * found it at `stamp` would find again; -1 once anything that lookup depended on may have
+   * changed (an entry with a longer scope stored for the same name and type, the entry dropped or
+   * replaced, less than a second left, a newer config version). Lets a caller keep what it built
+   * from a hit (the packet cache).
+   */
+  ttlLeftS(entry: CacheEntry<V>, stamp: number): number;
   /** Entries made on a config version below this are no longer fresh (a config change is seen at once). */
   setConfigVersion(version: number): void;
   readonly size: number;
@@ -78,6 +88,12 @@ interface Bucket<V> {
    * whenever an entry is stored in the bucket; an entry dropped since is seen by its `live` flag.
    */
   readonly near: Map<number, Slot<V>>;
+  /**
+   * Stores into the bucket so far at each prefix length or longer (index 0–129). A lookup that found
+   * a slot of length b can only find another one after a store longer than b (or when its slot
+   * dies): a shorter one is tried after it, and one of the same length and key replaces it.
+   */
+  readonly storesAtLeast: Int32Array;
 }
 /**
  * One stored entry, which is also the {@link CacheEntry} a lookup returns (one object and one
@@ -136,8 +152,8 @@ export function createAnswerCache<V>(options: AnswerCacheOptions = {}): AnswerCa
         const slot = bucket.near.get(nearKey);
         if (slot?.live) {
           const leftMs = slot.expiresAtMs - t;
-          if (leftMs >= 1000 && slot.configVersion >= configVersion) return { entry: slot, fresh: true, ttlLeftS: Math.floor(leftMs / 1000) };
-          if (leftMs > -staleMs) return { entry: slot, fresh: false, ttlLeftS: 0 };
+          if (leftMs >= 1000 && slot.configVersion >= configVersion) return { entry: slot, fresh: true, ttlLeftS: Math.floor(leftMs / 1000), stamp: bucket.storesAtLeast[slot.bits + 1]! };
+          if (leftMs > -staleMs) return { entry: slot, fresh: false, ttlLeftS: 0, stamp: bucket.storesAtLeast[slot.bits + 1]! };
         }
       }
       for (let i = 0; i < lengths.length; i++) {
@@ -151,8 +167,8 @@ export function createAnswerCache<V>(options: AnswerCacheOptions = {}): AnswerCa
           if (bucket.near.size >= NEAR_MAX) bucket.near.clear();
           bucket.near.set(nearKey, slot);
         }
-        if (leftMs >= 1000 && slot.configVersion >= configVersion) return { entry: slot, fresh: true, ttlLeftS: Math.floor(leftMs / 1000) };
-        return { entry: slot, fresh: false, ttlLeftS: 0 };
+        if (leftMs >= 1000 && slot.configVersion >= configVersion) return { entry: slot, fresh: true, ttlLeftS: Math.floor(leftMs / 1000), stamp: bucket.storesAtLeast[slot.bits + 1]! };
+        return { entry: slot, fresh: false, ttlLeftS: 0, stamp: bucket.storesAtLeast[slot.bits + 1]! };
       }
       return undefined;
     },
@@ -165,7 +181,7 @@ export function createAnswerCache<V>(options: AnswerCacheOptions = {}): AnswerCa
       if (!byType) buckets.set(name, (byType = new Map()));
       const typeKey = qtype * 2 + client.family - 1;
       let bucket = byType.get(typeKey);
-      if (!bucket) byType.set(typeKey, (bucket = { lengths: [], byLength: new Array<undefined>(129).fill(undefined), near: new Map() }));
+      if (!bucket) byType.set(typeKey, (bucket = { lengths: [], byLength: new Array<undefined>(129).fill(undefined), near: new Map(), storesAtLeast: new Int32Array(130) }));
       bucket.near.clear();
       let subnets = bucket.byLength[bits];
       if (!subnets) {
@@ -173,6 +189,7 @@ export function createAnswerCache<V>(options: AnswerCacheOptions = {}): AnswerCa
         bucket.lengths.push(bits);
         bucket.lengths.sort((a, b) => b - a);
       }
+      for (let i = 0; i <= bits; i++) bucket.storesAtLeast[i]!++;
       const key = client.family === 1 ? v4Key(u32Of(client.address), bits) : v6Key(client.address, bits);
       const replaced = subnets.get(key);
       if (replaced) drop(replaced);
@@ -190,6 +207,12 @@ export function createAnswerCache<V>(options: AnswerCacheOptions = {}): AnswerCa
         head = 0;
       }
     },
+    ttlLeftS(entry, stamp) {
+      const slot = entry as Slot<V>;
+      if (!slot.live || slot.bucket.storesAtLeast[slot.bits + 1] !== stamp || slot.configVersion < configVersion) return -1;
+      const leftMs = slot.expiresAtMs - now();
+      return leftMs >= 1000 ? Math.floor(leftMs / 1000) : -1;
+    },
     setConfigVersion(version) {
       if (version > configVersion) configVersion = version;
     },
@@ -197,6 +220,8 @@ export function createAnswerCache<V>(options: AnswerCacheOptions = {}): AnswerCa
       return live;
     },
     clear() {
+      // Dead, so that nothing kept from an earlier lookup (ttlLeftS) outlives the clear.
+      for (let i = head; i < order.length; i++) order[i]!.live = false;
       buckets.clear();
       order = [];
       head = 0;

@@ -24,7 +24,7 @@ describe('gateway metrics', () => {
   it('counts replies by qtype, rcode and transport and cache lookups by result, once each, as of every scrape', async () => {
     metrics = createMetrics({ service: 'dns-gateway', instanceId: 't', processMetrics: false });
     const m = createGatewayMetrics(metrics);
-    for (let i = 0; i < 5; i++) m.onEvent(event({ cache: 'hit' }));
+    for (let i = 0; i < 5; i++) m.onEvent(event({ cache: 'hit', packetCache: i < 2 }));
     m.onEvent(event({ transport: 'tcp', qtype: QType.AAAA, cache: 'miss', decisionMs: 1.5 }));
     m.onEvent(event({ qtype: 99, rcode: 3 }));
     m.onEvent(event({ qtype: -1, rcode: 1 }));
@@ -40,8 +40,10 @@ describe('gateway metrics', () => {
     });
     expect(await series(metrics, 'cdn_dns_cache_total')).toEqual({ 'result="hit"': 5, 'result="miss"': 1, 'result="stale"': 1 });
     expect(await series(metrics, 'cdn_dns_dropped_packets_total')).toEqual({ 'reason="short"': 1 });
+    expect(await series(metrics, 'cdn_dns_packet_cache_hits_total')).toEqual({ '': 2 });
     // A second scrape adds only what came since the first.
-    m.onEvent(event({ cache: 'hit' }));
+    m.onEvent(event({ cache: 'hit', packetCache: true }));
+    expect((await series(metrics, 'cdn_dns_packet_cache_hits_total'))['']).toBe(3);
     expect((await series(metrics, 'cdn_dns_queries_total'))['qtype="A",rcode="NOERROR",transport="udp"']).toBe(7);
     expect((await series(metrics, 'cdn_dns_cache_total'))['result="hit"']).toBe(6);
     expect((await series(metrics, 'cdn_dns_cache_total'))['result="hit"']).toBe(6);

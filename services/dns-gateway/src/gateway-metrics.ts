@@ -26,6 +26,7 @@ const RCODE_INDEX = new Map<number, number>(Object.keys(RCODE_NAMES).map((r, i) 
 export function createGatewayMetrics(metrics: Metrics) {
   const replyCounts = new Float64Array(QTYPE_LABELS.length * RCODE_LABELS.length * TRANSPORTS.length);
   const cacheCounts = new Float64Array(CACHE_RESULTS.length);
+  let packetHits = 0;
   const queries = metrics.counter({
     name: 'cdn_dns_queries_total',
     help: 'DNS replies sent, by record type asked, rcode and transport',
@@ -51,6 +52,15 @@ export function createGatewayMetrics(metrics: Metrics) {
         this.inc({ result: CACHE_RESULTS[i]! }, cacheCounts[i]!);
         cacheCounts[i] = 0;
       }
+    },
+  });
+  metrics.counter({
+    name: 'cdn_dns_packet_cache_hits_total',
+    help: 'Answer cache hits answered from the packet cache (a copy of the reply to the same query bytes); also counted in cdn_dns_cache_total{result="hit"}',
+    collect() {
+      if (packetHits === 0) return;
+      this.inc(packetHits);
+      packetHits = 0;
     },
   });
   const decisionSeconds = metrics.histogram({
@@ -81,6 +91,7 @@ export function createGatewayMetrics(metrics: Metrics) {
       if (e.cache !== 'none') {
         const at = e.cache === 'hit' ? 0 : e.cache === 'miss' ? 1 : 2;
         cacheCounts[at] = cacheCounts[at]! + 1;
+        if (e.packetCache === true) packetHits++;
       }
       if (e.cache === 'stale') stale.inc();
       if (e.truncated) truncated.inc();

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { configWatcherSetting, createUpstreams, runService, transportSettings } from '@cdn-sched/service-kit';
+import { useExplicitContext } from '@cdn-sched/telemetry';
 import { createAnswerCache } from './answer-cache.js';
 import { createDecisionClient } from './decisions/decision-client.js';
 import type { DecisionRecords } from './decision-records.js';
@@ -43,6 +44,7 @@ const spec = {
   flushDelayMs: { type: 'number', env: 'DECISION_FLUSH_DELAY_MS', flag: 'decision-flush-delay-ms', default: 0, min: 0, max: 100, description: 'a partial batch is sent after this long; 0 = at the end of the event-loop turn, milliseconds' },
   deadlineMs: { type: 'int', env: 'DECISION_DEADLINE_MS', flag: 'decision-deadline-ms', default: 1000, min: 10, description: 'every query is answered (decision, stale or SERVFAIL) within this, milliseconds' },
   cacheMaxEntries: { type: 'int', env: 'CACHE_MAX_ENTRIES', flag: 'cache-max-entries', default: 100_000, min: 0, description: 'answer cache size; 0 turns the cache off (every query is decided)' },
+  packetCacheMaxEntries: { type: 'int', env: 'PACKET_CACHE_MAX_ENTRIES', flag: 'packet-cache-max-entries', default: 50_000, min: 0, description: 'whole UDP replies kept by query bytes in front of the answer cache (a repeated query is answered by a copy with its ID and TTL set, while its answer-cache entry holds); 0 turns it off' },
   serveStaleMs: { type: 'int', env: 'SERVE_STALE_MS', flag: 'serve-stale-ms', default: 30_000, min: 0, description: 'how long past its TTL an answer may be served when no resolver answers, milliseconds' },
   staleTtlS: { type: 'int', env: 'STALE_TTL_S', flag: 'stale-ttl-s', default: 5, min: 0, description: 'TTL of answers served stale, seconds' },
   rrlRate: { type: 'int', env: 'RRL_RATE', flag: 'rrl-rate', default: 0, min: 0, description: 'UDP replies per second per client /24 (IPv6 /56); 0 = response rate limiting off' },
@@ -62,6 +64,10 @@ await runService({
   spec,
   metricsPort: 9465,
   async main({ config, instanceId, logger, metrics, shutdown, transport }) {
+    // Span contexts are handed on explicitly here (a query's span to its decision, the batch span
+    // linking them), and no span is ever active: the async context manager would only cost an
+    // async hook per UDP send and promise (5–8 % of cache-hit throughput).
+    useExplicitContext();
     const apex = {
       nsNames: config.nsNames,
       nsAddresses: config.nsAddresses,
@@ -115,9 +121,11 @@ await runService({
       maxUdpBytes: config.maxUdpBytes,
       staleTtlS: config.staleTtlS,
       traceRatio: config.traceRatio,
+      packetCacheMaxEntries: config.packetCacheMaxEntries,
       onEvent: gm.onEvent,
     });
     metrics.gauge({ name: 'cdn_dns_cache_entries', help: 'Entries in the answer cache', collect() { this.set(cache.size); } });
+    metrics.gauge({ name: 'cdn_dns_packet_cache_entries', help: 'Whole UDP replies kept by query bytes (the packet cache in front of the answer cache)', collect() { this.set(handler.packetCacheSize); } });
     metrics.gauge({ name: 'cdn_dns_decisions_pending', help: 'Queries waiting for a decision', collect() { this.set(decisions.pending); } });
     const startUdp = (port: number) =>
       startUdpServer({

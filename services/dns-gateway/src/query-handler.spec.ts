@@ -5,7 +5,7 @@ import { Status } from 'nice-grpc';
 import { describe, expect, it } from 'vitest';
 import { createAnswerCache } from './answer-cache.js';
 import type { DecisionClient, DecisionOutcome, DecisionQuery } from './decisions/decision-client.js';
-import type { DecisionRecords } from './decision-records.js';
+import { toDecisionRecords, type DecisionRecords } from './decision-records.js';
 import { createZoneModel, type ApexSettings } from './dns/zone-model.js';
 import { createQueryHandler, type QueryEvent } from './query-handler.js';
 
@@ -241,5 +241,77 @@ describe('query handler', () => {
     expect(tcp.msg.flags! & dnsPacket.TRUNCATED_RESPONSE).toBe(0);
     expect(tcp.msg.answers).toHaveLength(120);
     expect(events.filter((e) => e.truncated)).toHaveLength(2);
+  });
+});
+
+describe('query handler, packet cache', () => {
+  /** A seeded generator (deterministic runs; FUZZ_SEED varies it). */
+  const rng = (seed: number) => () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) / 2 ** 24;
+
+  it('answers byte-for-byte what the long way writes, through expiry, narrower scopes stored later, config and zone changes (seeded model)', async () => {
+    const random = rng(Number(process.env['FUZZ_SEED'] ?? 7));
+    const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+    let t = 0;
+    let version = 9;
+    const withVideo = zones;
+    const withoutVideo = createZoneModel({ policies: [{ name: 'music.demo.example', consistent: false }, { name: 'many.demo.example', consistent: false }], explicitZones: [], apex });
+    let model = withVideo;
+    const cache = createAnswerCache<DecisionRecords>({ now: () => t, staleMs: 30_000 });
+    // The decided scope and the edges depend on the subnet asked, so one (name, type) holds
+    // entries of several lengths; IPv4 edges only for every third /24, so AAAA is often NODATA.
+    const decide = (q: DecisionQuery): DecisionOutcome => {
+      const third = Number((q.ecsSubnet || q.clientIp).split('/')[0]!.split('.')[2] ?? 0);
+      const addresses = third % 3 === 0 ? ['127.0.0.11', '2001:db8::11'] : third % 3 === 1 ? ['127.0.0.12'] : ['127.0.0.13', '127.0.0.14'];
+      const ttlS = third % 2 === 0 ? 30 : 60;
+      return { ok: true, response: create(ResolveResponseSchema, { answers: addresses.map((address, i) => ({ nodeId: `n${i}`, address, port: 443, ttlS })), ecsScope: [16, 20, 24][third % 3]!, configVersion: BigInt(version) }) };
+    };
+    let packetHits = 0;
+    const common = { zones: () => model, apex, configVersion: () => version, decisions: scripted(decide), cache, maxUdpBytes: 1232, staleTtlS: 5, traceRatio: 0 };
+    const kept = createQueryHandler({ ...common, packetCacheMaxEntries: 128, onEvent: (e) => (packetHits += e.packetCache ? 1 : 0) });
+    const longWay = createQueryHandler({ ...common, packetCacheMaxEntries: 0 });
+    const names = ['music.demo.example', 'MUSIC.Demo.example', 'video.demo.example'];
+    const counts = { sync: 0, decided: 0, time: 0, config: 0, zones: 0, narrower: 0 };
+    for (let step = 0; step < 8000; step++) {
+      const op = random();
+      if (op < 0.88) {
+        const third = Math.floor(random() * 4);
+        const ecs = pick([[0, 1, 24, 0, 1, 0, third], [0, 1, 20, 0, 1, 0, third & 0xf0], [0, 1, 32, 0, 1, 0, third, 9], undefined]);
+        const packet = q(pick(names), pick(['A', 'AAAA'] as const), ecs ? { ecs, udp: pick([1232, 4096]) } : pick([undefined, {}]));
+        packet.writeUInt16BE(Math.floor(random() * 65536), 0);
+        const source = { address: pick(['203.0.113.9', '198.51.100.7']) };
+        const out = kept.handle(packet, source, 'udp');
+        if (out instanceof Promise) {
+          await out;
+          counts.decided++;
+          continue;
+        }
+        const expected = longWay.handle(packet, source, 'udp');
+        expect(expected).not.toBeInstanceOf(Promise);
+        expect(out && Buffer.from(out).toString('hex')).toBe(expected && Buffer.from(expected as Buffer).toString('hex'));
+        counts.sync++;
+      } else if (op < 0.93) {
+        t += Math.floor(random() * 5_000);
+        counts.time++;
+      } else if (op < 0.935) {
+        cache.setConfigVersion(++version);
+        counts.config++;
+      } else if (op < 0.94) {
+        // A new model object, with or without one of the policy names.
+        model = random() < 0.5 ? withoutVideo : createZoneModel({ policies: [...zones.policies.values()], explicitZones: [], apex });
+        counts.zones++;
+      } else {
+        // A narrower decision for part of a subnet already answered.
+        const third = Math.floor(random() * 4);
+        const response = decide({ clientIp: '', ecsSubnet: `1.0.${third}.0/24`, domain: 'music.demo.example' }) as Extract<DecisionOutcome, { ok: true }>;
+        cache.set(pick(['music.demo.example', 'video.demo.example']), pick([1, 28]), { family: 1, address: Uint8Array.of(1, 0, third, 9), prefixLength: 32 }, 28, 60, version, toDecisionRecords(response.response, 28));
+        counts.narrower++;
+      }
+    }
+    // Every kind of change happened, and the packet cache answered part of the repeats (seed 7:
+    // 730 of 5,409; the rest were first asks, or kept replies refused after a change).
+    expect(Math.min(...Object.values(counts))).toBeGreaterThan(30);
+    expect(packetHits).toBeGreaterThan(counts.sync / 10);
+    expect(packetHits).toBeLessThan(counts.sync);
+    expect(kept.packetCacheSize).toBeLessThanOrEqual(128);
   });
 });

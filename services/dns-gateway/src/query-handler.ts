@@ -6,10 +6,11 @@ import type { AnswerCache, CacheHit, ClientKey } from './answer-cache.js';
 import type { DecisionClient } from './decisions/decision-client.js';
 import { answerRecords, QType, toDecisionRecords, type DecisionRecords } from './decision-records.js';
 import { subnetText } from './dns/ecs-option.js';
-import { encodeRecord, readSimpleQuery, writeAddressReply, writeNoDataReply } from './dns/fast-path.js';
+import { answerTtlOffsets, encodeRecord, readSimpleQuery, writeAddressReply, writeNoDataReply } from './dns/fast-path.js';
 import { Rcode, readQuery, type Query } from './dns/query-reader.js';
 import { writeReply, type Reply, type ReplyRecord, type ReplyTo } from './dns/reply-writer.js';
 import type { ApexSettings, Zone, ZoneModel } from './dns/zone-model.js';
+import { createPacketCache, type PacketEntry } from './packet-cache.js';
 
 /** How a packet arrived. */
 export type Transport = 'udp' | 'tcp';
@@ -27,6 +28,8 @@ export interface QueryEvent {
   /** RCODE sent, or -1 when the packet was dropped. */
   readonly rcode: number;
   readonly cache: 'hit' | 'miss' | 'stale' | 'none';
+  /** A hit answered from the packet cache. */
+  readonly packetCache?: boolean;
   readonly truncated: boolean;
   /** Decision round trip, milliseconds (NaN without one). */
   readonly decisionMs: number;
@@ -47,6 +50,11 @@ export interface QueryHandlerOptions {
   maxUdpBytes: number;
   /** TTL of answers served stale when no resolver answers, seconds. */
   staleTtlS: number;
+  /**
+   * Most whole UDP replies kept by query bytes in front of the answer cache (packet-cache.ts); 0
+   * turns it off. Defaults to 50 000.
+   */
+  packetCacheMaxEntries?: number;
   /** Share of policy-name queries traced with a `cdn.dns.query` span, 0–1. Defaults to 0.01. */
   traceRatio?: number;
   onEvent?(event: QueryEvent): void;
@@ -55,6 +63,16 @@ export interface QueryHandlerOptions {
 /** Turns one DNS message into the reply bytes (synchronously when no decision is needed). */
 export interface QueryHandler {
   handle(packet: Uint8Array, source: PacketSource, transport: Transport): Buffer | undefined | Promise<Buffer | undefined>;
+  /** Replies held by the packet cache. */
+  readonly packetCacheSize: number;
+}
+
+/** What a packet-cache entry was built from; it is served only while all of it still holds. */
+interface PacketState {
+  readonly entry: CacheHit<DecisionRecords>['entry'];
+  readonly stamp: number;
+  readonly zones: ZoneModel;
+  readonly configVersion: number;
 }
 
 /** An IPv4-mapped IPv6 source (`::ffff:a.b.c.d`, from a dual-stack socket) is the IPv4 client it maps. */
@@ -90,6 +108,7 @@ export function createQueryHandler(options: QueryHandlerOptions): QueryHandler {
   const { apex } = options;
   const traceRatio = options.traceRatio ?? 0.01;
   const negativeTtlS = Math.min(apex.soaMinimumS, apex.apexTtlS);
+  const packets = createPacketCache<PacketState>(options.packetCacheMaxEntries ?? 50_000);
 
   const soa = (zone: Zone, ttl: number): ReplyRecord => ({
     type: 'SOA',
@@ -184,22 +203,22 @@ export function createQueryHandler(options: QueryHandlerOptions): QueryHandler {
    * Untraced queries stay synchronous up to the decision: a cache hit is answered in the same
    * turn, without a Promise (one per query showed in the profile: microtask, `.then`, GC).
    */
-  const traced = (q: Query, zone: Zone, consistent: boolean, source: PacketSource, transport: Transport): Buffer | undefined | Promise<Buffer | undefined> => {
-    if (!(traceRatio > 0 && Math.random() < traceRatio)) return decided(q, zone, consistent, source, transport, undefined);
+  const traced = (q: Query, zone: Zone, consistent: boolean, source: PacketSource, transport: Transport, packet: Uint8Array | undefined, sampled: boolean | undefined): Buffer | undefined | Promise<Buffer | undefined> => {
+    if (!(sampled ?? (traceRatio > 0 && Math.random() < traceRatio))) return decided(q, zone, consistent, source, transport, undefined, packet);
     const span = tracer.startSpan(SpanNames.dnsQuery, {
       kind: SpanKind.SERVER,
       attributes: { [SpanAttributes.domain]: q.name, 'cdn.dns.qtype': q.qtype, 'network.transport': transport, 'client.address': source.address },
     });
     return (async () => {
       try {
-        return await decided(q, zone, consistent, source, transport, span);
+        return await decided(q, zone, consistent, source, transport, span, undefined);
       } finally {
         span.end();
       }
     })();
   };
 
-  const decided = (q: Query, zone: Zone, consistent: boolean, source: PacketSource, transport: Transport, span: Span | undefined): Buffer | undefined | Promise<Buffer | undefined> => {
+  const decided = (q: Query, zone: Zone, consistent: boolean, source: PacketSource, transport: Transport, span: Span | undefined, packet: Uint8Array | undefined): Buffer | undefined | Promise<Buffer | undefined> => {
     const ecs = q.edns?.ecs;
     const useEcs = ecs !== undefined && ecs.sourcePrefixLength > 0;
     let client: ClientKey;
@@ -220,11 +239,35 @@ export function createQueryHandler(options: QueryHandlerOptions): QueryHandler {
       const ttlS = Math.min(d.ttlS, hit.ttlLeftS);
       if (!span) {
         const fast = fastFinish(q, zone, d, ttlS, replyScope(q, d), transport, 'hit', Number.NaN);
+        // A UDP answer that depends only on the query's bytes (its Client Subnet, not its source).
+        if (fast && packet !== undefined && useEcs) keepPacket(packet, fast, q, hit);
         if (fast) return fast;
       }
       return finish(q, positive(zone, answerRecords(d, q.qtype, q.askedName, ttlS), replyScope(q, d)), transport, 'hit', Number.NaN, span);
     }
     return ask(q, zone, consistent, client, clientIp, hit, transport, span);
+  };
+
+  const keepPacket = (packet: Uint8Array, reply: Buffer, q: Query, hit: CacheHit<DecisionRecords>): void => {
+    const d = hit.entry.value;
+    const packed = q.qtype === QType.A ? d.v4Packed : d.v6Packed;
+    // Address answers get the TTL of the moment on every use; NODATA's SOA TTL is fixed.
+    const ttlOffsets = packed.rdata.length > 0 ? answerTtlOffsets(q.question.length, packed) : [];
+    packets.store(packet, reply, ttlOffsets, d.ttlS, q.qtype, { entry: hit.entry, stamp: hit.stamp, zones: options.zones(), configVersion: options.configVersion() });
+  };
+
+  /**
+   * The packet cache's reply to `packet`, while everything it was built from holds (the same
+   * zones and config version, and its answer-cache entry still the fresh answer to the query):
+   * the same bytes the handler would write now. `undefined` sends the packet the long way.
+   */
+  const fromPacketCache = (e: PacketEntry<PacketState>, packet: Uint8Array): Buffer | undefined => {
+    const s = e.state;
+    if (s.zones !== options.zones() || s.configVersion !== options.configVersion()) return undefined;
+    const left = options.cache.ttlLeftS(s.entry, s.stamp);
+    if (left < 0) return undefined;
+    options.onEvent?.({ transport: 'udp', qtype: e.qtype, rcode: Rcode.NOERROR, cache: 'hit', packetCache: true, truncated: false, decisionMs: Number.NaN });
+    return packets.replyTo(e, (packet[0]! << 8) | packet[1]!, Math.min(e.ttlCapS, left));
   };
 
   /** A decision over ResolveStream (the cache had no fresh answer). */
@@ -259,7 +302,7 @@ export function createQueryHandler(options: QueryHandlerOptions): QueryHandler {
     return finish(q, { rcode: Rcode.SERVFAIL, aa: false, answers: [], authorities: [] }, transport, 'miss', ms, span);
   };
 
-  const answer = (q: Query, source: PacketSource, transport: Transport): Buffer | undefined | Promise<Buffer | undefined> => {
+  const answer = (q: Query, source: PacketSource, transport: Transport, packet?: Uint8Array, sampled?: boolean): Buffer | undefined | Promise<Buffer | undefined> => {
     if (q.qclass !== 1 && q.qclass !== 255) return finish(q, { rcode: Rcode.REFUSED, aa: false, answers: [], authorities: [] }, transport, 'none', Number.NaN);
     const match = options.zones().match(q.name);
     if (match.kind === 'outside') return finish(q, { rcode: Rcode.REFUSED, aa: false, answers: [], authorities: [] }, transport, 'none', Number.NaN);
@@ -280,7 +323,7 @@ export function createQueryHandler(options: QueryHandlerOptions): QueryHandler {
       if (q.qtype === QType.SOA || q.qtype === QType.NS) return finish(q, positive(zone, answers, undefined, additionals), transport, 'none', Number.NaN);
     }
     if (match.policy && (q.qtype === QType.A || q.qtype === QType.AAAA || q.qtype === QType.CNAME || q.qtype === QType.ANY)) {
-      return traced(q, zone, match.policy.consistent, source, transport);
+      return traced(q, zone, match.policy.consistent, source, transport, packet, sampled);
     }
     if (match.nsHost) answers.push(...nsHostRecords(q.askedName, q.qtype));
     if (match.apex || match.policy || match.nsHost || match.nonTerminal) return finish(q, positive(zone, answers, undefined, additionals), transport, 'none', Number.NaN);
@@ -289,10 +332,20 @@ export function createQueryHandler(options: QueryHandlerOptions): QueryHandler {
 
   return {
     handle(packet, source, transport) {
+      let sampled: boolean | undefined;
+      if (transport === 'udp') {
+        const kept = packets.find(packet);
+        if (kept !== undefined) {
+          // A kept reply is for a policy name: the trace sample is drawn here, once.
+          sampled = traceRatio > 0 && Math.random() < traceRatio;
+          const out = sampled ? undefined : fromPacketCache(kept, packet);
+          if (out !== undefined) return out;
+        }
+      }
       // The common shape (one A/AAAA question, optional EDNS with ECS) is read from the bytes;
       // anything else, including every malformed packet, through dns-packet.
       const simple = readSimpleQuery(packet);
-      if (simple) return answer(simple, source, transport);
+      if (simple) return answer(simple, source, transport, transport === 'udp' ? packet : undefined, sampled);
       const read = readQuery(packet);
       if (read.kind === 'drop') {
         emit(transport, -1, undefined, false, 'none', Number.NaN, read.reason);
@@ -305,6 +358,9 @@ export function createQueryHandler(options: QueryHandlerOptions): QueryHandler {
         return out.bytes;
       }
       return answer(read.query, source, transport);
+    },
+    get packetCacheSize() {
+      return packets.size;
     },
   };
 }

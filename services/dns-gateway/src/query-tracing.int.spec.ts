@@ -1,6 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import { DecisionSchema, ResolveResponseSchema, serviceDefinitions, type ResolveStreamRequest } from '@cdn-sched/proto';
-import { initTracing, shutdownTracing } from '@cdn-sched/telemetry';
+import { initTracing, shutdownTracing, useExplicitContext } from '@cdn-sched/telemetry';
 import { startGrpcServer, type TestGrpcServer } from '@cdn-sched/testing';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import dnsPacket from 'dns-packet';
@@ -46,6 +46,8 @@ describe('dns-gateway tracing over a real ResolveStream', () => {
   const exporter = new InMemorySpanExporter();
   beforeAll(() => {
     initTracing({ serviceName: 'dns-gateway-test', spanProcessors: [new SimpleSpanProcessor(exporter)], sampleRatio: 1 });
+    // As the service runs (main.ts): span contexts handed on explicitly, no async context manager.
+    useExplicitContext();
   });
   afterAll(() => shutdownTracing());
   let server: TestGrpcServer | undefined;

@@ -1,6 +1,7 @@
 /**
  * In-process benchmark of the gateway's per-query work without sockets (`npm run bench --
- * dns-handler`): what one cache-hit query costs in the query handler, and the codec alone on the
+ * dns-handler`): what one cache-hit query costs in the query handler, answered the long way (packet
+ * cache off) and from the packet cache (the same queries again), and the codec alone on the
  * library path (`readQuery` + `writeReply` through dns-packet) against the hand-written fast path
  * (`readSimpleQuery` + `writeAddressReply`). Queries carry an ECS /24 each (seeded random
  * addresses); the cache is filled first from an in-process decision source, so the timed loop
@@ -32,7 +33,9 @@ const decisions: DecisionClient = {
   close: () => Promise.resolve(),
 };
 const cache = createAnswerCache<DecisionRecords>();
-const handler = createQueryHandler({ zones: () => zones, apex, configVersion: () => 1, decisions, cache, maxUdpBytes: 1232, staleTtlS: 5, traceRatio: 0 });
+const options = { zones: () => zones, apex, configVersion: () => 1, decisions, cache, maxUdpBytes: 1232, staleTtlS: 5, traceRatio: 0 };
+const handler = createQueryHandler({ ...options, packetCacheMaxEntries: 0 });
+const packetHandler = createQueryHandler(options);
 
 let seed = 13;
 const rand = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) / 16777216;
@@ -61,6 +64,13 @@ const hit = time((q) => {
   const out = handler.handle(q, source, 'udp');
   if (out instanceof Promise) throw new Error('cache miss in the timed loop');
 });
+const packetHit = time((q) => {
+  const out = packetHandler.handle(q, source, 'udp');
+  if (out instanceof Promise) throw new Error('cache miss in the timed loop');
+});
+// Queries equal but for their ID share an entry.
+const distinct = new Set(queries.map((q) => q.subarray(2).toString('hex'))).size;
+if (packetHandler.packetCacheSize !== distinct) throw new Error(`the packet cache holds ${packetHandler.packetCacheSize} of ${distinct} distinct queries`);
 const library = time((q) => {
   const r = readQuery(q);
   if (r.kind !== 'query') throw new Error('unexpected');
@@ -68,5 +78,6 @@ const library = time((q) => {
 });
 const fast = time((q) => writeAddressReply(readSimpleQuery(q)!, packed, { ttlS: 60, ecsScope: 16, advertisedUdpBytes: 1232, limitBytes: 1232 }));
 emit('handler, cache hit (fast path), CPU per query', hit, 'µs');
+emit('handler, cache hit from the packet cache, CPU per query', packetHit, 'µs', { baseline: hit, ratio: Math.round((packetHit / hit) * 100) / 100 });
 emit('codec, library path (readQuery + writeReply), CPU per query', library, 'µs');
 emit('codec, fast path (readSimpleQuery + writeAddressReply), CPU per query', fast, 'µs', { baseline: library, ratio: Math.round((fast / library) * 100) / 100 });

@@ -1,6 +1,7 @@
 /**
  * DNS benchmark (`npm run bench -- dns`): dnsperf against, in one run,
- * - the dns-gateway (1 worker) with its answer cache (the hit path), and without it (every query
+ * - the dns-gateway (1 worker) with its caches (the hit path), with its answer cache only (packet
+ *   cache off: every hit read, looked up and written), and without caches (every query
  *   decided by the resolver over ResolveStream), in front of a real local mesh (etcd,
  *   config-watcher, weight-calculator, resolver; no probers: edges answer at their cold-start weight);
  * - a bare Node `dgram` responder answering a fixed record (the platform's floor);
@@ -61,6 +62,8 @@ interface Measured {
   lossPct: number;
   /** Share of cache lookups that were fresh hits during the throughput run (NaN: no cache figures). */
   cacheHitPct: number;
+  /** Share of the fresh hits answered from the packet cache (a copy of the reply to the same query bytes). */
+  packetHitPct: number;
   cpuUsPerQuery: number;
   p50Ms: number;
   p99Ms: number;
@@ -134,6 +137,7 @@ async function measureOnce(t: Target, queryFile: string): Promise<Measured> {
   const cache1 = await cacheLookups(t);
   const lookups = cache1.hit + cache1.miss + cache1.stale - (cache0.hit + cache0.miss + cache0.stale);
   const cacheHitPct = lookups > 0 ? ((cache1.hit - cache0.hit) / lookups) * 100 : Number.NaN;
+  const packetHitPct = cache1.hit > cache0.hit ? ((cache1.packet - cache0.packet) / (cache1.hit - cache0.hit)) * 100 : Number.NaN;
   const completed = Number(/Queries completed:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const sent = Number(/Queries sent:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const qps = Number(/Queries per second:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
@@ -148,16 +152,17 @@ async function measureOnce(t: Target, queryFile: string): Promise<Measured> {
   lat.sort((a, b) => a - b);
   const pct = (p: number): number => (lat.length ? lat[Math.min(lat.length - 1, Math.ceil(p * lat.length) - 1)]! : Number.NaN);
   const noErrorPct = Number(/NOERROR \d+ \(([\d.]+)%\)/.exec(out)?.[1] ?? 0);
-  return { qps, noErrorPct, lossPct: sent ? ((sent - completed) / sent) * 100 : 100, cacheHitPct, cpuUsPerQuery: completed ? ((cpu1 - cpu0) * 1e6) / completed : Number.NaN, p50Ms: pct(0.5), p99Ms: pct(0.99) };
+  return { qps, noErrorPct, lossPct: sent ? ((sent - completed) / sent) * 100 : 100, cacheHitPct, packetHitPct, cpuUsPerQuery: completed ? ((cpu1 - cpu0) * 1e6) / completed : Number.NaN, p50Ms: pct(0.5), p99Ms: pct(0.99) };
 }
 
 /** A gateway's `cdn_dns_cache_total` by result (zeros for other targets). */
-async function cacheLookups(t: Target): Promise<{ hit: number; miss: number; stale: number }> {
-  const counts = { hit: 0, miss: 0, stale: 0 };
+async function cacheLookups(t: Target): Promise<{ hit: number; miss: number; stale: number; packet: number }> {
+  const counts = { hit: 0, miss: 0, stale: 0, packet: 0 };
   if (!t.metricsUrl) return counts;
   const text = await (await fetch(`${t.metricsUrl}/metrics`)).text();
   // Other labels (service, instance_id) come with every series.
   for (const m of text.matchAll(/^cdn_dns_cache_total\{[^}]*\bresult="(hit|miss|stale)"[^}]*\} ([\d.e+]+)$/gm)) counts[m[1] as keyof typeof counts] += Number(m[2]);
+  for (const m of text.matchAll(/^cdn_dns_packet_cache_hits_total(?:\{[^}]*\})? ([\d.e+]+)$/gm)) counts.packet += Number(m[1]);
   return counts;
 }
 
@@ -177,7 +182,7 @@ async function warmUp(t: Target, queryFile: string): Promise<void> {
 function summarise(t: Target, rounds: readonly Measured[]): Measured {
   process.stderr.write(`${t.name}: QPS ${rounds.map((r) => Math.round(r.qps)).join(' / ')}; p99 ${rounds.map((r) => r.p99Ms.toFixed(2)).join(' / ')} ms\n`);
   const m = (k: keyof Measured): number => median(rounds.map((r) => r[k]));
-  return { qps: m('qps'), noErrorPct: m('noErrorPct'), lossPct: m('lossPct'), cacheHitPct: m('cacheHitPct'), cpuUsPerQuery: m('cpuUsPerQuery'), p50Ms: m('p50Ms'), p99Ms: m('p99Ms') };
+  return { qps: m('qps'), noErrorPct: m('noErrorPct'), lossPct: m('lossPct'), cacheHitPct: m('cacheHitPct'), packetHitPct: m('packetHitPct'), cpuUsPerQuery: m('cpuUsPerQuery'), p50Ms: m('p50Ms'), p99Ms: m('p99Ms') };
 }
 
 function waitForStderr(child: ChildProcess, text: string, timeoutMs: number): Promise<boolean> {
@@ -366,6 +371,8 @@ try {
   const gateways: [string, Record<string, string>, boolean][] = [
     ['gateway cache on', {}, PIN],
     ['gateway cache off', { CACHE_MAX_ENTRIES: '0' }, PIN],
+    // What the answer cache alone reaches: every hit read, looked up and written.
+    ['gateway answer cache only', { PACKET_CACHE_MAX_ENTRIES: '0' }, PIN],
     ['gateway 1 worker cache on, unpinned', {}, false],
     ['gateway 2 workers cache on, unpinned', { DNS_WORKERS: '2' }, false],
   ];
@@ -412,6 +419,7 @@ for (const [name, m] of results) {
   });
   emit(`${name} loss`, m.lossPct, '%');
   if (Number.isFinite(m.cacheHitPct)) emit(`${name} answer cache fresh hits`, m.cacheHitPct, '% of lookups');
+  if (Number.isFinite(m.packetHitPct)) emit(`${name} packet cache share of the hits`, m.packetHitPct, '% of fresh hits');
   emit(`${name} NOERROR answers`, m.noErrorPct, '%');
   emit(`${name} CPU per query`, m.cpuUsPerQuery, 'µs');
   emit(`${name} p50 at half rate`, m.p50Ms, 'ms');

@@ -187,6 +187,19 @@ export function writeAddressReply(q: Query, answers: PackedAddresses, options: A
 }
 
 /**
+ * Where {@link writeAddressReply} puts each answer's 32-bit TTL in a reply to a question of
+ * `questionLength` bytes (the answers follow the header and question, each one the name, type,
+ * class, TTL, RDLENGTH and RDATA).
+ */
+export function answerTtlOffsets(questionLength: number, answers: PackedAddresses): number[] {
+  const rdSize = answers.type === TYPE_A ? 4 : 16;
+  const nameLen = questionLength - 4;
+  const out: number[] = [];
+  for (let i = 0, o = 12 + questionLength; i < answers.rdata.length / rdSize; i++, o += nameLen + 10 + rdSize) out.push(o + nameLen + 4);
+  return out;
+}
+
+/**
  * NODATA (RFC 2308 §2.2): NOERROR, AA, the question as asked, no answers, `soaRecord` (the zone's
  * SOA as dns-packet encodes it, {@link encodeRecord}) as the one authority record, and our OPT as
  * in {@link writeAddressReply}. The common reply to AAAA for a fleet of IPv4 edges, which on the
