@@ -6,7 +6,7 @@ import type { AnswerCache, CacheHit, ClientKey } from './answer-cache.js';
 import type { DecisionClient } from './decisions/decision-client.js';
 import { answerRecords, QType, toDecisionRecords, type DecisionRecords } from './decision-records.js';
 import { subnetText } from './dns/ecs-option.js';
-import { answerTtlOffsets, encodeRecord, readSimpleQuery, writeAddressReply, writeNoDataReply } from './dns/fast-path.js';
+import { answerTtlLayout, encodeRecord, readSimpleQuery, writeAddressReply, writeNoDataReply } from './dns/fast-path.js';
 import { Rcode, readQuery, type Query } from './dns/query-reader.js';
 import { writeReply, type Reply, type ReplyRecord, type ReplyTo } from './dns/reply-writer.js';
 import type { ApexSettings, Zone, ZoneModel } from './dns/zone-model.js';
@@ -66,6 +66,8 @@ export interface QueryHandler {
   /** Replies held by the packet cache. */
   readonly packetCacheSize: number;
 }
+
+const NO_TTLS = { first: 0, stride: 0, count: 0 };
 
 /** What a packet-cache entry was built from; it is served only while all of it still holds. */
 interface PacketState {
@@ -252,8 +254,8 @@ export function createQueryHandler(options: QueryHandlerOptions): QueryHandler {
     const d = hit.entry.value;
     const packed = q.qtype === QType.A ? d.v4Packed : d.v6Packed;
     // Address answers get the TTL of the moment on every use; NODATA's SOA TTL is fixed.
-    const ttlOffsets = packed.rdata.length > 0 ? answerTtlOffsets(q.question.length, packed) : [];
-    packets.store(packet, reply, ttlOffsets, d.ttlS, q.qtype, { entry: hit.entry, stamp: hit.stamp, zones: options.zones(), configVersion: options.configVersion() });
+    const ttls = packed.rdata.length > 0 ? answerTtlLayout(q.question.length, packed) : NO_TTLS;
+    packets.store(packet, reply, ttls, d.ttlS, q.qtype, { entry: hit.entry, stamp: hit.stamp, zones: options.zones(), configVersion: options.configVersion() });
   };
 
   /**

@@ -187,16 +187,14 @@ export function writeAddressReply(q: Query, answers: PackedAddresses, options: A
 }
 
 /**
- * Where {@link writeAddressReply} puts each answer's 32-bit TTL in a reply to a question of
- * `questionLength` bytes (the answers follow the header and question, each one the name, type,
- * class, TTL, RDLENGTH and RDATA).
+ * Where {@link writeAddressReply} puts the answers' 32-bit TTLs in a reply to a question of
+ * `questionLength` bytes: the answers follow the header and question, each one the name, type,
+ * class, TTL, RDLENGTH and RDATA, so the TTLs are evenly spaced.
  */
-export function answerTtlOffsets(questionLength: number, answers: PackedAddresses): number[] {
+export function answerTtlLayout(questionLength: number, answers: PackedAddresses): { first: number; stride: number; count: number } {
   const rdSize = answers.type === TYPE_A ? 4 : 16;
   const nameLen = questionLength - 4;
-  const out: number[] = [];
-  for (let i = 0, o = 12 + questionLength; i < answers.rdata.length / rdSize; i++, o += nameLen + 10 + rdSize) out.push(o + nameLen + 4);
-  return out;
+  return { first: 12 + questionLength + nameLen + 4, stride: nameLen + 10 + rdSize, count: answers.rdata.length / rdSize };
 }
 
 /**
