@@ -183,47 +183,57 @@ describe('answer cache', () => {
     expect(c2.get('a.example', 1, v4('10.1.2.3'))?.entry.value).toBe('wide');
   });
 
-  it('ttlLeftS: a kept hit holds until a longer entry is stored for its name and type, it is dropped or replaced, expires or the config moves on', () => {
+  it('ttlLeftS: a kept hit holds until a longer entry that could hold its client is stored for its name and type, it is dropped or replaced, expires or the config moves on', () => {
     let t = 0;
     const cache = createAnswerCache<string>({ now: () => t });
     const client = v4('1.0.8.7');
     cache.set('a.example', 1, v4('1.0.0.0'), 16, 60, 1, 'wide');
     const hit = () => cache.get('a.example', 1, client)!;
     const kept = hit();
-    expect(cache.ttlLeftS(kept.entry, kept.stamp)).toBe(60);
+    const left = (h: { entry: Parameters<typeof cache.ttlLeftS>[0]; stamp: number }) => cache.ttlLeftS(h.entry, h.stamp, client);
+    expect(left(kept)).toBe(60);
     // Shorter or same-length entries elsewhere, other types and other names: the lookup would
     // find the same entry, so the kept hit holds (with its TTL counted down).
     cache.set('a.example', 1, v4('2.0.0.0'), 8, 60, 1, 'shorter');
     cache.set('a.example', 1, v4('1.1.0.0'), 16, 60, 1, 'same length, other key');
     cache.set('a.example', 28, v4('1.0.8.0'), 24, 60, 1, 'AAAA');
+    // A longer entry in another /8 cannot hold the client.
+    cache.set('a.example', 1, v4('9.9.9.0'), 24, 60, 1, 'longer, other /8');
     t = 10_500;
-    expect(cache.ttlLeftS(kept.entry, kept.stamp)).toBe(49);
-    // A longer entry, even for another subnet: the next lookup must look again.
-    cache.set('a.example', 1, v4('9.9.9.0'), 24, 60, 1, 'longer elsewhere');
-    expect(cache.ttlLeftS(kept.entry, kept.stamp)).toBe(-1);
+    expect(left(kept)).toBe(49);
+    // A longer entry in the client's /8, even one that does not hold it: the next lookup must look again.
+    cache.set('a.example', 1, v4('1.200.9.0'), 24, 60, 1, 'longer, same /8');
+    expect(left(kept)).toBe(-1);
     const again = hit();
     expect(again.entry.value).toBe('wide');
-    expect(cache.ttlLeftS(again.entry, again.stamp)).toBe(49);
+    expect(left(again)).toBe(49);
+    // And one shorter than /8 but longer than the entry found could hold any client.
+    const wider = createAnswerCache<string>({ now: () => t });
+    wider.set('a.example', 1, v4('1.0.0.0'), 4, 60, 1, '/4');
+    const w = wider.get('a.example', 1, client)!;
+    expect(wider.ttlLeftS(w.entry, w.stamp, client)).toBe(60);
+    wider.set('a.example', 1, v4('100.0.0.0'), 6, 60, 1, '/6 elsewhere');
+    expect(wider.ttlLeftS(w.entry, w.stamp, client)).toBe(-1);
     // Replaced by a store of the same subnet.
     cache.set('a.example', 1, v4('1.0.0.0'), 16, 60, 1, 'wide 2');
-    expect(cache.ttlLeftS(again.entry, again.stamp)).toBe(-1);
+    expect(left(again)).toBe(-1);
     const third = hit();
     expect(third.entry.value).toBe('wide 2');
     // Less than a second left, then a newer config version.
     t = 10_500 + 59_100;
-    expect(cache.ttlLeftS(third.entry, third.stamp)).toBe(-1);
+    expect(left(third)).toBe(-1);
     t = 10_500;
     cache.setConfigVersion(2);
-    expect(cache.ttlLeftS(third.entry, third.stamp)).toBe(-1);
+    expect(left(third)).toBe(-1);
     // Dropped to make room (one entry at most here), and emptied by clear().
     const fresh = createAnswerCache<string>({ now: () => t, maxEntries: 1 });
     fresh.set('b.example', 1, client, 24, 60, 1, 'x');
     const h = fresh.get('b.example', 1, client)!;
     fresh.set('c.example', 1, client, 24, 60, 1, 'y');
-    expect(fresh.ttlLeftS(h.entry, h.stamp)).toBe(-1);
+    expect(fresh.ttlLeftS(h.entry, h.stamp, client)).toBe(-1);
     const h2 = fresh.get('c.example', 1, client)!;
-    expect(fresh.ttlLeftS(h2.entry, h2.stamp)).toBe(60);
+    expect(fresh.ttlLeftS(h2.entry, h2.stamp, client)).toBe(60);
     fresh.clear();
-    expect(fresh.ttlLeftS(h2.entry, h2.stamp)).toBe(-1);
+    expect(fresh.ttlLeftS(h2.entry, h2.stamp, client)).toBe(-1);
   });
 });

@@ -21,7 +21,7 @@ export interface CacheHit<V> {
   readonly fresh: boolean;
   /** Whole seconds of TTL left (0 for a stale entry). */
   readonly ttlLeftS: number;
-  /** How many entries longer than this one had been stored for the name and type, for {@link AnswerCache.ttlLeftS}. */
+  /** How many entries longer than this one that could hold the client had been stored, for {@link AnswerCache.ttlLeftS}. */
   readonly stamp: number;
 }
 
@@ -42,13 +42,14 @@ export interface AnswerCache<V> {
   /** Stores a decision valid for the client's subnet cut at `scope` bits, for `ttlS` seconds. */
   set(name: string, qtype: number, client: ClientKey, scope: number, ttlS: number, configVersion: number, value: V): void;
   /**
-   * Whole seconds of TTL left of `entry` while it is still the fresh answer every lookup that
-   * found it at `stamp` would find again; -1 once anything that lookup depended on may have
-   * changed (an entry with a longer scope stored for the same name and type, the entry dropped or
-   * replaced, less than a second left, a newer config version). Lets a caller keep what it built
-   * from a hit (the packet cache).
+   * Whole seconds of TTL left of `entry` while it is still the fresh answer the lookup for
+   * `client` that found it at `stamp` would find again; -1 once anything that lookup depended on
+   * may have changed (an entry with a longer scope stored for the same name and type that could
+   * hold the client — for IPv4, one in the client's /8 or one shorter than /8 —, the entry dropped
+   * or replaced, less than a second left, a newer config version). Lets a caller keep what it
+   * built from a hit (the packet cache).
    */
-  ttlLeftS(entry: CacheEntry<V>, stamp: number): number;
+  ttlLeftS(entry: CacheEntry<V>, stamp: number, client: ClientKey): number;
   /** Entries made on a config version below this are no longer fresh (a config change is seen at once). */
   setConfigVersion(version: number): void;
   readonly size: number;
@@ -73,6 +74,17 @@ function v6Key(a: Uint8Array, bits: number): string {
   return text;
 }
 
+/**
+ * Stores since the bucket began that could change what a lookup of a client (`u32` for IPv4)
+ * finding a slot of `bits` returns: those longer than `bits` that could hold the client. Both
+ * counts only grow, so their sum changes whenever either does.
+ */
+function stampOf(bucket: Bucket<unknown>, bits: number, family: 1 | 2, u32: number): number {
+  const all = bucket.storesAtLeast[bits + 1] ?? 0;
+  if (family !== 1) return all;
+  return all + (bits >= 32 ? 0 : (bucket.storesIn8[u32 >>> 24]?.[bits + 1] ?? 0));
+}
+
 /** Most remembered /24 lookups per bucket ({@link Bucket.near}); past it they are forgotten at once. */
 const NEAR_MAX = 65_536;
 
@@ -89,11 +101,17 @@ interface Bucket<V> {
    */
   readonly near: Map<number, Slot<V>>;
   /**
-   * Stores into the bucket so far at each prefix length or longer (index 0–129). A lookup that found
-   * a slot of length b can only find another one after a store longer than b (or when its slot
-   * dies): a shorter one is tried after it, and one of the same length and key replaces it.
+   * Stores into the bucket so far at each prefix length or longer (index 0–129): IPv6 ones, and
+   * IPv4 ones shorter than /8. A lookup that found a slot of length b can only find another one
+   * after a store longer than b that holds the client (or when its slot dies): a shorter one is
+   * tried after it, and one of the same length and key replaces it.
    */
   readonly storesAtLeast: Int32Array;
+  /**
+   * IPv4 stores of /8 or longer, counted the same way per first octet (index 0–33; made on the
+   * first store in that /8): a store elsewhere cannot hold the client, so it does not count.
+   */
+  readonly storesIn8: (Int32Array | undefined)[];
 }
 /**
  * One stored entry, which is also the {@link CacheEntry} a lookup returns (one object and one
@@ -152,8 +170,8 @@ export function createAnswerCache<V>(options: AnswerCacheOptions = {}): AnswerCa
         const slot = bucket.near.get(nearKey);
         if (slot?.live) {
           const leftMs = slot.expiresAtMs - t;
-          if (leftMs >= 1000 && slot.configVersion >= configVersion) return { entry: slot, fresh: true, ttlLeftS: Math.floor(leftMs / 1000), stamp: bucket.storesAtLeast[slot.bits + 1]! };
-          if (leftMs > -staleMs) return { entry: slot, fresh: false, ttlLeftS: 0, stamp: bucket.storesAtLeast[slot.bits + 1]! };
+          if (leftMs >= 1000 && slot.configVersion >= configVersion) return { entry: slot, fresh: true, ttlLeftS: Math.floor(leftMs / 1000), stamp: stampOf(bucket, slot.bits, client.family, u32) };
+          if (leftMs > -staleMs) return { entry: slot, fresh: false, ttlLeftS: 0, stamp: stampOf(bucket, slot.bits, client.family, u32) };
         }
       }
       for (let i = 0; i < lengths.length; i++) {
@@ -167,8 +185,8 @@ export function createAnswerCache<V>(options: AnswerCacheOptions = {}): AnswerCa
           if (bucket.near.size >= NEAR_MAX) bucket.near.clear();
           bucket.near.set(nearKey, slot);
         }
-        if (leftMs >= 1000 && slot.configVersion >= configVersion) return { entry: slot, fresh: true, ttlLeftS: Math.floor(leftMs / 1000), stamp: bucket.storesAtLeast[slot.bits + 1]! };
-        return { entry: slot, fresh: false, ttlLeftS: 0, stamp: bucket.storesAtLeast[slot.bits + 1]! };
+        if (leftMs >= 1000 && slot.configVersion >= configVersion) return { entry: slot, fresh: true, ttlLeftS: Math.floor(leftMs / 1000), stamp: stampOf(bucket, slot.bits, client.family, u32) };
+        return { entry: slot, fresh: false, ttlLeftS: 0, stamp: stampOf(bucket, slot.bits, client.family, u32) };
       }
       return undefined;
     },
@@ -181,7 +199,7 @@ export function createAnswerCache<V>(options: AnswerCacheOptions = {}): AnswerCa
       if (!byType) buckets.set(name, (byType = new Map()));
       const typeKey = qtype * 2 + client.family - 1;
       let bucket = byType.get(typeKey);
-      if (!bucket) byType.set(typeKey, (bucket = { lengths: [], byLength: new Array<undefined>(129).fill(undefined), near: new Map(), storesAtLeast: new Int32Array(130) }));
+      if (!bucket) byType.set(typeKey, (bucket = { lengths: [], byLength: new Array<undefined>(129).fill(undefined), near: new Map(), storesAtLeast: new Int32Array(130), storesIn8: [] }));
       bucket.near.clear();
       let subnets = bucket.byLength[bits];
       if (!subnets) {
@@ -189,7 +207,8 @@ export function createAnswerCache<V>(options: AnswerCacheOptions = {}): AnswerCa
         bucket.lengths.push(bits);
         bucket.lengths.sort((a, b) => b - a);
       }
-      for (let i = 0; i <= bits; i++) bucket.storesAtLeast[i]!++;
+      const counts = client.family === 1 && bits >= 8 ? (bucket.storesIn8[client.address[0]!] ??= new Int32Array(34)) : bucket.storesAtLeast;
+      for (let i = 0; i <= bits; i++) counts[i]!++;
       const key = client.family === 1 ? v4Key(u32Of(client.address), bits) : v6Key(client.address, bits);
       const replaced = subnets.get(key);
       if (replaced) drop(replaced);
@@ -207,9 +226,9 @@ export function createAnswerCache<V>(options: AnswerCacheOptions = {}): AnswerCa
         head = 0;
       }
     },
-    ttlLeftS(entry, stamp) {
+    ttlLeftS(entry, stamp, client) {
       const slot = entry as Slot<V>;
-      if (!slot.live || slot.bucket.storesAtLeast[slot.bits + 1] !== stamp || slot.configVersion < configVersion) return -1;
+      if (!slot.live || stampOf(slot.bucket, slot.bits, client.family, client.family === 1 ? u32Of(client.address) : 0) !== stamp || slot.configVersion < configVersion) return -1;
       const leftMs = slot.expiresAtMs - now();
       return leftMs >= 1000 ? Math.floor(leftMs / 1000) : -1;
     },

@@ -267,15 +267,17 @@ describe('query handler, packet cache', () => {
     };
     let packetHits = 0;
     const common = { zones: () => model, apex, configVersion: () => version, decisions: scripted(decide), cache, maxUdpBytes: 1232, staleTtlS: 5, traceRatio: 0 };
-    const kept = createQueryHandler({ ...common, packetCacheMaxEntries: 128, onEvent: (e) => (packetHits += e.packetCache ? 1 : 0) });
+    const kept = createQueryHandler({ ...common, packetCacheMaxEntries: 256, onEvent: (e) => (packetHits += e.packetCache ? 1 : 0) });
     const longWay = createQueryHandler({ ...common, packetCacheMaxEntries: 0 });
     const names = ['music.demo.example', 'MUSIC.Demo.example', 'video.demo.example'];
     const counts = { sync: 0, decided: 0, time: 0, config: 0, zones: 0, narrower: 0 };
-    for (let step = 0; step < 8000; step++) {
+    for (let step = 0; step < 10_000; step++) {
       const op = random();
       if (op < 0.88) {
         const third = Math.floor(random() * 4);
-        const ecs = pick([[0, 1, 24, 0, 1, 0, third], [0, 1, 20, 0, 1, 0, third & 0xf0], [0, 1, 32, 0, 1, 0, third, 9], undefined]);
+        // Two /8s, so a store in one leaves kept replies of the other alone.
+        const first = pick([1, 2]);
+        const ecs = pick([[0, 1, 24, 0, first, 0, third], [0, 1, 20, 0, first, 0, third & 0xf0], [0, 1, 32, 0, first, 0, third, 9], undefined]);
         const packet = q(pick(names), pick(['A', 'AAAA'] as const), ecs ? { ecs, udp: pick([1232, 4096]) } : pick([undefined, {}]));
         packet.writeUInt16BE(Math.floor(random() * 65536), 0);
         const source = { address: pick(['203.0.113.9', '198.51.100.7']) };
@@ -300,18 +302,19 @@ describe('query handler, packet cache', () => {
         model = random() < 0.5 ? withoutVideo : createZoneModel({ policies: [...zones.policies.values()], explicitZones: [], apex });
         counts.zones++;
       } else {
-        // A narrower decision for part of a subnet already answered.
+        // A narrower decision for part of a subnet already answered (or, rarely, one wider than a /8).
         const third = Math.floor(random() * 4);
         const response = decide({ clientIp: '', ecsSubnet: `1.0.${third}.0/24`, domain: 'music.demo.example' }) as Extract<DecisionOutcome, { ok: true }>;
-        cache.set(pick(['music.demo.example', 'video.demo.example']), pick([1, 28]), { family: 1, address: Uint8Array.of(1, 0, third, 9), prefixLength: 32 }, 28, 60, version, toDecisionRecords(response.response, 28));
+        const scope = random() < 0.1 ? 6 : 28;
+        cache.set(pick(['music.demo.example', 'video.demo.example']), pick([1, 28]), { family: 1, address: Uint8Array.of(pick([1, 2]), 0, third, 9), prefixLength: 32 }, scope, 60, version, toDecisionRecords(response.response, scope));
         counts.narrower++;
       }
     }
-    // Every kind of change happened, and the packet cache answered part of the repeats (seed 7:
-    // 730 of 5,409; the rest were first asks, or kept replies refused after a change).
-    expect(Math.min(...Object.values(counts))).toBeGreaterThan(30);
-    expect(packetHits).toBeGreaterThan(counts.sync / 10);
+    // Every kind of change happened, and the packet cache answered part of the repeats (the rest
+    // were first asks, or kept replies refused after a change).
+    expect(Math.min(...Object.values(counts))).toBeGreaterThan(20);
+    expect(packetHits).toBeGreaterThan(counts.sync / 20);
     expect(packetHits).toBeLessThan(counts.sync);
-    expect(kept.packetCacheSize).toBeLessThanOrEqual(128);
+    expect(kept.packetCacheSize).toBeLessThanOrEqual(256);
   });
 });

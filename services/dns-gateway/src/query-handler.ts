@@ -73,6 +73,7 @@ const NO_TTLS = { first: 0, stride: 0, count: 0 };
 interface PacketState {
   readonly entry: CacheHit<DecisionRecords>['entry'];
   readonly stamp: number;
+  readonly client: ClientKey;
   readonly zones: ZoneModel;
   readonly configVersion: number;
 }
@@ -242,7 +243,7 @@ export function createQueryHandler(options: QueryHandlerOptions): QueryHandler {
       if (!span) {
         const fast = fastFinish(q, zone, d, ttlS, replyScope(q, d), transport, 'hit', Number.NaN);
         // A UDP answer that depends only on the query's bytes (its Client Subnet, not its source).
-        if (fast && packet !== undefined && useEcs) keepPacket(packet, fast, q, hit);
+        if (fast && packet !== undefined && useEcs) keepPacket(packet, fast, q, client, hit);
         if (fast) return fast;
       }
       return finish(q, positive(zone, answerRecords(d, q.qtype, q.askedName, ttlS), replyScope(q, d)), transport, 'hit', Number.NaN, span);
@@ -250,12 +251,12 @@ export function createQueryHandler(options: QueryHandlerOptions): QueryHandler {
     return ask(q, zone, consistent, client, clientIp, hit, transport, span);
   };
 
-  const keepPacket = (packet: Uint8Array, reply: Buffer, q: Query, hit: CacheHit<DecisionRecords>): void => {
+  const keepPacket = (packet: Uint8Array, reply: Buffer, q: Query, client: ClientKey, hit: CacheHit<DecisionRecords>): void => {
     const d = hit.entry.value;
     const packed = q.qtype === QType.A ? d.v4Packed : d.v6Packed;
     // Address answers get the TTL of the moment on every use; NODATA's SOA TTL is fixed.
     const ttls = packed.rdata.length > 0 ? answerTtlLayout(q.question.length, packed) : NO_TTLS;
-    packets.store(packet, reply, ttls, d.ttlS, q.qtype, { entry: hit.entry, stamp: hit.stamp, zones: options.zones(), configVersion: options.configVersion() });
+    packets.store(packet, reply, ttls, d.ttlS, q.qtype, { entry: hit.entry, stamp: hit.stamp, client, zones: options.zones(), configVersion: options.configVersion() });
   };
 
   /**
@@ -266,7 +267,7 @@ export function createQueryHandler(options: QueryHandlerOptions): QueryHandler {
   const fromPacketCache = (e: PacketEntry<PacketState>, packet: Uint8Array): Buffer | undefined => {
     const s = e.state;
     if (s.zones !== options.zones() || s.configVersion !== options.configVersion()) return undefined;
-    const left = options.cache.ttlLeftS(s.entry, s.stamp);
+    const left = options.cache.ttlLeftS(s.entry, s.stamp, s.client);
     if (left < 0) return undefined;
     options.onEvent?.({ transport: 'udp', qtype: e.qtype, rcode: Rcode.NOERROR, cache: 'hit', packetCache: true, truncated: false, decisionMs: Number.NaN });
     return packets.replyTo(e, (packet[0]! << 8) | packet[1]!, Math.min(e.ttlCapS, left));
