@@ -248,7 +248,7 @@ export function createQueryHandler(options: QueryHandlerOptions): QueryHandler {
       }
       return finish(q, positive(zone, answerRecords(d, q.qtype, q.askedName, ttlS), replyScope(q, d)), transport, 'hit', Number.NaN, span);
     }
-    return ask(q, zone, consistent, client, clientIp, hit, transport, span);
+    return ask(q, zone, consistent, client, clientIp, hit, transport, span, useEcs ? packet : undefined);
   };
 
   const keepPacket = (packet: Uint8Array, reply: Buffer, q: Query, client: ClientKey, hit: CacheHit<DecisionRecords>): void => {
@@ -274,7 +274,7 @@ export function createQueryHandler(options: QueryHandlerOptions): QueryHandler {
   };
 
   /** A decision over ResolveStream (the cache had no fresh answer). */
-  const ask = async (q: Query, zone: Zone, consistent: boolean, client: ClientKey, clientIp: string, hit: CacheHit<DecisionRecords> | undefined, transport: Transport, span: Span | undefined): Promise<Buffer | undefined> => {
+  const ask = async (q: Query, zone: Zone, consistent: boolean, client: ClientKey, clientIp: string, hit: CacheHit<DecisionRecords> | undefined, transport: Transport, span: Span | undefined, packet: Uint8Array | undefined): Promise<Buffer | undefined> => {
     const ecsSubnet = clientIp === '' ? subnetText(client.family, client.address, client.prefixLength) : '';
     const t0 = performance.now();
     if (ecsSubnet) span?.setAttribute('cdn.dns.ecs_subnet', ecsSubnet);
@@ -292,6 +292,12 @@ export function createQueryHandler(options: QueryHandlerOptions): QueryHandler {
       options.cache.set(q.name, q.qtype, client, scope, records.ttlS, records.configVersion, records);
       if (!span) {
         const fast = fastFinish(q, zone, records, records.ttlS, replyScope(q, records), transport, 'miss', ms);
+        if (fast && packet !== undefined) {
+          // The reply a later hit would write (but for its TTLs), kept while the entry just stored
+          // is what a lookup finds for this client.
+          const stored = options.cache.get(q.name, q.qtype, client);
+          if (stored?.fresh && stored.entry.value === records) keepPacket(packet, fast, q, client, stored);
+        }
         if (fast) return fast;
       }
       return finish(q, positive(zone, answerRecords(records, q.qtype, q.askedName, records.ttlS), replyScope(q, records)), transport, 'miss', ms, span);
