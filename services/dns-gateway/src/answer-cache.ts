@@ -151,6 +151,14 @@ export function createAnswerCache<V>(options: AnswerCacheOptions = {}): AnswerCa
   let configVersion = 0;
   const u32Of = (a: Uint8Array): number => ((a[0]! << 24) | (a[1]! << 16) | (a[2]! << 8) | a[3]!) >>> 0;
 
+  /** Whole seconds of TTL left while `slot` is fresh (a second or more, made on the newest config version), else -1. */
+  const freshS = (slot: Slot<V>, leftMs: number): number => (leftMs >= 1000 && slot.configVersion >= configVersion ? Math.floor(leftMs / 1000) : -1);
+  /** A lookup's result: `slot` found for a client (`u32` for IPv4) with `leftMs` of TTL left, within the staleness bound. */
+  const hitOf = (slot: Slot<V>, leftMs: number, family: 1 | 2, u32: number): CacheHit<V> => {
+    const ttlLeftS = freshS(slot, leftMs);
+    return { entry: slot, fresh: ttlLeftS >= 0, ttlLeftS: Math.max(0, ttlLeftS), stamp: stampOf(slot.bucket, slot.bits, family, u32) };
+  };
+
   const drop = (slot: Slot<V>): void => {
     slot.live = false;
     slot.bucket.byLength[slot.bits]!.delete(slot.key);
@@ -170,8 +178,7 @@ export function createAnswerCache<V>(options: AnswerCacheOptions = {}): AnswerCa
         const slot = bucket.near.get(nearKey);
         if (slot?.live) {
           const leftMs = slot.expiresAtMs - t;
-          if (leftMs >= 1000 && slot.configVersion >= configVersion) return { entry: slot, fresh: true, ttlLeftS: Math.floor(leftMs / 1000), stamp: stampOf(bucket, slot.bits, client.family, u32) };
-          if (leftMs > -staleMs) return { entry: slot, fresh: false, ttlLeftS: 0, stamp: stampOf(bucket, slot.bits, client.family, u32) };
+          if (leftMs > -staleMs) return hitOf(slot, leftMs, client.family, u32);
         }
       }
       for (let i = 0; i < lengths.length; i++) {
@@ -185,8 +192,7 @@ export function createAnswerCache<V>(options: AnswerCacheOptions = {}): AnswerCa
           if (bucket.near.size >= NEAR_MAX) bucket.near.clear();
           bucket.near.set(nearKey, slot);
         }
-        if (leftMs >= 1000 && slot.configVersion >= configVersion) return { entry: slot, fresh: true, ttlLeftS: Math.floor(leftMs / 1000), stamp: stampOf(bucket, slot.bits, client.family, u32) };
-        return { entry: slot, fresh: false, ttlLeftS: 0, stamp: stampOf(bucket, slot.bits, client.family, u32) };
+        return hitOf(slot, leftMs, client.family, u32);
       }
       return undefined;
     },
@@ -228,9 +234,8 @@ export function createAnswerCache<V>(options: AnswerCacheOptions = {}): AnswerCa
     },
     ttlLeftS(entry, stamp, client) {
       const slot = entry as Slot<V>;
-      if (!slot.live || stampOf(slot.bucket, slot.bits, client.family, client.family === 1 ? u32Of(client.address) : 0) !== stamp || slot.configVersion < configVersion) return -1;
-      const leftMs = slot.expiresAtMs - now();
-      return leftMs >= 1000 ? Math.floor(leftMs / 1000) : -1;
+      if (!slot.live || stampOf(slot.bucket, slot.bits, client.family, client.family === 1 ? u32Of(client.address) : 0) !== stamp) return -1;
+      return freshS(slot, slot.expiresAtMs - now());
     },
     setConfigVersion(version) {
       if (version > configVersion) configVersion = version;

@@ -37,6 +37,8 @@ export interface PacketEntry<S> {
   readonly ttlCapS: number;
   readonly qtype: number;
   readonly state: S;
+  /** {@link queryHash} of the query: its key in the cache. */
+  readonly hash: number;
 }
 
 export interface PacketCache<S> {
@@ -68,9 +70,8 @@ function sameQuery(entry: PacketEntry<unknown>, packet: Uint8Array): boolean {
 /** A packet cache of at most `maxEntries` replies (0: it stores nothing). */
 export function createPacketCache<S>(maxEntries: number): PacketCache<S> {
   const byHash = new Map<number, PacketEntry<S>>();
-  /** Hashes in the order they were stored, a ring of `maxEntries`; a replaced entry's hash is passed over. */
-  const ring = new Int32Array(Math.max(1, maxEntries));
-  const ringEntry: (PacketEntry<S> | undefined)[] = new Array<undefined>(Math.max(1, maxEntries)).fill(undefined);
+  /** Entries in the order they were stored, a ring of `maxEntries`; a replaced one is passed over. */
+  const ring: (PacketEntry<S> | undefined)[] = new Array<undefined>(Math.max(1, maxEntries)).fill(undefined);
   let next = 0;
 
   return {
@@ -83,15 +84,14 @@ export function createPacketCache<S>(maxEntries: number): PacketCache<S> {
       if (maxEntries === 0) return;
       const hash = queryHash(packet);
       // The slot this store takes held the oldest entry: it leaves unless a later store replaced it.
-      const oldest = ringEntry[next];
-      if (oldest !== undefined && byHash.get(ring[next]!) === oldest) byHash.delete(ring[next]!);
+      const oldest = ring[next];
+      if (oldest !== undefined && byHash.get(oldest.hash) === oldest) byHash.delete(oldest.hash);
       const bytes = Buffer.allocUnsafe(packet.length + reply.length);
       bytes.set(packet, 0);
       bytes.set(reply, packet.length);
-      const entry: PacketEntry<S> = { bytes, queryLength: packet.length, ttlFirst: ttls.first, ttlStride: ttls.stride, ttlCount: ttls.count, ttlCapS, qtype, state };
+      const entry: PacketEntry<S> = { bytes, queryLength: packet.length, ttlFirst: ttls.first, ttlStride: ttls.stride, ttlCount: ttls.count, ttlCapS, qtype, state, hash };
       byHash.set(hash, entry);
-      ring[next] = hash;
-      ringEntry[next] = entry;
+      ring[next] = entry;
       next = (next + 1) % maxEntries;
     },
     replyTo(entry, id, ttlS) {
@@ -117,7 +117,7 @@ export function createPacketCache<S>(maxEntries: number): PacketCache<S> {
     },
     clear() {
       byHash.clear();
-      ringEntry.fill(undefined);
+      ring.fill(undefined);
       next = 0;
     },
   };
