@@ -14,3 +14,4 @@ export type { TestCert, TestPki, TestSan } from './test-pki.js';
 export { ALL_FAULTS, createSeededRandom, fuzzFrame, pickFaults } from './wire-fuzz.js';
 export { createSeededUniform } from './seeded-uniform.js';
 export type { Fault, FuzzFieldKind, FuzzSchema } from './wire-fuzz.js';
+export { processTree, processTreeCpuSeconds } from './process-cpu.js';

@@ -28,11 +28,12 @@
  * Prints one JSON line per figure.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalMesh } from '@cdn-sched/local-mesh';
 import { getFreePort, startServiceProcess, type ServiceProcess } from '@cdn-sched/local-processes';
+import { processTree, processTreeCpuSeconds } from '@cdn-sched/testing';
 import { addressBytes } from '../dns/ecs-option.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3);
@@ -81,37 +82,6 @@ function run(cmd: string, args: readonly string[], timeoutMs: number): Promise<s
   });
 }
 
-/** The pid and every descendant (cluster workers, gdnsd's threads are in its own /proc entry). */
-function processTree(pid: number): number[] {
-  const parents = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const ppid = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
-      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) out.push(...(parents.get(out[i]!) ?? []));
-  return out;
-}
-
-/** utime + stime of the process tree, seconds (clock ticks of 10 ms). */
-function cpuSeconds(pid: number): number {
-  let sum = 0;
-  for (const p of processTree(pid)) {
-    try {
-      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      sum += (Number(fields[11]) + Number(fields[12])) / 100;
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return sum;
-}
-
 const median = (xs: number[]): number => {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (s.length === 0) return Number.NaN;
@@ -131,9 +101,9 @@ async function measureOnce(t: Target, queryFile: string): Promise<Measured> {
   // a 1 s warm-up, less than a pass at 18 k queries/s, still left 87 %).
   await warmUp(t, queryFile);
   const cache0 = await cacheLookups(t);
-  const cpu0 = cpuSeconds(t.pid);
+  const cpu0 = processTreeCpuSeconds(t.pid);
   const out = await run(perf[0]!, [...perf.slice(1), '-l', String(SECONDS)], (SECONDS + 20) * 1000);
-  const cpu1 = cpuSeconds(t.pid);
+  const cpu1 = processTreeCpuSeconds(t.pid);
   const cache1 = await cacheLookups(t);
   const lookups = cache1.hit + cache1.miss + cache1.stale - (cache0.hit + cache0.miss + cache0.stale);
   const cacheHitPct = lookups > 0 ? ((cache1.hit - cache0.hit) / lookups) * 100 : Number.NaN;

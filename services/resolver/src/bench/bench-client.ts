@@ -27,13 +27,23 @@ type Result = Extract<ClientMessage, { type: 'result' }>;
 
 const send = (message: ClientMessage): void => void process.send?.(message);
 const identity = (bytes: Buffer): Buffer => bytes;
-const channels = new Map<number, grpc.Client>();
+const channels = new Map<string, grpc.Client>();
 let windowBytes = 0;
-const channel = (port: number): grpc.Client => {
-  let client = channels.get(port);
+/**
+ * Channel `index` to `port`, kept for the whole run. grpc-js shares one connection between channels
+ * of the same target and options, so each index past 0 gets a local subchannel pool (a connection
+ * of its own).
+ */
+const channel = (port: number, index = 0): grpc.Client => {
+  const key = `${port}/${index}`;
+  let client = channels.get(key);
   if (!client) {
-    client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), windowBytes > 0 ? { 'grpc-node.flow_control_window': windowBytes } : {});
-    channels.set(port, client);
+    const options: grpc.ChannelOptions = {
+      ...(windowBytes > 0 ? { 'grpc-node.flow_control_window': windowBytes } : {}),
+      ...(index > 0 ? { 'grpc.use_local_subchannel_pool': 1 } : {}),
+    };
+    client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), options);
+    channels.set(key, client);
   }
   return client;
 };
@@ -84,14 +94,14 @@ function createWindow(warmupMs: number, measureMs: number) {
 async function runStreams(command: Extract<RunCommand, { type: 'stream' }>): Promise<Result> {
   const requests = batches.get(command.batchSize);
   if (!requests) throw new Error(`no request batches of ${command.batchSize}`);
-  const client = channel(command.port);
+  const connections = command.connections ?? 1;
   const metadata = new grpc.Metadata();
   metadata.set(BATCH_SIZE_HEADER, String(command.batchSize));
   const w = createWindow(command.warmupMs, command.measureMs);
   let next = 0;
-  const stream = (): Promise<void> =>
+  const stream = (_: unknown, i: number): Promise<void> =>
     new Promise((resolve, reject) => {
-      const call = client.makeBidiStreamRequest(rawMethods.resolveStream.path, identity, identity, metadata);
+      const call = channel(command.port, i % connections).makeBidiStreamRequest(rawMethods.resolveStream.path, identity, identity, metadata);
       // Ring of the batches in flight on this stream: write time and which batch.
       const sentAt = new Float64Array(command.depth);
       const sentIndex = new Int32Array(command.depth);

@@ -53,7 +53,21 @@ export type ServerMessage =
 
 /** One measured run of the load client. */
 export type RunCommand =
-  | { type: 'stream'; port: number; batchSize: number; streams: number; depth: number; warmupMs: number; measureMs: number }
+  | {
+      type: 'stream';
+      port: number;
+      batchSize: number;
+      streams: number;
+      depth: number;
+      warmupMs: number;
+      measureMs: number;
+      /**
+       * Connections the streams are spread over, stream i on connection i mod n. Defaults to 1 (one
+       * channel per server). A server of several cluster workers balances per connection, so a run
+       * against N workers needs at least N.
+       */
+      connections?: number;
+    }
   | { type: 'unary'; port: number; concurrency: number; warmupMs: number; measureMs: number };
 
 /** Parent → client. `windowBytes`: HTTP/2 receive window of the client's channels, 0 for grpc-js's default (64 KiB). */

@@ -1,0 +1,170 @@
+/**
+ * Benchmark: ResolveStream wall rate of the real resolver process started with `--workers 1` and
+ * `--workers 2` (issue 14: report both; two workers ≥ 1.6× one when the client is not the limit).
+ *
+ * What is real: etcd, the config-watcher, the weight-calculator and two resolvers run as the built
+ * services (`services/<name>/dist/main.js`, default settings but RESOLVER_WORKERS), on the serving
+ * benchmark's 2,000-node fleet and 10 domains (bench-workload.ts) written to etcd as documents. No
+ * prober runs: the weights are the weight-calculator's cold-start weights, and nothing changes
+ * while the resolvers are measured. The load client is the serving benchmark's (bench-client.ts:
+ * raw grpc-js, batches encoded once, replies counted and dropped), in a process of its own, with
+ * its streams spread over two connections to each resolver: a cluster of workers balances per
+ * connection (Node's cluster module hands accepted connections to the workers in turn), so two
+ * workers get one connection each, and one worker gets both.
+ *
+ * Both resolvers run for the whole benchmark and are measured in alternate order each round (the
+ * idle one only keeps its upstream streams); a ratio is the median of the per-round ratios.
+ * Server CPU is the resolver's process tree (the cluster primary and its workers) from /proc.
+ *
+ * This machine has two cores: with two workers the client and the workers share them, so the
+ * client's CPU share is printed beside each rate — two workers cannot reach 1.6× one while the
+ * client needs a sizeable part of a core.
+ *
+ * Run: `npm run bench -- serving-workers` (about 90 s). Environment (defaults in brackets):
+ * BENCH_ROUNDS [3], BENCH_MEASURE_MS [3000], BENCH_WARMUP_MS [500], BENCH_BATCH [500],
+ * BENCH_STREAMS [4], BENCH_DEPTH [4], BENCH_CONNECTIONS [2], BENCH_COMPACT [0] (1: the compact
+ * response every query can ask for).
+ */
+import { fromBinary } from '@bufbuild/protobuf';
+import { createEtcdClient } from '@cdn-sched/etcd';
+import { createGeoIpProvider } from '@cdn-sched/geoip';
+import { ResolveStreamRequestSchema, ResolveStreamResponseSchema } from '@cdn-sched/proto';
+import { processTreeCpuSeconds, startEtcd, waitFor, type ServiceProcess } from '@cdn-sched/testing';
+import { fork } from 'node:child_process';
+import { loadavg } from 'node:os';
+import { putFleetDocuments } from './bench-documents.js';
+import { childMessages, startControlPlane, startListening, type Cleanups } from './bench-processes.js';
+import { median, type ClientCommand, type ClientMessage, type RunCommand } from './bench-protocol.js';
+import { createBenchFleet, createQueries, drawClientIps, encodeBatches } from './bench-workload.js';
+
+const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
+const ROUNDS = env('BENCH_ROUNDS', 3);
+const MEASURE_MS = env('BENCH_MEASURE_MS', 3000);
+const WARMUP_MS = env('BENCH_WARMUP_MS', 500);
+const BATCH = env('BENCH_BATCH', 500);
+const STREAMS = env('BENCH_STREAMS', 4);
+const DEPTH = env('BENCH_DEPTH', 4);
+const CONNECTIONS = env('BENCH_CONNECTIONS', 2);
+const COMPACT = process.env['BENCH_COMPACT'] === '1';
+const WORKERS = [1, 2];
+const SEED = 20240601;
+const CLIENT_IPS = 16_384;
+const QUERIES = 32_000;
+/** The workload's item errors are ~3 % (policies that error when nobody is up); far more means the run timed error paths. */
+const MAX_ERROR_SHARE = 0.1;
+const BENCH = 'resolver serving-workers';
+
+const round3 = (x: number): number => (Math.abs(x) >= 100 ? Math.round(x) : Math.round(x * 1000) / 1000);
+const emit = (metric: string, value: number, unit: string, extra: Record<string, unknown> = {}): void =>
+  console.log(JSON.stringify({ bench: BENCH, metric, value: round3(value), unit, ...extra }));
+
+interface Resolver {
+  workers: number;
+  process: ServiceProcess;
+  port: number;
+}
+
+interface Run {
+  decisionsPerS: number;
+  serverCores: number;
+  clientCores: number;
+  p99Ms: number;
+}
+
+/** Share of error items in a sampled reply, after checking it answers its request in order. */
+function errorShare(request: Uint8Array, reply: Uint8Array): number {
+  const queries = fromBinary(ResolveStreamRequestSchema, request).queries;
+  const decisions = fromBinary(ResolveStreamResponseSchema, reply).decisions;
+  if (decisions.length !== queries.length || decisions.some((d, i) => d.queryId !== queries[i]!.queryId)) {
+    throw new Error(`a reply of ${decisions.length} decisions does not answer its batch of ${queries.length} queries in order`);
+  }
+  return decisions.filter((d) => d.result.case === 'error').length / decisions.length;
+}
+
+async function main(): Promise<void> {
+  const geo = await createGeoIpProvider();
+  const ips = drawClientIps(geo.database, CLIENT_IPS, SEED);
+  geo.close();
+  const fleet = createBenchFleet(SEED);
+  const queries = createQueries(ips, fleet.domains.map((d) => d.domain), QUERIES, SEED + 1);
+  if (COMPACT) for (const q of queries) q.compact = true;
+  const batches = encodeBatches(queries, BATCH);
+
+  const etcd = await startEtcd();
+  const etcdClient = createEtcdClient({ endpoints: [etcd.endpoint] });
+  const cleanups: Cleanups = [() => etcd.stop(), () => etcdClient.close()];
+  try {
+    await putFleetDocuments(etcdClient, fleet);
+    const { configTarget, weightTarget } = await startControlPlane(etcd.endpoint, cleanups);
+    const resolvers: Resolver[] = [];
+    for (const workers of WORKERS) {
+      const { process, target } = await startListening(
+        { service: 'resolver', env: { CONFIG_WATCHER: configTarget, WEIGHT_CALCULATORS: weightTarget, RESOLVER_WORKERS: String(workers) }, startTimeoutMs: 120_000 },
+        cleanups,
+      );
+      // Every worker loads the IP database and builds its own tables; each says when it can answer.
+      await waitFor(() => process.logs.filter((l) => l['msg'] === 'routing table ready').length >= workers, {
+        timeoutMs: 120_000,
+        message: `${workers} resolver worker(s) with a routing table`,
+      });
+      resolvers.push({ workers, process, port: Number(target.slice(target.lastIndexOf(':') + 1)) });
+    }
+
+    const client = fork(new URL('./bench-client.js', import.meta.url), [], { serialization: 'advanced' });
+    const messages = childMessages<ClientMessage>(client, 'bench-client');
+    cleanups.unshift(async () => {
+      client.send({ type: 'close' } satisfies ClientCommand);
+      await messages.exited;
+    });
+    await messages.next('started');
+    const ready = messages.next('ready');
+    client.send({ type: 'init', requests: { batches: { [BATCH]: batches }, unary: [] }, windowBytes: 0 } satisfies ClientCommand);
+    await ready;
+
+    const measure = async (r: Resolver, measureMs: number): Promise<Run> => {
+      const command: RunCommand = { type: 'stream', port: r.port, batchSize: BATCH, streams: STREAMS, depth: DEPTH, connections: CONNECTIONS, warmupMs: WARMUP_MS, measureMs };
+      const measuring = messages.next('measuring');
+      const measured = messages.next('measured');
+      const result = messages.next('result');
+      client.send(command satisfies ClientCommand);
+      await measuring;
+      const cpu0 = processTreeCpuSeconds(r.process.pid);
+      const t0 = performance.now();
+      await measured;
+      const serverCores = (processTreeCpuSeconds(r.process.pid) - cpu0) / ((performance.now() - t0) / 1000);
+      const res = await result;
+      const share = errorShare(res.sample.request, res.sample.reply);
+      if (share > MAX_ERROR_SHARE) throw new Error(`--workers ${r.workers}: ${(share * 100).toFixed(1)} % of the sampled answers are errors`);
+      return { decisionsPerS: (res.completed * BATCH) / res.seconds, serverCores, clientCores: res.cpuMs / (res.seconds * 1000), p99Ms: res.p99Ms };
+    };
+
+    const loadStart = loadavg()[0]!;
+    for (const r of resolvers) await measure(r, 1000);
+    const runs = new Map<number, Run[]>(WORKERS.map((w) => [w, []]));
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? resolvers : [...resolvers].reverse();
+      for (const r of order) runs.get(r.workers)!.push(await measure(r, MEASURE_MS));
+    }
+
+    const note = { batch: BATCH, streams: STREAMS, depth: DEPTH, connections: CONNECTIONS, compact: COMPACT, rounds: ROUNDS, load_start: round3(loadStart), load_end: round3(loadavg()[0]!) };
+    for (const w of WORKERS) {
+      const rs = runs.get(w)!;
+      emit(`resolve_stream_workers${w}_rate`, median(rs.map((r) => r.decisionsPerS)), 'decisions/s', {
+        server_cores: round3(median(rs.map((r) => r.serverCores))),
+        client_cores: round3(median(rs.map((r) => r.clientCores))),
+        per_server_cpu_s: round3(median(rs.map((r) => r.decisionsPerS / r.serverCores))),
+        batch_p99_ms: round3(median(rs.map((r) => r.p99Ms))),
+        ...note,
+      });
+    }
+    const one = runs.get(1)!;
+    const two = runs.get(2)!;
+    emit('resolve_stream_workers2_vs_1', median(two.map((r, i) => r.decisionsPerS / one[i]!.decisionsPerS)), 'ratio', {
+      target: '≥ 1.6 when the client is not the limit',
+    });
+  } finally {
+    for (const c of cleanups) await c();
+  }
+}
+
+await main();
