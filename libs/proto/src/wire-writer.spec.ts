@@ -48,6 +48,18 @@ describe('WireWriter', () => {
     expect(mine).toEqual(ref);
   });
 
+  it('copies raw byte ranges (short ones by loop, long ones by set) like BinaryWriter.raw of the same bytes', () => {
+    const source = Uint8Array.from({ length: 300 }, (_, i) => (i * 37 + 11) & 0xff);
+    const ranges: [number, number][] = [[0, 0], [5, 1], [10, 63], [7, 64], [3, 65], [0, 300], [299, 1], [100, 200]];
+    const mine = createWireWriter(64);
+    const ref = new BinaryWriter();
+    for (const [start, length] of ranges) {
+      mine.tag(1, WireType.Varint).uint32(length).raw(source, start, length);
+      ref.tag(1, WireType.Varint).uint32(length).raw(source.subarray(start, start + length));
+    }
+    expect(mine.finish()).toEqual(ref.finish());
+  });
+
   it('length-prefixes nested messages of every varint length size, nested three deep', () => {
     const ops: Op[] = [];
     for (const size of [0, 1, 125, 126, 127, 128, 129, 16_380, 16_384, 2 ** 21 + 3]) {

@@ -111,6 +111,24 @@ export class WireWriter {
     return this.utf8(value);
   }
 
+  /**
+   * Copies `length` bytes of `source` from `start`, as they are: bytes encoded earlier (a field, or
+   * several, kept pre-encoded because they are written again and again).
+   */
+  raw(source: Uint8Array, start: number, length: number): this {
+    this.reserve(length);
+    const b = this.buf;
+    let p = this.pos;
+    // A loop: the copies are a few dozen bytes, where TypedArray.set costs more than it saves.
+    if (length <= 64) for (let i = start, end = start + length; i < end; i++) b[p++] = source[i]!;
+    else {
+      b.set(source.subarray(start, start + length), p);
+      p += length;
+    }
+    this.pos = p;
+    return this;
+  }
+
   /** Opens a length-delimited nested message (after its tag). */
   fork(): this {
     if (this.depth === this.forks.length) {

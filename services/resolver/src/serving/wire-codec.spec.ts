@@ -81,6 +81,37 @@ describe('ResolveStream wire codec', () => {
     }
   });
 
+  it('answers name the nodes of the table each decision used, when tables of other nodes alternate', () => {
+    // The codec keeps each node's answer fields encoded per node table: a table whose node i is
+    // another node (other id, address, port) must not be answered with the previous table's bytes.
+    const fleet = (tag: string, port: number) =>
+      Array.from({ length: 30 }, (_, i) => makeNode(`${tag}-${i}`, { address: `198.51.100.${(i * 7 + tag.length) % 250}`, port: i % 4 === 0 ? 0 : port + i, region: 'CN-GD', isp: 'ct', pools: ['edge'] }));
+    const build = (nodes: ReturnType<typeof fleet>, weightsVersion: bigint) =>
+      buildRoutingTable({
+        nodes,
+        domains: [makeDomain('w.example', { pool: 'edge', answers: 3, ttlS: 20_000 })],
+        weights: nodes.map((n, i) => makeWeight(n.id, { weight: 1 + i })),
+        configVersion: 9n,
+        weightsVersion,
+      });
+    const tables = [build(fleet('a', 8000), 1n), build(fleet('bravo', 443), 2n), build(fleet('a', 8000), 3n)];
+    let current = tables[0]!;
+    const switching = createResolveCore({ table: () => current, geo: () => smallGeo() as never, stale: () => false, seed: 5 });
+    const w = createBatchWriter();
+    for (let i = 0; i < 300; i++) {
+      current = tables[i % tables.length]!;
+      const q = { queryId: BigInt(i + 1), clientIp: `${rand(64)}.1.2.3`, ecsSubnet: '', domain: 'w.example', answers: 3, compact: i % 2 === 0 };
+      const decided = switching.resolve(q);
+      expect(decided.ok).toBe(true);
+      encodeDecision(w, q.queryId, decided, q.compact);
+      const reflective = toBinary(
+        ResolveStreamResponseSchema,
+        create(ResolveStreamResponseSchema, { decisions: [{ queryId: q.queryId, result: { case: 'response', value: toResolveResponse(q.queryId, decided, q.compact) } }] }),
+      );
+      expect(w.finish()).toEqual(reflective);
+    }
+  });
+
   it('encodes unary responses and decodes unary requests like the reflective codec', () => {
     const writer = createBatchWriter();
     for (let i = 0; i < 500; i++) {

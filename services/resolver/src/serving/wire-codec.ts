@@ -3,7 +3,7 @@ import { parseIpv4Bytes } from '@cdn-sched/geoip';
 import { createWireWriter, decodeUtf8, expectEnd, expectWireType, readBytes, readLengthEnd, readScalar, readString, readTag, skipField, WireDecodeError, type WireWriter } from '@cdn-sched/proto';
 import { ServiceError } from '@cdn-sched/service-kit';
 import { Status } from 'nice-grpc';
-import { formatReason } from '../decision/index.js';
+import { formatReason, type NodeTable } from '../decision/index.js';
 import type { Decided, ResolveInput } from './resolve-core.js';
 
 /**
@@ -52,6 +52,31 @@ export function decodeResolveStreamRequest(bytes: Uint8Array, limits: BatchLimit
   try {
     while (reader.pos < reader.len) {
       const at = reader.pos;
+      // The common shape first: a one-byte `queries` tag and a short length within the frame.
+      if (bytes[at] === QUERIES_TAG) {
+        // Its length: a varint of at most 3 bytes, the value within the frame; else the checked path.
+        let p = at + 1;
+        let length = -1;
+        for (let k = 0, shift = 0, acc = 0; k < 3 && p < reader.len; k++, shift += 7) {
+          const b = bytes[p++]!;
+          acc |= (b & 0x7f) << shift;
+          if (b < 0x80) {
+            length = acc;
+            break;
+          }
+        }
+        if (length >= 0 && p + length <= reader.len) {
+          if (queries.length === limits.maxBatch) {
+            return batchTooLarge(`batch has more than ${limits.maxBatch} queries; split it into smaller batches`);
+          }
+          const q = emptyInput();
+          if (decodeQueryFast(bytes, p, p + length, q)) {
+            queries.push(q);
+            reader.pos = p + length;
+            continue;
+          }
+        }
+      }
       const [field, wireType] = readTag(reader, 'ResolveStreamRequest');
       if (field === 2) {
         expectWireType('traceparent', at, wireType, WireType.LengthDelimited);
@@ -90,6 +115,8 @@ export function decodeResolveStreamRequest(bytes: Uint8Array, limits: BatchLimit
 
 /** Decodes a unary `ResolveRequest` (the Resolve method's request); malformed bytes set `invalid`. */
 export function decodeResolveRequestBytes(bytes: Uint8Array): ResolveInput {
+  const fast = emptyInput();
+  if (decodeQueryFast(bytes, 0, bytes.length, fast)) return fast;
   const reader = new BinaryReader(bytes);
   const q = emptyInput();
   try {
@@ -111,6 +138,92 @@ export function encodeResolveResponse(writer: WireWriter, queryId: bigint, decid
 }
 
 const emptyInput = (): ResolveInput => ({ queryId: 0n, clientIp: '', ecsSubnet: '', domain: '', answers: 0, compact: false });
+
+/** Tag of ResolveStreamRequest.queries (field 1, length-delimited). */
+const QUERIES_TAG = 0x0a;
+
+/**
+ * Recently seen strings of ASCII byte ranges, by FNV-1a hash: a batch repeats a handful of domains,
+ * and a hit costs a hash and a compare where decoding costs a TextDecoder call and a new string.
+ */
+const INTERN_SLOTS = 256;
+const internHashes = new Int32Array(INTERN_SLOTS);
+const internStrings: string[] = new Array<string>(INTERN_SLOTS).fill('');
+const latin1 = new TextDecoder('latin1');
+
+/** The string of ASCII bytes [start, end) (the caller checked they are ASCII: as UTF-8 and Latin-1 they read the same). */
+function asciiString(bytes: Uint8Array, start: number, end: number): string {
+  if (start === end) return '';
+  let h = 0x811c9dc5 | 0;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
+  const slot = (h ^ (h >>> 16)) & (INTERN_SLOTS - 1);
+  const kept = internStrings[slot]!;
+  if (internHashes[slot] === h && kept.length === end - start) {
+    let i = 0;
+    while (i < kept.length && kept.charCodeAt(i) === bytes[start + i]) i++;
+    if (i === kept.length) return kept;
+  }
+  const fresh = latin1.decode(bytes.subarray(start, end));
+  internHashes[slot] = h;
+  internStrings[slot] = fresh;
+  return fresh;
+}
+
+/**
+ * Decodes the fields [p, end) of a ResolveRequest in its common shape, without a reader, closures
+ * or field names: one-byte tags of known fields with their declared wire types, varints of at most
+ * 7 bytes, lengths of at most 2, ASCII strings. Returns false at the first thing outside that shape,
+ * and `q` is then to be thrown away: the checked decoder reads the request again from the start
+ * and decides (`wire-codec.fuzz.spec.ts` holds both paths to the reflective decoder). Within the
+ * shape it yields what the checked decoder would (proto3: the last occurrence of a field wins).
+ */
+function decodeQueryFast(bytes: Uint8Array, p: number, end: number, q: ResolveInput): boolean {
+  while (p < end) {
+    const tag = bytes[p++]!;
+    if (tag >= 0x80) return false;
+    const field = tag >>> 3;
+    const wireType = tag & 7;
+    if (wireType === WireType.Varint) {
+      // Up to 7 bytes: values below 2^49, exact as a number.
+      let value = 0;
+      let scale = 1;
+      let b = 0x80;
+      for (let k = 0; b >= 0x80; k++, scale *= 128) {
+        if (k === 7 || p >= end) return false;
+        b = bytes[p++]!;
+        value += (b & 0x7f) * scale;
+      }
+      if (field === 1) q.queryId = BigInt(value);
+      else if (field === 5 && value <= 0xffffffff) q.answers = value;
+      else if (field === 6) q.compact = value !== 0;
+      else return false;
+    } else if (wireType === WireType.LengthDelimited) {
+      if (p >= end) return false;
+      let length = bytes[p++]!;
+      if (length >= 0x80) {
+        if (p >= end || bytes[p]! >= 0x80) return false;
+        length = (length & 0x7f) | (bytes[p++]! << 7);
+      }
+      const start = p;
+      p += length;
+      if (p > end) return false;
+      for (let i = start; i < p; i++) if (bytes[i]! >= 0x80) return false;
+      if (field === 2) {
+        const v4 = parseIpv4Bytes(bytes, start, p);
+        if (v4 >= 0) {
+          q.clientIpV4 = v4;
+          q.clientIp = '';
+        } else {
+          q.clientIpV4 = undefined;
+          q.clientIp = asciiString(bytes, start, p);
+        }
+      } else if (field === 3) q.ecsSubnet = asciiString(bytes, start, p);
+      else if (field === 4) q.domain = asciiString(bytes, start, p);
+      else return false;
+    } else return false;
+  }
+  return true;
+}
 
 /**
  * Reads the fields of one ResolveRequest ending at `end` into `q`. Every field is checked against
@@ -180,6 +293,65 @@ export function encodeDecision(writer: WireWriter, queryId: bigint, decided: Dec
   writer.join();
 }
 
+/** Bytes of the varint `value` (u32). */
+const varintBytes = (value: number): number => (value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : value < 0x10000000 ? 4 : 5);
+
+/**
+ * Fields 1–3 of an `Answer` (node id, address, port) per node of one node table, encoded the first
+ * time a decision names the node and copied into every later answer that does; the TTL (field 4)
+ * is the domain's, and is written after them. Keyed by the table's `ids` array, which weight-only
+ * updates keep (same nodes), so the bytes last until the membership changes. Memory: ~30 bytes per
+ * node answered, plus 8 per node of the table.
+ */
+class AnswerPrefixes {
+  readonly offsets: Int32Array;
+  readonly lengths: Int32Array;
+  bytes = new Uint8Array(4096);
+  used = 0;
+  private readonly scratch = createWireWriter(256);
+
+  constructor(
+    readonly ids: readonly string[],
+    private readonly addresses: readonly string[],
+    private readonly ports: Int32Array,
+  ) {
+    this.offsets = new Int32Array(ids.length).fill(-1);
+    this.lengths = new Int32Array(ids.length);
+  }
+
+  /** Encodes node `n`'s fields; returns their offset in `bytes`. */
+  encode(n: number): number {
+    const w = this.scratch.reset();
+    const id = this.ids[n]!;
+    const address = this.addresses[n]!;
+    const port = this.ports[n]!;
+    if (id !== '') w.tag(1, WireType.LengthDelimited).string(id);
+    if (address !== '') w.tag(2, WireType.LengthDelimited).string(address);
+    if (port !== 0) w.tag(3, WireType.Varint).uint32(port);
+    const fields = w.finish();
+    if (this.used + fields.length > this.bytes.length) {
+      let size = this.bytes.length * 2;
+      while (size < this.used + fields.length) size *= 2;
+      const grown = new Uint8Array(size);
+      grown.set(this.bytes.subarray(0, this.used));
+      this.bytes = grown;
+    }
+    this.bytes.set(fields, this.used);
+    this.offsets[n] = this.used;
+    this.lengths[n] = fields.length;
+    this.used += fields.length;
+    return this.offsets[n]!;
+  }
+}
+
+/** The prefixes of the node table decisions last used (one table serves at a time). */
+let answerPrefixes: AnswerPrefixes | undefined;
+
+function answerPrefixesOf(nodes: NodeTable): AnswerPrefixes {
+  if (answerPrefixes?.ids !== nodes.ids) answerPrefixes = new AnswerPrefixes(nodes.ids, nodes.addresses, nodes.ports);
+  return answerPrefixes;
+}
+
 /**
  * The fields of a ResolveResponse. `compact` (the request asked for it) leaves out location, tier
  * and reason: a DNS front-end uses none of them, and the reason is the one string built per
@@ -188,19 +360,19 @@ export function encodeDecision(writer: WireWriter, queryId: bigint, decided: Dec
 export function encodeResponseFields(writer: WireWriter, queryId: bigint, decided: Decided, compact = false): void {
   const table = decided.table!;
   const r = decided.result;
-  const nodes = table.nodes;
   if (queryId !== 0n) writer.tag(1, WireType.Varint).uint64(queryId);
+  const prefixes = answerPrefixesOf(table.nodes);
+  const ttl = r.ttlS;
+  // Field 4's tag is one byte, then the TTL's varint.
+  const ttlBytes = ttl !== 0 ? 1 + varintBytes(ttl) : 0;
   for (let i = 0; i < r.count; i++) {
     const n = r.nodes[i]!;
-    writer.tag(2, WireType.LengthDelimited).fork();
-    const id = nodes.ids[n]!;
-    const address = nodes.addresses[n]!;
-    const port = nodes.ports[n]!;
-    if (id !== '') writer.tag(1, WireType.LengthDelimited).string(id);
-    if (address !== '') writer.tag(2, WireType.LengthDelimited).string(address);
-    if (port !== 0) writer.tag(3, WireType.Varint).uint32(port);
-    if (r.ttlS !== 0) writer.tag(4, WireType.Varint).uint32(r.ttlS);
-    writer.join();
+    let at = prefixes.offsets[n]!;
+    if (at < 0) at = prefixes.encode(n);
+    const length = prefixes.lengths[n]!;
+    // The Answer's length is known up front: no fork and join.
+    writer.tag(2, WireType.LengthDelimited).uint32(length + ttlBytes).raw(prefixes.bytes, at, length);
+    if (ttl !== 0) writer.tag(4, WireType.Varint).uint32(ttl);
   }
   if (!compact) {
     const loc = decided.location;
