@@ -1,0 +1,90 @@
+/**
+ * Benchmark: what one ResolveStream decision costs the resolver in process, by stage, without
+ * gRPC — the part of the serving benchmark's per-decision CPU that is the resolver's own code.
+ *
+ * The serving benchmark's workload (bench-workload.ts: 2,000 nodes, 10 domains, the CN-heavy client
+ * mix with 10 % ECS queries) as encoded ResolveStreamRequest batches of 500, run through the
+ * production codec and core: `decodeResolveStreamRequest`, then per query `resolve` (locate and
+ * decide) and `encodeDecision`, then `finish` — what the ResolveStream handler does per batch.
+ * Three loops, each a superset of the one before: decode only; decode and resolve; decode, resolve
+ * and encode. A stage's cost is the difference of two loops. CPU time of this process (GC included),
+ * median of ROUNDS rounds, after a warm-up.
+ *
+ * Run: `npm run bench -- serving-core` (about 30 s). Environment: BENCH_ROUNDS [7],
+ * BENCH_BATCHES [1000] per round.
+ */
+import { createGeoIpProvider } from '@cdn-sched/geoip';
+import type { ResolveStreamRequest } from '@cdn-sched/proto';
+import { createResolveCore } from '../serving/resolve-core.js';
+import { createBatchWriter, decodeResolveStreamRequest, encodeDecision } from '../serving/wire-codec.js';
+import { median } from './bench-protocol.js';
+import { createBenchFleet, createBenchTable, createQueries, drawClientIps, encodeBatches } from './bench-workload.js';
+
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 7);
+const BATCHES = Number(process.env['BENCH_BATCHES'] ?? 1000);
+const BATCH = 500;
+const SEED = 20240601;
+
+type Stage = 'decode' | 'resolve' | 'encode';
+
+const geo = await createGeoIpProvider();
+const ips = drawClientIps(geo.database, 16_384, SEED);
+const fleet = createBenchFleet(SEED);
+const queries = createQueries(ips, fleet.domains.map((d) => d.domain), 32_000, SEED + 1);
+const table = createBenchTable(SEED);
+const core = createResolveCore({ table: () => table, geo: () => geo.database, stale: () => false, seed: SEED });
+const writer = createBatchWriter();
+
+/** Runs `batches` batches through the stages up to `upTo`; returns a checksum so no stage is dead code. */
+function run(batches: Uint8Array[], count: number, upTo: Stage): number {
+  let sum = 0;
+  for (let k = 0; k < count; k++) {
+    const decoded = decodeResolveStreamRequest(batches[k % batches.length]!);
+    if (!Array.isArray(decoded)) throw new Error(`a benchmark batch was refused: ${decoded.message}`);
+    if (upTo === 'decode') {
+      sum += decoded.length;
+      continue;
+    }
+    writer.reset();
+    for (let i = 0; i < decoded.length; i++) {
+      const q = decoded[i]!;
+      const d = core.resolve(q);
+      if (upTo === 'encode') encodeDecision(writer, q.queryId, d, q.compact === true);
+      else sum += d.result.count;
+    }
+    if (upTo === 'encode') sum += writer.finish().length;
+  }
+  return sum;
+}
+
+/** CPU nanoseconds per decision of `upTo`, median over the rounds. */
+function measure(batches: Uint8Array[], upTo: Stage): number {
+  run(batches, BATCHES / 2, upTo);
+  const rounds: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const before = process.cpuUsage();
+    if (run(batches, BATCHES, upTo) <= 0) throw new Error('no work done');
+    const used = process.cpuUsage(before);
+    rounds.push(((used.user + used.system) * 1000) / (BATCHES * BATCH));
+  }
+  return median(rounds);
+}
+
+const emit = (metric: string, value: number, unit: string, extra: Record<string, unknown> = {}): void =>
+  console.log(JSON.stringify({ bench: 'resolver serving-core', metric, value: Math.round(value), unit, ...extra }));
+
+for (const compact of [false, true]) {
+  const batches = encodeBatches(
+    queries.map((q): ResolveStreamRequest['queries'][number] => ({ ...q, compact })),
+    BATCH,
+  );
+  const decode = measure(batches, 'decode');
+  const resolve = measure(batches, 'resolve');
+  const all = measure(batches, 'encode');
+  const name = compact ? 'compact' : 'full';
+  emit(`decision_${name}_cpu_ns`, all, 'ns/decision', { decisions_per_cpu_s: Math.round(1e9 / all), batch: BATCH, rounds: ROUNDS });
+  emit(`decode_${name}_cpu_ns`, decode, 'ns/decision');
+  emit(`resolve_${name}_cpu_ns`, resolve - decode, 'ns/decision');
+  emit(`encode_${name}_cpu_ns`, all - resolve, 'ns/decision');
+}
+geo.close();
