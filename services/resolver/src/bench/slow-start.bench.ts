@@ -37,6 +37,7 @@
  * Run: `npm run bench -- slow-start` (about 150 s). Environment: BENCH_NODES (10000),
  * BENCH_RATE (1000 decisions/s), BENCH_BATCH (10 queries a batch), BENCH_AFTER_S (15),
  * BENCH_CLIENT_NICE (-10: the load client's scheduling priority; 0 leaves it alone),
+ * BENCH_RESOLVER_NODE_FLAGS (flags for the resolver's node, e.g. `--max-semi-space-size=4 --trace-gc`),
  * BENCH_CPU_PROF (a directory: V8 CPU profiles of the resolver during one window — the ramp, or
  * the after window with BENCH_LOOP_PROFILE_WINDOW=2 — and of the weight-calculator's whole run;
  * profiling slows the processes, so figures of such a run are not the measurement).
@@ -64,6 +65,11 @@ const AFTER_S = env('BENCH_AFTER_S', 15);
 const PROFILE_DIR = process.env['BENCH_CPU_PROF'] ?? '';
 const PIN = process.env['BENCH_PIN'] !== '0';
 const CLIENT_NICE = env('BENCH_CLIENT_NICE', -10);
+/**
+ * Node and V8 flags for the resolver's command line (heap settings to compare, `--trace-gc`), none
+ * by default; split on spaces, so no flag value may hold one.
+ */
+const RESOLVER_NODE_FLAGS = (process.env['BENCH_RESOLVER_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
 const WARMUP_MS = 3000;
 /**
  * The ramp is over when the weight-calculator published no version for this long. Near the end of
@@ -176,8 +182,12 @@ try {
   const { process: resolver, target: resolverTarget } = await startListening(
     {
       service: 'resolver',
-      env: { CONFIG_WATCHER: configTarget, WEIGHT_CALCULATORS: weightTarget, ...(PROFILE_DIR ? { BENCH_LOOP_PROFILE_DIR: PROFILE_DIR } : {}) },
-      wrap: [...(PIN ? ['taskset', '-c', '1'] : []), 'sh', '-c', `exec "$0" --import ${loopModule} "$@"`],
+      env: {
+        CONFIG_WATCHER: configTarget,
+        WEIGHT_CALCULATORS: weightTarget,
+        ...(PROFILE_DIR ? { BENCH_LOOP_PROFILE_DIR: PROFILE_DIR } : {}),
+      },
+      wrap: [...(PIN ? ['taskset', '-c', '1'] : []), 'sh', '-c', `exec "$0" ${RESOLVER_NODE_FLAGS.join(' ')} --import ${loopModule} "$@"`],
     },
     cleanups,
   );
@@ -236,7 +246,7 @@ try {
   if (reported.rejected > 0) throw new Error(`the weight-calculator rejected ${reported.rejected} synthetic results: ${reported.errors.join('; ')}`);
 
   const rampS = (rampEnd.atMs - before.atMs) / 1000;
-  const note = { load_start: round3(loadAtStart), load_end: round3(loadavg()[0]!), nodes: NODES, rate: RATE, batch: BATCH, pinned: PIN };
+  const note = { load_start: round3(loadAtStart), load_end: round3(loadavg()[0]!), nodes: NODES, rate: RATE, batch: BATCH, pinned: PIN, resolver_node_flags: RESOLVER_NODE_FLAGS.join(' ') };
   emit('ramp_window_s', rampS, 's', { first_round_acked_ms: firstRound.atMs, quiet_ms: QUIET_MS, ...note });
   emit('weight_versions_per_s_ramp', (rampEnd.version - before.version) / rampS, 'versions/s');
   emit('weight_stream_kib_per_s_ramp', (rampEnd.bytes - before.bytes) / 1024 / rampS, 'KiB/s', { messages_per_s: round3((rampEnd.messages - before.messages) / rampS), largest_message_kib: round3(rampEnd.largestBytes / 1024) });
