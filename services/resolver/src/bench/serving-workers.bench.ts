@@ -113,7 +113,9 @@ async function main(): Promise<void> {
     const client = fork(new URL('./bench-client.js', import.meta.url), [], { serialization: 'advanced' });
     const messages = childMessages<ClientMessage>(client, 'bench-client');
     cleanups.unshift(async () => {
-      client.send({ type: 'close' } satisfies ClientCommand);
+      // A client that already exited (the error being reported) has no channel to send on.
+      if (client.connected) client.send({ type: 'close' } satisfies ClientCommand);
+      else if (client.exitCode === null) client.kill();
       await messages.exited;
     });
     await messages.next('started');
