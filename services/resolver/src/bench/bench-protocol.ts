@@ -3,7 +3,8 @@
  * `child_process.fork` (advanced serialization: byte arrays cross as they are), and the byte-level
  * gRPC method definitions both children use.
  */
-import { serviceDefinitions } from '@cdn-sched/proto';
+import { fromBinary } from '@bufbuild/protobuf';
+import { ResolveStreamRequestSchema, ResolveStreamResponseSchema, serviceDefinitions } from '@cdn-sched/proto';
 
 /** Which server a run loads: the real resolver, or the bare grpc-js echo of pre-encoded replies. */
 /**
@@ -144,4 +145,20 @@ export function percentile(xs: Float64Array, n: number, p: number): number {
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 === 1 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+/** The workload's item errors are ~3 % (policies that error when nobody is up); far more means a run timed error paths. */
+export const MAX_ERROR_SHARE = 0.1;
+
+/**
+ * Share of error items in a sampled ResolveStream reply, after checking that it has a decision per
+ * query of its request and (`checkIds`: the resolver's replies, not the echo's fixed bytes) that they
+ * answer the queries in order. `label` names the server in the error.
+ */
+export function streamReplyErrorShare(request: Uint8Array, reply: Uint8Array, label: string, checkIds: boolean): number {
+  const queries = fromBinary(ResolveStreamRequestSchema, request).queries;
+  const decisions = fromBinary(ResolveStreamResponseSchema, reply).decisions;
+  if (decisions.length !== queries.length) throw new Error(`${label}: ${decisions.length} decisions for a batch of ${queries.length}`);
+  if (checkIds && decisions.some((d, i) => d.queryId !== queries[i]!.queryId)) throw new Error(`${label}: decisions out of query order`);
+  return decisions.filter((d) => d.result.case === 'error').length / decisions.length;
 }

@@ -136,6 +136,20 @@ export function createQueries(ips: readonly string[], domains: readonly string[]
   return queries;
 }
 
+/**
+ * The serving benchmarks' queries (the gRPC, in-process, workers and paced-load benches share them):
+ * 32,000 queries over 16,384 client addresses drawn from `db` by {@link drawClientIps} with `seed`,
+ * on the 10 domains of {@link createBenchFleet}, query ids from 1; `compact` asks for the compact
+ * response in every one.
+ */
+export function createServingQueries(db: GeoIpDatabase, seed: number, compact = false): ResolveRequest[] {
+  const ips = drawClientIps(db, 16_384, seed);
+  const domains = createBenchFleet(seed, 10).domains.map((d) => d.domain);
+  const queries = createQueries(ips, domains, 32_000, seed + 1);
+  if (compact) for (const q of queries) q.compact = true;
+  return queries;
+}
+
 /** `ResolveStreamRequest` bytes of consecutive slices of `batchSize` queries (as many as fit). */
 export function encodeBatches(queries: readonly ResolveRequest[], batchSize: number): Uint8Array[] {
   const out: Uint8Array[] = [];

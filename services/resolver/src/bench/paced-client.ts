@@ -16,7 +16,7 @@ import { createGeoIpProvider } from '@cdn-sched/geoip';
 import { ResolveStreamResponseSchema } from '@cdn-sched/proto';
 import * as grpc from '@grpc/grpc-js';
 import { percentile, rawMethods } from './bench-protocol.js';
-import { createBenchFleet, createQueries, drawClientIps, encodeBatches } from './bench-workload.js';
+import { createServingQueries, encodeBatches } from './bench-workload.js';
 
 /** Options from the parent. */
 export interface PacedClientOptions {
@@ -51,14 +51,11 @@ const options = JSON.parse(process.argv[2] ?? '{}') as PacedClientOptions;
 const send = (message: PacedClientMessage): void => void process.send?.(message);
 /** A client more than this far behind its schedule drops the backlog instead of bursting it. */
 const MAX_BACKLOG_MS = 1000;
-const CLIENT_IPS = 16_384;
-const QUERIES = 32_000;
 
 const geo = await createGeoIpProvider();
-const ips = drawClientIps(geo.database, CLIENT_IPS, options.seed);
+const queries = createServingQueries(geo.database, options.seed);
 geo.close();
-const domains = createBenchFleet(options.seed, 10).domains.map((d) => d.domain);
-const batches = encodeBatches(createQueries(ips, domains, QUERIES, options.seed + 1), options.batchSize).map((b) => Buffer.from(b));
+const batches = encodeBatches(queries, options.batchSize).map((b) => Buffer.from(b));
 
 const client = new grpc.Client(options.target, grpc.credentials.createInsecure());
 const call = client.makeBidiStreamRequest(rawMethods.resolveStream.path, (b: Buffer) => b, (b: Buffer) => b);

@@ -18,7 +18,7 @@ import type { ResolveStreamRequest } from '@cdn-sched/proto';
 import { createResolveCore } from '../serving/resolve-core.js';
 import { createBatchWriter, decodeResolveStreamRequest, encodeDecision } from '../serving/wire-codec.js';
 import { median } from './bench-protocol.js';
-import { createBenchFleet, createBenchTable, createQueries, drawClientIps, encodeBatches } from './bench-workload.js';
+import { createBenchTable, createServingQueries, encodeBatches } from './bench-workload.js';
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 7);
 const BATCHES = Number(process.env['BENCH_BATCHES'] ?? 1000);
@@ -28,9 +28,7 @@ const SEED = 20240601;
 type Stage = 'decode' | 'resolve' | 'encode';
 
 const geo = await createGeoIpProvider();
-const ips = drawClientIps(geo.database, 16_384, SEED);
-const fleet = createBenchFleet(SEED);
-const queries = createQueries(ips, fleet.domains.map((d) => d.domain), 32_000, SEED + 1);
+const queries = createServingQueries(geo.database, SEED);
 const table = createBenchTable(SEED);
 const core = createResolveCore({ table: () => table, geo: () => geo.database, stale: () => false, seed: SEED });
 const writer = createBatchWriter();

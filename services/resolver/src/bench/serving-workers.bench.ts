@@ -25,17 +25,15 @@
  * BENCH_STREAMS [4], BENCH_DEPTH [4], BENCH_CONNECTIONS [2], BENCH_COMPACT [0] (1: the compact
  * response every query can ask for).
  */
-import { fromBinary } from '@bufbuild/protobuf';
 import { createEtcdClient } from '@cdn-sched/etcd';
 import { createGeoIpProvider } from '@cdn-sched/geoip';
-import { ResolveStreamRequestSchema, ResolveStreamResponseSchema } from '@cdn-sched/proto';
 import { processTreeCpuSeconds, startEtcd, waitFor, type ServiceProcess } from '@cdn-sched/testing';
 import { fork } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { putFleetDocuments } from './bench-documents.js';
 import { childMessages, startControlPlane, startListening, type Cleanups } from './bench-processes.js';
-import { median, type ClientCommand, type ClientMessage, type RunCommand } from './bench-protocol.js';
-import { createBenchFleet, createQueries, drawClientIps, encodeBatches } from './bench-workload.js';
+import { MAX_ERROR_SHARE, median, streamReplyErrorShare, type ClientCommand, type ClientMessage, type RunCommand } from './bench-protocol.js';
+import { createBenchFleet, createServingQueries, encodeBatches } from './bench-workload.js';
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
 const ROUNDS = env('BENCH_ROUNDS', 3);
@@ -48,10 +46,6 @@ const CONNECTIONS = env('BENCH_CONNECTIONS', 2);
 const COMPACT = process.env['BENCH_COMPACT'] === '1';
 const WORKERS = [1, 2];
 const SEED = 20240601;
-const CLIENT_IPS = 16_384;
-const QUERIES = 32_000;
-/** The workload's item errors are ~3 % (policies that error when nobody is up); far more means the run timed error paths. */
-const MAX_ERROR_SHARE = 0.1;
 const BENCH = 'resolver serving-workers';
 
 const round3 = (x: number): number => (Math.abs(x) >= 100 ? Math.round(x) : Math.round(x * 1000) / 1000);
@@ -71,24 +65,11 @@ interface Run {
   p99Ms: number;
 }
 
-/** Share of error items in a sampled reply, after checking it answers its request in order. */
-function errorShare(request: Uint8Array, reply: Uint8Array): number {
-  const queries = fromBinary(ResolveStreamRequestSchema, request).queries;
-  const decisions = fromBinary(ResolveStreamResponseSchema, reply).decisions;
-  if (decisions.length !== queries.length || decisions.some((d, i) => d.queryId !== queries[i]!.queryId)) {
-    throw new Error(`a reply of ${decisions.length} decisions does not answer its batch of ${queries.length} queries in order`);
-  }
-  return decisions.filter((d) => d.result.case === 'error').length / decisions.length;
-}
-
 async function main(): Promise<void> {
   const geo = await createGeoIpProvider();
-  const ips = drawClientIps(geo.database, CLIENT_IPS, SEED);
+  const batches = encodeBatches(createServingQueries(geo.database, SEED, COMPACT), BATCH);
   geo.close();
   const fleet = createBenchFleet(SEED);
-  const queries = createQueries(ips, fleet.domains.map((d) => d.domain), QUERIES, SEED + 1);
-  if (COMPACT) for (const q of queries) q.compact = true;
-  const batches = encodeBatches(queries, BATCH);
 
   const etcd = await startEtcd();
   const etcdClient = createEtcdClient({ endpoints: [etcd.endpoint] });
@@ -135,7 +116,7 @@ async function main(): Promise<void> {
       await measured;
       const serverCores = (processTreeCpuSeconds(r.process.pid) - cpu0) / ((performance.now() - t0) / 1000);
       const res = await result;
-      const share = errorShare(res.sample.request, res.sample.reply);
+      const share = streamReplyErrorShare(res.sample.request, res.sample.reply, `--workers ${r.workers}`, true);
       if (share > MAX_ERROR_SHARE) throw new Error(`--workers ${r.workers}: ${(share * 100).toFixed(1)} % of the sampled answers are errors`);
       return { decisionsPerS: (res.completed * BATCH) / res.seconds, serverCores, clientCores: res.cpuMs / (res.seconds * 1000), p99Ms: res.p99Ms };
     };

@@ -30,10 +30,12 @@
  */
 import { fromBinary } from '@bufbuild/protobuf';
 import { createGeoIpProvider } from '@cdn-sched/geoip';
-import { ResolveRequestSchema, ResolveResponseSchema, ResolveStreamRequestSchema, ResolveStreamResponseSchema } from '@cdn-sched/proto';
+import { ResolveRequestSchema, ResolveResponseSchema } from '@cdn-sched/proto';
 import { fork, type ChildProcess } from 'node:child_process';
 import {
+  MAX_ERROR_SHARE,
   median,
+  streamReplyErrorShare,
   type BenchRequests,
   type BenchTarget,
   type ClientCommand,
@@ -43,7 +45,7 @@ import {
   type ServerMessage,
 } from './bench-protocol.js';
 import { childMessages } from './bench-processes.js';
-import { createBenchFleet, createQueries, drawClientIps, encodeBatches, encodeUnary } from './bench-workload.js';
+import { createServingQueries, encodeBatches, encodeUnary } from './bench-workload.js';
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
 const ROUNDS = env('BENCH_ROUNDS', 3);
@@ -67,11 +69,7 @@ const BATCH_SIZES = [100, 500].filter((size) => CONFIGS.includes(`b${size}`));
 const SEED = 20240601;
 const COMPACT = process.env['BENCH_COMPACT'] === '1';
 const SUFFIX = COMPACT ? '_compact' : '';
-const CLIENT_IPS = 16_384;
-/** 64 batches of 500 and 320 of 100: the client cycles through them. */
-const QUERIES = 32_000;
 const UNARY_REQUESTS = 4096;
-const MAX_ERROR_SHARE = 0.1;
 
 interface Child<In, Out extends { type: string }> {
   send(message: In): void;
@@ -120,11 +118,7 @@ function check(target: BenchTarget, command: RunCommand, run: Run): number {
     if (response.answers.length === 0) throw new Error('unary reply without answers');
     return run.result.errors / Math.max(1, run.result.completed);
   }
-  const decisions = fromBinary(ResolveStreamResponseSchema, reply).decisions;
-  const queries = fromBinary(ResolveStreamRequestSchema, request).queries;
-  if (decisions.length !== command.batchSize) throw new Error(`${target}: ${decisions.length} decisions for a batch of ${command.batchSize}`);
-  if (target === 'resolver' && decisions.some((d, i) => d.queryId !== queries[i]!.queryId)) throw new Error('resolver: decisions out of query order');
-  return decisions.filter((d) => d.result.case === 'error').length / decisions.length;
+  return streamReplyErrorShare(request, reply, target, target === 'resolver');
 }
 
 const round3 = (x: number): number => (Math.abs(x) >= 100 ? Math.round(x) : Math.round(x * 1000) / 1000);
@@ -178,11 +172,9 @@ function report(name: string, itemsPerCall: number, unit: string, runs: Record<B
 
 async function main(): Promise<void> {
   const geo = await createGeoIpProvider();
-  const ips = drawClientIps(geo.database, CLIENT_IPS, SEED);
+  // 64 batches of 500 and 320 of 100: the client cycles through them.
+  const queries = createServingQueries(geo.database, SEED, COMPACT);
   geo.close();
-  const domains = createBenchFleet(SEED).domains.map((d) => d.domain);
-  const queries = createQueries(ips, domains, QUERIES, SEED + 1);
-  if (COMPACT) for (const q of queries) q.compact = true;
   const requests: BenchRequests = {
     batches: Object.fromEntries(BATCH_SIZES.map((size) => [size, encodeBatches(queries, size)])),
     unary: encodeUnary(queries.slice(0, UNARY_REQUESTS)),

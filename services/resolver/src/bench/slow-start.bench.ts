@@ -37,7 +37,7 @@
  * Run: `npm run bench -- slow-start` (about 150 s). Environment: BENCH_NODES (10000),
  * BENCH_RATE (1000 decisions/s), BENCH_BATCH (10 queries a batch), BENCH_AFTER_S (15),
  * BENCH_CLIENT_NICE (-10: the load client's scheduling priority; 0 leaves it alone),
- * BENCH_RESOLVER_NODE_FLAGS (flags for the resolver's node, e.g. `--max-semi-space-size=4 --trace-gc`),
+ * BENCH_RESOLVER_NODE_FLAGS (flags for the resolver's node, e.g. `--max-semi-space-size=4`),
  * BENCH_CPU_PROF (a directory: V8 CPU profiles of the resolver during one window — the ramp, or
  * the after window with BENCH_LOOP_PROFILE_WINDOW=2 — and of the weight-calculator's whole run;
  * profiling slows the processes, so figures of such a run are not the measurement).
@@ -66,7 +66,7 @@ const PROFILE_DIR = process.env['BENCH_CPU_PROF'] ?? '';
 const PIN = process.env['BENCH_PIN'] !== '0';
 const CLIENT_NICE = env('BENCH_CLIENT_NICE', -10);
 /**
- * Node and V8 flags for the resolver's command line (heap settings to compare, `--trace-gc`), none
+ * Node and V8 flags for the resolver's command line (heap settings to compare), none
  * by default; split on spaces, so no flag value may hold one.
  */
 const RESOLVER_NODE_FLAGS = (process.env['BENCH_RESOLVER_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
@@ -182,11 +182,7 @@ try {
   const { process: resolver, target: resolverTarget } = await startListening(
     {
       service: 'resolver',
-      env: {
-        CONFIG_WATCHER: configTarget,
-        WEIGHT_CALCULATORS: weightTarget,
-        ...(PROFILE_DIR ? { BENCH_LOOP_PROFILE_DIR: PROFILE_DIR } : {}),
-      },
+      env: { CONFIG_WATCHER: configTarget, WEIGHT_CALCULATORS: weightTarget, ...(PROFILE_DIR ? { BENCH_LOOP_PROFILE_DIR: PROFILE_DIR } : {}) },
       wrap: [...(PIN ? ['taskset', '-c', '1'] : []), 'sh', '-c', `exec "$0" ${RESOLVER_NODE_FLAGS.join(' ')} --import ${loopModule} "$@"`],
     },
     cleanups,
