@@ -11,3 +11,4 @@ export { createFileDescriptorSet } from './descriptor-set.js';
 export { serviceDefinitions, reflectionFiles } from './services.js';
 export { decodeField, decodeUtf8, expectEnd, expectWireType, readBytes, readLengthEnd, readScalar, readString, readTag, skipField, WireDecodeError } from './checked-wire.js';
 export { createWireWriter, WireWriter } from './wire-writer.js';
+export { AsciiInterner } from './ascii-interner.js';

@@ -12,13 +12,29 @@ describe('decision records', () => {
     expect(answerRecords(d, QType.AAAA, 'x.example', 30).map((r) => (r as { data: unknown }).data)).toEqual(['2001:db8::7', '::ffff:1.2.3.4']);
   });
 
-  it('gives every decision its own RDATA, equal for the same addresses (remembered parses are not shared storage)', () => {
+  it('shares the record set of an address sequence between decisions, and keeps sequences apart (order and length matter)', () => {
     const a = toDecisionRecords(decision(['192.0.2.1', '192.0.2.2']), 24);
     const b = toDecisionRecords(decision(['192.0.2.2', '192.0.2.1']), 24);
+    const c = toDecisionRecords(decision(['192.0.2.1']), 24);
+    const again = toDecisionRecords(decision(['192.0.2.1', '192.0.2.2'], [5]), 16);
     expect([...a.v4Packed.rdata]).toEqual([192, 0, 2, 1, 192, 0, 2, 2]);
     expect([...b.v4Packed.rdata]).toEqual([192, 0, 2, 2, 192, 0, 2, 1]);
-    a.v4Packed.rdata.fill(0);
-    expect([...toDecisionRecords(decision(['192.0.2.1']), 24).v4Packed.rdata]).toEqual([192, 0, 2, 1]);
+    expect([...c.v4Packed.rdata]).toEqual([192, 0, 2, 1]);
+    expect(c.v4).toEqual(['192.0.2.1']);
+    // The same sequence: the same arrays and RDATA, with this decision's own TTL, scope and version.
+    expect(again.v4Packed).toBe(a.v4Packed);
+    expect(again.v4).toBe(a.v4);
+    expect(again).toMatchObject({ ttlS: 5, scope: 16 });
+    expect(again).not.toBe(a);
     expect(toDecisionRecords(decision([]), 24)).toMatchObject({ v4: [], v6: [], hostNames: [], ttlS: 0 });
+  });
+
+  it('keeps giving right records after the memo is forgotten (more sequences than it holds)', () => {
+    for (let i = 0; i < 60_000; i++) {
+      const ip = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+      const d = toDecisionRecords(decision([ip, '2001:db8::1']), 24);
+      if (i % 997 === 0) expect({ v4: d.v4, v6: d.v6, rdata: [...d.v4Packed.rdata] }).toEqual({ v4: [ip], v6: ['2001:db8::1'], rdata: ip.split('.').map(Number) });
+    }
+    expect(toDecisionRecords(decision(['192.0.2.1', '192.0.2.2']), 24).v4).toEqual(['192.0.2.1', '192.0.2.2']);
   });
 });

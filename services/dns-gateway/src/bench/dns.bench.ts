@@ -28,7 +28,7 @@
  * Prints one JSON line per figure.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalMesh } from '@cdn-sched/local-mesh';
@@ -46,6 +46,15 @@ const wanted = (name: string): boolean => ONLY.length === 0 || ONLY.some((o) => 
 /** BENCH_PROFILE_DIR=<dir>: the gateways write a V8 CPU profile there when they stop (open it in Chrome DevTools). */
 const PROFILE_DIR = process.env['BENCH_PROFILE_DIR'];
 const BENCH = 'dns';
+/**
+ * BENCH_DIAG=1: for each gateway's latency run, print (stderr) what its decisions' round trips, its
+ * garbage collections and the resolver's did in that run, from their /metrics histograms.
+ */
+const DIAG = process.env['BENCH_DIAG'] === '1';
+/** BENCH_MESH_CPUS=<taskset list>: pin the mesh's processes (etcd, config-watcher, weight-calculator, resolver) there. */
+const MESH_CPUS = process.env['BENCH_MESH_CPUS'];
+/** BENCH_GATEWAY_NODE_FLAGS: flags for the gateways' node (e.g. `--max-semi-space-size=32`). */
+const GATEWAY_NODE_FLAGS = process.env['BENCH_GATEWAY_NODE_FLAGS'] ?? '';
 
 interface Target {
   name: string;
@@ -82,6 +91,30 @@ function run(cmd: string, args: readonly string[], timeoutMs: number): Promise<s
   });
 }
 
+/**
+ * As {@link run}, but the command's stdout goes to a file, read once it exits. dnsperf's per-query
+ * lines (-v, ~70 k in a latency run) written into a pipe block dnsperf whenever this process is slow
+ * to read them, and a reply that arrives meanwhile is timed late: on an otherwise idle machine the
+ * Node floor's p99 at half rate was 2.2–2.5 ms through a pipe and 0.87–1.1 ms into a file.
+ */
+async function runToFile(cmd: string, args: readonly string[], timeoutMs: number): Promise<string> {
+  const file = join(dir, `out-${process.pid}-${Date.now()}.txt`);
+  const fd = openSync(file, 'w');
+  try {
+    const child = spawn(cmd, args, { stdio: ['ignore', fd, 'ignore'] });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (c) => resolve(c));
+    }).finally(() => clearTimeout(timer));
+    if (code !== 0) throw new Error(`${cmd} exited with ${code}`);
+    return readFileSync(file, 'utf8');
+  } finally {
+    closeSync(fd);
+    rmSync(file, { force: true });
+  }
+}
+
 const median = (xs: number[]): number => {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (s.length === 0) return Number.NaN;
@@ -112,7 +145,8 @@ async function measureOnce(t: Target, queryFile: string): Promise<Measured> {
   const sent = Number(/Queries sent:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const qps = Number(/Queries per second:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
   // Latency at half the saturation rate, from dnsperf's per-query lines ("> NOERROR name type 0.000123").
-  const verbose = await run(perf[0]!, [...perf.slice(1), '-l', '2', '-Q', String(Math.max(100, Math.round(qps / 2))), '-v'], 60_000);
+  const diag0 = DIAG && t.metricsUrl ? await diagnostics(t.metricsUrl) : undefined;
+  const verbose = await runToFile(perf[0]!, [...perf.slice(1), '-l', '2', '-Q', String(Math.max(100, Math.round(qps / 2))), '-v'], 60_000);
   const lat: number[] = [];
   for (const line of verbose.split('\n')) {
     if (!line.startsWith('>')) continue;
@@ -120,6 +154,7 @@ async function measureOnce(t: Target, queryFile: string): Promise<Measured> {
     if (Number.isFinite(v)) lat.push(v * 1000);
   }
   lat.sort((a, b) => a - b);
+  if (diag0 && t.metricsUrl) reportDiagnostics(t.name, diag0, await diagnostics(t.metricsUrl));
   const pct = (p: number): number => (lat.length ? lat[Math.min(lat.length - 1, Math.ceil(p * lat.length) - 1)]! : Number.NaN);
   const noErrorPct = Number(/NOERROR \d+ \(([\d.]+)%\)/.exec(out)?.[1] ?? 0);
   return { qps, noErrorPct, lossPct: sent ? ((sent - completed) / sent) * 100 : 100, cacheHitPct, packetHitPct, cpuUsPerQuery: completed ? ((cpu1 - cpu0) * 1e6) / completed : Number.NaN, p50Ms: pct(0.5), p99Ms: pct(0.99) };
@@ -134,6 +169,58 @@ async function cacheLookups(t: Target): Promise<{ hit: number; miss: number; sta
   for (const m of text.matchAll(/^cdn_dns_cache_total\{[^}]*\bresult="(hit|miss|stale)"[^}]*\} ([\d.e+]+)$/gm)) counts[m[1] as keyof typeof counts] += Number(m[2]);
   for (const m of text.matchAll(/^cdn_dns_packet_cache_hits_total(?:\{[^}]*\})? ([\d.e+]+)$/gm)) counts.packet += Number(m[1]);
   return counts;
+}
+
+/** Histogram buckets (upper bound → cumulative count) of one metric, summed over its label sets. */
+type Buckets = Map<number, number>;
+interface Diagnostics {
+  decision: Buckets;
+  gatewayMinorGc: Buckets;
+  gatewayMajorGc: Buckets;
+  resolverGc: Buckets;
+}
+
+/** `name`'s buckets in a Prometheus text exposition, over the label sets that contain `only`. */
+function histogram(text: string, name: string, only?: string): Buckets {
+  const buckets: Buckets = new Map();
+  for (const m of text.matchAll(new RegExp(`^${name}_bucket\\{([^}]*)\\} ([\\d.e+]+)$`, 'gm'))) {
+    if (only !== undefined && !m[1]!.includes(only)) continue;
+    const le = /\ble="([^"]+)"/.exec(m[1]!)?.[1];
+    if (le === undefined) continue;
+    const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le);
+    buckets.set(bound, (buckets.get(bound) ?? 0) + Number(m[2]));
+  }
+  return buckets;
+}
+
+async function diagnostics(gatewayMetrics: string): Promise<Diagnostics> {
+  const gateway = await (await fetch(`${gatewayMetrics}/metrics`)).text();
+  const resolver = await (await fetch(`${resolverMetricsUrl()}/metrics`)).text();
+  return {
+    decision: histogram(gateway, 'cdn_dns_decision_seconds'),
+    gatewayMinorGc: histogram(gateway, 'nodejs_gc_pause_seconds', 'kind="minor"'),
+    gatewayMajorGc: histogram(gateway, 'nodejs_gc_pause_seconds', 'kind="major"'),
+    resolverGc: histogram(resolver, 'nodejs_gc_pause_seconds'),
+  };
+}
+
+/** Count, and the bucket bounds holding the 50th and 99th percentiles and the largest value, of a histogram's growth between two scrapes. */
+function describeDelta(before: Buckets, after: Buckets): string {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const delta = bounds.map((b) => (after.get(b) ?? 0) - (before.get(b) ?? 0));
+  const total = delta.at(-1) ?? 0;
+  if (total === 0) return 'none';
+  const at = (q: number): string => {
+    const i = delta.findIndex((c) => c >= q * total);
+    return i < 0 ? '?' : `≤ ${bounds[i]! * 1000} ms`;
+  };
+  return `${total}, p50 ${at(0.5)}, p99 ${at(0.99)}, max ${at(1)}`;
+}
+
+function reportDiagnostics(name: string, before: Diagnostics, after: Diagnostics): void {
+  process.stderr.write(
+    `${name} latency run: decisions ${describeDelta(before.decision, after.decision)}; gateway minor GC ${describeDelta(before.gatewayMinorGc, after.gatewayMinorGc)}, major ${describeDelta(before.gatewayMajorGc, after.gatewayMajorGc)}; resolver GC ${describeDelta(before.resolverGc, after.resolverGc)}\n`,
+  );
 }
 
 /** Pins a pinned target's every thread to CPU 0, then warms it up (JIT, caches). */
@@ -306,6 +393,16 @@ const mesh = await createLocalMesh({
   probers: 0,
   edgeHostOf: (i) => `127.0.0.${11 + i}`,
 });
+/** The (first) resolver's metrics endpoint. */
+function resolverMetricsUrl(): string {
+  const url = mesh.resolvers[0]?.process.logs.find((l) => l['msg'] === 'metrics server listening')?.['metrics'];
+  if (typeof url !== 'string') throw new Error('the resolver did not log its metrics address');
+  return url;
+}
+if (MESH_CPUS) {
+  const pids = [mesh.etcd?.pid, ...mesh.services.map((s) => s.process.pid)].filter((p): p is number => p !== undefined);
+  for (const pid of pids) for (const p of processTree(pid)) await run('taskset', ['-a', '-pc', MESH_CPUS, String(p)], 5000).catch(() => '');
+}
 /**
  * A gateway in front of the mesh, as the local mesh starts one but with a start bound for several
  * workers on a loaded machine (each worker loads the service on its own); ready once every worker
@@ -318,7 +415,7 @@ async function startGateway(env: Record<string, string>): Promise<{ process: Ser
   const process = await startServiceProcess({
     service: 'dns-gateway',
     // Node refuses --cpu-prof in NODE_OPTIONS: the flag goes on node's own command line.
-    ...(PROFILE_DIR ? { wrap: ['sh', '-c', `exec "$0" --cpu-prof --cpu-prof-dir=${PROFILE_DIR} "$@"`] } : {}),
+    ...(PROFILE_DIR || GATEWAY_NODE_FLAGS ? { wrap: ['sh', '-c', `exec "$0" ${PROFILE_DIR ? `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}` : ''} ${GATEWAY_NODE_FLAGS} "$@"`] } : {}),
     env: { LOG_LEVEL: 'info', CONFIG_WATCHER: mesh.configWatcher.address, RESOLVERS: mesh.resolvers.map((r) => r.address).join(','), DNS_HOST: '127.0.0.1', DNS_PORT: '0', METRICS_PORT: '0', DNS_WORKERS: '1', TRACE_RATIO: '0', ...env },
     startTimeoutMs: 120_000,
   });

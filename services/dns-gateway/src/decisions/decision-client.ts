@@ -110,6 +110,81 @@ interface Pending {
 }
 
 /**
+ * Queries waiting for a decision, by id, in a ring of slots indexed by the id's low bits: ids are
+ * handed out in order and mostly settled in order, so the ring holds the span from the oldest
+ * waiting id to the newest and grows when that span outgrows it. Iterates oldest first (deadlines
+ * are handed out in id order too).
+ *
+ * Not a `Map`: with ids that only grow and entries deleted within a millisecond, a `Map` rebuilds
+ * its hash table every few dozen queries, and V8 keeps the retired table's slots and a link to its
+ * successor. Once one retired table had been promoted to the old generation, each young-generation
+ * collection kept the next table and every query in it alive through that dead table, promoting
+ * them in turn: under `dnsperf` a million bytes a collection, each collection 5–25 ms (measured
+ * with the gateway's `--trace-gc-nvp` and a sampling heap profile of what major collections freed;
+ * `npm run bench -- dns` with BENCH_DIAG=1 prints the pauses).
+ */
+export class WaitingQueries<T extends { readonly id: number }> {
+  private slots: (T | undefined)[] = new Array<T | undefined>(1024).fill(undefined);
+  private mask = 1023;
+  /** No id below this is waiting. */
+  private oldest = 1;
+  /** One past the newest id added. */
+  private end = 1;
+  size = 0;
+
+  /** Adds `p`, whose id is above every id added before. */
+  add(p: T): void {
+    if (p.id < this.end) throw new Error(`dns-gateway: query id ${p.id} added out of order`);
+    if (this.size === 0) this.oldest = p.id;
+    while (p.id - this.oldest >= this.slots.length) this.grow();
+    this.slots[p.id & this.mask] = p;
+    this.end = p.id + 1;
+    this.size++;
+  }
+
+  get(id: number): T | undefined {
+    if (!(id >= this.oldest && id < this.end)) return undefined;
+    const p = this.slots[id & this.mask];
+    return p !== undefined && p.id === id ? p : undefined;
+  }
+
+  /** Removes the query with `id`; false when it was not waiting. */
+  delete(id: number): boolean {
+    if (this.get(id) === undefined) return false;
+    this.slots[id & this.mask] = undefined;
+    this.size--;
+    while (this.oldest < this.end && this.slots[this.oldest & this.mask] === undefined) this.oldest++;
+    return true;
+  }
+
+  /** The waiting queries, oldest first (a copy: settling them while iterating is safe). */
+  list(): T[] {
+    const out: T[] = [];
+    for (let id = this.oldest; id < this.end && out.length < this.size; id++) {
+      const p = this.slots[id & this.mask];
+      if (p !== undefined && p.id === id) out.push(p);
+    }
+    return out;
+  }
+
+  /** The oldest waiting query. */
+  first(): T | undefined {
+    return this.size === 0 ? undefined : this.slots[this.oldest & this.mask];
+  }
+
+  private grow(): void {
+    const slots = new Array<T | undefined>(this.slots.length * 2).fill(undefined);
+    const mask = slots.length - 1;
+    for (let id = this.oldest; id < this.end; id++) {
+      const p = this.slots[id & this.mask];
+      if (p !== undefined && p.id === id) slots[id & mask] = p;
+    }
+    this.slots = slots;
+    this.mask = mask;
+  }
+}
+
+/**
  * Sends queries to a resolver in batches over one `ResolveStream` (flushed on size or after a
  * short delay) and matches decisions by query id. When the stream fails, or answers nothing for
  * `stallMs` while queries wait, the waiting queries are sent again to the next resolver; every
@@ -128,7 +203,7 @@ export function createDecisionClient(options: DecisionClientOptions): DecisionCl
   // Connect to every resolver now: a failover must not pay for a TCP and HTTP/2 handshake.
   for (const c of channels) c.getConnectivityState(true);
   const downUntil = options.targets.map(() => 0);
-  const pending = new Map<number, Pending>();
+  const pending = new WaitingQueries<Pending>();
   let nextId = 1;
   let active = 0;
   let stream: OpenStream | undefined;
@@ -201,7 +276,7 @@ export function createDecisionClient(options: DecisionClientOptions): DecisionCl
     }
     // Its unanswered queries go to whichever resolver is now active, or fail at once when every
     // resolver has failed recently (the caller then answers stale or SERVFAIL, without waiting).
-    const orphans = [...pending.values()].filter((p) => p.stream === s);
+    const orphans = pending.list().filter((p) => p.stream === s);
     const allDown = downUntil.every((t) => t > now());
     for (const p of orphans) {
       if (allDown) settle(p, { ok: false, code: Status.UNAVAILABLE, message: `no resolver reachable (${reason})`, transport: true });
@@ -223,7 +298,7 @@ export function createDecisionClient(options: DecisionClientOptions): DecisionCl
     const queries: OutgoingQuery[] = [];
     const traced: Pending[] = [];
     for (const p of batch) {
-      if (!pending.has(p.id)) continue;
+      if (pending.get(p.id) !== p) continue;
       p.stream = s;
       p.sentAt = t;
       if (p.query.trace) traced.push(p);
@@ -273,15 +348,14 @@ export function createDecisionClient(options: DecisionClientOptions): DecisionCl
   const sweep = (): void => {
     sweepTimer = undefined;
     const t = now();
-    for (const p of pending.values()) {
-      if (p.deadlineAt > t) break;
+    for (let p = pending.first(); p !== undefined && p.deadlineAt <= t; p = pending.first()) {
       settle(p, { ok: false, code: Status.DEADLINE_EXCEEDED, message: `no decision within ${deadlineMs} ms`, transport: true });
     }
     // A stream that has said nothing for stallMs while queries wait on it is hung (a stopped
     // process, a black-holed network): fail it over rather than wait for TCP to notice.
     const s = stream;
     if (s && !s.closed && t - s.lastReceivedAt > stallMs) {
-      for (const p of pending.values()) {
+      for (const p of pending.list()) {
         if (p.stream === s && t - p.sentAt > stallMs) {
           s.abort.abort();
           break;
@@ -301,7 +375,7 @@ export function createDecisionClient(options: DecisionClientOptions): DecisionCl
       return new Promise<DecisionOutcome>((resolve) => {
         const id = nextId++;
         const p: Pending = { id, batchTrace: undefined, query, deadlineAt: now() + deadlineMs, sentAt: 0, stream: undefined, resolve };
-        pending.set(id, p);
+        pending.add(p);
         batch.push(p);
         scheduleFlush();
         armSweep();
@@ -318,7 +392,7 @@ export function createDecisionClient(options: DecisionClientOptions): DecisionCl
       flushScheduled?.cancel();
       flushScheduled = undefined;
       if (sweepTimer) clearTimeout(sweepTimer);
-      for (const p of [...pending.values()]) settle(p, { ok: false, code: Status.CANCELLED, message: 'dns-gateway is stopping', transport: true });
+      for (const p of pending.list()) settle(p, { ok: false, code: Status.CANCELLED, message: 'dns-gateway is stopping', transport: true });
       const s = stream;
       stream = undefined;
       if (s && !s.closed) {

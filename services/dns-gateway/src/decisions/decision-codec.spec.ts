@@ -2,7 +2,7 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { ResolveStreamRequestSchema, ResolveStreamResponseSchema, Tier, type ResolveStreamResponse } from '@cdn-sched/proto';
 import { createSeededRandom, fuzzFrame, pickFaults, type FuzzSchema } from '@cdn-sched/testing';
 import { describe, expect, it } from 'vitest';
-import { createBatchWriter, decodeDecisionBatch, encodeDecisionBatch, type IncomingDecision, type OutgoingBatch } from './decision-codec.js';
+import { createBatchWriter, decodeDecisionBatch, decodeDecisionBatchFast, encodeDecisionBatch, type IncomingDecision, type OutgoingBatch } from './decision-codec.js';
 
 const CASES = Number(process.env['FUZZ_CASES'] ?? 50_000);
 const SEED = Number(process.env['FUZZ_SEED'] ?? 20_261_202);
@@ -84,7 +84,7 @@ describe('gateway ResolveStream codec', () => {
     const decision: FuzzSchema = { 1: 'uint64', 2: { message: response }, 3: { message: { 1: 'uint32', 2: 'string' } } };
     const schema: FuzzSchema = { 1: { message: decision, repeated: true } };
     const rng = createSeededRandom(SEED + 2);
-    const tally = { bothAccept: 0, oursRefuses: 0, oracleRefuses: 0 };
+    const tally = { bothAccept: 0, oursRefuses: 0, oracleRefuses: 0, fastAccepts: 0 };
     for (let i = 0; i < CASES; i++) {
       const faults = pickFaults(rng);
       const bytes = fuzzFrame(schema, rng, faults);
@@ -95,6 +95,13 @@ describe('gateway ResolveStream codec', () => {
         oracle = undefined;
       }
       const where = `case ${i} [${[...faults].join(',')}] ${hex(bytes)}`;
+      // The fast reader on its own: it agrees exactly or declines, never accepts what is refused.
+      const fast = decodeDecisionBatchFast(bytes);
+      if (fast) {
+        if (!oracle) throw new Error(`${where}: the fast reader accepted what the reflective decoder refuses`);
+        if (text(fast) !== text(oracle)) expect(fast, `${where} (fast reader)`).toEqual(oracle);
+        tally.fastAccepts++;
+      }
       let ours: IncomingDecision[];
       try {
         ours = decodeDecisionBatch(bytes);
@@ -112,6 +119,62 @@ describe('gateway ResolveStream codec', () => {
     console.log(`ResolveStreamResponse fuzz: ${JSON.stringify(tally)}`);
     expect(tally.bothAccept).toBeGreaterThan(CASES / 10);
     expect(tally.oursRefuses).toBeGreaterThan(CASES / 10);
+    expect(tally.fastAccepts).toBeGreaterThan(CASES / 50);
+  });
+
+  it('reads what the resolver writes for compact requests on the fast path, as the reflective decoder does', () => {
+    const rng = createSeededRandom(SEED + 3);
+    const addresses = ['127.0.0.11', '2001:db8::7', 'edge-7.cdn.example.net', '', '10.0.0.1'];
+    for (let round = 0; round < 2000; round++) {
+      const message = create(ResolveStreamResponseSchema, {
+        decisions: Array.from({ length: rng.int(70) }, (_, i) => {
+          // Large ids and versions take 6–7 varint bytes, still inside the fast shape.
+          const queryId = BigInt(rng.pick([0, i + 1, 2 ** 40, 2 ** 48 + 3]));
+          if (rng.chance(0.05)) return { queryId };
+          return {
+            queryId,
+            result: {
+              case: 'response' as const,
+              value: {
+                queryId,
+                answers: Array.from({ length: rng.int(6) }, () => ({ nodeId: `n-${rng.int(1000)}`, address: rng.pick(addresses), port: rng.pick([0, 443]), ttlS: rng.pick([0, 30, 300, 86_400]) })),
+                tier: rng.pick([Tier.UNSPECIFIED, Tier.ISP_REGION]),
+                ecsScope: rng.int(129),
+                degraded: rng.chance(0.2),
+                configVersion: BigInt(rng.int(1 << 30)) * 4096n,
+                weightsVersion: BigInt(rng.int(100_000)),
+              },
+            },
+          };
+        }),
+      });
+      const bytes = toBinary(ResolveStreamResponseSchema, message);
+      const fast = decodeDecisionBatchFast(bytes);
+      expect(fast, `round ${round}: the fast reader declined ${hex(bytes)}`).toBeDefined();
+      expect(text(fast!)).toBe(text(project(fromBinary(ResolveStreamResponseSchema, bytes))));
+    }
+  });
+
+  it('leaves strings that are not ASCII to the checked decoder, which reads them as the reflective decoder does', () => {
+    const utf8 = toBinary(ResolveStreamResponseSchema, create(ResolveStreamResponseSchema, { decisions: [{ queryId: 1n, result: { case: 'response', value: { answers: [{ nodeId: '边缘-ü', address: '127.0.0.11', ttlS: 30 }] } } }] }));
+    expect(decodeDecisionBatchFast(utf8)).toBeUndefined();
+    expect(text(decodeDecisionBatch(utf8))).toBe(text(project(fromBinary(ResolveStreamResponseSchema, utf8))));
+    // An address whose last byte is not ASCII (not UTF-8 either): every byte is checked, the last too.
+    const bad = Uint8Array.from([0x0a, 0x0d, 0x08, 0x01, 0x12, 0x09, 0x12, 0x07, 0x12, 0x05, 0x31, 0x2e, 0x32, 0x2e, 0xff]);
+    expect(decodeDecisionBatchFast(bad)).toBeUndefined();
+    let oracle: string;
+    try {
+      oracle = text(project(fromBinary(ResolveStreamResponseSchema, bad)));
+    } catch {
+      oracle = 'refused';
+    }
+    let ours: string;
+    try {
+      ours = text(decodeDecisionBatch(bad));
+    } catch {
+      ours = 'refused';
+    }
+    expect(ours).toBe(oracle);
   });
 
   it('refusals name the field and the byte offset', () => {

@@ -14,7 +14,7 @@
  * https://protobuf.dev/programming-guides/encoding/.
  */
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
-import { createWireWriter, expectEnd, expectWireType, readLengthEnd, readScalar, readString, readTag, skipField, type WireWriter } from '@cdn-sched/proto';
+import { AsciiInterner, createWireWriter, expectEnd, expectWireType, readLengthEnd, readScalar, readString, readTag, skipField, type WireWriter } from '@cdn-sched/proto';
 
 /** One question, sent as a `ResolveRequest` with `compact` set (a DNS answer needs no location or reason). */
 export interface OutgoingQuery {
@@ -77,8 +77,163 @@ export function encodeDecisionBatch(writer: WireWriter, batch: OutgoingBatch): U
 /** A writer for {@link encodeDecisionBatch}, one per stream. */
 export const createBatchWriter = (): WireWriter => createWireWriter(4096);
 
-/** Reads a `ResolveStreamResponse`; throws a {@link WireDecodeError} for malformed bytes. */
+/**
+ * Reads a `ResolveStreamResponse`; throws a {@link WireDecodeError} for malformed bytes. Responses
+ * in the shape the resolver writes for compact requests are read by {@link decodeDecisionBatchFast};
+ * anything else by the checked decoder, which decides what is malformed.
+ */
 export function decodeDecisionBatch(bytes: Uint8Array): IncomingDecision[] {
+  return decodeDecisionBatchFast(bytes) ?? decodeDecisionBatchChecked(bytes);
+}
+
+/** Node ids and addresses of recent decisions: a fleet has few, and every decision repeats some. */
+const interner = new AsciiInterner(512);
+
+/** Where {@link readVarint} leaves its value, and the position after it (-1: outside the fast shape). */
+let varintValue = 0;
+
+/** A varint of at most `maxBytes` bytes (7: below 2^49, exact as a number) at `p`; returns the next position, or -1. */
+function readVarint(bytes: Uint8Array, p: number, end: number, maxBytes: number): number {
+  let value = 0;
+  let scale = 1;
+  let b = 0x80;
+  for (let k = 0; b >= 0x80; k++, scale *= 128) {
+    if (k === maxBytes || p >= end) return -1;
+    b = bytes[p++]!;
+    value += (b & 0x7f) * scale;
+  }
+  varintValue = value;
+  return p;
+}
+
+/** Where {@link readLength} leaves the length of a length-delimited field. */
+let lengthValue = 0;
+
+/** A length of at most 2 bytes at `p` whose field ends by `end`; returns the position after it, or -1. */
+function readLength(bytes: Uint8Array, p: number, end: number): number {
+  if (p >= end) return -1;
+  let length = bytes[p++]!;
+  if (length >= 0x80) {
+    if (p >= end || bytes[p]! >= 0x80) return -1;
+    length = (length & 0x7f) | (bytes[p++]! << 7);
+  }
+  if (p + length > end) return -1;
+  lengthValue = length;
+  return p;
+}
+
+/** True when the bytes [start, end) are ASCII. */
+function ascii(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (bytes[i]! >= 0x80) return false;
+  return true;
+}
+
+/**
+ * Reads a `ResolveStreamResponse` in the shape the resolver writes for compact requests, without a
+ * reader, closures or field names, and with node ids and addresses from an intern table: one-byte
+ * tags of known fields with their declared wire types (decisions; query id and response, once; in
+ * a response its query id, answers, tier, ECS scope, degraded, config and weights versions; in an
+ * answer node id, address, port, TTL), varints of at most 7 bytes (4 for 32-bit fields, 1 for
+ * booleans), lengths of at most 2 bytes, ASCII strings. Returns undefined at the first thing
+ * outside that shape (an error, a location or reason, a repeated response, a long varint, UTF-8,
+ * an unknown field): the checked decoder then reads the whole message again and decides. Within
+ * the shape it yields what the checked decoder yields (proto3: the last occurrence of a scalar
+ * wins); `decision-codec.spec.ts` holds both to the reflective decoder.
+ */
+export function decodeDecisionBatchFast(bytes: Uint8Array): IncomingDecision[] | undefined {
+  const out: IncomingDecision[] = [];
+  const n = bytes.length;
+  let p = 0;
+  while (p < n) {
+    if (bytes[p++] !== 0x0a) return undefined; // field 1 (decisions), length-delimited
+    p = readLength(bytes, p, n);
+    if (p < 0) return undefined;
+    const end = p + lengthValue;
+    let queryId = 0;
+    let response: DecidedResponse | undefined;
+    while (p < end) {
+      const tag = bytes[p++]!;
+      if (tag === 0x08) {
+        p = readVarint(bytes, p, end, 7);
+        if (p < 0) return undefined;
+        queryId = varintValue;
+      } else if (tag === 0x12 && response === undefined) {
+        p = readLength(bytes, p, end);
+        if (p < 0) return undefined;
+        response = { answers: [], ecsScope: 0, degraded: false, configVersion: 0n };
+        p = readResponseFast(bytes, p, p + lengthValue, response);
+        if (p < 0) return undefined;
+      } else return undefined;
+    }
+    out.push({ queryId: BigInt(queryId), result: response ? { case: 'response', value: response } : { case: undefined } });
+  }
+  return out;
+}
+
+/** The fields [p, end) of a `ResolveResponse` into `r`; returns `end`, or -1 outside the fast shape. */
+function readResponseFast(bytes: Uint8Array, p: number, end: number, r: DecidedResponse): number {
+  while (p < end) {
+    const tag = bytes[p++]!;
+    switch (tag) {
+      case 0x08: // query_id
+      case 0x48: // weights_version
+        p = readVarint(bytes, p, end, 7);
+        break;
+      case 0x12: {
+        // answers
+        p = readLength(bytes, p, end);
+        if (p < 0) return -1;
+        const a: DecidedAnswer = { nodeId: '', address: '', ttlS: 0 };
+        p = readAnswerFast(bytes, p, p + lengthValue, a);
+        r.answers.push(a);
+        break;
+      }
+      case 0x20: // tier
+        p = readVarint(bytes, p, end, 4);
+        break;
+      case 0x30: // ecs_scope
+        p = readVarint(bytes, p, end, 4);
+        r.ecsScope = varintValue;
+        break;
+      case 0x38: // degraded
+        p = readVarint(bytes, p, end, 1);
+        r.degraded = varintValue !== 0;
+        break;
+      case 0x40: // config_version
+        p = readVarint(bytes, p, end, 7);
+        r.configVersion = BigInt(varintValue);
+        break;
+      default:
+        return -1;
+    }
+    if (p < 0) return -1;
+  }
+  return p;
+}
+
+/** The fields [p, end) of an `Answer` into `a`; returns `end`, or -1 outside the fast shape. */
+function readAnswerFast(bytes: Uint8Array, p: number, end: number, a: DecidedAnswer): number {
+  while (p < end) {
+    const tag = bytes[p++]!;
+    if (tag === 0x0a || tag === 0x12) {
+      p = readLength(bytes, p, end);
+      if (p < 0) return -1;
+      const stop = p + lengthValue;
+      if (!ascii(bytes, p, stop)) return -1;
+      const text = interner.string(bytes, p, stop);
+      if (tag === 0x0a) a.nodeId = text;
+      else a.address = text;
+      p = stop;
+    } else if (tag === 0x18 || tag === 0x20) {
+      p = readVarint(bytes, p, end, 4);
+      if (p < 0) return -1;
+      if (tag === 0x20) a.ttlS = varintValue;
+    } else return -1;
+  }
+  return p;
+}
+
+function decodeDecisionBatchChecked(bytes: Uint8Array): IncomingDecision[] {
   const reader = new BinaryReader(bytes);
   const out: IncomingDecision[] = [];
   while (reader.pos < reader.len) {

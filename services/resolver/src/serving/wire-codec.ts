@@ -1,6 +1,6 @@
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import { parseIpv4Bytes } from '@cdn-sched/geoip';
-import { createWireWriter, decodeUtf8, expectEnd, expectWireType, readBytes, readLengthEnd, readScalar, readString, readTag, skipField, WireDecodeError, type WireWriter } from '@cdn-sched/proto';
+import { AsciiInterner, createWireWriter, decodeUtf8, expectEnd, expectWireType, readBytes, readLengthEnd, readScalar, readString, readTag, skipField, WireDecodeError, type WireWriter } from '@cdn-sched/proto';
 import { ServiceError } from '@cdn-sched/service-kit';
 import { Status } from 'nice-grpc';
 import { formatReason, type NodeTable } from '../decision/index.js';
@@ -142,32 +142,8 @@ const emptyInput = (): ResolveInput => ({ queryId: 0n, clientIp: '', ecsSubnet: 
 /** Tag of ResolveStreamRequest.queries (field 1, length-delimited). */
 const QUERIES_TAG = 0x0a;
 
-/**
- * Recently seen strings of ASCII byte ranges, by FNV-1a hash: a batch repeats a handful of domains,
- * and a hit costs a hash and a compare where decoding costs a TextDecoder call and a new string.
- */
-const INTERN_SLOTS = 256;
-const internHashes = new Int32Array(INTERN_SLOTS);
-const internStrings: string[] = new Array<string>(INTERN_SLOTS).fill('');
-const latin1 = new TextDecoder('latin1');
-
-/** The string of ASCII bytes [start, end) (the caller checked they are ASCII: as UTF-8 and Latin-1 they read the same). */
-function asciiString(bytes: Uint8Array, start: number, end: number): string {
-  if (start === end) return '';
-  let h = 0x811c9dc5 | 0;
-  for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
-  const slot = (h ^ (h >>> 16)) & (INTERN_SLOTS - 1);
-  const kept = internStrings[slot]!;
-  if (internHashes[slot] === h && kept.length === end - start) {
-    let i = 0;
-    while (i < kept.length && kept.charCodeAt(i) === bytes[start + i]) i++;
-    if (i === kept.length) return kept;
-  }
-  const fresh = latin1.decode(bytes.subarray(start, end));
-  internHashes[slot] = h;
-  internStrings[slot] = fresh;
-  return fresh;
-}
+/** Domains and client addresses of recent requests: a batch repeats a handful of domains. */
+const interner = new AsciiInterner(256);
 
 /**
  * Decodes the fields [p, end) of a ResolveRequest in its common shape, without a reader, closures
@@ -215,10 +191,10 @@ function decodeQueryFast(bytes: Uint8Array, p: number, end: number, q: ResolveIn
           q.clientIp = '';
         } else {
           q.clientIpV4 = undefined;
-          q.clientIp = asciiString(bytes, start, p);
+          q.clientIp = interner.string(bytes, start, p);
         }
-      } else if (field === 3) q.ecsSubnet = asciiString(bytes, start, p);
-      else if (field === 4) q.domain = asciiString(bytes, start, p);
+      } else if (field === 3) q.ecsSubnet = interner.string(bytes, start, p);
+      else if (field === 4) q.domain = interner.string(bytes, start, p);
       else return false;
     } else return false;
   }
