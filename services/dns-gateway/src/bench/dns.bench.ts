@@ -48,7 +48,8 @@ const PROFILE_DIR = process.env['BENCH_PROFILE_DIR'];
 const BENCH = 'dns';
 /**
  * BENCH_DIAG=1: for each gateway's latency run, print (stderr) what its decisions' round trips, its
- * garbage collections and the resolver's did in that run, from their /metrics histograms.
+ * garbage collections and the resolver's (GC pauses, batch handling times, table rebuilds) did in
+ * that run, from their /metrics histograms.
  */
 const DIAG = process.env['BENCH_DIAG'] === '1';
 /** BENCH_MESH_CPUS=<taskset list>: pin the mesh's processes (etcd, config-watcher, weight-calculator, resolver) there. */
@@ -178,6 +179,8 @@ interface Diagnostics {
   gatewayMinorGc: Buckets;
   gatewayMajorGc: Buckets;
   resolverGc: Buckets;
+  resolverRequests: Buckets;
+  resolverRebuilds: Buckets;
 }
 
 /** `name`'s buckets in a Prometheus text exposition, over the label sets that contain `only`. */
@@ -201,6 +204,8 @@ async function diagnostics(gatewayMetrics: string): Promise<Diagnostics> {
     gatewayMinorGc: histogram(gateway, 'nodejs_gc_pause_seconds', 'kind="minor"'),
     gatewayMajorGc: histogram(gateway, 'nodejs_gc_pause_seconds', 'kind="major"'),
     resolverGc: histogram(resolver, 'nodejs_gc_pause_seconds'),
+    resolverRequests: histogram(resolver, 'cdn_resolver_request_duration_seconds'),
+    resolverRebuilds: histogram(resolver, 'cdn_resolver_table_rebuild_seconds'),
   };
 }
 
@@ -219,7 +224,7 @@ function describeDelta(before: Buckets, after: Buckets): string {
 
 function reportDiagnostics(name: string, before: Diagnostics, after: Diagnostics): void {
   process.stderr.write(
-    `${name} latency run: decisions ${describeDelta(before.decision, after.decision)}; gateway minor GC ${describeDelta(before.gatewayMinorGc, after.gatewayMinorGc)}, major ${describeDelta(before.gatewayMajorGc, after.gatewayMajorGc)}; resolver GC ${describeDelta(before.resolverGc, after.resolverGc)}\n`,
+    `${name} latency run: decisions ${describeDelta(before.decision, after.decision)}; gateway minor GC ${describeDelta(before.gatewayMinorGc, after.gatewayMinorGc)}, major ${describeDelta(before.gatewayMajorGc, after.gatewayMajorGc)}; resolver GC ${describeDelta(before.resolverGc, after.resolverGc)}, requests ${describeDelta(before.resolverRequests, after.resolverRequests)}, table rebuilds ${describeDelta(before.resolverRebuilds, after.resolverRebuilds)}\n`,
   );
 }
 
