@@ -228,9 +228,14 @@ function reportDiagnostics(name: string, before: Diagnostics, after: Diagnostics
   );
 }
 
+/** Pins every thread of `pid` and of its descendants to `cpus` (a taskset list); best effort. */
+async function pinTree(pid: number, cpus: string): Promise<void> {
+  for (const p of processTree(pid)) await run('taskset', ['-a', '-pc', cpus, String(p)], 5000).catch(() => '');
+}
+
 /** Pins a pinned target's every thread to CPU 0, then warms it up (JIT, caches). */
 async function prepare(t: Target, queryFile: string): Promise<void> {
-  if (t.pinned) for (const p of processTree(t.pid)) await run('taskset', ['-a', '-pc', '0', String(p)], 5000).catch(() => '');
+  if (t.pinned) await pinTree(t.pid, '0');
   await warmUp(t, queryFile);
 }
 
@@ -406,7 +411,7 @@ function resolverMetricsUrl(): string {
 }
 if (MESH_CPUS) {
   const pids = [mesh.etcd?.pid, ...mesh.services.map((s) => s.process.pid)].filter((p): p is number => p !== undefined);
-  for (const pid of pids) for (const p of processTree(pid)) await run('taskset', ['-a', '-pc', MESH_CPUS, String(p)], 5000).catch(() => '');
+  for (const pid of pids) await pinTree(pid, MESH_CPUS);
 }
 /**
  * A gateway in front of the mesh, as the local mesh starts one but with a start bound for several
