@@ -19,6 +19,17 @@ describe('AsciiInterner', () => {
     expect(interner.string(bytes('ba'), 0, 2)).toBe('ba');
   });
 
+  it('gives undefined for bytes that are not all ASCII, wherever the first such byte is', () => {
+    const interner = new AsciiInterner(16);
+    const text = bytes('ab\u00e9cd');
+    expect(interner.string(text, 0, text.length)).toBeUndefined();
+    expect(interner.string(text, 0, 2)).toBe('ab');
+    expect(interner.string(new Uint8Array([0x61, 0x62, 0xff]), 0, 3)).toBeUndefined();
+    expect(interner.string(new Uint8Array([0x80]), 0, 1)).toBeUndefined();
+    // A cached ASCII string with the same length does not answer for non-ASCII bytes.
+    expect(interner.string(new Uint8Array([0x7f]), 0, 1)).toBe('\u007f');
+  });
+
   it('refuses a table size that is not a power of two', () => {
     expect(() => new AsciiInterner(3)).toThrow(/power of two/);
   });

@@ -60,6 +60,23 @@ describe('WireWriter', () => {
     expect(mine.finish()).toEqual(ref.finish());
   });
 
+  it('copies ranges from a DataView (four bytes at a time, then the rest) like raw, at every alignment and across buffer growth', () => {
+    const source = Uint8Array.from({ length: 300 }, (_, i) => (i * 37 + 11) & 0xff);
+    const view = new DataView(source.buffer);
+    // A 64-byte writer grows several times; odd prefixes put the copies at every offset mod 4.
+    const mine = createWireWriter(64);
+    const ref = createWireWriter(64);
+    for (let length = 0; length <= 41; length++) {
+      for (const start of [0, 1, 2, 3, 259 - length]) {
+        mine.tag(1, WireType.Varint).uint32(length).rawFrom(view, start, length);
+        ref.tag(1, WireType.Varint).uint32(length).raw(source, start, length);
+      }
+    }
+    const bytes = mine.finish();
+    expect(bytes).toEqual(ref.finish());
+    expect(bytes.length).toBeGreaterThan(4000);
+  });
+
   it('length-prefixes nested messages of every varint length size, nested three deep', () => {
     const ops: Op[] = [];
     for (const size of [0, 1, 125, 126, 127, 128, 129, 16_380, 16_384, 2 ** 21 + 3]) {

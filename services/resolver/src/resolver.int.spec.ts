@@ -117,6 +117,39 @@ describe('resolver with a real config-watcher and weight-calculator', () => {
     await expect(drain()).rejects.toMatchObject({ code: Status.RESOURCE_EXHAUSTED, details: expect.stringMatching(/^batch-too-large: batch of 101 queries is over the limit of 100/) });
   });
 
+  it('answers each of four concurrent streams its own queries, batch after batch (one set of decode objects serves them all)', async () => {
+    const client = createClient(serviceDefinitions.resolver, channel);
+    // Stream s asks for clients of one place: 1.0.8.1 is Guangdong Telecom (gd-ct-*), 8.8.8.8 is
+    // the US (us-1). Ids say stream, batch and position, so a query answered from another stream's
+    // batch, or a field left over from one, shows.
+    const clients = ['1.0.8.1', '8.8.8.8', '1.0.8.1', '8.8.8.8'];
+    const run = async (s: number): Promise<void> => {
+      async function* batches() {
+        for (let b = 0; b < 10; b++) {
+          yield { queries: Array.from({ length: 5 + 9 * ((s + b) % 4) }, (_, i) => ({ queryId: BigInt(s * 1_000_000 + b * 1000 + i + 1), clientIp: clients[s]!, domain: 'music.demo.example', compact: (b + i) % 2 === 0 })) };
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      }
+      let b = 0;
+      for await (const reply of client.resolveStream(batches())) {
+        const expected = Array.from({ length: 5 + 9 * ((s + b) % 4) }, (_, i) => BigInt(s * 1_000_000 + b * 1000 + i + 1));
+        expect(reply.decisions.map((d) => d.queryId)).toEqual(expected);
+        for (const [i, d] of reply.decisions.entries()) {
+          expect(d.result.case).toBe('response');
+          if (d.result.case !== 'response') continue;
+          const r = d.result.value;
+          expect(r.queryId).toBe(expected[i]);
+          expect(r.answers.map((a) => a.nodeId)[0]).toMatch(s % 2 === 0 ? /^gd-ct-/ : /^us-1$/);
+          // Compact answers leave out the location; full ones carry the client's country.
+          expect(r.location?.country ?? '').toBe((b + i) % 2 === 0 ? '' : s % 2 === 0 ? 'CN' : 'US');
+        }
+        b++;
+      }
+      expect(b).toBe(10);
+    };
+    await Promise.all([0, 1, 2, 3].map(run));
+  });
+
   it('stops answering a drained node after each of 20 drains, and answers it again after each undrain', async () => {
     const client = createClient(serviceDefinitions.resolver, channel);
     const answered = async (id: string): Promise<boolean> => {

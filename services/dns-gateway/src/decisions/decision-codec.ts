@@ -122,12 +122,6 @@ function readLength(bytes: Uint8Array, p: number, end: number): number {
   return p;
 }
 
-/** True when the bytes [start, end) are ASCII. */
-function ascii(bytes: Uint8Array, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) if (bytes[i]! >= 0x80) return false;
-  return true;
-}
-
 /**
  * Reads a `ResolveStreamResponse` in the shape the resolver writes for compact requests, without a
  * reader, closures or field names, and with node ids and addresses from an intern table: one-byte
@@ -219,8 +213,8 @@ function readAnswerFast(bytes: Uint8Array, p: number, end: number, a: DecidedAns
       p = readLength(bytes, p, end);
       if (p < 0) return -1;
       const stop = p + lengthValue;
-      if (!ascii(bytes, p, stop)) return -1;
       const text = interner.string(bytes, p, stop);
+      if (text === undefined) return -1;
       if (tag === 0x0a) a.nodeId = text;
       else a.address = text;
       p = stop;

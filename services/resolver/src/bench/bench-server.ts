@@ -27,12 +27,12 @@ import {
   type ResolveResponse,
   type ResolveStreamRequest,
 } from '@cdn-sched/proto';
-import { startServiceServer, type ServiceError } from '@cdn-sched/service-kit';
+import { startServiceServer } from '@cdn-sched/service-kit';
 import * as grpc from '@grpc/grpc-js';
 import type { CallContext } from 'nice-grpc';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { createResolveCore, type ResolveInput } from '../serving/resolve-core.js';
-import { createResolverService, resolverServiceDefinition } from '../serving/resolver-service.js';
+import { createResolveCore } from '../serving/resolve-core.js';
+import { createResolverService, resolverServiceDefinition, type ResolveFrame } from '../serving/resolver-service.js';
 import type { RoutingState } from '../serving/routing-state.js';
 import { createVersionTracing } from '../serving/version-tracing.js';
 import { BATCH_SIZE_HEADER, ELD_RESOLUTION_MS, rawMethods, type BenchRequests, type ServerCommand, type ServerMessage } from './bench-protocol.js';
@@ -79,9 +79,9 @@ const echoCodec = await startEchoCodec(replies);
 async function realReplies(requests: BenchRequests): Promise<{ batches: Map<number, Buffer>; unary: Buffer }> {
   const batches = new Map<number, Buffer>();
   for (const [size, list] of Object.entries(requests.batches)) {
-    const queries = resolverServiceDefinition.resolveStream.requestDeserialize(list[0]!);
-    async function* one(): AsyncIterable<ResolveInput[] | ServiceError> {
-      yield queries;
+    const frame = resolverServiceDefinition.resolveStream.requestDeserialize(list[0]!);
+    async function* one(): AsyncIterable<ResolveFrame> {
+      yield frame;
     }
     for await (const reply of service.resolveStream(one(), context)) batches.set(Number(size), Buffer.from(reply));
   }

@@ -4,8 +4,9 @@
  *
  * The serving benchmark's workload (bench-workload.ts: 2,000 nodes, 10 domains, the CN-heavy client
  * mix with 10 % ECS queries) as encoded ResolveStreamRequest batches of 500, run through the
- * production codec and core: `decodeResolveStreamRequest`, then per query `resolve` (locate and
- * decide) and `encodeDecision`, then `finish` — what the ResolveStream handler does per batch.
+ * production codec and core: `decodeResolveStreamRequest` (into reused `BatchInputs`), then per
+ * query `resolve` (locate and decide) and `encodeDecision`, then `finish` — what the ResolveStream
+ * handler does per batch.
  * Three loops, each a superset of the one before: decode only; decode and resolve; decode, resolve
  * and encode. A stage's cost is the difference of two loops. CPU time of this process (GC included),
  * median of ROUNDS rounds, after a warm-up.
@@ -16,7 +17,7 @@
 import { createGeoIpProvider } from '@cdn-sched/geoip';
 import type { ResolveStreamRequest } from '@cdn-sched/proto';
 import { createResolveCore } from '../serving/resolve-core.js';
-import { createBatchWriter, decodeResolveStreamRequest, encodeDecision } from '../serving/wire-codec.js';
+import { BatchInputs, createBatchWriter, decodeResolveStreamRequest, encodeDecision } from '../serving/wire-codec.js';
 import { median } from './bench-protocol.js';
 import { createBenchTable, createServingQueries, encodeBatches } from './bench-workload.js';
 
@@ -32,12 +33,14 @@ const queries = createServingQueries(geo.database, SEED);
 const table = createBenchTable(SEED);
 const core = createResolveCore({ table: () => table, geo: () => geo.database, stale: () => false, seed: SEED });
 const writer = createBatchWriter();
+// The handler's reusable query objects (one set per stream).
+const inputs = new BatchInputs();
 
 /** Runs `batches` batches through the stages up to `upTo`; returns a checksum so no stage is dead code. */
 function run(batches: Uint8Array[], count: number, upTo: Stage): number {
   let sum = 0;
   for (let k = 0; k < count; k++) {
-    const decoded = decodeResolveStreamRequest(batches[k % batches.length]!);
+    const decoded = decodeResolveStreamRequest(batches[k % batches.length]!, undefined, inputs);
     if (!Array.isArray(decoded)) throw new Error(`a benchmark batch was refused: ${decoded.message}`);
     if (upTo === 'decode') {
       sum += decoded.length;

@@ -15,7 +15,12 @@ import {
 
 /** What a decision needs from a request (a ResolveRequest message, or the wire codec's plain object). */
 export interface ResolveInput {
-  queryId: bigint;
+  /**
+   * The caller's id, echoed in the response. The wire decoder gives a number when it is below 2^53
+   * (a BigInt per query was a tenth of the decode's time) and a bigint above; a message built by
+   * protobuf-es gives a bigint.
+   */
+  queryId: bigint | number;
   /** Client address text; empty when the wire decoder already parsed an IPv4 address into `clientIpV4`. */
   clientIp: string;
   /** The client's IPv4 address as a u32, parsed straight from the request bytes (wire codec only). */

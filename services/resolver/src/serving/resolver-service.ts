@@ -10,14 +10,26 @@ import type { DecisionTally } from './decision-tally.js';
 import { createDecisionResult } from '../decision/index.js';
 import type { ResolveCore, ResolveInput, Decided } from './resolve-core.js';
 import type { RoutingState } from './routing-state.js';
-import { createBatchWriter, decodeResolveRequestBytes, decodeResolveStreamRequest, DEFAULT_BATCH_LIMITS, encodeDecision, encodeResolveResponse, type BatchLimits, type ResolveBatch } from './wire-codec.js';
+import { BatchInputs, createBatchWriter, decodeResolveRequestBytes, decodeResolveStreamRequest, DEFAULT_BATCH_LIMITS, encodeDecision, encodeResolveResponse, type BatchLimits, type ResolveBatch } from './wire-codec.js';
 
 const base = serviceDefinitions.resolver;
 
+/** A decoded input as a ResolveRequest to encode (its id as the message's bigint). */
+const requestInit = (q: ResolveInput) => ({ ...q, queryId: BigInt(q.queryId) });
+
+/**
+ * A ResolveStream request as grpc-js hands it over: its bytes, decoded by the handler (into the
+ * stream's reusable {@link BatchInputs}) when it takes the batch, with the limits of the definition.
+ */
+export interface ResolveFrame {
+  readonly bytes: Uint8Array;
+  readonly limits: BatchLimits;
+}
+
 /**
  * The resolver's service definition: the generated one, except that ResolveStream reads and writes
- * through the wire-level codec (requests decode to plain inputs; handlers yield encoded batches),
- * with `limits` enforced while a batch is decoded.
+ * through the wire-level codec (requests stay bytes until the handler decodes them into plain
+ * inputs; handlers yield encoded batches), with `limits` enforced while a batch is decoded.
  */
 export const createResolverServiceDefinition = (limits: BatchLimits = DEFAULT_BATCH_LIMITS) => ({
   // Unary Resolve also skips reflection: the reflective codec cost ~20 us of a ~110 us call.
@@ -25,7 +37,7 @@ export const createResolverServiceDefinition = (limits: BatchLimits = DEFAULT_BA
     path: base.resolve.path,
     requestStream: false,
     responseStream: false,
-    requestSerialize: (value: ResolveInput) => base.resolve.requestSerialize(value),
+    requestSerialize: (value: ResolveInput) => base.resolve.requestSerialize(requestInit(value)),
     requestDeserialize: decodeResolveRequestBytes,
     responseSerialize: (bytes: Uint8Array) => bytes,
     responseDeserialize: (bytes: Uint8Array) => bytes,
@@ -36,12 +48,12 @@ export const createResolverServiceDefinition = (limits: BatchLimits = DEFAULT_BA
     path: base.resolveStream.path,
     requestStream: true,
     responseStream: true,
-    requestSerialize: (value: ResolveBatch) => base.resolveStream.requestSerialize({ queries: value, traceparent: value.traceparent ?? '' }),
-    requestDeserialize: (bytes: Uint8Array) => decodeResolveStreamRequest(bytes, limits),
+    requestSerialize: (value: ResolveBatch) => base.resolveStream.requestSerialize({ queries: value.map(requestInit), traceparent: value.traceparent ?? '' }),
+    requestDeserialize: (bytes: Uint8Array): ResolveFrame => ({ bytes, limits }),
     responseSerialize: (bytes: Uint8Array) => bytes,
     responseDeserialize: (bytes: Uint8Array) => bytes,
     options: {},
-  } satisfies MethodDefinition<ResolveBatch, ResolveBatch | ServiceError, Uint8Array, Uint8Array, true, true>,
+  } satisfies MethodDefinition<ResolveBatch, ResolveFrame, Uint8Array, Uint8Array, true, true>,
 }) as const;
 
 /** The definition with the default limits. */
@@ -120,6 +132,10 @@ export function createResolverService(options: ResolverServiceOptions): ServiceI
   // Idle streams then hold no encode buffer (a 16 KiB one each was 160 MiB at 10 k streams), and
   // the one buffer a large batch grows shrinks again after small ones (WireWriter).
   const writer = createBatchWriter();
+  // Likewise one set of query objects for every stream's batches: a batch is decoded, decided and
+  // encoded without an await, so no two batches' queries are alive at once; at most MAX_BATCH
+  // objects (~0.4 MB), not that many per stream.
+  const inputs = new BatchInputs();
 
   return {
     async resolve(request: ResolveInput) {
@@ -141,8 +157,9 @@ export function createResolverService(options: ResolverServiceOptions): ServiceI
       return response;
     },
 
-    async *resolveStream(batches) {
-      for await (const queries of batches) {
+    async *resolveStream(frames) {
+      for await (const frame of frames) {
+        const queries = decodeResolveStreamRequest(frame.bytes, frame.limits, inputs);
         if (queries instanceof ServiceError) throw queries;
         // A batch that cannot be answered item by item is a protocol misuse: the stream ends
         // with the status. A bad item inside a batch only fails that item (ItemError).

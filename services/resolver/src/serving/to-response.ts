@@ -7,7 +7,7 @@ import type { Decided } from './resolve-core.js';
  * Builds the ResolveResponse message of a successful decision (the reflective oracle of the codec
  * tests). `compact` leaves out location, tier and reason (resolver.proto `ResolveRequest.compact`).
  */
-export function toResolveResponse(queryId: bigint, decided: Decided, compact = false): ResolveResponse {
+export function toResolveResponse(queryId: bigint | number, decided: Decided, compact = false): ResolveResponse {
   const table = decided.table!;
   const r = decided.result;
   const answers = [];
@@ -17,7 +17,7 @@ export function toResolveResponse(queryId: bigint, decided: Decided, compact = f
   }
   if (compact) {
     return create(ResolveResponseSchema, {
-      queryId,
+      queryId: BigInt(queryId),
       answers,
       ecsScope: decided.prefixLen,
       degraded: decided.degraded,
@@ -26,7 +26,7 @@ export function toResolveResponse(queryId: bigint, decided: Decided, compact = f
     });
   }
   return create(ResolveResponseSchema, {
-    queryId,
+    queryId: BigInt(queryId),
     answers,
     location: { country: decided.location.country, region: decided.location.region, isp: decided.location.isp, prefixLen: decided.prefixLen },
     tier: r.tier,

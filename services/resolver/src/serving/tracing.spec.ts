@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { buildRoutingTable } from '../decision/index.js';
 import { makeDomain, makeNode } from '../decision/fixtures.js';
 import { createResolveCore } from './resolve-core.js';
-import { createResolverService } from './resolver-service.js';
+import { createResolverService, resolverServiceDefinition, type ResolveFrame } from './resolver-service.js';
 import { createVersionTracing } from './version-tracing.js';
 import type { ResolveBatch } from './wire-codec.js';
 
@@ -59,8 +59,10 @@ describe('resolver tracing', () => {
   const SENDER = '00-33333333333333333333333333333333-3333333333333333-01';
   const query = { queryId: 1n, clientIp: '1.0.8.1', ecsSubnet: '', domain: 'a.example', answers: 0 };
   async function stream(service: ReturnType<typeof createResolverService>, batch: ResolveBatch): Promise<void> {
-    async function* batches(): AsyncGenerator<ResolveBatch> {
-      yield batch;
+    // The batch as the handler receives it from grpc-js: its bytes, decoded by the handler.
+    const method = resolverServiceDefinition.resolveStream;
+    async function* batches(): AsyncGenerator<ResolveFrame> {
+      yield method.requestDeserialize(method.requestSerialize(batch));
     }
     for await (const reply of service.resolveStream(batches() as never, {} as never)) expect(reply.length).toBeGreaterThan(0);
   }

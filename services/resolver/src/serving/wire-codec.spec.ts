@@ -6,7 +6,7 @@ import { buildRoutingTable, createRng, nextU32 } from '../decision/index.js';
 import { makeDomain, makeNode, makeWeight } from '../decision/fixtures.js';
 import { createResolveCore, type ResolveInput } from './resolve-core.js';
 import { toResolveResponse } from './to-response.js';
-import { createBatchWriter, decodeResolveRequestBytes, decodeResolveStreamRequest, encodeDecision, encodeResolveResponse, type ResolveBatch } from './wire-codec.js';
+import { BatchInputs, createBatchWriter, decodeResolveRequestBytes, decodeResolveStreamRequest, encodeDecision, encodeResolveResponse, type ResolveBatch } from './wire-codec.js';
 
 
 /** A tiny IP database over the real parser's output shape: three ranges with known locations. */
@@ -28,8 +28,13 @@ function smallGeo() {
 /** A decoded input with an IPv4 address parsed from bytes, written back as the text the client sent. */
 function asText(q: ResolveInput): ResolveInput {
   const { clientIpV4, ...rest } = q;
+  // The decoder gives ids below 2^53 as numbers; the messages compared with carry bigints.
+  rest.queryId = BigInt(rest.queryId);
   return clientIpV4 === undefined ? rest : { ...rest, clientIp: formatIpv4(clientIpV4) };
 }
+
+/** Query ids of every varint size: 0, small, past 2^31 and 2^32, near 2^53 (number or bigint), past 2^63. */
+const ID_SAMPLES = [0n, 1n, 127n, 128n, 2n ** 31n, 2n ** 32n + 5n, 2n ** 49n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 63n + 1n, 2n ** 64n - 1n];
 
 describe('ResolveStream wire codec', () => {
   const rng = createRng(7);
@@ -53,7 +58,7 @@ describe('ResolveStream wire codec', () => {
     const domains = ['w.example', 'c.example', 'W.EXAMPLE.', 'missing.example', ''];
     for (let i = 0; i < 2000; i++) {
       const input: ResolveInput = {
-        queryId: BigInt(rand(5) === 0 ? 0 : rand(2 ** 31)) * BigInt(1 + rand(3)),
+        queryId: rand(4) === 0 ? ID_SAMPLES[rand(ID_SAMPLES.length)]! : BigInt(rand(2 ** 31)) * BigInt(1 + rand(3)),
         clientIp: rand(10) === 0 ? 'not-an-ip' : `${rand(256)}.${rand(256)}.${rand(256)}.${rand(256)}`,
         ecsSubnet: '',
         domain: domains[rand(domains.length)]!,
@@ -62,14 +67,16 @@ describe('ResolveStream wire codec', () => {
       };
       const decided = core.resolve(input);
       const w = createBatchWriter();
-      encodeDecision(w, input.queryId, decided, input.compact);
+      // The id as the wire decoder would give it (a number below 2^53) or as a message carries it.
+      const id = rand(2) === 0 && input.queryId <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(input.queryId) : input.queryId;
+      encodeDecision(w, id, decided, input.compact);
       const wire = w.finish();
       const reflective = toBinary(
         ResolveStreamResponseSchema,
         create(ResolveStreamResponseSchema, {
           decisions: [
             {
-              queryId: input.queryId,
+              queryId: BigInt(input.queryId),
               result: decided.ok
                 ? { case: 'response', value: toResolveResponse(input.queryId, decided, input.compact) }
                 : { case: 'error', value: { code: decided.code, message: decided.message } },
@@ -115,15 +122,50 @@ describe('ResolveStream wire codec', () => {
   it('encodes unary responses and decodes unary requests like the reflective codec', () => {
     const writer = createBatchWriter();
     for (let i = 0; i < 500; i++) {
-      const input: ResolveInput = { queryId: BigInt(rand(2 ** 31)), clientIp: `${rand(256)}.${rand(256)}.${rand(256)}.${rand(256)}`, ecsSubnet: '', domain: rand(2) ? 'w.example' : 'c.example', answers: rand(4), compact: rand(2) === 0 };
+      const input = { queryId: rand(3) === 0 ? ID_SAMPLES[rand(ID_SAMPLES.length)]! : BigInt(rand(2 ** 31)), clientIp: `${rand(256)}.${rand(256)}.${rand(256)}.${rand(256)}`, ecsSubnet: '', domain: rand(2) ? 'w.example' : 'c.example', answers: rand(4), compact: rand(2) === 0 };
       const requestBytes = toBinary(ResolveRequestSchema, create(ResolveRequestSchema, input));
       expect(asText(decodeResolveRequestBytes(requestBytes))).toEqual(input);
       const decided = core.resolve(input);
       expect(decided.ok).toBe(true);
-      expect(encodeResolveResponse(writer, input.queryId, decided, input.compact)).toEqual(
+      const decodedId = decodeResolveRequestBytes(requestBytes).queryId;
+      expect(typeof decodedId).toBe(input.queryId <= BigInt(Number.MAX_SAFE_INTEGER) ? 'number' : 'bigint');
+      expect(encodeResolveResponse(writer, decodedId, decided, input.compact)).toEqual(
         toBinary(ResolveResponseSchema, toResolveResponse(input.queryId, decided, input.compact)),
       );
     }
+  });
+
+  it('decodes batch after batch into the same objects with nothing left over from the one before', () => {
+    const inputs = new BatchInputs();
+    const full = toBinary(
+      ResolveStreamRequestSchema,
+      create(ResolveStreamRequestSchema, {
+        traceparent: '00-33333333333333333333333333333333-3333333333333333-01',
+        queries: [
+          { queryId: 9n, clientIp: '1.2.3.4', ecsSubnet: '1.2.3.0/24', domain: 'w.example', answers: 3, compact: true },
+          { queryId: 2n ** 60n, clientIp: '2001:db8::1', domain: 'c.example' },
+        ],
+      }),
+    );
+    // The second query of the first batch is malformed (query_id as a string): `invalid` set.
+    const malformed = Uint8Array.from([...full, 0x0a, 0x02, 0x0a, 0x00]);
+    const first = decodeResolveStreamRequest(malformed, undefined, inputs) as ResolveBatch;
+    expect(first.length).toBe(3);
+    expect(first.traceparent).toBeDefined();
+    expect(first[2]!.invalid).toMatch(/query_id/);
+    const sparse = toBinary(ResolveStreamRequestSchema, create(ResolveStreamRequestSchema, { queries: [{ domain: 'x' }, { clientIp: '5.6.7.8' }, {}] }));
+    const second = decodeResolveStreamRequest(sparse, undefined, inputs) as ResolveBatch;
+    expect(second).toBe(first);
+    expect(second.traceparent).toBeUndefined();
+    expect(second.map(asText)).toEqual((decodeResolveStreamRequest(sparse) as ResolveBatch).map(asText));
+    expect(second.map((q) => [q.clientIpV4, q.invalid, q.compact, q.answers, q.ecsSubnet])).toEqual([
+      [undefined, undefined, false, 0, ''],
+      [0x05060708, undefined, false, 0, ''],
+      [undefined, undefined, false, 0, ''],
+    ]);
+    // A shorter batch after a longer one: the array is cut to the new batch.
+    const one = toBinary(ResolveStreamRequestSchema, create(ResolveStreamRequestSchema, { queries: [{ domain: 'y' }] }));
+    expect((decodeResolveStreamRequest(one, undefined, inputs) as ResolveBatch).map((q) => q.domain)).toEqual(['y']);
   });
 
   it('round-trips a batch through the reflective decoder with every field', () => {

@@ -3,7 +3,7 @@ import { parseIpv4Bytes } from '@cdn-sched/geoip';
 import { AsciiInterner, createWireWriter, decodeUtf8, expectEnd, expectWireType, readBytes, readLengthEnd, readScalar, readString, readTag, skipField, WireDecodeError, type WireWriter } from '@cdn-sched/proto';
 import { ServiceError } from '@cdn-sched/service-kit';
 import { Status } from 'nice-grpc';
-import { formatReason, type NodeTable } from '../decision/index.js';
+import { formatReason, type NodeTable, type RoutingTable } from '../decision/index.js';
 import type { Decided, ResolveInput } from './resolve-core.js';
 
 /**
@@ -43,12 +43,13 @@ export type ResolveBatch = ResolveInput[] & { traceparent?: string };
  * no more than `maxBatch` decoded objects. A query whose own bytes are malformed, inside sound
  * framing, comes back with `invalid` set and fails alone; broken framing refuses the batch.
  */
-export function decodeResolveStreamRequest(bytes: Uint8Array, limits: BatchLimits = DEFAULT_BATCH_LIMITS): ResolveBatch | ServiceError {
+export function decodeResolveStreamRequest(bytes: Uint8Array, limits: BatchLimits = DEFAULT_BATCH_LIMITS, into?: BatchInputs): ResolveBatch | ServiceError {
   if (bytes.length > limits.maxBatchBytes) {
     return batchTooLarge(`batch of ${bytes.length} bytes is over the limit of ${limits.maxBatchBytes} bytes; split it into smaller batches`);
   }
   const reader = new BinaryReader(bytes);
-  const queries: ResolveBatch = [];
+  const queries: ResolveBatch = into ? into.start() : [];
+  const emptyInput = into ? (): ResolveInput => into.next(queries.length) : newInput;
   try {
     while (reader.pos < reader.len) {
       const at = reader.pos;
@@ -115,10 +116,10 @@ export function decodeResolveStreamRequest(bytes: Uint8Array, limits: BatchLimit
 
 /** Decodes a unary `ResolveRequest` (the Resolve method's request); malformed bytes set `invalid`. */
 export function decodeResolveRequestBytes(bytes: Uint8Array): ResolveInput {
-  const fast = emptyInput();
+  const fast = newInput();
   if (decodeQueryFast(bytes, 0, bytes.length, fast)) return fast;
   const reader = new BinaryReader(bytes);
-  const q = emptyInput();
+  const q = newInput();
   try {
     decodeResolveRequest(reader, reader.len, 'ResolveRequest', q);
   } catch (error) {
@@ -132,12 +133,54 @@ export function decodeResolveRequestBytes(bytes: Uint8Array): ResolveInput {
  * Encodes a unary `ResolveResponse` for a successful decision, with `writer` reused between calls;
  * `compact` as in `encodeResponseFields`.
  */
-export function encodeResolveResponse(writer: WireWriter, queryId: bigint, decided: Decided, compact = false): Uint8Array {
+export function encodeResolveResponse(writer: WireWriter, queryId: bigint | number, decided: Decided, compact = false): Uint8Array {
   encodeResponseFields(writer, queryId, decided, compact);
   return writer.finish();
 }
 
-const emptyInput = (): ResolveInput => ({ queryId: 0n, clientIp: '', ecsSubnet: '', domain: '', answers: 0, compact: false });
+/** A query with every field at its default (all present: one object shape for every input). */
+const newInput = (): ResolveInput => ({ queryId: 0, clientIp: '', clientIpV4: undefined, ecsSubnet: '', domain: '', answers: 0, compact: false, invalid: undefined });
+
+function clearInput(q: ResolveInput): ResolveInput {
+  q.queryId = 0;
+  q.clientIp = '';
+  q.clientIpV4 = undefined;
+  q.ecsSubnet = '';
+  q.domain = '';
+  q.answers = 0;
+  q.compact = false;
+  q.invalid = undefined;
+  return q;
+}
+
+/**
+ * Query objects that ResolveStream batches are decoded into, batch after batch: the handler
+ * decodes a batch, decides and encodes every query of it without an await in between, so a batch's
+ * inputs are dead when the next is decoded, whichever stream it comes from. Decoding in the handler
+ * (not in grpc-js's deserializer, which decodes every batch as it arrives and queues it) and into
+ * reused objects keeps the queued batches as bytes and the queries out of the young generation's
+ * survivors. Holds as many objects as the largest batch decoded (at most MAX_BATCH).
+ */
+export class BatchInputs {
+  private readonly batch: ResolveBatch = [];
+  private readonly pool: ResolveInput[] = [];
+
+  /** The batch array, emptied, for a new decode (what the previous decode returned is overwritten). */
+  start(): ResolveBatch {
+    this.batch.length = 0;
+    delete this.batch.traceparent;
+    return this.batch;
+  }
+
+  /** Query `i` of the batch being decoded, cleared. */
+  next(i: number): ResolveInput {
+    if (i === this.pool.length) this.pool.push(newInput());
+    return clearInput(this.pool[i]!);
+  }
+}
+
+/** A decoded query id as the fast path gives it: a number when exact (below 2^53), else the bigint. */
+const queryIdOf = (id: bigint): bigint | number => (id <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(id) : id);
 
 /** Tag of ResolveStreamRequest.queries (field 1, length-delimited). */
 const QUERIES_TAG = 0x0a;
@@ -169,7 +212,7 @@ function decodeQueryFast(bytes: Uint8Array, p: number, end: number, q: ResolveIn
         b = bytes[p++]!;
         value += (b & 0x7f) * scale;
       }
-      if (field === 1) q.queryId = BigInt(value);
+      if (field === 1) q.queryId = value;
       else if (field === 5 && value <= 0xffffffff) q.answers = value;
       else if (field === 6) q.compact = value !== 0;
       else return false;
@@ -183,19 +226,24 @@ function decodeQueryFast(bytes: Uint8Array, p: number, end: number, q: ResolveIn
       const start = p;
       p += length;
       if (p > end) return false;
-      for (let i = start; i < p; i++) if (bytes[i]! >= 0x80) return false;
       if (field === 2) {
+        // Digits and dots only: an address it parses is ASCII.
         const v4 = parseIpv4Bytes(bytes, start, p);
         if (v4 >= 0) {
           q.clientIpV4 = v4;
           q.clientIp = '';
         } else {
+          const text = interner.string(bytes, start, p);
+          if (text === undefined) return false;
           q.clientIpV4 = undefined;
-          q.clientIp = interner.string(bytes, start, p);
+          q.clientIp = text;
         }
-      } else if (field === 3) q.ecsSubnet = interner.string(bytes, start, p);
-      else if (field === 4) q.domain = interner.string(bytes, start, p);
-      else return false;
+      } else if (field === 3 || field === 4) {
+        const text = interner.string(bytes, start, p);
+        if (text === undefined) return false;
+        if (field === 3) q.ecsSubnet = text;
+        else q.domain = text;
+      } else return false;
     } else return false;
   }
   return true;
@@ -213,7 +261,7 @@ function decodeResolveRequest(reader: BinaryReader, end: number, name: string, q
     switch (field) {
       case 1:
         expectWireType(`${name}.query_id`, at, wireType, WireType.Varint);
-        q.queryId = BigInt(readScalar(reader, `${name}.query_id`, end, () => reader.uint64()));
+        q.queryId = queryIdOf(BigInt(readScalar(reader, `${name}.query_id`, end, () => reader.uint64())));
         break;
       case 2: {
         expectWireType(`${name}.client_ip`, at, wireType, WireType.LengthDelimited);
@@ -253,9 +301,11 @@ function decodeResolveRequest(reader: BinaryReader, end: number, name: string, q
 }
 
 /** Appends one `Decision` (field 1 of ResolveStreamResponse) for `decided` to `writer`. */
-export function encodeDecision(writer: WireWriter, queryId: bigint, decided: Decided, compact = false): void {
+export function encodeDecision(writer: WireWriter, queryId: bigint | number, decided: Decided, compact = false): void {
   writer.tag(1, WireType.LengthDelimited).fork();
-  if (queryId !== 0n) writer.tag(1, WireType.Varint).uint64(queryId);
+  // The id is written twice (the Decision's and the response's field 1): its varint once, copied.
+  const id = queryIdVarint(queryId);
+  if (id.length > 0) writer.tag(1, WireType.Varint).raw(id.bytes, 0, id.length);
   if (!decided.ok) {
     writer.tag(3, WireType.LengthDelimited).fork();
     if (decided.code !== 0) writer.tag(1, WireType.Varint).uint32(decided.code);
@@ -263,14 +313,78 @@ export function encodeDecision(writer: WireWriter, queryId: bigint, decided: Dec
     writer.join();
   } else {
     writer.tag(2, WireType.LengthDelimited).fork();
-    encodeResponseFields(writer, queryId, decided, compact);
+    writeResponseFields(writer, id, decided, compact);
     writer.join();
   }
   writer.join();
 }
 
+/** A query id's varint bytes (`length` 0 for id 0, which proto3 leaves out). */
+interface IdVarint {
+  readonly bytes: Uint8Array;
+  length: number;
+}
+
+const idScratch: IdVarint = { bytes: new Uint8Array(10), length: 0 };
+const idWriter = createWireWriter(64);
+
+/**
+ * Encodes `queryId` once into a shared scratch (valid until the next call). A number (what the wire
+ * decoder gives below 2^53) needs no BigInt arithmetic.
+ */
+function queryIdVarint(queryId: bigint | number): IdVarint {
+  const out = idScratch;
+  if (typeof queryId === 'number') {
+    let v = queryId;
+    let p = 0;
+    // Above 2^31 the bit operators do not reach: base-128 digits by division (exact below 2^53).
+    while (v > 0x7fffffff) {
+      out.bytes[p++] = (v % 128) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    while (v > 0x7f) {
+      out.bytes[p++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    if (v !== 0 || p !== 0) out.bytes[p++] = v;
+    out.length = p;
+    return out;
+  }
+  if (queryId === 0n) {
+    out.length = 0;
+    return out;
+  }
+  const bytes = idWriter.reset().uint64(queryId).finish();
+  out.bytes.set(bytes);
+  out.length = bytes.length;
+  return out;
+}
+
 /** Bytes of the varint `value` (u32). */
 const varintBytes = (value: number): number => (value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : value < 0x10000000 ? 4 : 5);
+
+/** A growable byte store of pre-encoded fields, with a `DataView` for the writer's word-wise copy. */
+class ByteStore {
+  bytes = new Uint8Array(4096);
+  view = new DataView(this.bytes.buffer);
+  used = 0;
+
+  /** Appends `fields`; returns their offset. */
+  append(fields: Uint8Array): number {
+    if (this.used + fields.length > this.bytes.length) {
+      let size = this.bytes.length * 2;
+      while (size < this.used + fields.length) size *= 2;
+      const grown = new Uint8Array(size);
+      grown.set(this.bytes.subarray(0, this.used));
+      this.bytes = grown;
+      this.view = new DataView(grown.buffer);
+    }
+    const at = this.used;
+    this.bytes.set(fields, at);
+    this.used += fields.length;
+    return at;
+  }
+}
 
 /**
  * Fields 1–3 of an `Answer` (node id, address, port) per node of one node table, encoded the first
@@ -282,8 +396,7 @@ const varintBytes = (value: number): number => (value < 0x80 ? 1 : value < 0x400
 class AnswerPrefixes {
   readonly offsets: Int32Array;
   readonly lengths: Int32Array;
-  bytes = new Uint8Array(4096);
-  used = 0;
+  readonly store = new ByteStore();
   private readonly scratch = createWireWriter(256);
 
   constructor(
@@ -295,7 +408,7 @@ class AnswerPrefixes {
     this.lengths = new Int32Array(ids.length);
   }
 
-  /** Encodes node `n`'s fields; returns their offset in `bytes`. */
+  /** Encodes node `n`'s fields; returns their offset in the store. */
   encode(n: number): number {
     const w = this.scratch.reset();
     const id = this.ids[n]!;
@@ -305,17 +418,8 @@ class AnswerPrefixes {
     if (address !== '') w.tag(2, WireType.LengthDelimited).string(address);
     if (port !== 0) w.tag(3, WireType.Varint).uint32(port);
     const fields = w.finish();
-    if (this.used + fields.length > this.bytes.length) {
-      let size = this.bytes.length * 2;
-      while (size < this.used + fields.length) size *= 2;
-      const grown = new Uint8Array(size);
-      grown.set(this.bytes.subarray(0, this.used));
-      this.bytes = grown;
-    }
-    this.bytes.set(fields, this.used);
-    this.offsets[n] = this.used;
+    this.offsets[n] = this.store.append(fields);
     this.lengths[n] = fields.length;
-    this.used += fields.length;
     return this.offsets[n]!;
   }
 }
@@ -329,14 +433,37 @@ function answerPrefixesOf(nodes: NodeTable): AnswerPrefixes {
 }
 
 /**
+ * Fields 8 and 9 of a ResolveResponse (config and weights versions) of the table decisions last
+ * used, encoded once per table: every decision made with a table carries the same two.
+ */
+let trailerTable: RoutingTable | undefined;
+let trailerBytes: Uint8Array = new Uint8Array(0);
+const trailerWriter = createWireWriter(64);
+
+function versionFieldsOf(table: RoutingTable): Uint8Array {
+  if (trailerTable !== table) {
+    const w = trailerWriter.reset();
+    if (table.configVersion !== 0n) w.tag(8, WireType.Varint).uint64(table.configVersion);
+    if (table.weightsVersion !== 0n) w.tag(9, WireType.Varint).uint64(table.weightsVersion);
+    trailerBytes = w.finish();
+    trailerTable = table;
+  }
+  return trailerBytes;
+}
+
+/**
  * The fields of a ResolveResponse. `compact` (the request asked for it) leaves out location, tier
  * and reason: a DNS front-end uses none of them, and the reason is the one string built per
  * decision (formatReason).
  */
-export function encodeResponseFields(writer: WireWriter, queryId: bigint, decided: Decided, compact = false): void {
+export function encodeResponseFields(writer: WireWriter, queryId: bigint | number, decided: Decided, compact = false): void {
+  writeResponseFields(writer, queryIdVarint(queryId), decided, compact);
+}
+
+function writeResponseFields(writer: WireWriter, id: IdVarint, decided: Decided, compact: boolean): void {
   const table = decided.table!;
   const r = decided.result;
-  if (queryId !== 0n) writer.tag(1, WireType.Varint).uint64(queryId);
+  if (id.length > 0) writer.tag(1, WireType.Varint).raw(id.bytes, 0, id.length);
   const prefixes = answerPrefixesOf(table.nodes);
   const ttl = r.ttlS;
   // Field 4's tag is one byte, then the TTL's varint.
@@ -347,7 +474,7 @@ export function encodeResponseFields(writer: WireWriter, queryId: bigint, decide
     if (at < 0) at = prefixes.encode(n);
     const length = prefixes.lengths[n]!;
     // The Answer's length is known up front: no fork and join.
-    writer.tag(2, WireType.LengthDelimited).uint32(length + ttlBytes).raw(prefixes.bytes, at, length);
+    writer.tag(2, WireType.LengthDelimited).uint32(length + ttlBytes).rawFrom(prefixes.store.view, at, length);
     if (ttl !== 0) writer.tag(4, WireType.Varint).uint32(ttl);
   }
   if (!compact) {
@@ -364,8 +491,8 @@ export function encodeResponseFields(writer: WireWriter, queryId: bigint, decide
   }
   if (decided.prefixLen !== 0) writer.tag(6, WireType.Varint).uint32(decided.prefixLen);
   if (decided.degraded) writer.tag(7, WireType.Varint).bool(true);
-  if (table.configVersion !== 0n) writer.tag(8, WireType.Varint).uint64(table.configVersion);
-  if (table.weightsVersion !== 0n) writer.tag(9, WireType.Varint).uint64(table.weightsVersion);
+  const versions = versionFieldsOf(table);
+  writer.raw(versions, 0, versions.length);
 }
 
 /**
