@@ -82,7 +82,12 @@ export class WireWriter {
     return value >= 0 ? this.uint32(value) : this.varint64(value >>> 0, 0xffffffff);
   }
 
-  uint64(value: bigint): this {
+  /**
+   * A number is taken as an exact non-negative integer (below 2^53: what a decoder that reads
+   * varints as numbers gives) and needs no BigInt arithmetic.
+   */
+  uint64(value: bigint | number): this {
+    if (typeof value === 'number') return value <= 0xffffffff ? this.uint32(value) : this.varint64(value % 0x100000000, Math.floor(value / 0x100000000));
     if (value >= 0n && value <= 0xffffffffn) return this.uint32(Number(value));
     const v = BigInt.asUintN(64, value);
     return this.varint64(Number(v & 0xffffffffn), Number(v >> 32n));

@@ -19,7 +19,7 @@ const requestInit = (q: ResolveInput) => ({ ...q, queryId: BigInt(q.queryId) });
 
 /**
  * A ResolveStream request as grpc-js hands it over: its bytes, decoded by the handler (into the
- * stream's reusable {@link BatchInputs}) when it takes the batch, with the limits of the definition.
+ * service's reusable {@link BatchInputs}) when it takes the batch, with the limits of the definition.
  */
 export interface ResolveFrame {
   readonly bytes: Uint8Array;

@@ -116,10 +116,10 @@ export function decodeResolveStreamRequest(bytes: Uint8Array, limits: BatchLimit
 
 /** Decodes a unary `ResolveRequest` (the Resolve method's request); malformed bytes set `invalid`. */
 export function decodeResolveRequestBytes(bytes: Uint8Array): ResolveInput {
-  const fast = newInput();
-  if (decodeQueryFast(bytes, 0, bytes.length, fast)) return fast;
-  const reader = new BinaryReader(bytes);
   const q = newInput();
+  if (decodeQueryFast(bytes, 0, bytes.length, q)) return q;
+  const reader = new BinaryReader(bytes);
+  clearInput(q);
   try {
     decodeResolveRequest(reader, reader.len, 'ResolveRequest', q);
   } catch (error) {
@@ -303,9 +303,7 @@ function decodeResolveRequest(reader: BinaryReader, end: number, name: string, q
 /** Appends one `Decision` (field 1 of ResolveStreamResponse) for `decided` to `writer`. */
 export function encodeDecision(writer: WireWriter, queryId: bigint | number, decided: Decided, compact = false): void {
   writer.tag(1, WireType.LengthDelimited).fork();
-  // The id is written twice (the Decision's and the response's field 1): its varint once, copied.
-  const id = queryIdVarint(queryId);
-  if (id.length > 0) writer.tag(1, WireType.Varint).raw(id.bytes, 0, id.length);
+  if (!isZeroId(queryId)) writer.tag(1, WireType.Varint).uint64(queryId);
   if (!decided.ok) {
     writer.tag(3, WireType.LengthDelimited).fork();
     if (decided.code !== 0) writer.tag(1, WireType.Varint).uint32(decided.code);
@@ -313,52 +311,14 @@ export function encodeDecision(writer: WireWriter, queryId: bigint | number, dec
     writer.join();
   } else {
     writer.tag(2, WireType.LengthDelimited).fork();
-    writeResponseFields(writer, id, decided, compact);
+    encodeResponseFields(writer, queryId, decided, compact);
     writer.join();
   }
   writer.join();
 }
 
-/** A query id's varint bytes (`length` 0 for id 0, which proto3 leaves out). */
-interface IdVarint {
-  readonly bytes: Uint8Array;
-  length: number;
-}
-
-const idScratch: IdVarint = { bytes: new Uint8Array(10), length: 0 };
-const idWriter = createWireWriter(64);
-
-/**
- * Encodes `queryId` once into a shared scratch (valid until the next call). A number (what the wire
- * decoder gives below 2^53) needs no BigInt arithmetic.
- */
-function queryIdVarint(queryId: bigint | number): IdVarint {
-  const out = idScratch;
-  if (typeof queryId === 'number') {
-    let v = queryId;
-    let p = 0;
-    // Above 2^31 the bit operators do not reach: base-128 digits by division (exact below 2^53).
-    while (v > 0x7fffffff) {
-      out.bytes[p++] = (v % 128) | 0x80;
-      v = Math.floor(v / 128);
-    }
-    while (v > 0x7f) {
-      out.bytes[p++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    if (v !== 0 || p !== 0) out.bytes[p++] = v;
-    out.length = p;
-    return out;
-  }
-  if (queryId === 0n) {
-    out.length = 0;
-    return out;
-  }
-  const bytes = idWriter.reset().uint64(queryId).finish();
-  out.bytes.set(bytes);
-  out.length = bytes.length;
-  return out;
-}
+/** Proto3 leaves a zero id out, whichever type carries it. */
+const isZeroId = (queryId: bigint | number): boolean => (typeof queryId === 'number' ? queryId === 0 : queryId === 0n);
 
 /** Bytes of the varint `value` (u32). */
 const varintBytes = (value: number): number => (value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : value < 0x10000000 ? 4 : 5);
@@ -457,13 +417,9 @@ function versionFieldsOf(table: RoutingTable): Uint8Array {
  * decision (formatReason).
  */
 export function encodeResponseFields(writer: WireWriter, queryId: bigint | number, decided: Decided, compact = false): void {
-  writeResponseFields(writer, queryIdVarint(queryId), decided, compact);
-}
-
-function writeResponseFields(writer: WireWriter, id: IdVarint, decided: Decided, compact: boolean): void {
   const table = decided.table!;
   const r = decided.result;
-  if (id.length > 0) writer.tag(1, WireType.Varint).raw(id.bytes, 0, id.length);
+  if (!isZeroId(queryId)) writer.tag(1, WireType.Varint).uint64(queryId);
   const prefixes = answerPrefixesOf(table.nodes);
   const ttl = r.ttlS;
   // Field 4's tag is one byte, then the TTL's varint.
