@@ -15,3 +15,5 @@ export { ALL_FAULTS, createSeededRandom, fuzzFrame, pickFaults } from './wire-fu
 export { createSeededUniform } from './seeded-uniform.js';
 export type { Fault, FuzzFieldKind, FuzzSchema } from './wire-fuzz.js';
 export { processTree, processTreeCpuSeconds } from './process-cpu.js';
+export { cpuQuotaSupport, limitCpu, servingProcesses } from './cpu-quota.js';
+export type { CpuQuota } from './cpu-quota.js';
