@@ -11,11 +11,15 @@
  *   the same names static, and as LUA records doing a weighted pick per query (`pickwrandom`);
  * - the gateway with `--workers 1` and `--workers 2`, cache on, neither it nor dnsperf pinned
  *   (the machine has 2 cores: the pinned runs give the gateway one core, so they cannot show scaling).
+ *   BENCH_WORKER_CPU=<cores> caps each of these gateways' worker processes at that many CPUs (a
+ *   cgroup each, CFS bandwidth control; needs root), so that two workers and dnsperf fit on the
+ *   machine: dnsperf is then not the limit, and the ratio shows whether the workers' capacity adds
+ *   up rather than how three busy processes share two cores.
  * Pinned runs put every thread of the target on CPU 0 and dnsperf on CPU 1 (taskset), so they do
  * not share a core; the mesh behind the gateway is not pinned. BENCH_PIN=0 pins nothing (on a
  * machine shared with other work a pinned process is starved).
  * Every target is started first; then BENCH_REPEATS [3] rounds go round-robin over the targets, each
- * an unmeasured pass over the query file (so a cache-on run is of a warm cache, as a gateway in
+ * unmeasured passes over the query file (one per worker) (so a cache-on run is of a warm cache, as a gateway in
  * service is; the cold misses are what the cache-off run measures), a closed-loop throughput run
  * (BENCH_SECONDS [3] seconds, 100 queries outstanding) and a latency
  * run at half that rate with dnsperf's per-query output (-v) for p50/p99; CPU per query from /proc
@@ -33,7 +37,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalMesh } from '@cdn-sched/local-mesh';
 import { getFreePort, startServiceProcess, type ServiceProcess } from '@cdn-sched/local-processes';
-import { processTree, processTreeCpuSeconds } from '@cdn-sched/testing';
+import { limitCpu, processTree, processTreeCpuSeconds, servingProcesses } from '@cdn-sched/testing';
 import { addressBytes } from '../dns/ecs-option.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3);
@@ -56,6 +60,10 @@ const DIAG = process.env['BENCH_DIAG'] === '1';
 const MESH_CPUS = process.env['BENCH_MESH_CPUS'];
 /** BENCH_GATEWAY_NODE_FLAGS: flags for the gateways' node (e.g. `--max-semi-space-size=32`). */
 const GATEWAY_NODE_FLAGS = process.env['BENCH_GATEWAY_NODE_FLAGS'] ?? '';
+/** BENCH_WORKER_CPU=<cores>: the CPU cap of each worker of the `--workers 1` / `--workers 2` gateways (unset: none). */
+const WORKER_CPU = process.env['BENCH_WORKER_CPU'] ? Number(process.env['BENCH_WORKER_CPU']) : undefined;
+/** Said in the names of the capped gateways. */
+const capped = WORKER_CPU === undefined ? '' : `, each worker capped at ${WORKER_CPU} CPU`;
 
 interface Target {
   name: string;
@@ -63,8 +71,15 @@ interface Target {
   pid: number;
   /** Pin the target to CPU 0 and dnsperf to CPU 1. */
   pinned: boolean;
-  /** A gateway's metrics endpoint: its answer cache's hits and misses per run. */
+  /** A gateway's metrics endpoint (its first worker's): GC and decision figures for BENCH_DIAG. */
   metricsUrl?: string;
+  /** Every worker's metrics endpoint: the answer cache's hits and misses per run, summed. */
+  metricsUrls?: string[];
+  /**
+   * Passes over the query file before each run [1]: a query reaches one worker, and each worker has
+   * its own cache, so N workers need N passes to be about as warm as one worker after one.
+   */
+  warmPasses?: number;
 }
 interface Measured {
   qps: number;
@@ -161,14 +176,15 @@ async function measureOnce(t: Target, queryFile: string): Promise<Measured> {
   return { qps, noErrorPct, lossPct: sent ? ((sent - completed) / sent) * 100 : 100, cacheHitPct, packetHitPct, cpuUsPerQuery: completed ? ((cpu1 - cpu0) * 1e6) / completed : Number.NaN, p50Ms: pct(0.5), p99Ms: pct(0.99) };
 }
 
-/** A gateway's `cdn_dns_cache_total` by result (zeros for other targets). */
+/** A gateway's `cdn_dns_cache_total` by result, summed over its workers (zeros for other targets). */
 async function cacheLookups(t: Target): Promise<{ hit: number; miss: number; stale: number; packet: number }> {
   const counts = { hit: 0, miss: 0, stale: 0, packet: 0 };
-  if (!t.metricsUrl) return counts;
-  const text = await (await fetch(`${t.metricsUrl}/metrics`)).text();
-  // Other labels (service, instance_id) come with every series.
-  for (const m of text.matchAll(/^cdn_dns_cache_total\{[^}]*\bresult="(hit|miss|stale)"[^}]*\} ([\d.e+]+)$/gm)) counts[m[1] as keyof typeof counts] += Number(m[2]);
-  for (const m of text.matchAll(/^cdn_dns_packet_cache_hits_total(?:\{[^}]*\})? ([\d.e+]+)$/gm)) counts.packet += Number(m[1]);
+  for (const url of t.metricsUrls ?? []) {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    // Other labels (service, instance_id) come with every series.
+    for (const m of text.matchAll(/^cdn_dns_cache_total\{[^}]*\bresult="(hit|miss|stale)"[^}]*\} ([\d.e+]+)$/gm)) counts[m[1] as keyof typeof counts] += Number(m[2]);
+    for (const m of text.matchAll(/^cdn_dns_packet_cache_hits_total(?:\{[^}]*\})? ([\d.e+]+)$/gm)) counts.packet += Number(m[1]);
+  }
   return counts;
 }
 
@@ -239,10 +255,10 @@ async function prepare(t: Target, queryFile: string): Promise<void> {
   await warmUp(t, queryFile);
 }
 
-/** One unmeasured pass over the query file (dnsperf -n 1), at the target's own rate. */
+/** Unmeasured passes over the query file (dnsperf -n), at the target's own rate. */
 async function warmUp(t: Target, queryFile: string): Promise<void> {
   const perf = dnsperf(t, queryFile);
-  await run(perf[0]!, [...perf.slice(1), '-n', '1'], 60_000);
+  await run(perf[0]!, [...perf.slice(1), '-n', String(t.warmPasses ?? 1)], 60_000);
 }
 
 /** Median of each figure over the rounds. */
@@ -445,23 +461,28 @@ try {
   // Every target is started once and the rounds go round-robin over them, so a burst of other work
   // on the machine hits every target alike rather than whichever was being measured.
   const targets: Target[] = [];
-  const gateways: [string, Record<string, string>, boolean][] = [
-    ['gateway cache on', {}, PIN],
-    ['gateway cache off', { CACHE_MAX_ENTRIES: '0' }, PIN],
+  // [name, settings, pinned, capped (BENCH_WORKER_CPU)]
+  const gateways: [string, Record<string, string>, boolean, boolean][] = [
+    ['gateway cache on', {}, PIN, false],
+    ['gateway cache off', { CACHE_MAX_ENTRIES: '0' }, PIN, false],
     // What the answer cache alone reaches: every hit read, looked up and written.
-    ['gateway answer cache only', { PACKET_CACHE_MAX_ENTRIES: '0' }, PIN],
-    ['gateway 1 worker cache on, unpinned', {}, false],
-    ['gateway 2 workers cache on, unpinned', { DNS_WORKERS: '2' }, false],
+    ['gateway answer cache only', { PACKET_CACHE_MAX_ENTRIES: '0' }, PIN, false],
+    [`gateway 1 worker cache on, unpinned${capped}`, {}, false, true],
+    [`gateway 2 workers cache on, unpinned${capped}`, { DNS_WORKERS: '2' }, false, true],
   ];
-  for (const [name, env, pinned] of gateways) {
+  for (const [name, env, pinned, cap] of gateways) {
     if (!wanted(name)) continue;
     const g = await startGateway(env);
     stops.push(() => g.process.stop());
+    if (cap && WORKER_CPU !== undefined) {
+      const quota = limitCpu(servingProcesses(g.process.pid), WORKER_CPU, 'cdn-sched-bench-dns');
+      stops.push(async () => quota.release());
+    }
     // One answered query proves the domains arrived and the resolver is reachable.
     await run('dig', ['@127.0.0.1', '-p', String(g.port), 'music.bench.example', '+subnet=1.0.8.0/24', '+short', '+tries=5'], 20_000);
-    // With several workers each has its own cache and metrics: the hit ratio is shown for one worker only.
-    const metricsUrl = workers(env) === 1 ? String(g.process.logs.find((l) => l['msg'] === 'metrics server listening')?.['metrics'] ?? '') || undefined : undefined;
-    targets.push({ name, port: g.port, pid: g.process.pid, pinned, ...(metricsUrl ? { metricsUrl } : {}) });
+    // Each worker has its own cache and metrics endpoint: the hit ratio is summed over them.
+    const metricsUrls = g.process.logs.filter((l) => l['msg'] === 'metrics server listening').map((l) => String(l['metrics']));
+    targets.push({ name, port: g.port, pid: g.process.pid, pinned, metricsUrl: metricsUrls[0], metricsUrls, warmPasses: workers(env) });
   }
   const others = [() => startBare(), () => startGdnsd(join(dir, 'gdnsd')), () => startPowerDns(join(dir, 'pdns-static'), false), () => startPowerDns(join(dir, 'pdns-lua'), true)];
   for (const start of others) {
@@ -507,8 +528,12 @@ const off = results.get('gateway cache off');
 if (on && off) emit('p99 added by the decision stream (cache off − cache on, each at half its rate)', off.p99Ms - on.p99Ms, 'ms', { target: '≤ 2 ms' });
 const lua = results.get('powerdns LUA');
 if (off && lua) emit('gateway cache off vs powerdns LUA', off.qps / lua.qps, 'ratio', { target: '> 1' });
-const w1 = results.get('gateway 1 worker cache on, unpinned');
-const w2 = results.get('gateway 2 workers cache on, unpinned');
-if (w1 && w2) emit('--workers 2 vs 1 (unpinned, dnsperf on the same 2 cores)', w2.qps / w1.qps, 'ratio');
+const w1 = results.get(`gateway 1 worker cache on, unpinned${capped}`);
+const w2 = results.get(`gateway 2 workers cache on, unpinned${capped}`);
+if (w1 && w2) {
+  emit(`--workers 2 vs 1 (unpinned, dnsperf on the same 2 cores${capped})`, w2.qps / w1.qps, 'ratio', {
+    target: WORKER_CPU === undefined ? 'scales when dnsperf is not the limit (set BENCH_WORKER_CPU)' : 'scales (dnsperf is not the limit)',
+  });
+}
 emit('load average (1 min) at start', loadAtStart, '');
 emit('load average (1 min) at end', loadavg()[0]!, '');
