@@ -50,7 +50,6 @@ describe.skipIf(support !== true)(`limitCpu${support === true ? '' : ` (skipped:
       quota.release();
     }
     expect(readFileSync(`/proc/${child.pid}/cgroup`, 'utf8')).not.toContain('cdn-sched-quota-spec');
-    expect(group.split('\n').some((l) => l.includes('cdn-sched-quota-spec'))).toBe(true);
     const hierarchy = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1]);
     expect(hierarchy.some((root) => root && existsSync(`${root}/cdn-sched-quota-spec-${child.pid}`))).toBe(false);
     quota.release();

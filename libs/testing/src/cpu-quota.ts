@@ -40,7 +40,12 @@ function findHierarchy(): Hierarchy | string {
   }
   for (const [, path, type] of lines) {
     if (type !== 'cgroup2' || !path) continue;
-    const controllers = readFileSync(join(path, 'cgroup.controllers'), 'utf8').trim().split(/\s+/);
+    let controllers: string[];
+    try {
+      controllers = readFileSync(join(path, 'cgroup.controllers'), 'utf8').trim().split(/\s+/);
+    } catch {
+      continue;
+    }
     if (controllers.includes('cpu')) return { version: 2, root: path };
   }
   return 'no cgroup hierarchy with the cpu controller is mounted';
