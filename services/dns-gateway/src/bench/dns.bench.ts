@@ -51,9 +51,10 @@ const wanted = (name: string): boolean => ONLY.length === 0 || ONLY.some((o) => 
 const PROFILE_DIR = process.env['BENCH_PROFILE_DIR'];
 const BENCH = 'dns';
 /**
- * BENCH_DIAG=1: for each gateway's latency run, print (stderr) what its decisions' round trips, its
- * garbage collections and the resolver's (GC pauses, batch handling times, table rebuilds) did in
- * that run, from their /metrics histograms.
+ * BENCH_DIAG=1: for each target's latency run, print (stderr) the percentiles of its answers'
+ * latencies (p50 … p99.9: whether a target's p99 is a tail or a shifted whole), and for each
+ * gateway's, what its decisions' round trips, its garbage collections and the resolver's (GC pauses,
+ * batch handling times, table rebuilds) did in that run, from their /metrics histograms.
  */
 const DIAG = process.env['BENCH_DIAG'] === '1';
 /** BENCH_MESH_CPUS=<taskset list>: pin the mesh's processes (etcd, config-watcher, weight-calculator, resolver) there. */
@@ -172,6 +173,7 @@ async function measureOnce(t: Target, queryFile: string): Promise<Measured> {
   lat.sort((a, b) => a - b);
   if (diag0 && t.metricsUrl) reportDiagnostics(t.name, diag0, await diagnostics(t.metricsUrl));
   const pct = (p: number): number => (lat.length ? lat[Math.min(lat.length - 1, Math.ceil(p * lat.length) - 1)]! : Number.NaN);
+  if (DIAG) process.stderr.write(`${t.name} latency run, ${lat.length} answers: ${[0.5, 0.9, 0.95, 0.99, 0.999].map((p) => `p${p * 100} ${pct(p).toFixed(2)}`).join(", ")} ms\n`);
   const noErrorPct = Number(/NOERROR \d+ \(([\d.]+)%\)/.exec(out)?.[1] ?? 0);
   return { qps, noErrorPct, lossPct: sent ? ((sent - completed) / sent) * 100 : 100, cacheHitPct, packetHitPct, cpuUsPerQuery: completed ? ((cpu1 - cpu0) * 1e6) / completed : Number.NaN, p50Ms: pct(0.5), p99Ms: pct(0.99) };
 }
