@@ -61,8 +61,8 @@ function groupOf(pid: number, h: Hierarchy): string {
   return '/';
 }
 
-/** Whether {@link limitCpu} can work here: `true`, or the reason it cannot. */
-export function cpuQuotaSupport(): true | string {
+/** The hierarchy {@link limitCpu} can create groups in, or the reason there is none. */
+function usableHierarchy(): Hierarchy | string {
   if (process.getuid?.() !== 0) return 'CPU quotas need root (cgroups)';
   const h = findHierarchy();
   if (typeof h === 'string') return h;
@@ -74,13 +74,17 @@ export function cpuQuotaSupport(): true | string {
   } catch (error) {
     return `cannot create a group in ${h.root} (${(error as Error).message})`;
   }
-  return true;
+  return h;
+}
+
+/** Whether {@link limitCpu} can work here: `true`, or the reason it cannot. */
+export function cpuQuotaSupport(): true | string {
+  const h = usableHierarchy();
+  return typeof h === 'string' ? h : true;
 }
 
 /** Processes under CPU quotas; {@link release} puts them back and removes the groups. */
 export interface CpuQuota {
-  /** The capped processes, one control group each. */
-  readonly pids: readonly number[];
   /** Moves every capped process still alive back to the group it was in and removes the groups. Idempotent. */
   release(): void;
 }
@@ -91,9 +95,8 @@ export interface CpuQuota {
  */
 export function limitCpu(pids: readonly number[], cores: number, name: string): CpuQuota {
   if (!(cores > 0)) throw new RangeError(`a CPU quota must be a positive number of cores, not ${cores}`);
-  const support = cpuQuotaSupport();
-  if (support !== true) throw new Error(`cannot cap CPU: ${support}`);
-  const h = findHierarchy() as Hierarchy;
+  const h = usableHierarchy();
+  if (typeof h === 'string') throw new Error(`cannot cap CPU: ${h}`);
   const quotaUs = Math.max(1000, Math.round(cores * PERIOD_US));
   if (h.version === 2) {
     // Children of the root get the cpu controller only once the root delegates it.
@@ -134,7 +137,7 @@ export function limitCpu(pids: readonly number[], cores: number, name: string): 
     release();
     throw new Error(`cannot cap CPU in ${h.root}: ${(error as Error).message}`, { cause: error });
   }
-  return { pids: [...pids], release };
+  return { release };
 }
 
 /**

@@ -19,8 +19,8 @@
  * not share a core; the mesh behind the gateway is not pinned. BENCH_PIN=0 pins nothing (on a
  * machine shared with other work a pinned process is starved).
  * Every target is started first; then BENCH_REPEATS [3] rounds go round-robin over the targets, each
- * unmeasured passes over the query file (one per worker) (so a cache-on run is of a warm cache, as a gateway in
- * service is; the cold misses are what the cache-off run measures), a closed-loop throughput run
+ * unmeasured passes over the query file, one per worker (so a cache-on run is of a warm cache, as a
+ * gateway in service is; the cold misses are what the cache-off run measures), a closed-loop throughput run
  * (BENCH_SECONDS [3] seconds, 100 queries outstanding) and a latency
  * run at half that rate with dnsperf's per-query output (-v) for p50/p99; CPU per query from /proc
  * (the target's whole process tree). Figures are the median of the rounds. Every query carries its
@@ -72,9 +72,10 @@ interface Target {
   pid: number;
   /** Pin the target to CPU 0 and dnsperf to CPU 1. */
   pinned: boolean;
-  /** A gateway's metrics endpoint (its first worker's): GC and decision figures for BENCH_DIAG. */
-  metricsUrl?: string;
-  /** Every worker's metrics endpoint: the answer cache's hits and misses per run, summed. */
+  /**
+   * A gateway's metrics endpoints, one per worker: the answer cache's hits and misses per run,
+   * summed; the first worker's GC and decision figures for BENCH_DIAG.
+   */
   metricsUrls?: string[];
   /**
    * Passes over the query file before each run [1]: a query reaches one worker, and each worker has
@@ -162,7 +163,8 @@ async function measureOnce(t: Target, queryFile: string): Promise<Measured> {
   const sent = Number(/Queries sent:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const qps = Number(/Queries per second:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
   // Latency at half the saturation rate, from dnsperf's per-query lines ("> NOERROR name type 0.000123").
-  const diag0 = DIAG && t.metricsUrl ? await diagnostics(t.metricsUrl) : undefined;
+  const diagUrl = DIAG ? t.metricsUrls?.[0] : undefined;
+  const diag0 = diagUrl ? await diagnostics(diagUrl) : undefined;
   const verbose = await runToFile(perf[0]!, [...perf.slice(1), '-l', '2', '-Q', String(Math.max(100, Math.round(qps / 2))), '-v'], 60_000);
   const lat: number[] = [];
   for (const line of verbose.split('\n')) {
@@ -171,7 +173,7 @@ async function measureOnce(t: Target, queryFile: string): Promise<Measured> {
     if (Number.isFinite(v)) lat.push(v * 1000);
   }
   lat.sort((a, b) => a - b);
-  if (diag0 && t.metricsUrl) reportDiagnostics(t.name, diag0, await diagnostics(t.metricsUrl));
+  if (diag0 && diagUrl) reportDiagnostics(t.name, diag0, await diagnostics(diagUrl));
   const pct = (p: number): number => (lat.length ? lat[Math.min(lat.length - 1, Math.ceil(p * lat.length) - 1)]! : Number.NaN);
   if (DIAG) process.stderr.write(`${t.name} latency run, ${lat.length} answers: ${[0.5, 0.9, 0.95, 0.99, 0.999].map((p) => `p${p * 100} ${pct(p).toFixed(2)}`).join(", ")} ms\n`);
   const noErrorPct = Number(/NOERROR \d+ \(([\d.]+)%\)/.exec(out)?.[1] ?? 0);
@@ -484,7 +486,7 @@ try {
     await run('dig', ['@127.0.0.1', '-p', String(g.port), 'music.bench.example', '+subnet=1.0.8.0/24', '+short', '+tries=5'], 20_000);
     // Each worker has its own cache and metrics endpoint: the hit ratio is summed over them.
     const metricsUrls = g.process.logs.filter((l) => l['msg'] === 'metrics server listening').map((l) => String(l['metrics']));
-    targets.push({ name, port: g.port, pid: g.process.pid, pinned, metricsUrl: metricsUrls[0], metricsUrls, warmPasses: workers(env) });
+    targets.push({ name, port: g.port, pid: g.process.pid, pinned, metricsUrls, warmPasses: workers(env) });
   }
   const others = [() => startBare(), () => startGdnsd(join(dir, 'gdnsd')), () => startPowerDns(join(dir, 'pdns-static'), false), () => startPowerDns(join(dir, 'pdns-lua'), true)];
   for (const start of others) {
