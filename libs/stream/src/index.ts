@@ -15,3 +15,4 @@ export { breakerStatusMessage } from './status-messages.js';
 export { createPushQueue } from './push-queue.js';
 export type { PushQueue } from './push-queue.js';
 export { chunkBySize, DEFAULT_CHUNK_BYTES, estimateBytes } from './chunking.js';
+export { decodeWatchWeightsResponse } from './weights-wire.js';

@@ -15,6 +15,7 @@ import { createClient, type Channel } from 'nice-grpc';
 import { chunkBySize, DEFAULT_CHUNK_BYTES, estimateBytes } from './chunking.js';
 import { decodeProgress, encodeProgress } from './progress.js';
 import type { StreamEncoder } from './serve-stream.js';
+import { decodeWatchWeightsResponse } from './weights-wire.js';
 import { createStreamConsumer, withChannel, type StreamConsumer, type StreamConsumerOptions, type StreamMessage } from './stream-consumer.js';
 
 /**
@@ -133,6 +134,12 @@ export function decodeWeightsMessage(message: WatchWeightsResponse): StreamMessa
   }
 }
 
+/** The weight-calculator's definition as a weight stream client uses it: WatchWeights decoded by weights-wire.ts. */
+const weightsClientDefinition = {
+  ...serviceDefinitions.weightCalculator,
+  watchWeights: { ...serviceDefinitions.weightCalculator.watchWeights, responseDeserialize: decodeWatchWeightsResponse },
+};
+
 /** Options of {@link createWeightsConsumer}. */
 export type WeightsConsumerOptions = Omit<StreamConsumerOptions<WatchWeightsResponse, WeightEntry>, 'open' | 'decode' | 'name' | 'versionsGlobal'> & {
   /** weight-calculator address, `host:port`. */
@@ -151,7 +158,7 @@ export type WeightsConsumerOptions = Omit<StreamConsumerOptions<WatchWeightsResp
  */
 export function createWeightsConsumer(options: WeightsConsumerOptions): StreamConsumer<WeightEntry> & { readonly target: string } {
   const channel = options.channel ?? (options.transport ?? plaintextTransport()).channel(options.target);
-  const client = createClient(serviceDefinitions.weightCalculator, channel);
+  const client = createClient(weightsClientDefinition, channel);
   const consumer = createStreamConsumer<WatchWeightsResponse, WeightEntry>({
     ...options,
     name: 'weight-calculator',
