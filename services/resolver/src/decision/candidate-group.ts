@@ -125,9 +125,11 @@ export function buildCandidateGroup(
 
 /**
  * The same group (same members, positions, hashes and lookup cell) over a node table whose weights
- * changed at node indices `changed` (ascending or not; nodes not in the group are ignored): what a
- * weight-only update builds instead of a new group, in O(changes × log size) plus one pass over
- * the running sums from the first changed position. Equal, field for field, to
+ * changed at the node indices marked in `changed` (`changed[n] !== 0`, indexed by node index like
+ * the node table): what a weight-only update builds instead of a new group, in one pass over the
+ * members and one over the running sums from the first changed position (the copy of the sums
+ * costs O(size) whatever the number of changes, so a mask scan costs no more than a list would, and
+ * one mask serves every group of an update without a list per group). Equal, field for field, to
  * `buildCandidateGroup` over the new table (weight-update.spec.ts): sums are recomputed in position
  * order rather than adjusted by differences, so not even rounding differs. `previousNodes` is the
  * node table the group was built over.
@@ -136,7 +138,7 @@ export function updateCandidateGroup(
   group: CandidateGroup,
   previousNodes: NodeTable,
   nodes: NodeTable,
-  changed: readonly number[],
+  changed: Uint8Array,
   capacity?: TierCapacity,
 ): CandidateGroup {
   const size = group.size;
@@ -152,10 +154,9 @@ export function updateCandidateGroup(
   let maxWeight = group.maxWeight;
   let maxLost = false;
   let pickableCount = group.pickableCount;
-  for (let c = 0; c < changed.length; c++) {
-    const n = changed[c]!;
-    const p = positionOf(members, n);
-    if (p < 0) continue;
+  for (let p = 0; p < size; p++) {
+    const n = members[p]!;
+    if (changed[n] === 0) continue;
     const before = previousNodes.weights[n]!;
     const after = nodes.weights[n]!;
     if (before > 0 !== after > 0) {
@@ -224,20 +225,6 @@ function copySums(group: CandidateGroup): { weights: Float64Array; cumulative: F
   const { weights, size } = group;
   const buffer = new Float64Array(weights.buffer, weights.byteOffset, 2 * size).slice();
   return { weights: buffer.subarray(0, size), cumulative: buffer.subarray(size) };
-}
-
-/** Position of node index `n` in a group's ascending `members`, or -1. */
-function positionOf(members: Int32Array, n: number): number {
-  let lo = 0;
-  let hi = members.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const v = members[mid]!;
-    if (v === n) return mid;
-    if (v < n) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return -1;
 }
 
 interface GroupSums {
