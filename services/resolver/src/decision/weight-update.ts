@@ -1,6 +1,6 @@
 import { LOCATION_TIERS, locationId } from '@cdn-sched/location';
 import { NodeState, type NodeWeight, type TierCapacity } from '@cdn-sched/proto';
-import { updateCandidateGroup, type CandidateGroup } from './candidate-group.js';
+import { updateCandidateGroup, type CandidateGroup, type ChangedNodes } from './candidate-group.js';
 import {
   capacityKey,
   type DomainPolicy,
@@ -54,7 +54,8 @@ export function* weightUpdateSteps(table: RoutingTable, update: WeightUpdate): G
 
   let weights: Float64Array | null = null;
   let health: Uint8Array | null = null;
-  // Node indices whose weight or health changed: one byte per node, shared by every group copied.
+  // Node indices whose weight or health changed: one byte per node (and an ascending list, below),
+  // shared by every group the update copies.
   let changed: Uint8Array | null = null;
   for (const w of update.weights) {
     const i = old.indexById.get(w.nodeId);
@@ -75,12 +76,16 @@ export function* weightUpdateSteps(table: RoutingTable, update: WeightUpdate): G
   const affected = new Map<CandidateGroup, Affected>();
   // No weight changed (capacity figures only): groups are copied for their capacity, with no member marked.
   const mask = changed ?? new Uint8Array(old.weights.length);
-  let collected = 0;
-  for (let i = 0; i < mask.length; i++) {
+  let count = 0;
+  for (let i = 0; i < mask.length; i++) count += mask[i]!;
+  const list = new Int32Array(count);
+  for (let i = 0, c = 0; c < count; i++) {
     if (mask[i] === 0) continue;
+    list[c++] = i;
     collectGroupsOf(table, i, affected);
-    if (++collected % COLLECT_PER_STEP === 0) yield;
+    if (c % COLLECT_PER_STEP === 0) yield;
   }
+  const changedNodes: ChangedNodes = { mask, list };
   let capacities = table.capacities;
   if (update.capacities !== undefined) {
     const next = new Map<string, TierCapacity>();
@@ -102,7 +107,7 @@ export function* weightUpdateSteps(table: RoutingTable, update: WeightUpdate): G
   const replaced = new Map<CandidateGroup, CandidateGroup>();
   for (const [g, where] of affected) {
     const capacity = where.inTier ? capacities.get(capacityKey(where.pool, g.tier, g.key)) : undefined;
-    replaced.set(g, updateCandidateGroup(g, old, nodes, mask, capacity));
+    replaced.set(g, updateCandidateGroup(g, old, nodes, changedNodes, capacity));
     yield;
   }
   const pools = new Map<string, PoolTable>();
