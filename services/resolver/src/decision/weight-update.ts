@@ -57,6 +57,7 @@ export function* weightUpdateSteps(table: RoutingTable, update: WeightUpdate): G
   // Node indices whose weight or health changed: one byte per node (and an ascending list, below),
   // shared by every group the update copies.
   let changed: Uint8Array | null = null;
+  let count = 0;
   for (const w of update.weights) {
     const i = old.indexById.get(w.nodeId);
     if (i === undefined) continue;
@@ -68,6 +69,7 @@ export function* weightUpdateSteps(table: RoutingTable, update: WeightUpdate): G
     changed ??= new Uint8Array(old.weights.length);
     weights[i] = weight;
     health[i] = h;
+    count += 1 - changed[i]!;
     changed[i] = 1;
   }
   const nodes: NodeTable = weights === null ? old : { ...old, weights, health: health! };
@@ -76,8 +78,6 @@ export function* weightUpdateSteps(table: RoutingTable, update: WeightUpdate): G
   const affected = new Map<CandidateGroup, Affected>();
   // No weight changed (capacity figures only): groups are copied for their capacity, with no member marked.
   const mask = changed ?? new Uint8Array(old.weights.length);
-  let count = 0;
-  for (let i = 0; i < mask.length; i++) count += mask[i]!;
   const list = new Int32Array(count);
   for (let i = 0, c = 0; c < count; i++) {
     if (mask[i] === 0) continue;
