@@ -27,12 +27,21 @@
  * The resolver's event loop is measured inside the resolver process (loop-window.ts, loaded with
  * `--import`); batch latency in the client.
  *
- * Pinning (default; BENCH_PIN=0 pins nothing): the resolver gets CPU 1 to itself (taskset), and
- * this process and everything it starts — etcd, config-watcher, weight-calculator, probers, load
- * client — share CPU 0, as if they ran on other machines; without it the weight-calculator's own
- * work during the ramp (about a core at 10 k nodes) competes with the resolver for the same two
- * cores, and the resolver's loop delay then measures the machine's scheduler as much as the
- * resolver.
+ * Pinning: this process and everything it starts — etcd, config-watcher, weight-calculator,
+ * probers, load client — share CPU 0, as if they ran on other machines; without it the
+ * weight-calculator's own work during the ramp (about a core at 10 k nodes) competes with the
+ * resolver for the same two cores, and the resolver's loop delay then measures the machine's
+ * scheduler as much as the resolver. The resolver's JavaScript thread gets CPU 1 to itself; where
+ * its helper threads run is BENCH_PIN's choice:
+ * - `split` (default): V8's platform threads (concurrent marking and sweeping, compilers) and
+ *   libuv's thread pool run on CPU 0 with the rest. That is the shipped deployment's shape — the
+ *   resolver's Deployment requests one CPU and allows two (deploy/k8s/base), so its helper threads
+ *   run beside its JavaScript thread rather than taking turns with it.
+ * - `core`: every resolver thread on CPU 1 (the layout of the earlier sessions' figures): a resolver
+ *   held to a single core. V8 marks concurrently on four threads during every mark-compact; on a
+ *   single core they take turns with the JavaScript thread in the scheduler's 4 ms ticks, which
+ *   delays the event loop by 4–16 ms at a time (`perf record -e sched:sched_switch -C 1`).
+ * - `0`: nothing pinned.
  *
  * Run: `npm run bench -- slow-start` (about 150 s). Environment: BENCH_NODES (10000),
  * BENCH_RATE (1000 decisions/s), BENCH_BATCH (10 queries a batch), BENCH_AFTER_S (15),
@@ -47,6 +56,7 @@ import { NodeState, serviceDefinitions } from '@cdn-sched/proto';
 import * as grpc from '@grpc/grpc-js';
 import { repoRoot, startEtcd, waitFor, type ServiceProcess } from '@cdn-sched/testing';
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { loadavg, setPriority } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,7 +73,9 @@ const RATE = env('BENCH_RATE', 1000);
 const BATCH = env('BENCH_BATCH', 10);
 const AFTER_S = env('BENCH_AFTER_S', 15);
 const PROFILE_DIR = process.env['BENCH_CPU_PROF'] ?? '';
-const PIN = process.env['BENCH_PIN'] !== '0';
+const PIN_MODE = process.env['BENCH_PIN'] ?? 'split';
+if (!['split', 'core', '0'].includes(PIN_MODE)) throw new Error(`BENCH_PIN must be split, core or 0, not "${PIN_MODE}"`);
+const PIN = PIN_MODE !== '0';
 const CLIENT_NICE = env('BENCH_CLIENT_NICE', -10);
 /**
  * Node and V8 flags for the resolver's command line (heap settings to compare), none
@@ -140,6 +152,23 @@ async function waitForQuiet(version: () => Promise<number>, from: number, notBef
   }
 }
 
+/**
+ * BENCH_PIN=split: moves every thread of the resolver but its JavaScript thread (whose thread id is
+ * the process id) to CPU 0. Threads inherit the affinity of the thread that starts them, so a
+ * thread the JavaScript thread starts later (libuv's pool starts on first use) lands on CPU 1:
+ * called again before each window. Returns how many threads it moved.
+ */
+function moveHelperThreads(pid: number): number {
+  let moved = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    if (tid === String(pid)) continue;
+    // Without -a, taskset sets the affinity of that one thread (sched_setaffinity on its id).
+    execFileSync('taskset', ['-pc', '0', tid], { stdio: 'ignore' });
+    moved++;
+  }
+  return moved;
+}
+
 /** Ends the resolver's current loop window (loop-window.ts) and returns its figures. */
 async function loopWindow(resolver: ServiceProcess, index: number): Promise<Record<string, number>> {
   process.kill(resolver.pid, 'SIGUSR2');
@@ -201,6 +230,7 @@ try {
   if (CLIENT_NICE !== 0) setPriority(client.child.pid!, CLIENT_NICE);
   await client.next('ready');
   await sleep(WARMUP_MS);
+  const helperThreads = PIN_MODE === 'split' ? moveHelperThreads(resolver.pid) : 0;
 
   // Ramp window: from the first probe results to the end of the ramp on the weight stream.
   const loadAtStart = loadavg()[0]!;
@@ -227,6 +257,7 @@ try {
   const rampClientWindow = client.next('window');
   client.child.send({ type: 'report' });
   const rampClient = await rampClientWindow;
+  if (PIN_MODE === 'split') moveHelperThreads(resolver.pid);
   client.child.send({ type: 'mark' });
   const rampEnd = { ...stream.counts, version: await weightsVersion(), rebuilds: (await resolverGauges())['rebuilds']!, atMs: performance.now() };
 
@@ -242,7 +273,7 @@ try {
   if (reported.rejected > 0) throw new Error(`the weight-calculator rejected ${reported.rejected} synthetic results: ${reported.errors.join('; ')}`);
 
   const rampS = (rampEnd.atMs - before.atMs) / 1000;
-  const note = { load_start: round3(loadAtStart), load_end: round3(loadavg()[0]!), nodes: NODES, rate: RATE, batch: BATCH, pinned: PIN, resolver_node_flags: RESOLVER_NODE_FLAGS.join(' ') };
+  const note = { load_start: round3(loadAtStart), load_end: round3(loadavg()[0]!), nodes: NODES, rate: RATE, batch: BATCH, pinned: PIN_MODE, resolver_helper_threads_moved: helperThreads, resolver_node_flags: RESOLVER_NODE_FLAGS.join(' ') };
   emit('ramp_window_s', rampS, 's', { first_round_acked_ms: firstRound.atMs, quiet_ms: QUIET_MS, ...note });
   emit('weight_versions_per_s_ramp', (rampEnd.version - before.version) / rampS, 'versions/s');
   emit('weight_stream_kib_per_s_ramp', (rampEnd.bytes - before.bytes) / 1024 / rampS, 'KiB/s', { messages_per_s: round3((rampEnd.messages - before.messages) / rampS), largest_message_kib: round3(rampEnd.largestBytes / 1024) });
