@@ -30,6 +30,8 @@ export interface AnswerWatchOptions {
 export interface AnswerWatch {
   /** Answers received so far. */
   readonly rounds: number;
+  /** How many of the answers received from `fromMs` to `toMs` (`Date.now()` values, inclusive) satisfy `predicate` (the last 4,000 or more answers are kept). */
+  count(predicate: (a: WatchedAnswer) => boolean, fromMs: number, toMs: number): number;
   /**
    * The first answer received at or after `afterMs` (a `Date.now()` value) that satisfies
    * `predicate`, including answers already received; rejects after `timeoutMs`.
@@ -82,6 +84,11 @@ export function startAnswerWatch(options: AnswerWatchOptions): AnswerWatch {
   return {
     get rounds() {
       return rounds;
+    },
+    count(predicate, fromMs, toMs) {
+      let n = 0;
+      for (const a of history) if (a.atMs >= fromMs && a.atMs <= toMs && predicate(a)) n++;
+      return n;
     },
     waitFor(predicate, { afterMs, timeoutMs, message }) {
       const seen = history.find((a) => a.atMs >= afterMs && predicate(a));
