@@ -103,14 +103,15 @@ describe('the operator CLI against a running mesh', () => {
         // node out. Under load a node can also drop out of a single answer before its drain (weights
         // move with every probe round); such an answer says nothing about the drain, so it is counted
         // and reported, not taken for the drain's effect.
-        const gone = await watch.waitFor((a) => !a.nodeIds.has(id) && a.response.configVersion >= BigInt(revision), { afterMs: run.startedAtMs, timeoutMs: 5000, message: `${id} gone after the drain` });
-        absentBefore += watch.count((a) => !a.nodeIds.has(id) && a.response.configVersion < BigInt(revision), run.startedAtMs, gone.atMs);
+        const drainedFrom = BigInt(revision);
+        const gone = await watch.waitFor((a) => !a.nodeIds.has(id) && a.response.configVersion >= drainedFrom, { afterMs: run.startedAtMs, timeoutMs: 5000, message: `${id} gone after the drain` });
+        absentBefore += watch.count((a) => !a.nodeIds.has(id) && a.response.configVersion < drainedFrom, run.startedAtMs, gone.atMs);
         const committedAt = commits.get(revision);
         expect(committedAt, `revision ${revision} seen by the test's watch`).toBeDefined();
         // The resolver may see the revision before the test's own watch does: never below 0.
         fromCommit.push(Math.max(0, gone.atMs - committedAt!));
         fromExit.push(gone.atMs - run.exitedAtMs);
-        expect(gone.response.configVersion).toBeGreaterThanOrEqual(BigInt(revision));
+        expect(gone.response.configVersion).toBeGreaterThanOrEqual(drainedFrom);
         // Undrain straight through etcd between trials (the CLI's undrain is checked below).
         await mesh.putNode(id);
       }
