@@ -42,6 +42,13 @@
  *   single core they take turns with the JavaScript thread in the scheduler's 4 ms ticks, which
  *   delays the event loop by 4–16 ms at a time (`perf record -e sched:sched_switch -C 1`).
  * - `0`: nothing pinned.
+ * Kernel threads named in BENCH_MOVE_KTHREADS (comma-separated name prefixes; default `kdamond`)
+ * are moved to CPU 0 for the run and given back their affinity at the end (needs root; the result
+ * lines name the threads moved). On the development VMs the platform runs DAMON memory reclaim
+ * (`kdamond.0`, affinity: any CPU) for 4–12 ms every ~0.5 s; on the resolver's CPU it delayed the
+ * JavaScript thread by as much each time (`perf sched timehist`: the resolver's scheduling delays
+ * above 2 ms were all behind it), and that alone raised the ramp's loop-delay p99 by about 1 ms.
+ * Empty (`BENCH_MOVE_KTHREADS=`) leaves every kernel thread where it is.
  *
  * Run: `npm run bench -- slow-start` (about 150 s). Environment: BENCH_NODES (10000),
  * BENCH_RATE (1000 decisions/s), BENCH_BATCH (10 queries a batch), BENCH_AFTER_S (15),
@@ -56,7 +63,7 @@ import { NodeState, serviceDefinitions } from '@cdn-sched/proto';
 import * as grpc from '@grpc/grpc-js';
 import { repoRoot, startEtcd, waitFor, type ServiceProcess } from '@cdn-sched/testing';
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg, setPriority } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,6 +83,10 @@ const PROFILE_DIR = process.env['BENCH_CPU_PROF'] ?? '';
 const PIN_MODE = process.env['BENCH_PIN'] ?? 'split';
 if (!['split', 'core', '0'].includes(PIN_MODE)) throw new Error(`BENCH_PIN must be split, core or 0, not "${PIN_MODE}"`);
 const PIN = PIN_MODE !== '0';
+const MOVE_KTHREADS = (process.env['BENCH_MOVE_KTHREADS'] ?? 'kdamond')
+  .split(',')
+  .map((name) => name.trim())
+  .filter(Boolean);
 const CLIENT_NICE = env('BENCH_CLIENT_NICE', -10);
 /**
  * Node and V8 flags for the resolver's command line (heap settings to compare), none
@@ -169,6 +180,51 @@ function moveHelperThreads(pid: number): number {
   return moved;
 }
 
+/**
+ * Moves the kernel threads whose name starts with one of `prefixes` to CPU 0 (BENCH_MOVE_KTHREADS);
+ * returns their names and a function that gives each its earlier affinity back. A kernel thread
+ * is one without a command line; one whose affinity the kernel keeps fixed (per-CPU threads) or
+ * that this user may not move is left alone.
+ */
+function moveKernelThreads(prefixes: readonly string[]): { moved: string[]; restore(): void } {
+  const earlier: { pid: string; mask: string }[] = [];
+  const moved: string[] = [];
+  if (prefixes.length === 0) return { moved, restore: () => undefined };
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    let name: string;
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`).length > 0) continue;
+      name = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (!prefixes.some((p) => name.startsWith(p))) continue;
+    try {
+      // "pid 83's current affinity mask: 3"
+      const mask = /mask:\s*([0-9a-f,]+)/i.exec(execFileSync('taskset', ['-p', pid], { encoding: 'utf8' }))?.[1];
+      if (mask === undefined) continue;
+      execFileSync('taskset', ['-pc', '0', pid], { stdio: 'ignore' });
+      earlier.push({ pid, mask });
+      moved.push(name);
+    } catch {
+      // Not movable (PF_NO_SETAFFINITY) or not permitted: measured where it runs.
+    }
+  }
+  return {
+    moved,
+    restore() {
+      for (const { pid, mask } of earlier) {
+        try {
+          execFileSync('taskset', ['-p', mask, pid], { stdio: 'ignore' });
+        } catch {
+          // gone meanwhile
+        }
+      }
+    },
+  };
+}
+
 /** Ends the resolver's current loop window (loop-window.ts) and returns its figures. */
 async function loopWindow(resolver: ServiceProcess, index: number): Promise<Record<string, number>> {
   process.kill(resolver.pid, 'SIGUSR2');
@@ -176,6 +232,9 @@ async function loopWindow(resolver: ServiceProcess, index: number): Promise<Reco
 }
 
 if (PIN) execFileSync('taskset', ['-a', '-pc', '0', String(process.pid)], { stdio: 'ignore' });
+const kernelThreads = PIN ? moveKernelThreads(MOVE_KTHREADS) : { moved: [], restore: () => undefined };
+// On every way out, a failed start included.
+process.once('exit', () => kernelThreads.restore());
 const etcd = await startEtcd();
 const etcdClient = createEtcdClient({ endpoints: [etcd.endpoint] });
 const cleanups: Cleanups = [() => etcd.stop(), () => etcdClient.close()];
@@ -273,7 +332,7 @@ try {
   if (reported.rejected > 0) throw new Error(`the weight-calculator rejected ${reported.rejected} synthetic results: ${reported.errors.join('; ')}`);
 
   const rampS = (rampEnd.atMs - before.atMs) / 1000;
-  const note = { load_start: round3(loadAtStart), load_end: round3(loadavg()[0]!), nodes: NODES, rate: RATE, batch: BATCH, pinned: PIN_MODE, resolver_helper_threads_moved: helperThreads, resolver_node_flags: RESOLVER_NODE_FLAGS.join(' ') };
+  const note = { load_start: round3(loadAtStart), load_end: round3(loadavg()[0]!), nodes: NODES, rate: RATE, batch: BATCH, pinned: PIN_MODE, resolver_helper_threads_moved: helperThreads, kernel_threads_moved: kernelThreads.moved.join(' '), resolver_node_flags: RESOLVER_NODE_FLAGS.join(' ') };
   emit('ramp_window_s', rampS, 's', { first_round_acked_ms: firstRound.atMs, quiet_ms: QUIET_MS, ...note });
   emit('weight_versions_per_s_ramp', (rampEnd.version - before.version) / rampS, 'versions/s');
   emit('weight_stream_kib_per_s_ramp', (rampEnd.bytes - before.bytes) / 1024 / rampS, 'KiB/s', { messages_per_s: round3((rampEnd.messages - before.messages) / rampS), largest_message_kib: round3(rampEnd.largestBytes / 1024) });
