@@ -175,6 +175,26 @@ describe('applyWeightUpdate', () => {
     expect(tableView(before)).toEqual(snapshot);
   });
 
+  it('takes the last of several weights of one node, one back at the value the table holds included', () => {
+    // The resolver hands over every weight received since the last table, in arrival order.
+    const nodes = [makeNode('a'), makeNode('b'), makeNode('c')];
+    const domains = [makeDomain('w.example')];
+    const t = buildRoutingTable({ nodes, domains, weights: nodes.map((n) => makeWeight(n.id, { weight: 10 })), configVersion: 1n, weightsVersion: 1n });
+    const changes = [
+      makeWeight('a', { weight: 30 }),
+      makeWeight('b', { weight: 25 }),
+      makeWeight('a', { weight: 40 }),
+      makeWeight('b', { weight: 10 }),
+      makeWeight('c', { weight: 10 }),
+      makeWeight('c', { weight: 0, health: Health.DOWN }),
+    ];
+    const updated = applyWeightUpdate(t, { weights: changes, weightsVersion: 2n })!;
+    const last = [makeWeight('a', { weight: 40 }), makeWeight('b', { weight: 10 }), makeWeight('c', { weight: 0, health: Health.DOWN })];
+    const full = buildRoutingTable({ nodes, domains, weights: last, configVersion: 1n, weightsVersion: 2n, lookups: 'later' });
+    expect(tableView(updated)).toEqual(tableView(full));
+    expect([...updated.nodes.weights]).toEqual([40, 10, 0]);
+  });
+
   it('asks for a full rebuild while a node is in cold start', () => {
     const nodes = [makeNode('a'), makeNode('b')];
     const t = buildRoutingTable({ nodes, domains: [makeDomain('w.example')], weights: [makeWeight('a')], configVersion: 1n, weightsVersion: 1n });

@@ -108,7 +108,12 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
   let incrementalUpdates = 0;
   // What changed since the last table: anything but weight/capacity deltas needs a full rebuild.
   let fullRebuild = true;
-  const changedWeights = new Map<string, NodeWeight>();
+  // Weights received since the last table, in arrival order (a node may appear more than once; the
+  // update applies them in order, so its last one wins). An array, not a Map by node id: in a whole
+  // fleet's slow start 10 k of them arrive a version, and a Map cleared and refilled that often
+  // reallocated its hash table each time (~10 MB of the ramp's old-generation garbage in a sampling
+  // heap profile of `npm run bench -- slow-start`; the array's pushes show ~2 MB).
+  let changedWeights: NodeWeight[] = [];
   let capacitiesChanged = false;
   const refresher = createLookupRefresher({ settleMs: options.lookupSettleMs, eagerMaxBytes: options.lookupEagerMaxBytes });
   const sliceMs = options.lookupSliceMs ?? 1;
@@ -149,14 +154,14 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
   const update = (): 'done' | 'later' | 'full' => {
     if (table === undefined || fullRebuild) return 'full';
     if (job === undefined) {
-      if (changedWeights.size === 0 && !capacitiesChanged) return 'done';
+      if (changedWeights.length === 0 && !capacitiesChanged) return 'done';
       let capacities: readonly TierCapacity[] | undefined;
       if (capacitiesChanged) {
         const e = weights.entries.get(CAPACITIES_KEY);
         capacities = e?.kind === 'capacities' ? e.capacities : [];
       }
-      const changes = [...changedWeights.values()];
-      changedWeights.clear();
+      const changes = changedWeights;
+      changedWeights = [];
       capacitiesChanged = false;
       job = { steps: weightUpdateSteps(table, { weights: changes, capacities, weightsVersion: BigInt(weights.state.version) }), startedAt: performance.now() };
     }
@@ -188,7 +193,7 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
         refresher.offer(table!.consistentGroups);
         if (refresher.pending > 0) scheduleLookups();
         // Changes that came in while the update ran start the next one.
-        if (changedWeights.size > 0 || capacitiesChanged) schedule();
+        if (changedWeights.length > 0 || capacitiesChanged) schedule();
         return;
       }
     } catch (error) {
@@ -222,7 +227,7 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
       });
       versionTracing.tableBuilt(table, weights.state.epoch);
       fullRebuild = false;
-      changedWeights.clear();
+      changedWeights = [];
       capacitiesChanged = false;
       rebuilds++;
       options.onRebuild?.(table, performance.now() - t0, false);
@@ -259,8 +264,11 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
     for (const c of applied.changes) {
       if (c.key === CAPACITIES_KEY) capacitiesChanged = true;
       else if (c.value === undefined) fullRebuild = true;
-      else if (c.value.kind === 'weight') changedWeights.set(c.value.weight.nodeId, c.value.weight);
+      else if (c.value.kind === 'weight' && !fullRebuild) changedWeights.push(c.value.weight);
     }
+    // The full rebuild reads every weight: nothing to keep for it (and nothing piles up while the
+    // first config is awaited).
+    if (fullRebuild) changedWeights = [];
     schedule();
   };
   // Fail over between weight-calculator replicas (every replica computes the same weights from the
