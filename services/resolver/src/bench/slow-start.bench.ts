@@ -233,8 +233,16 @@ async function loopWindow(resolver: ServiceProcess, index: number): Promise<Reco
 
 if (PIN) execFileSync('taskset', ['-a', '-pc', '0', String(process.pid)], { stdio: 'ignore' });
 const kernelThreads = PIN ? moveKernelThreads(MOVE_KTHREADS) : { moved: [], restore: () => undefined };
-// On every way out, a failed start included.
+// On every way out, a failed start and an interrupted run included.
 process.once('exit', () => kernelThreads.restore());
+if (kernelThreads.moved.length > 0) {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      kernelThreads.restore();
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    });
+  }
+}
 const etcd = await startEtcd();
 const etcdClient = createEtcdClient({ endpoints: [etcd.endpoint] });
 const cleanups: Cleanups = [() => etcd.stop(), () => etcdClient.close()];
