@@ -47,7 +47,7 @@
  * lines name the threads moved). On the development VMs the platform runs DAMON memory reclaim
  * (`kdamond.0`, affinity: any CPU) for 4–12 ms every ~0.5 s; on the resolver's CPU it delayed the
  * JavaScript thread by as much each time (`perf sched timehist`: the resolver's scheduling delays
- * above 2 ms were all behind it), and that alone raised the ramp's loop-delay p99 by about 1 ms.
+ * above 2 ms were all behind it), and that alone raised the ramp's loop-delay p99 by about 0.7 ms.
  * Empty (`BENCH_MOVE_KTHREADS=`) leaves every kernel thread where it is.
  *
  * Run: `npm run bench -- slow-start` (about 150 s). Environment: BENCH_NODES (10000),
@@ -189,8 +189,7 @@ function moveHelperThreads(pid: number): number {
 function moveKernelThreads(prefixes: readonly string[]): { moved: string[]; restore(): void } {
   const earlier: { pid: string; mask: string }[] = [];
   const moved: string[] = [];
-  if (prefixes.length === 0) return { moved, restore: () => undefined };
-  for (const pid of readdirSync('/proc')) {
+  for (const pid of prefixes.length === 0 ? [] : readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
     let name: string;
     try {
@@ -232,10 +231,10 @@ async function loopWindow(resolver: ServiceProcess, index: number): Promise<Reco
 }
 
 if (PIN) execFileSync('taskset', ['-a', '-pc', '0', String(process.pid)], { stdio: 'ignore' });
-const kernelThreads = PIN ? moveKernelThreads(MOVE_KTHREADS) : { moved: [], restore: () => undefined };
-// On every way out, a failed start and an interrupted run included.
-process.once('exit', () => kernelThreads.restore());
+const kernelThreads = moveKernelThreads(PIN ? MOVE_KTHREADS : []);
 if (kernelThreads.moved.length > 0) {
+  // On every way out, a failed start and an interrupted run included.
+  process.once('exit', () => kernelThreads.restore());
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       kernelThreads.restore();

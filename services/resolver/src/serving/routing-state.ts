@@ -264,7 +264,7 @@ export function createRoutingState(options: RoutingStateOptions): RoutingState {
     for (const c of applied.changes) {
       if (c.key === CAPACITIES_KEY) capacitiesChanged = true;
       else if (c.value === undefined) fullRebuild = true;
-      else if (c.value.kind === 'weight' && !fullRebuild) changedWeights.push(c.value.weight);
+      else if (c.value.kind === 'weight') changedWeights.push(c.value.weight);
     }
     // The full rebuild reads every weight: nothing to keep for it (and nothing piles up while the
     // first config is awaited).
