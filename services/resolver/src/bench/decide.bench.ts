@@ -222,8 +222,8 @@ function consistentPickRates(): void {
       }
       return sink >= 0 ? median(rates) : 0;
     };
-    const k1 = measure(4_000_000, (key) => pickConsistent(group, key, 1, out));
-    const k2 = measure(4_000_000, (key) => pickConsistent(group, key, 2, out));
+    const k1 = measure(4_000_000, (key) => pickConsistent(group, key, 1, out, table.nodes.weights));
+    const k2 = measure(4_000_000, (key) => pickConsistent(group, key, 2, out, table.nodes.weights));
     const scored = measure(Math.max(2_000, Math.floor(4_000_000 / size)), (key) => topK(key, group.hashes, group.weights, 2, out));
     const row = (metric: string, value: number, unit: string, extra: object = {}): void =>
       console.log(JSON.stringify({ bench: 'decide', metric, value, unit, ...extra }));

@@ -94,6 +94,16 @@ export interface LookupCell {
 export type GroupWeighting = 'weight' | 'capacity';
 
 /**
+ * The per-node array a group's `weights` are taken from, indexed by node: `nodes.weights` or
+ * `nodes.capacityRps`, where `nodes` is the node table the group was built or last updated over
+ * (a routing table's `nodes`). `weights[p] === pickWeightsByNode(nodes, group)[group.nodes[p]]`
+ * for every position p.
+ */
+export function pickWeightsByNode(nodes: NodeTable, group: CandidateGroup): Float64Array {
+  return group.weighting === 'weight' ? nodes.weights : nodes.capacityRps;
+}
+
+/**
  * Builds one group. `members` are node indices in the order they will keep (node-table order);
  * `nodeHashes` holds hashString(id) per node index. `capacity` is the weight-calculator's figure
  * for this (pool, tier, location), if any: it is the component that owns health and capacity

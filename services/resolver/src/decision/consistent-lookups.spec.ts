@@ -1,5 +1,6 @@
 import { Health, Strategy, Tier, type NodeWeight } from '@cdn-sched/proto';
 import { describe, expect, it } from 'vitest';
+import { pickWeightsByNode } from './candidate-group.js';
 import { buildRoutingTable, type RoutingTable } from './candidate-tables.js';
 import { createLookupRefresher, LOOKUP_STALE_DISTANCE, lookupTableBytes, type LookupRefresher } from './consistent-lookups.js';
 import { makeDomain, makeNode, makeWeight } from './fixtures.js';
@@ -25,7 +26,7 @@ function answers(t: RoutingTable): string[] {
   const out = new Int32Array(2);
   const g = t.pools.get('edge')!.all;
   return Array.from({ length: 2000 }, (_, k) => {
-    const n = pickConsistent(g, Math.imul(k + 1, 0x9e3779b1), 2, out);
+    const n = pickConsistent(g, Math.imul(k + 1, 0x9e3779b1), 2, out, t.nodes.weights);
     return [...out.subarray(0, n)].map((i) => t.nodes.ids[i]).join(',');
   });
 }
@@ -39,7 +40,7 @@ describe('lookup refresher', () => {
     const pool = t.pools.get('edge')!;
     for (const g of [pool.all, ...pool.tiers[Tier.REGION]!.values()]) expect(g.lookup.table).not.toBeNull();
     expect(pool.bestEffort.lookup.table).toBeNull();
-    pickConsistent(pool.bestEffort, 12345, 1, new Int32Array(1));
+    pickConsistent(pool.bestEffort, 12345, 1, new Int32Array(1), pickWeightsByNode(t.nodes, pool.bestEffort));
     r.offer(t.consistentGroups);
     drain(r);
     expect(pool.bestEffort.lookup.table).not.toBeNull();
@@ -56,7 +57,7 @@ describe('lookup refresher', () => {
     for (const g of pool.tiers[Tier.REGION]!.values()) expect(g.lookup.table).not.toBeNull();
     expect(pool.all.lookup.table).toBeNull();
     const out = new Int32Array(2);
-    const scored = pickConsistent(pool.all, 777, 2, out);
+    const scored = pickConsistent(pool.all, 777, 2, out, t.nodes.weights);
     expect(scored).toBe(2);
     expect(pool.all.lookup.wanted).toBe(true);
     // A full rebuild before the refresher ran keeps the cell, so the wish is not lost.

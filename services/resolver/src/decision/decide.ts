@@ -1,6 +1,6 @@
 import { AllDownPolicy, Strategy, Tier } from '@cdn-sched/proto';
 import { answerTtlS } from './answer-ttl.js';
-import type { CandidateGroup } from './candidate-group.js';
+import { pickWeightsByNode, type CandidateGroup } from './candidate-group.js';
 import { findDomainIndex, MAX_ANSWERS, type DomainPolicy, type RoutingTable } from './candidate-tables.js';
 import { DecisionStatus, ReasonCode, type DecisionQuery, type DecisionResult } from './decision-result.js';
 import { pickConsistent, pickWeighted } from './pick.js';
@@ -106,15 +106,15 @@ export function decide(table: RoutingTable, query: DecisionQuery, out: DecisionR
   out.tier = chosen.tier;
   out.degraded = reason !== ReasonCode.TIER && reason !== ReasonCode.SPILL;
   out.ttlS = answerTtlS(policy, chosen, reason !== ReasonCode.TIER, table.options);
-  out.count = pick(policy, chosen, query, out.nodes);
+  out.count = pick(table, policy, chosen, query, out.nodes);
   return out;
 }
 
-function pick(policy: DomainPolicy, group: CandidateGroup, query: DecisionQuery, nodes: Int32Array): number {
+function pick(table: RoutingTable, policy: DomainPolicy, group: CandidateGroup, query: DecisionQuery, nodes: Int32Array): number {
   const k = query.answers > 0 ? Math.min(query.answers, MAX_ANSWERS) : policy.answers;
   return policy.strategy === Strategy.CONSISTENT
     ? // | 0: the same 32 bits as a signed int, which V8 passes as a small integer; an unsigned
       // value ≥ 2^31 would be boxed into a heap number on every call that is not inlined.
-      pickConsistent(group, query.clientKeyHash | 0, k, nodes)
+      pickConsistent(group, query.clientKeyHash | 0, k, nodes, pickWeightsByNode(table.nodes, group))
     : pickWeighted(group, k, query.rng, nodes);
 }

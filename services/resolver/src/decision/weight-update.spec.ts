@@ -1,6 +1,6 @@
 import { Health, NodeState, Strategy, Tier, type NodeWeight, type TierCapacity } from '@cdn-sched/proto';
 import { describe, expect, it } from 'vitest';
-import type { CandidateGroup } from './candidate-group.js';
+import { pickWeightsByNode, type CandidateGroup } from './candidate-group.js';
 import { buildRoutingTable, type RoutingTable } from './candidate-tables.js';
 import { decide } from './decide.js';
 import { createDecisionQuery, createDecisionResult } from './decision-result.js';
@@ -76,6 +76,19 @@ function tableView(t: RoutingTable) {
   };
 }
 
+/**
+ * Every group's weights are those of its nodes in the table's node arrays (what pickConsistent
+ * checks an answer's live weight against), in a table updated in place as in a full build.
+ */
+function expectWeightsByNode(t: RoutingTable): void {
+  const groups = [...t.pools.values()].flatMap((p) => [...p.tiers.flatMap((m) => [...m.values()]), p.all, p.bestEffort]);
+  expect(groups.length).toBeGreaterThan(10);
+  for (const g of groups) {
+    const byNode = pickWeightsByNode(t.nodes, g);
+    expect([...g.nodes].map((n) => byNode[n])).toEqual([...g.weights]);
+  }
+}
+
 describe('applyWeightUpdate', () => {
   it('equals a full rebuild from the same weights, over 20 random update rounds (property)', () => {
     // Seeds 1 and 2: whole-number capacities (sums adjusted per change); 3 and 4: some with a
@@ -103,6 +116,7 @@ describe('applyWeightUpdate', () => {
         expect(next).toBeDefined();
         const full = buildRoutingTable({ nodes, domains, weights: weights.values(), capacities, configVersion: 1n, weightsVersion: BigInt(round), lookups: 'later' });
         expect(tableView(next!)).toEqual(tableView(full));
+        expectWeightsByNode(next!);
         // And the weighted decisions, which read only those fields, are the same draw for draw.
         const q1 = Object.assign(createDecisionQuery(createRng(9)), { domain: 'w.example', location: { country: 'CN', region: 'CN-GD', isp: 'ct' } });
         const q2 = Object.assign(createDecisionQuery(createRng(9)), { domain: 'w.example', location: { country: 'CN', region: 'CN-GD', isp: 'ct' } });
