@@ -10,7 +10,7 @@
  * groups the query mix picks from — the others stay without), memory after a full GC (JS heap + array buffers, the latter holding every
  * typed array of the tables) without and with those lookup tables, and decisions per CPU-second
  * over a mixed query ring (85 % Chinese clients, 10 % overseas, 5 % unlocated; every domain), in
- * rounds that alternate between the two fleets.
+ * rounds that alternate between the two fleets. `BENCH_COMPARE` (below) measures a code change.
  *
  * Fleet: the decide bench's shape (31 provinces × 4 ISPs plus overseas, pools edge / video /
  * static, 3 % DOWN, 2 % drained, 1 % in maintenance); 1,000 domains cycling through its ten
@@ -20,6 +20,8 @@ import { create } from '@bufbuild/protobuf';
 import { AllDownPolicy, DomainSchema, Health, NodeSchema, NodeState, NodeWeightSchema, Strategy, Tier, type Domain, type Node, type NodeWeight } from '@cdn-sched/proto';
 import { hashU32 } from '@cdn-sched/rendezvous';
 import type { LocationCodes } from '@cdn-sched/location';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { buildLookupNow, buildRoutingTable, isEagerLookup, LOOKUP_MIN_MEMBERS, createDecisionQuery, createDecisionResult, createRng, decide, type RoutingTable } from '../decision/index.js';
@@ -116,9 +118,13 @@ const memoryMb = (): number => {
 const emit = (metric: string, value: number, unit: string, extra: object = {}): void =>
   console.log(JSON.stringify({ bench: 'scale', metric, value: Math.round(value * 100) / 100, unit, ...extra }));
 
-function decideRing(table: RoutingTable, queries: ReturnType<typeof ring>, decisions: number): number {
-  const query = createDecisionQuery(createRng(99));
-  const out = createDecisionResult();
+/** What a decision round calls: this build's decision module, or another's (BENCH_COMPARE). */
+type DecisionCore = Pick<typeof import('../decision/index.js'), 'decide' | 'createDecisionQuery' | 'createDecisionResult' | 'createRng'>;
+const thisBuild: DecisionCore = { decide, createDecisionQuery, createDecisionResult, createRng };
+
+function decideRing(table: RoutingTable, queries: ReturnType<typeof ring>, decisions: number, core: DecisionCore = thisBuild): number {
+  const query = core.createDecisionQuery(core.createRng(99));
+  const out = core.createDecisionResult();
   let sink = 0;
   for (let i = 0; i < decisions; i++) {
     const j = i & (RING - 1);
@@ -126,15 +132,15 @@ function decideRing(table: RoutingTable, queries: ReturnType<typeof ring>, decis
     query.domain = queries.domains[j]!;
     query.location = queries.locations[j]!;
     query.clientKeyHash = queries.keys[j]!;
-    sink += decide(table, query, out).count;
+    sink += core.decide(table, query, out).count;
   }
   return sink;
 }
 
 /** CPU seconds of one round of DECISIONS decisions over the ring, as decisions per CPU-second. */
-function roundRate(table: RoutingTable, queries: ReturnType<typeof ring>): number {
+function roundRate(table: RoutingTable, queries: ReturnType<typeof ring>, core: DecisionCore = thisBuild): number {
   const c0 = process.cpuUsage();
-  const sink = decideRing(table, queries, DECISIONS);
+  const sink = decideRing(table, queries, DECISIONS, core);
   return sink >= 0 ? DECISIONS / (cpuMs(process.cpuUsage(c0)) / 1000) : 0;
 }
 
@@ -206,3 +212,37 @@ emit('decisions_per_cpu_s_100k_nodes_1000_domains', median(bigRates), 'decisions
   note: 'ratio: median over alternating round pairs',
   target: '>= 0.8 of 10k',
 });
+
+// BENCH_COMPARE: a directory holding another build of this package's `decision` module (for
+// example the previous commit's `services/resolver/dist/decision`, copied to
+// `services/resolver/dist/decision-before`, so that its package imports resolve). Its rounds then
+// alternate with this build's over the same two tables, and the bench reports this build's rate
+// against it per fleet size (median of the per-pair ratios): a code change measured apart from the
+// run-to-run drift, which is larger than most changes (0.54–0.75 for the ratio above in 13 runs of
+// one build).
+const compareDir = process.env['BENCH_COMPARE'];
+if (compareDir !== undefined && compareDir !== '') {
+  const other = (await import(pathToFileURL(resolve(compareDir, 'index.js')).href)) as DecisionCore;
+  const fleets = [
+    ['10k', small],
+    ['100k', big],
+  ] as const;
+  for (const [name, run] of fleets) {
+    roundRate(run.table, run.queries, other);
+    const mine: number[] = [];
+    const theirs: number[] = [];
+    for (let pair = 0; pair < ROUND_PAIRS; pair++) {
+      const first = pair % 2 === 0;
+      if (first) mine.push(roundRate(run.table, run.queries));
+      theirs.push(roundRate(run.table, run.queries, other));
+      if (!first) mine.push(roundRate(run.table, run.queries));
+    }
+    const against = mine.map((m, i) => m / theirs[i]!);
+    emit(`decisions_per_cpu_s_${name}_nodes_against_compare_build`, median(mine), 'decisions/s', {
+      baseline: Math.round(median(theirs)),
+      ratio: round2(median(against)),
+      ratio_range: [round2(Math.min(...against)), round2(Math.max(...against))],
+      compare: compareDir,
+    });
+  }
+}
