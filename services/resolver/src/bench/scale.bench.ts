@@ -119,7 +119,12 @@ const emit = (metric: string, value: number, unit: string, extra: object = {}): 
   console.log(JSON.stringify({ bench: 'scale', metric, value: Math.round(value * 100) / 100, unit, ...extra }));
 
 /** What a decision round calls: this build's decision module, or another's (BENCH_COMPARE). */
-type DecisionCore = Pick<typeof import('../decision/index.js'), 'decide' | 'createDecisionQuery' | 'createDecisionResult' | 'createRng'>;
+interface DecisionCore {
+  decide: typeof decide;
+  createDecisionQuery: typeof createDecisionQuery;
+  createDecisionResult: typeof createDecisionResult;
+  createRng: typeof createRng;
+}
 const thisBuild: DecisionCore = { decide, createDecisionQuery, createDecisionResult, createRng };
 
 function decideRing(table: RoutingTable, queries: ReturnType<typeof ring>, decisions: number, core: DecisionCore = thisBuild): number {
