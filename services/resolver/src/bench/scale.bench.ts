@@ -24,6 +24,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { median } from './bench-protocol.js';
 import { buildLookupNow, buildRoutingTable, isEagerLookup, LOOKUP_MIN_MEMBERS, createDecisionQuery, createDecisionResult, createRng, decide, type RoutingTable } from '../decision/index.js';
 
 const PROVINCES = ['BJ', 'TJ', 'HE', 'SX', 'NM', 'LN', 'JL', 'HL', 'SH', 'JS', 'ZJ', 'AH', 'FJ', 'JX', 'SD', 'HA', 'HB', 'HN', 'GD', 'GX', 'HI', 'CQ', 'SC', 'GZ', 'YN', 'XZ', 'SN', 'GS', 'QH', 'NX', 'XJ'].map(
@@ -149,7 +150,31 @@ function roundRate(table: RoutingTable, queries: ReturnType<typeof ring>, core: 
   return sink >= 0 ? DECISIONS / (cpuMs(process.cpuUsage(c0)) / 1000) : 0;
 }
 
-const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+/**
+ * Rates of two kinds of round run in ROUND_PAIRS alternating pairs (a b, b a, a b, …) after one
+ * warm-up round each: this shared 2-core VM's rate drifts by up to 1.5× between runs and within
+ * one, so two phases run one after the other would measure the drift as much as the difference.
+ */
+function alternatingRates(a: () => number, b: () => number): { a: number[]; b: number[] } {
+  a();
+  b();
+  const rates = { a: [] as number[], b: [] as number[] };
+  for (let pair = 0; pair < ROUND_PAIRS; pair++) {
+    const aFirst = pair % 2 === 0;
+    if (aFirst) rates.a.push(a());
+    rates.b.push(b());
+    if (!aFirst) rates.a.push(a());
+  }
+  return rates;
+}
+
+const round2 = (x: number): number => Math.round(x * 100) / 100;
+
+/** The fields that report `rates` against `baseline`, measured in the same pairs: the median of the pairs' ratios, and their range. */
+function againstBaseline(rates: readonly number[], baseline: readonly number[]): { baseline: number; ratio: number; ratio_range: number[] } {
+  const ratios = rates.map((r, i) => r / baseline[i]!);
+  return { baseline: Math.round(median(baseline)), ratio: round2(median(ratios)), ratio_range: [round2(Math.min(...ratios)), round2(Math.max(...ratios))] };
+}
 
 function measure(count: number): { table: RoutingTable; queries: ReturnType<typeof ring> } {
   const rand = lcg(count);
@@ -193,27 +218,16 @@ function measure(count: number): { table: RoutingTable; queries: ReturnType<type
   return { table, queries };
 }
 
-// Both tables stay built, and their decision rounds alternate (10 k, 100 k, 100 k, 10 k, …) after
-// one warm-up round each: the rate of this shared 2-core VM drifts by up to 1.5× between runs and
-// within one, so a ratio of two phases run one after the other measured the drift as much as the
-// fleet size. The ratio reported is the median of the per-pair ratios.
+// Both tables stay built, and their decision rounds alternate.
 const small = measure(10_000);
 const big = measure(100_000);
-roundRate(small.table, small.queries);
-roundRate(big.table, big.queries);
-const smallRates: number[] = [];
-const bigRates: number[] = [];
-for (let pair = 0; pair < ROUND_PAIRS; pair++) {
-  const order = pair % 2 === 0 ? [small, big] : [big, small];
-  for (const run of order) (run === small ? smallRates : bigRates).push(roundRate(run.table, run.queries));
-}
-const ratios = bigRates.map((b, i) => b / smallRates[i]!);
-const round2 = (x: number): number => Math.round(x * 100) / 100;
-emit('decisions_per_cpu_s_10k_nodes_1000_domains', median(smallRates), 'decisions/s', { rounds: smallRates.length });
-emit('decisions_per_cpu_s_100k_nodes_1000_domains', median(bigRates), 'decisions/s', {
-  baseline: Math.round(median(smallRates)),
-  ratio: round2(median(ratios)),
-  ratio_range: [round2(Math.min(...ratios)), round2(Math.max(...ratios))],
+const fleetRates = alternatingRates(
+  () => roundRate(small.table, small.queries),
+  () => roundRate(big.table, big.queries),
+);
+emit('decisions_per_cpu_s_10k_nodes_1000_domains', median(fleetRates.a), 'decisions/s', { rounds: fleetRates.a.length });
+emit('decisions_per_cpu_s_100k_nodes_1000_domains', median(fleetRates.b), 'decisions/s', {
+  ...againstBaseline(fleetRates.b, fleetRates.a),
   note: 'ratio: median over alternating round pairs',
   target: '>= 0.8 of 10k',
 });
@@ -222,9 +236,8 @@ emit('decisions_per_cpu_s_100k_nodes_1000_domains', median(bigRates), 'decisions
 // example the previous commit's `services/resolver/dist/decision`, copied to
 // `services/resolver/dist/decision-before`, so that its package imports resolve). Its rounds then
 // alternate with this build's over the same two tables, and the bench reports this build's rate
-// against it per fleet size (median of the per-pair ratios): a code change measured apart from the
-// run-to-run drift, which is larger than most changes (0.54–0.75 for the ratio above in 13 runs of
-// one build).
+// against it per fleet size: a code change measured apart from the run-to-run drift, which is
+// larger than most changes (0.53–0.75 for the ratio above in 13 runs of one build).
 const compareDir = process.env['BENCH_COMPARE'];
 if (compareDir !== undefined && compareDir !== '') {
   const other = (await import(pathToFileURL(resolve(compareDir, 'index.js')).href)) as DecisionCore;
@@ -233,21 +246,10 @@ if (compareDir !== undefined && compareDir !== '') {
     ['100k', big],
   ] as const;
   for (const [name, run] of fleets) {
-    roundRate(run.table, run.queries, other);
-    const mine: number[] = [];
-    const theirs: number[] = [];
-    for (let pair = 0; pair < ROUND_PAIRS; pair++) {
-      const first = pair % 2 === 0;
-      if (first) mine.push(roundRate(run.table, run.queries));
-      theirs.push(roundRate(run.table, run.queries, other));
-      if (!first) mine.push(roundRate(run.table, run.queries));
-    }
-    const against = mine.map((m, i) => m / theirs[i]!);
-    emit(`decisions_per_cpu_s_${name}_nodes_against_compare_build`, median(mine), 'decisions/s', {
-      baseline: Math.round(median(theirs)),
-      ratio: round2(median(against)),
-      ratio_range: [round2(Math.min(...against)), round2(Math.max(...against))],
-      compare: compareDir,
-    });
+    const rates = alternatingRates(
+      () => roundRate(run.table, run.queries),
+      () => roundRate(run.table, run.queries, other),
+    );
+    emit(`decisions_per_cpu_s_${name}_nodes_against_compare_build`, median(rates.a), 'decisions/s', { ...againstBaseline(rates.a, rates.b), compare: compareDir });
   }
 }
