@@ -50,6 +50,13 @@ export type ServerMessage =
       /** Event-loop delay beyond the sampling period (see {@link ELD_RESOLUTION_MS}), milliseconds. */
       eventLoopDelayP99Ms: number;
       eventLoopDelayMaxMs: number;
+      /**
+       * Mark-compacts (full GCs) in the window and their pauses on the JavaScript thread, ms. A
+       * resolver under this load can settle into a mark-compact every ~0.1 s or into almost none
+       * (see the README's serving figures); the count says which a run measured.
+       */
+      markCompacts: number;
+      markCompactMs: number;
     };
 
 /** One measured run of the load client. */

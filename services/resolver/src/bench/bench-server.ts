@@ -12,8 +12,8 @@
  *   answerable unary request), so both servers put the same number of bytes on the wire.
  *
  * Only one of them is loaded at a time. The parent brackets each measured window with `mark` and
- * `report`; the reply gives this process's CPU time, the items it answered and its event-loop
- * delay over the window.
+ * `report`; the reply gives this process's CPU time, the items it answered, its event-loop
+ * delay and its mark-compacts over the window.
  */
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { createGeoIpProvider } from '@cdn-sched/geoip';
@@ -30,7 +30,7 @@ import {
 import { startServiceServer } from '@cdn-sched/service-kit';
 import * as grpc from '@grpc/grpc-js';
 import type { CallContext } from 'nice-grpc';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { createResolveCore } from '../serving/resolve-core.js';
 import { createResolverService, resolverServiceDefinition, type ResolveFrame } from '../serving/resolver-service.js';
 import type { RoutingState } from '../serving/routing-state.js';
@@ -184,12 +184,22 @@ async function startEchoCodec(pre: { batches: Map<number, Buffer>; unary: Buffer
 const loopDelay = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
 loopDelay.enable();
 let window = { wall: performance.now(), cpu: process.cpuUsage() };
+const majorGc = { count: 0, ms: 0 };
+const gcObserver = new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    if ((entry as unknown as { detail?: { kind?: number } }).detail?.kind !== constants.NODE_PERFORMANCE_GC_MAJOR) continue;
+    majorGc.count++;
+    majorGc.ms += entry.duration;
+  }
+});
+gcObserver.observe({ entryTypes: ['gc'] });
 
 let closing = false;
 const shutdown = async (): Promise<void> => {
   if (closing) return;
   closing = true;
   loopDelay.disable();
+  gcObserver.disconnect();
   echo.server.forceShutdown();
   echoCodec.server.forceShutdown();
   await resolver.close(0);
@@ -201,6 +211,8 @@ process.on('message', (command: ServerCommand) => {
   if (command.type === 'mark') {
     loopDelay.reset();
     answered = 0;
+    majorGc.count = 0;
+    majorGc.ms = 0;
     window = { wall: performance.now(), cpu: process.cpuUsage() };
   } else if (command.type === 'report') {
     const cpu = process.cpuUsage(window.cpu);
@@ -213,6 +225,8 @@ process.on('message', (command: ServerCommand) => {
       decisions: answered,
       eventLoopDelayP99Ms: loopDelay.count > 0 ? beyond(loopDelay.percentile(99)) : 0,
       eventLoopDelayMaxMs: loopDelay.count > 0 ? beyond(loopDelay.max) : 0,
+      markCompacts: majorGc.count,
+      markCompactMs: majorGc.ms,
     });
   } else if (command.type === 'close') {
     void shutdown();

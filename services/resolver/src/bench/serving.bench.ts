@@ -16,7 +16,11 @@
  * over the rounds; a ratio is the median of the per-round ratios (the two runs of a round are
  * seconds apart). Besides wall-clock rates, each configuration reports items per second of server
  * CPU: the machine is shared, and when other work takes a core the wall-clock rate drops while
- * the per-CPU one moves much less.
+ * the per-CPU one moves much less. Each configuration also reports the server's mark-compacts per
+ * second (and prints every round's rate with its mark-compact count on stderr): a resolver under
+ * steady ResolveStream load can run a mark-compact every ~0.1 s, which costs it ~40 % of its rate,
+ * and a figure is only comparable with another from the same GC mode (README, "Decision path
+ * benchmarks").
  *
  * Environment (defaults in brackets): BENCH_ROUNDS [3], BENCH_MEASURE_MS [3000] per run,
  * BENCH_WARMUP_MS [300] per run, BENCH_STREAMS [2], BENCH_DEPTH [4], BENCH_CONCURRENCY [64],
@@ -168,6 +172,10 @@ function report(name: string, itemsPerCall: number, unit: string, runs: Record<B
   both('rtt_p99', (r) => r.result.p99Ms, 'ms');
   both('server_cpu_share', (r) => r.window.cpuMs / r.window.wallMs, 'cores');
   both('client_cpu_share', (r) => r.result.cpuMs / (r.result.seconds * 1000), 'cores');
+  // Whether the server ran in the mark-compact loop (several a second) or without it, per run.
+  both('server_mark_compacts_per_s', (r) => r.window.markCompacts / (r.window.wallMs / 1000), '1/s');
+  const perRound = (r: Run): string => `${Math.round(perCpu(r))}/cpu-s with ${r.window.markCompacts} mark-compacts`;
+  process.stderr.write(`${name} rounds: resolver ${runs.resolver.map(perRound).join(', ')}; echo ${runs.echo.map(perRound).join(', ')}\n`);
 }
 
 async function main(): Promise<void> {
