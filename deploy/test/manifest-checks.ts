@@ -349,3 +349,20 @@ export function checkProberIdentity(objects: readonly K8sObject[]): string[] {
   }
   return problems;
 }
+
+/**
+ * Every container runs with its service's Node options (`nodeOptions`: service → the
+ * `cdnSched.nodeOptions` of services/<name>/package.json, which the local processes get too) as
+ * its NODE_OPTIONS, and a service without any sets none.
+ */
+export function checkNodeOptions(objects: readonly K8sObject[], nodeOptions: ReadonlyMap<string, string>): string[] {
+  const problems: string[] = [];
+  for (const w of workloads(objects)) {
+    for (const c of w.pod.containers) {
+      const set = (c.env ?? []).find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
+      const wanted = nodeOptions.get(c.name) ?? '';
+      if (set !== wanted) problems.push(`Deployment/${w.name} container ${c.name}: NODE_OPTIONS is '${set}' but services/${c.name}/package.json says '${wanted}'`);
+    }
+  }
+  return problems;
+}

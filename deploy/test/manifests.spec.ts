@@ -6,6 +6,7 @@ import {
   checkListenPorts,
   checkLoopbackDefaultsOverridden,
   checkNetworkPolicyPorts,
+  checkNodeOptions,
   checkPdbsAndProbes,
   checkProberIdentity,
   checkReferencedConfig,
@@ -57,6 +58,18 @@ function loopbackDefaults(): Map<string, string[]> {
   return out;
 }
 
+/** Each service's Node options: `cdnSched.nodeOptions` of services/<name>/package.json. */
+function serviceNodeOptions(): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const name of readdirSync(join(repoRoot, 'services'))) {
+    const manifest = join(repoRoot, 'services', name, 'package.json');
+    if (!existsSync(manifest)) continue;
+    const options = (JSON.parse(readFileSync(manifest, 'utf8')) as { cdnSched?: { nodeOptions?: string } }).cdnSched?.nodeOptions;
+    if (options) out.set(name, options);
+  }
+  return out;
+}
+
 const overlays = { dev: renderOverlay('dev'), prod: renderOverlay('prod') };
 const find = (objects: readonly K8sObject[], kind: string, name: string): K8sObject | undefined => objects.find((o) => o.kind === kind && o.metadata.name === name);
 const clone = (objects: readonly K8sObject[]): K8sObject[] => structuredClone(objects) as K8sObject[];
@@ -81,6 +94,12 @@ describe.each(Object.entries(overlays))('overlay %s', (_name, objects) => {
     expect(defaults.get('resolver')?.get('GRPC_PORT')).toBe(50054);
     expect(checkListenPorts(objects, defaults)).toEqual([]);
     expect(checkNetworkPolicyPorts(objects)).toEqual([]);
+  });
+
+  it("runs every service with its own Node options (its package.json's cdnSched.nodeOptions)", () => {
+    const nodeOptions = serviceNodeOptions();
+    expect(nodeOptions.get('resolver')).toBe('--max-semi-space-size=2');
+    expect(checkNodeOptions(objects, nodeOptions)).toEqual([]);
   });
 
   it('sets every address whose default is loopback (peers to dial, addresses to listen on)', () => {
@@ -182,6 +201,14 @@ describe('the checks catch what they are for', () => {
     expect(checkListenPorts(objects, new Map())).toEqual(['Deployment/config-watcher container config-watcher: port grpc is 50051 but GRPC_PORT is 50061']);
   });
 
+  it("a Deployment without its service's Node options", () => {
+    const objects = clone(base);
+    const resolver = find(objects, 'Deployment', 'resolver') as unknown as { spec: { template: { spec: { containers: { env: { name: string }[] }[] } } } };
+    const container = resolver.spec.template.spec.containers[0]!;
+    container.env = container.env.filter((e) => e.name !== 'NODE_OPTIONS');
+    expect(checkNodeOptions(objects, serviceNodeOptions())).toEqual(["Deployment/resolver container resolver: NODE_OPTIONS is '' but services/resolver/package.json says '--max-semi-space-size=2'"]);
+  });
+
   it('a Deployment that leaves a peer address at its loopback default', () => {
     const broken = clone(overlays.prod);
     const gateway = find(broken, 'Deployment', 'dns-gateway') as unknown as { spec: { template: { spec: { containers: { env: { name: string }[] }[] } } } };
@@ -226,5 +253,23 @@ describe('the checks catch what they are for', () => {
     const hpa = find(objects, 'HorizontalPodAutoscaler', 'resolver') as unknown as { spec: { minReplicas: unknown } };
     hpa.spec.minReplicas = 'three';
     expect(await schemaProblems(find(objects, 'HorizontalPodAutoscaler', 'resolver')!)).toEqual([expect.stringMatching(/minReplicas must be integer/)]);
+  });
+});
+
+describe('systemd units', () => {
+  it("run every service with its own Node options (its package.json's cdnSched.nodeOptions)", () => {
+    const dir = join(repoRoot, 'deploy', 'systemd');
+    const units = readdirSync(dir).filter((f) => f.endsWith('.service'));
+    expect(units.length).toBeGreaterThanOrEqual(5);
+    const nodeOptions = serviceNodeOptions();
+    for (const unit of units) {
+      const service = /^cdn-sched-(.+)@\.service$/.exec(unit)![1]!;
+      const text = readFileSync(join(dir, unit), 'utf8');
+      const execStart = /^ExecStart=(.*)$/m.exec(text)![1]!;
+      const environment = /^Environment=NODE_OPTIONS=(.*)$/m.exec(text)?.[1] ?? '';
+      // Options given as NODE_OPTIONS or as flags before the script, either way.
+      const flags = `${environment} ${execStart.slice(0, execStart.indexOf('--import'))}`;
+      for (const option of (nodeOptions.get(service) ?? '').split(' ').filter(Boolean)) expect(flags, unit).toContain(option);
+    }
   });
 });

@@ -5,7 +5,7 @@ export { createFakeFleet } from './fake-fleet.js';
 export type { FakeFleet, FakeFleetOptions, FakeHealth, FakeNode, LoadReporting } from './fake-fleet.js';
 export { startFleetProcess } from './fleet-process.js';
 export type { FleetProcess, FleetProcessOptions } from './fleet-process.js';
-export { repoRoot, startServiceProcess } from './service-process.js';
+export { repoRoot, serviceNodeOptions, startServiceProcess } from './service-process.js';
 export type { ServiceProcess, ServiceProcessOptions } from './service-process.js';
 export { waitFor } from './wait-for.js';
 export { isProcessAlive, killQuietly } from './kill-quietly.js';

@@ -1,10 +1,22 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root (this file is libs/local-processes/{src,dist}/service-process.*). */
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+/**
+ * The Node options a service runs with wherever it runs: `cdnSched.nodeOptions` of its
+ * `services/<name>/package.json` ('' when none). The Deployments and systemd units carry the same
+ * value (deploy/test checks it), and {@link startServiceProcess} puts it first in NODE_OPTIONS, so
+ * tests, benchmarks and the local mesh run a service as production does. Only options Node accepts
+ * in NODE_OPTIONS belong there (for V8: `--max-old-space-size`, `--max-semi-space-size`, …).
+ */
+export function serviceNodeOptions(service: string): string {
+  const manifest = JSON.parse(readFileSync(join(repoRoot, 'services', service, 'package.json'), 'utf8')) as { cdnSched?: { nodeOptions?: string } };
+  return manifest.cdnSched?.nodeOptions ?? '';
+}
 
 /** Options of {@link startServiceProcess}. */
 export interface ServiceProcessOptions {
@@ -56,8 +68,11 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
   // stdin is a pipe that is never written: when this process ends, however it ends (a test runner's
   // timeout, SIGKILL), the service reads end-of-file and stops itself (EXIT_WITH_STDIN, service kit)
   // instead of living on as an orphan.
+  // The service's own Node options first: a NODE_OPTIONS of the caller's or of `env` comes after
+  // them, and for a V8 flag given twice the later one wins.
+  const nodeOptions = [serviceNodeOptions(options.service), process.env['NODE_OPTIONS'] ?? '', options.env?.['NODE_OPTIONS'] ?? ''].filter(Boolean).join(' ');
   const child: ChildProcess = spawn(command[0]!, command.slice(1), {
-    env: { ...process.env, LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'info', EXIT_WITH_STDIN: '1', ...options.env },
+    env: { ...process.env, LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'info', EXIT_WITH_STDIN: '1', ...options.env, ...(nodeOptions === '' ? {} : { NODE_OPTIONS: nodeOptions }) },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];

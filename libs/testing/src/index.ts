@@ -1,6 +1,6 @@
 // The process launchers (etcd, services, fake fleet) live in @cdn-sched/local-processes, which the
 // operator CLI ships; tests keep importing them from here.
-export { createFakeFleet, findEtcdBinary, getFreePort, isProcessAlive, killQuietly, repoRoot, startEtcd, startFleetProcess, startServiceProcess } from '@cdn-sched/local-processes';
+export { createFakeFleet, findEtcdBinary, getFreePort, isProcessAlive, killQuietly, repoRoot, serviceNodeOptions, startEtcd, startFleetProcess, startServiceProcess } from '@cdn-sched/local-processes';
 export type { EtcdOptions, EtcdProcess, FakeFleet, FakeFleetOptions, FakeHealth, FakeNode, FleetProcess, FleetProcessOptions, LoadReporting, ServiceProcess, ServiceProcessOptions } from '@cdn-sched/local-processes';
 export { startGrpcServer } from './grpc-server.js';
 export type { TestGrpcServer } from './grpc-server.js';

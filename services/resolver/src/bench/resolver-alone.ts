@@ -9,10 +9,12 @@
  * per window: decisions per server CPU-second, the wall rate, the server's CPU share and its
  * mark-compacts in the window. Environment (defaults in brackets): BENCH_BATCH [500],
  * BENCH_ROUNDS [2] windows, BENCH_MEASURE_MS [3000], BENCH_COMPACT [1], BENCH_SERVER_NODE_FLAGS
- * (flags for the server's node, e.g. `--max-semi-space-size=2`), BENCH_CPU_PROF (a directory: the
+ * (flags for the server's node after the resolver's own Node options, e.g. `--max-semi-space-size=0`
+ * for V8's default young generation), BENCH_CPU_PROF (a directory: the
  * server writes a V8 CPU profile there on exit).
  */
 import { createGeoIpProvider } from '@cdn-sched/geoip';
+import { serviceNodeOptions } from '@cdn-sched/testing';
 import { fork, type ChildProcess } from 'node:child_process';
 import { childMessages } from './bench-processes.js';
 import type { BenchRequests, ClientCommand, ClientMessage, ServerCommand, ServerMessage } from './bench-protocol.js';
@@ -36,7 +38,13 @@ const queries = createServingQueries(geo.database, SEED, COMPACT);
 geo.close();
 const requests: BenchRequests = { batches: { [BATCH]: encodeBatches(queries, BATCH) }, unary: encodeUnary(queries.slice(0, 64)) };
 const profileDir = process.env['BENCH_CPU_PROF'];
-const serverArgv = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...(process.env['BENCH_SERVER_NODE_FLAGS'] ?? '').split(' ').filter(Boolean)];
+// The resolver's own Node options first (services/resolver/package.json); BENCH_SERVER_NODE_FLAGS
+// after them override them (e.g. `--max-semi-space-size=0`, V8's default).
+const serverArgv = [
+  ...serviceNodeOptions('resolver').split(' ').filter(Boolean),
+  ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+  ...(process.env['BENCH_SERVER_NODE_FLAGS'] ?? '').split(' ').filter(Boolean),
+];
 const server = start<ServerCommand, ServerMessage>('./bench-server.js', serverArgv);
 const client = start<ClientCommand, ClientMessage>('./bench-client.js');
 await Promise.all([server.started, client.started]);

@@ -27,7 +27,9 @@
  * Run: `npm run bench -- serving-workers` (about 90 s). Environment (defaults in brackets):
  * BENCH_ROUNDS [3], BENCH_MEASURE_MS [3000], BENCH_WARMUP_MS [500], BENCH_BATCH [500],
  * BENCH_STREAMS [4], BENCH_DEPTH [4], BENCH_CONNECTIONS [2], BENCH_COMPACT [0] (1: the compact
- * response every query can ask for), BENCH_WORKER_CPU [unset: no cap].
+ * response every query can ask for), BENCH_WORKER_CPU [unset: no cap]. Each rate comes with the
+ * resolver's mark-compacts per window (from its /metrics), and each round's on stderr: see
+ * `markCompactsOf`.
  */
 import { createEtcdClient } from '@cdn-sched/etcd';
 import { createGeoIpProvider } from '@cdn-sched/geoip';
@@ -62,6 +64,8 @@ interface Resolver {
   workers: number;
   process: ServiceProcess;
   port: number;
+  /** The /metrics URLs of its processes (each worker serves its own). */
+  metricsUrls: string[];
 }
 
 interface Run {
@@ -69,6 +73,24 @@ interface Run {
   serverCores: number;
   clientCores: number;
   p99Ms: number;
+  /** Mark-compacts of all its processes in the window (`nodejs_gc_pause_seconds_count{kind="major"}`). */
+  markCompacts: number;
+}
+
+/**
+ * Mark-compacts so far, summed over `urls`: a resolver under this load can settle into a
+ * mark-compact every ~0.1 s or into almost none (README, "Decision path benchmarks"), and a rate
+ * is only comparable with another of the same mode.
+ */
+async function markCompactsOf(urls: readonly string[]): Promise<number> {
+  let total = 0;
+  for (const url of urls) {
+    const text = await (await fetch(url)).text();
+    for (const line of text.split('\n')) {
+      if (line.startsWith('nodejs_gc_pause_seconds_count{') && line.includes('kind="major"')) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+  }
+  return total;
 }
 
 async function main(): Promise<void> {
@@ -94,7 +116,12 @@ async function main(): Promise<void> {
         timeoutMs: 120_000,
         message: `${workers} resolver worker(s) with a routing table`,
       });
-      resolvers.push({ workers, process, port: Number(target.slice(target.lastIndexOf(':') + 1)) });
+      await waitFor(() => process.logs.filter((l) => l['msg'] === 'metrics server listening').length >= workers, {
+        timeoutMs: 60_000,
+        message: `${workers} resolver worker(s) serving /metrics`,
+      });
+      const metricsUrls = process.logs.filter((l) => l['msg'] === 'metrics server listening').map((l) => `${String(l['metrics'])}/metrics`);
+      resolvers.push({ workers, process, port: Number(target.slice(target.lastIndexOf(':') + 1)), metricsUrls });
     }
     if (WORKER_CPU !== undefined) {
       for (const r of resolvers) {
@@ -125,12 +152,14 @@ async function main(): Promise<void> {
       await measuring;
       const cpu0 = processTreeCpuSeconds(r.process.pid);
       const t0 = performance.now();
+      const markCompacts0 = await markCompactsOf(r.metricsUrls);
       await measured;
       const serverCores = (processTreeCpuSeconds(r.process.pid) - cpu0) / ((performance.now() - t0) / 1000);
+      const markCompacts = (await markCompactsOf(r.metricsUrls)) - markCompacts0;
       const res = await result;
       const share = streamReplyErrorShare(res.sample.request, res.sample.reply, `--workers ${r.workers}`, true);
       if (share > MAX_ERROR_SHARE) throw new Error(`--workers ${r.workers}: ${(share * 100).toFixed(1)} % of the sampled answers are errors`);
-      return { decisionsPerS: (res.completed * BATCH) / res.seconds, serverCores, clientCores: res.cpuMs / (res.seconds * 1000), p99Ms: res.p99Ms };
+      return { decisionsPerS: (res.completed * BATCH) / res.seconds, serverCores, clientCores: res.cpuMs / (res.seconds * 1000), p99Ms: res.p99Ms, markCompacts };
     };
 
     const loadStart = loadavg()[0]!;
@@ -149,8 +178,10 @@ async function main(): Promise<void> {
         client_cores: round3(median(rs.map((r) => r.clientCores))),
         per_server_cpu_s: round3(median(rs.map((r) => r.decisionsPerS / r.serverCores))),
         batch_p99_ms: round3(median(rs.map((r) => r.p99Ms))),
+        mark_compacts_per_window: round3(median(rs.map((r) => r.markCompacts))),
         ...note,
       });
+      process.stderr.write(`--workers ${w} rounds: ${rs.map((r) => `${Math.round(r.decisionsPerS / r.serverCores)}/cpu-s with ${r.markCompacts} mark-compacts`).join(', ')}\n`);
     }
     const one = runs.get(1)!;
     const two = runs.get(2)!;

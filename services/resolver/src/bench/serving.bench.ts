@@ -35,6 +35,7 @@
 import { fromBinary } from '@bufbuild/protobuf';
 import { createGeoIpProvider } from '@cdn-sched/geoip';
 import { ResolveRequestSchema, ResolveResponseSchema } from '@cdn-sched/proto';
+import { serviceNodeOptions } from '@cdn-sched/testing';
 import { fork, type ChildProcess } from 'node:child_process';
 import {
   MAX_ERROR_SHARE,
@@ -190,6 +191,8 @@ async function main(): Promise<void> {
 
   const profileDir = process.env['BENCH_CPU_PROF'];
   const serverArgv = [
+    // The resolver's own Node options (services/resolver/package.json), as it runs everywhere.
+    ...serviceNodeOptions('resolver').split(' ').filter(Boolean),
     ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
     // As production starts services: OpenTelemetry's grpc-js instrumentation patches both servers.
     ...(process.env['BENCH_TRACING'] === '1' ? ['--import', import.meta.resolve('@cdn-sched/telemetry/register')] : []),
