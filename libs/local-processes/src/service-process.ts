@@ -65,12 +65,12 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
   const register = join(repoRoot, 'libs', 'telemetry', 'dist', 'register.js');
   const argv = [process.execPath, '--import', register, main, ...(options.args ?? [])];
   const command = [...(options.wrap ?? []), ...argv];
-  // stdin is a pipe that is never written: when this process ends, however it ends (a test runner's
-  // timeout, SIGKILL), the service reads end-of-file and stops itself (EXIT_WITH_STDIN, service kit)
-  // instead of living on as an orphan.
   // The service's own Node options first: a NODE_OPTIONS of the caller's or of `env` comes after
   // them, and for a V8 flag given twice the later one wins.
   const nodeOptions = [serviceNodeOptions(options.service), process.env['NODE_OPTIONS'] ?? '', options.env?.['NODE_OPTIONS'] ?? ''].filter(Boolean).join(' ');
+  // stdin is a pipe that is never written: when this process ends, however it ends (a test runner's
+  // timeout, SIGKILL), the service reads end-of-file and stops itself (EXIT_WITH_STDIN, service kit)
+  // instead of living on as an orphan.
   const child: ChildProcess = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'info', EXIT_WITH_STDIN: '1', ...options.env, ...(nodeOptions === '' ? {} : { NODE_OPTIONS: nodeOptions }) },
     stdio: ['pipe', 'pipe', 'pipe'],
