@@ -4,7 +4,7 @@
  * resolver, and the typed message wait of a forked helper.
  */
 import { startServiceProcess, type ServiceProcess, type ServiceProcessOptions } from '@cdn-sched/testing';
-import type { ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 
 /** Clean-ups of a bench run; each start puts its own first, so they run in reverse start order. */
 export type Cleanups = (() => Promise<unknown> | void)[];
@@ -51,4 +51,21 @@ export function childMessages<Out extends { type: string }>(
       void exited.then((code) => reject(new Error(`${label} exited (${code}) while the benchmark waited for '${type}'`)));
     });
   return { exited, next };
+}
+
+/** A forked helper of a bench (server or load client) that talks in typed messages. */
+export interface Child<In, Out extends { type: string }> {
+  send(message: In): void;
+  /** The next message of `type` (listen before sending what provokes it). */
+  next<T extends Out['type']>(type: T): Promise<Extract<Out, { type: T }>>;
+  /** The child listens for messages. */
+  started: Promise<unknown>;
+  exited: Promise<number | null>;
+}
+
+/** Forks the helper module at `file` with `execArgv` (node flags) and wraps its messages. */
+export function forkChild<In, Out extends { type: string }>(file: URL, execArgv: string[] = []): Child<In, Out> {
+  const child: ChildProcess = fork(file, [], { serialization: 'advanced', execArgv });
+  const { exited, next } = childMessages<Out>(child, file.pathname);
+  return { send: (message) => void child.send(message as object), next, started: next('started'), exited };
 }

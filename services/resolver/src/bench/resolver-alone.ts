@@ -15,8 +15,7 @@
  */
 import { createGeoIpProvider } from '@cdn-sched/geoip';
 import { serviceNodeOptions } from '@cdn-sched/testing';
-import { fork, type ChildProcess } from 'node:child_process';
-import { childMessages } from './bench-processes.js';
+import { forkChild } from './bench-processes.js';
 import type { BenchRequests, ClientCommand, ClientMessage, ServerCommand, ServerMessage } from './bench-protocol.js';
 import { createServingQueries, encodeBatches, encodeUnary } from './bench-workload.js';
 
@@ -26,12 +25,6 @@ const ROUNDS = env('BENCH_ROUNDS', 2);
 const MEASURE_MS = env('BENCH_MEASURE_MS', 3000);
 const COMPACT = (process.env['BENCH_COMPACT'] ?? '1') === '1';
 const SEED = 20240601;
-
-function start<In, Out extends { type: string }>(file: string, execArgv: string[] = []) {
-  const child: ChildProcess = fork(new URL(file, import.meta.url), [], { serialization: 'advanced', execArgv });
-  const { exited, next } = childMessages<Out>(child, file);
-  return { send: (message: In) => void child.send(message as object), next, started: next('started'), exited };
-}
 
 const geo = await createGeoIpProvider();
 const queries = createServingQueries(geo.database, SEED, COMPACT);
@@ -45,8 +38,8 @@ const serverArgv = [
   ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
   ...(process.env['BENCH_SERVER_NODE_FLAGS'] ?? '').split(' ').filter(Boolean),
 ];
-const server = start<ServerCommand, ServerMessage>('./bench-server.js', serverArgv);
-const client = start<ClientCommand, ClientMessage>('./bench-client.js');
+const server = forkChild<ServerCommand, ServerMessage>(new URL('./bench-server.js', import.meta.url), serverArgv);
+const client = forkChild<ClientCommand, ClientMessage>(new URL('./bench-client.js', import.meta.url));
 await Promise.all([server.started, client.started]);
 const serverReady = server.next('ready');
 const clientReady = client.next('ready');

@@ -36,7 +36,6 @@ import { fromBinary } from '@bufbuild/protobuf';
 import { createGeoIpProvider } from '@cdn-sched/geoip';
 import { ResolveRequestSchema, ResolveResponseSchema } from '@cdn-sched/proto';
 import { serviceNodeOptions } from '@cdn-sched/testing';
-import { fork, type ChildProcess } from 'node:child_process';
 import {
   MAX_ERROR_SHARE,
   median,
@@ -49,7 +48,7 @@ import {
   type ServerCommand,
   type ServerMessage,
 } from './bench-protocol.js';
-import { childMessages } from './bench-processes.js';
+import { forkChild, type Child } from './bench-processes.js';
 import { createServingQueries, encodeBatches, encodeUnary } from './bench-workload.js';
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
@@ -76,20 +75,7 @@ const COMPACT = process.env['BENCH_COMPACT'] === '1';
 const SUFFIX = COMPACT ? '_compact' : '';
 const UNARY_REQUESTS = 4096;
 
-interface Child<In, Out extends { type: string }> {
-  send(message: In): void;
-  /** The next message of `type` (listen before sending what provokes it). */
-  next<T extends Out['type']>(type: T): Promise<Extract<Out, { type: T }>>;
-  /** The child listens for messages. */
-  started: Promise<unknown>;
-  exited: Promise<number | null>;
-}
-
-function start<In, Out extends { type: string }>(file: string, execArgv: string[] = []): Child<In, Out> {
-  const child: ChildProcess = fork(new URL(file, import.meta.url), [], { serialization: 'advanced', execArgv });
-  const { exited, next } = childMessages<Out>(child, file);
-  return { send: (message) => void child.send(message as object), next, started: next('started'), exited };
-}
+const start = <In, Out extends { type: string }>(file: string, execArgv: string[] = []): Child<In, Out> => forkChild(new URL(file, import.meta.url), execArgv);
 
 type Server = Child<ServerCommand, ServerMessage>;
 type Client = Child<ClientCommand, ClientMessage>;
