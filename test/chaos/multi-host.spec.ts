@@ -21,16 +21,6 @@ import { CLIENTS, MUSIC, REPLAY_QUERIES } from '../support/topology.js';
 
 const isRoot = process.getuid?.() === 0;
 
-async function etcdMetric(metricsUrl: string, name: string): Promise<number | undefined> {
-  try {
-    const text = await (await fetch(`${metricsUrl}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
-    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-    return line ? Number(line.slice(name.length + 1)) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Breaker opens per service (from Status), for the services that are up. */
 async function breakerOpens(services: readonly RehearsalService[]): Promise<Map<string, number>> {
   const out = new Map<string, number>();
@@ -137,7 +127,7 @@ describe.skipIf(!isRoot)('chaos: multi-host rehearsal (network namespaces, etcd 
 
   it('moves require-leader watches off an etcd member cut from its peers; a drain issued meanwhile takes effect', async () => {
     // The member most watches are on: cutting it must move them.
-    const counts = await Promise.all(r.etcd.members.map((m) => etcdMetric(m.metricsUrl, 'etcd_debugging_mvcc_watch_stream_total')));
+    const counts = await Promise.all(r.etcd.members.map((m) => m.metric('etcd_debugging_mvcc_watch_stream_total')));
     const victimIndex = counts.indexOf(Math.max(...counts.map((c) => c ?? 0)));
     const victim = r.etcd.members[victimIndex]!;
     const victimHost = `e${victimIndex + 1}`;
@@ -150,7 +140,7 @@ describe.skipIf(!isRoot)('chaos: multi-host rehearsal (network namespaces, etcd 
     await r.network.cut(victimHost, 'peer');
     try {
       // etcd cancels require-leader streams once the member has had no leader for a few election timeouts.
-      await waitFor(async () => (await etcdMetric(victim.metricsUrl, 'etcd_debugging_mvcc_watch_stream_total')) === 0, {
+      await waitFor(async () => (await victim.metric('etcd_debugging_mvcc_watch_stream_total')) === 0, {
         timeoutMs: 30_000,
         intervalMs: 200,
         message: `watch streams gone from ${victim.name}`,
@@ -168,7 +158,7 @@ describe.skipIf(!isRoot)('chaos: multi-host rehearsal (network namespaces, etcd 
     // It catches up: its revision reaches the leader's.
     await waitFor(
       async () => {
-        const revs = await Promise.all(r.etcd.members.map((m) => etcdMetric(m.metricsUrl, 'etcd_debugging_mvcc_current_revision')));
+        const revs = await Promise.all(r.etcd.members.map((m) => m.metric('etcd_debugging_mvcc_current_revision')));
         return revs.every((x) => x !== undefined && x === revs[0]);
       },
       { timeoutMs: 30_000, intervalMs: 200, message: 'every etcd member at the same revision after the heal' },

@@ -5,7 +5,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMeshDnsGateway, type MeshDnsGateway } from '@cdn-sched/local-mesh';
-import { waitFor } from '@cdn-sched/testing';
+import { scrape, waitFor, type LabelMatch } from '@cdn-sched/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dig } from '../support/dig.js';
 import { startMesh, type Mesh } from '../support/mesh.js';
@@ -29,11 +29,8 @@ async function startGateway(mesh: Mesh, name: string, env: Record<string, string
   return { process: g.process, port: g.dnsPort, metricsUrl: `${g.metricsUrl}/metrics` };
 }
 
-async function metric(g: Gateway, name: string): Promise<number> {
-  const text = await (await fetch(g.metricsUrl)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) if (line.startsWith(name) && (line[name.length] === ' ' || line[name.length] === '{')) sum += Number(line.split(' ').pop());
-  return sum;
+async function metric(g: Gateway, name: string, match: LabelMatch = {}): Promise<number> {
+  return (await scrape(g.metricsUrl)).sum(name, match);
 }
 
 /** A query built byte by byte (so the fuzz does not depend on the codec under test). */
@@ -224,7 +221,7 @@ describe('dns-gateway in front of a real mesh', () => {
     }
     udp.close();
     const rssAfter = await metric(gw, 'process_resident_memory_bytes');
-    console.log(`fuzz: ${sent} packets, RSS ${(rssBefore / 2 ** 20).toFixed(1)} → ${(rssAfter / 2 ** 20).toFixed(1)} MiB, dropped ${await metric(gw, 'cdn_dns_dropped_packets_total')}, FORMERR ${await metric(gw, 'cdn_dns_queries_total{qtype="none",rcode="FORMERR"')}`);
+    console.log(`fuzz: ${sent} packets, RSS ${(rssBefore / 2 ** 20).toFixed(1)} → ${(rssAfter / 2 ** 20).toFixed(1)} MiB, dropped ${await metric(gw, 'cdn_dns_dropped_packets_total')}, FORMERR ${await metric(gw, 'cdn_dns_queries_total', { qtype: 'none', rcode: 'FORMERR' })}`);
     expect(rssAfter - rssBefore).toBeLessThan(64 * 2 ** 20);
     expect(gw.process.exited).toBe(false);
   });
@@ -283,10 +280,7 @@ describe('dns-gateway in front of a real mesh', () => {
       const workers = g.process.logs.filter((l) => l['msg'] === 'metrics server listening').map((l) => ({ instance: String(l['instance']), metrics: `${String(l['metrics'])}/metrics` }));
       expect(workers.map((w) => w.instance).sort()).toEqual(['dns-gateway-workers-w0', 'dns-gateway-workers-w1']);
       expect(new Set(workers.map((w) => w.metrics)).size).toBe(2); // each worker its own metrics port
-      const answered = async (w: { metrics: string }, transport: string): Promise<number> => {
-        const text = await (await fetch(w.metrics)).text();
-        return text.split('\n').filter((l) => l.startsWith('cdn_dns_queries_total{') && l.includes(`transport="${transport}"`)).reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
-      };
+      const answered = async (w: { metrics: string }, transport: string): Promise<number> => (await scrape(w.metrics)).sum('cdn_dns_queries_total', { transport });
       // TCP: the cluster primary hands connections to the workers in turn.
       for (let i = 0; i < 4; i++) {
         const r = await dig('127.0.0.1', g.dnsPort, MUSIC, ['+tcp', `+subnet=${CLIENTS.gdCt.ip}/24`]);

@@ -16,14 +16,3 @@ export function metricNamesIn(expr: string): string[] {
   }
   return [...names];
 }
-
-/** Metric names in a Prometheus text-format scrape (histogram series as `_bucket`, `_sum`, `_count`). */
-export function metricNamesInScrape(text: string): Set<string> {
-  const names = new Set<string>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line);
-    if (m) names.add(m[0]);
-  }
-  return names;
-}

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { findEtcdBinary, getFreePort, killWithParent } from '@cdn-sched/local-processes';
+import { scrape, type Scrape } from './prometheus-text.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -70,6 +71,8 @@ export interface EtcdMember {
   /** SIGSTOP / SIGCONT: alive, connections open, answering nothing. */
   pause(): void;
   resume(): void;
+  /** An unlabelled metric of this member's scrape (a gauge or counter); undefined while it does not answer. */
+  metric(name: string, timeoutMs?: number): Promise<number | undefined>;
   /** Whether this member is the raft leader now (its `etcd_server_is_leader` metric). */
   isLeader(): Promise<boolean>;
   /** Watchers this member serves now (its `etcd_debugging_mvcc_watcher_total` gauge; 0 when it does not answer). */
@@ -94,15 +97,15 @@ export interface EtcdCluster {
   stop(): Promise<void>;
 }
 
-async function metric(url: string, name: string, timeoutMs = 500): Promise<number | undefined> {
+/** `name` of the scrape at `url`; undefined while the member cannot be reached. */
+async function metric(url: string, name: string, timeoutMs: number): Promise<number | undefined> {
+  let metrics: Scrape;
   try {
-    const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(timeoutMs) });
-    const text = await res.text();
-    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-    return line ? Number(line.slice(name.length + 1)) : undefined;
+    metrics = await scrape(`${url}/metrics`, timeoutMs);
   } catch {
     return undefined;
   }
+  return metrics.value(name);
 }
 
 async function healthy(url: string): Promise<boolean> {
@@ -234,8 +237,11 @@ async function startOnce(options: EtcdClusterOptions): Promise<EtcdCluster> {
       resume() {
         child?.kill('SIGCONT');
       },
+      metric(name, timeoutMs = 2000) {
+        return metric(metricsUrl, name, timeoutMs);
+      },
       async isLeader() {
-        return (await metric(metricsUrl, 'etcd_server_is_leader')) === 1;
+        return (await metric(metricsUrl, 'etcd_server_is_leader', 500)) === 1;
       },
       async watchers() {
         return (await metric(metricsUrl, 'etcd_debugging_mvcc_watcher_total', 1000)) ?? 0;

@@ -17,3 +17,5 @@ export type { Fault, FuzzFieldKind, FuzzSchema } from './wire-fuzz.js';
 export { processTree, processTreeCpuSeconds } from './process-cpu.js';
 export { cpuQuotaSupport, limitCpu, servingProcesses } from './cpu-quota.js';
 export type { CpuQuota } from './cpu-quota.js';
+export { Scrape, scrape } from './prometheus-text.js';
+export type { LabelMatch, Sample } from './prometheus-text.js';

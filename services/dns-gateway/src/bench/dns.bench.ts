@@ -37,7 +37,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalMesh } from '@cdn-sched/local-mesh';
 import { getFreePort, startServiceProcess, type ServiceProcess } from '@cdn-sched/local-processes';
-import { limitCpu, processTree, processTreeCpuSeconds, servingProcesses } from '@cdn-sched/testing';
+import { limitCpu, processTree, processTreeCpuSeconds, scrape, servingProcesses } from '@cdn-sched/testing';
 import { addressBytes } from '../dns/ecs-option.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3);
@@ -184,10 +184,9 @@ async function measureOnce(t: Target, queryFile: string): Promise<Measured> {
 async function cacheLookups(t: Target): Promise<{ hit: number; miss: number; stale: number; packet: number }> {
   const counts = { hit: 0, miss: 0, stale: 0, packet: 0 };
   for (const url of t.metricsUrls ?? []) {
-    const text = await (await fetch(`${url}/metrics`)).text();
-    // Other labels (service, instance_id) come with every series.
-    for (const m of text.matchAll(/^cdn_dns_cache_total\{[^}]*\bresult="(hit|miss|stale)"[^}]*\} ([\d.e+]+)$/gm)) counts[m[1] as keyof typeof counts] += Number(m[2]);
-    for (const m of text.matchAll(/^cdn_dns_packet_cache_hits_total(?:\{[^}]*\})? ([\d.e+]+)$/gm)) counts.packet += Number(m[1]);
+    const s = await scrape(`${url}/metrics`);
+    for (const result of ['hit', 'miss', 'stale'] as const) counts[result] += s.sum('cdn_dns_cache_total', { result });
+    counts.packet += s.sum('cdn_dns_packet_cache_hits_total');
   }
   return counts;
 }
@@ -203,29 +202,16 @@ interface Diagnostics {
   resolverRebuilds: Buckets;
 }
 
-/** `name`'s buckets in a Prometheus text exposition, over the label sets that contain `only`. */
-function histogram(text: string, name: string, only?: string): Buckets {
-  const buckets: Buckets = new Map();
-  for (const m of text.matchAll(new RegExp(`^${name}_bucket\\{([^}]*)\\} ([\\d.e+]+)$`, 'gm'))) {
-    if (only !== undefined && !m[1]!.includes(only)) continue;
-    const le = /\ble="([^"]+)"/.exec(m[1]!)?.[1];
-    if (le === undefined) continue;
-    const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le);
-    buckets.set(bound, (buckets.get(bound) ?? 0) + Number(m[2]));
-  }
-  return buckets;
-}
-
 async function diagnostics(gatewayMetrics: string): Promise<Diagnostics> {
-  const gateway = await (await fetch(`${gatewayMetrics}/metrics`)).text();
-  const resolver = await (await fetch(`${resolverMetricsUrl()}/metrics`)).text();
+  const gateway = await scrape(`${gatewayMetrics}/metrics`);
+  const resolver = await scrape(`${resolverMetricsUrl()}/metrics`);
   return {
-    decision: histogram(gateway, 'cdn_dns_decision_seconds'),
-    gatewayMinorGc: histogram(gateway, 'nodejs_gc_pause_seconds', 'kind="minor"'),
-    gatewayMajorGc: histogram(gateway, 'nodejs_gc_pause_seconds', 'kind="major"'),
-    resolverGc: histogram(resolver, 'nodejs_gc_pause_seconds'),
-    resolverRequests: histogram(resolver, 'cdn_resolver_request_duration_seconds'),
-    resolverRebuilds: histogram(resolver, 'cdn_resolver_table_rebuild_seconds'),
+    decision: gateway.buckets('cdn_dns_decision_seconds'),
+    gatewayMinorGc: gateway.buckets('nodejs_gc_pause_seconds', { kind: 'minor' }),
+    gatewayMajorGc: gateway.buckets('nodejs_gc_pause_seconds', { kind: 'major' }),
+    resolverGc: resolver.buckets('nodejs_gc_pause_seconds'),
+    resolverRequests: resolver.buckets('cdn_resolver_request_duration_seconds'),
+    resolverRebuilds: resolver.buckets('cdn_resolver_table_rebuild_seconds'),
   };
 }
 

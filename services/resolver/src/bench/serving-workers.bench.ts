@@ -33,7 +33,7 @@
  */
 import { createEtcdClient } from '@cdn-sched/etcd';
 import { createGeoIpProvider } from '@cdn-sched/geoip';
-import { limitCpu, processTreeCpuSeconds, servingProcesses, startEtcd, waitFor, type ServiceProcess } from '@cdn-sched/testing';
+import { limitCpu, processTreeCpuSeconds, scrape, servingProcesses, startEtcd, waitFor, type ServiceProcess } from '@cdn-sched/testing';
 import { fork } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { putFleetDocuments } from './bench-documents.js';
@@ -84,12 +84,7 @@ interface Run {
  */
 async function markCompactsOf(urls: readonly string[]): Promise<number> {
   let total = 0;
-  for (const url of urls) {
-    const text = await (await fetch(url)).text();
-    for (const line of text.split('\n')) {
-      if (line.startsWith('nodejs_gc_pause_seconds_count{') && line.includes('kind="major"')) total += Number(line.slice(line.lastIndexOf(' ') + 1));
-    }
-  }
+  for (const url of urls) total += (await scrape(url)).sum('nodejs_gc_pause_seconds_count', { kind: 'major' });
   return total;
 }
 
