@@ -77,6 +77,25 @@ describe('WireWriter', () => {
     expect(bytes.length).toBeGreaterThan(4000);
   });
 
+  it('claims ranges that the caller writes in place, between ordinary fields and across buffer growth', () => {
+    const mine = createWireWriter(64);
+    const ref = new BinaryWriter();
+    for (let length = 0; length <= 70; length += 7) {
+      mine.tag(2, WireType.Varint).uint32(length);
+      ref.tag(2, WireType.Varint).uint32(length);
+      // A bytes field written by hand: tag, one-byte length, then the bytes.
+      const at = mine.claim(2 + length);
+      const b = mine.bytes;
+      b[at] = (3 << 3) | WireType.LengthDelimited;
+      b[at + 1] = length;
+      for (let i = 0; i < length; i++) b[at + 2 + i] = (length + i) & 0xff;
+      ref.tag(3, WireType.LengthDelimited).bytes(Uint8Array.from({ length }, (_, i) => (length + i) & 0xff));
+    }
+    const bytes = mine.finish();
+    expect(bytes).toEqual(ref.finish());
+    expect(bytes.length).toBeGreaterThan(64 * 4);
+  });
+
   it('length-prefixes nested messages of every varint length size, nested three deep', () => {
     const ops: Op[] = [];
     for (const size of [0, 1, 125, 126, 127, 128, 129, 16_380, 16_384, 2 ** 21 + 3]) {

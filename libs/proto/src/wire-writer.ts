@@ -155,6 +155,28 @@ export class WireWriter {
     return this;
   }
 
+  /**
+   * Makes room for `length` bytes at the end, counts them as written and returns where they start:
+   * for an encoder that knows a message's exact size up front and writes it into {@link
+   * WireWriter.bytes} itself, with no call per field. It must write exactly those bytes.
+   */
+  claim(length: number): number {
+    this.reserve(length);
+    const at = this.pos;
+    this.pos += length;
+    return at;
+  }
+
+  /** The buffer being written, for {@link WireWriter.claim}: valid until the next call that writes. */
+  get bytes(): Uint8Array {
+    return this.buf;
+  }
+
+  /** A `DataView` of {@link WireWriter.bytes}, for word-wise copies into a claimed range. */
+  get dataView(): DataView {
+    return this.view;
+  }
+
   /** Opens a length-delimited nested message (after its tag). */
   fork(): this {
     if (this.depth === this.forks.length) {

@@ -88,6 +88,64 @@ describe('ResolveStream wire codec', () => {
     }
   });
 
+  it('the compact one-pass encoder writes what the reflective codec does: degraded, ids of every size, lengths past 127 bytes', () => {
+    // Node fields of every length (the word-wise copy's tails), addresses of both families and host
+    // names, ports left out; up to 12 answers so that answers, responses and decisions pass 127 bytes.
+    const many = Array.from({ length: 40 }, (_, i) =>
+      makeNode(`${'n'.repeat(1 + (i % 37))}${i}`, {
+        address: i % 5 === 0 ? `2001:db8::${i.toString(16)}` : i % 7 === 0 ? `edge-${i}.cdn.example.net` : `198.51.100.${i}`,
+        port: i % 3 === 0 ? 0 : 8000 + i * 997,
+        region: ['CN-GD', 'CN-BJ'][i % 2],
+        isp: ['ct', 'cu'][i % 2],
+        pools: ['edge'],
+      }),
+    );
+    const ttls = [0, 5, 300, 100_000];
+    let stale = false;
+    const tables = [0n, 1n, 2n ** 40n].map((version, t) =>
+      buildRoutingTable({
+        nodes: many,
+        domains: ttls.flatMap((ttlS, k) => [
+          makeDomain(`w${k}.example`, { ttlS, answers: 1 + ((k * 5 + t) % 12), strategy: Strategy.WEIGHTED, fallback: [Tier.ISP_REGION, Tier.ANY] }),
+          makeDomain(`c${k}.example`, { ttlS, answers: 12 - k, strategy: Strategy.CONSISTENT, fallback: [Tier.REGION, Tier.ANY] }),
+        ]),
+        weights: many.map((n, i) => makeWeight(n.id, { weight: 1 + ((i * 13) % 50) })),
+        configVersion: version,
+        weightsVersion: version * 3n,
+      }),
+    );
+    let now = tables[0]!;
+    const manyCore = createResolveCore({ table: () => now, geo: () => smallGeo() as never, stale: () => stale, seed: 11 });
+    const ids = [0, 1, 127, 128, 16_383, 16_384, 2 ** 31, 2 ** 32 - 1];
+    let longest = 0;
+    for (let i = 0; i < 3000; i++) {
+      now = tables[rand(tables.length)]!;
+      stale = rand(3) === 0;
+      const queryId = rand(2) === 0 ? ids[rand(ids.length)]! : rand(2 ** 31);
+      const input: ResolveInput = { queryId, clientIp: `${rand(256)}.${rand(256)}.1.2`, ecsSubnet: '', domain: `${rand(2) ? 'w' : 'c'}${rand(ttls.length)}.example`, answers: rand(13), compact: true };
+      const decided = manyCore.resolve(input);
+      const w = createBatchWriter();
+      encodeDecision(w, queryId, decided, true);
+      const wire = w.finish();
+      longest = Math.max(longest, wire.length);
+      const reflective = toBinary(
+        ResolveStreamResponseSchema,
+        create(ResolveStreamResponseSchema, {
+          decisions: [
+            {
+              queryId: BigInt(queryId),
+              result: decided.ok
+                ? { case: 'response', value: toResolveResponse(BigInt(queryId), decided, true) }
+                : { case: 'error', value: { code: decided.code, message: decided.message } },
+            },
+          ],
+        }),
+      );
+      expect(wire, `query ${i}`).toEqual(reflective);
+    }
+    expect(longest).toBeGreaterThan(300);
+  });
+
   it('answers name the nodes of the table each decision used, when tables of other nodes alternate', () => {
     // The codec keeps each node's answer fields encoded per node table: a table whose node i is
     // another node (other id, address, port) must not be answered with the previous table's bytes.
