@@ -23,7 +23,7 @@ export interface ResolveInput {
   queryId: bigint | number;
   /** Client address text; empty when the wire decoder already parsed an IPv4 address into `clientIpV4`. */
   clientIp: string;
-  /** The client's IPv4 address as a u32, parsed straight from the request bytes (wire codec only). */
+  /** The client's IPv4 address as a u32, parsed straight from the request bytes (wire codec only; negative or absent: not parsed). */
   clientIpV4?: number;
   ecsSubnet: string;
   domain: string;
@@ -89,7 +89,8 @@ export function createResolveCore(options: ResolveCoreOptions): ResolveCore {
       if (input.ecsSubnet === '') {
         // Fast path: a plain IPv4 address, parsed without allocating (from the request bytes
         // when it came through the wire codec).
-        const v4 = input.clientIpV4 ?? parseIpv4(input.clientIp);
+        const parsed = input.clientIpV4 ?? -1;
+        const v4 = parsed >= 0 ? parsed : parseIpv4(input.clientIp);
         if (v4 >= 0) {
           out.location = db.location(db.lookupV4(v4));
           out.prefixLen = db.prefixLenV4(v4);

@@ -32,7 +32,7 @@ const CLEAR = /^[A-Za-z_\][0-9.]+ at byte \d+: .+/;
 function sameQuery(ours: ResolveInput, oracle: ResolveRequest): string | undefined {
   if (BigInt(ours.queryId) !== oracle.queryId) return `query_id ${ours.queryId} != ${oracle.queryId}`;
   // The codec parses a dotted quad straight from the bytes; the same address as text must parse to it.
-  if (ours.clientIpV4 !== undefined ? parseIpv4(oracle.clientIp) !== ours.clientIpV4 : ours.clientIp !== oracle.clientIp) return `client_ip ${ours.clientIpV4 ?? ours.clientIp} != ${oracle.clientIp}`;
+  if (ours.clientIpV4 !== undefined && ours.clientIpV4 >= 0 ? parseIpv4(oracle.clientIp) !== ours.clientIpV4 : ours.clientIp !== oracle.clientIp) return `client_ip ${ours.clientIpV4 !== undefined && ours.clientIpV4 >= 0 ? ours.clientIpV4 : ours.clientIp} != ${oracle.clientIp}`;
   if (ours.ecsSubnet !== oracle.ecsSubnet) return `ecs_subnet ${ours.ecsSubnet} != ${oracle.ecsSubnet}`;
   if (ours.domain !== oracle.domain) return `domain ${ours.domain} != ${oracle.domain}`;
   if (ours.answers !== oracle.answers) return `answers ${ours.answers} != ${oracle.answers}`;

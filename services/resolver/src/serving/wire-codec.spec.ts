@@ -30,7 +30,7 @@ function asText(q: ResolveInput): ResolveInput {
   const { clientIpV4, ...rest } = q;
   // The decoder gives ids below 2^53 as numbers; the messages compared with carry bigints.
   rest.queryId = BigInt(rest.queryId);
-  return clientIpV4 === undefined ? rest : { ...rest, clientIp: formatIpv4(clientIpV4) };
+  return clientIpV4 === undefined || clientIpV4 < 0 ? rest : { ...rest, clientIp: formatIpv4(clientIpV4) };
 }
 
 /** Query ids of every varint size: 0, small, past 2^31 and 2^32, near 2^53 (number or bigint), past 2^63. */
@@ -217,9 +217,9 @@ describe('ResolveStream wire codec', () => {
     expect(second.traceparent).toBeUndefined();
     expect(second.map(asText)).toEqual((decodeResolveStreamRequest(sparse) as ResolveBatch).map(asText));
     expect(second.map((q) => [q.clientIpV4, q.invalid, q.compact, q.answers, q.ecsSubnet])).toEqual([
-      [undefined, undefined, false, 0, ''],
+      [-1, undefined, false, 0, ''],
       [0x05060708, undefined, false, 0, ''],
-      [undefined, undefined, false, 0, ''],
+      [-1, undefined, false, 0, ''],
     ]);
     // A shorter batch after a longer one: the array is cut to the new batch.
     const one = toBinary(ResolveStreamRequestSchema, create(ResolveStreamRequestSchema, { queries: [{ domain: 'y' }] }));
@@ -286,8 +286,8 @@ describe('ResolveStream wire codec', () => {
     // An address that is not a dotted quad stays text, for the core to parse (IPv6) or reject.
     const v6 = toBinary(ResolveStreamRequestSchema, create(ResolveStreamRequestSchema, { queries: [{ clientIp: '2001:db8::1' }, { clientIp: '1.2.3' }] }));
     expect((decodeResolveStreamRequest(v6) as ResolveInput[]).map((q) => [q.clientIp, q.clientIpV4])).toEqual([
-      ['2001:db8::1', undefined],
-      ['1.2.3', undefined],
+      ['2001:db8::1', -1],
+      ['1.2.3', -1],
     ]);
   });
 });
