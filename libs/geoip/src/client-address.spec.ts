@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseClientAddress, parseEcsSubnet, subnetKey, subnetKeyV4 } from './client-address.js';
+import { ecsV4Address, ecsV4PrefixLen, parseClientAddress, parseEcsSubnet, parseEcsSubnetV4Bytes, subnetKey, subnetKeyV4 } from './client-address.js';
 import { GeoIpError } from './geoip-error.js';
 import { formatIpv4, parseIpv4 } from './ipv4.js';
 import { formatIpv6 } from './ipv6.js';
@@ -91,5 +91,62 @@ describe('subnet keys for consistent hashing', () => {
     expect(subnetKey(parseEcsSubnet('2001:db8::/32'))).toBe('2001:db8::/32');
     expect(subnetKey(parseClientAddress('2001:db8:abcd:ef12::1'))).toBe(subnetKey(parseClientAddress('2001:db8:abcd:efff::2')));
     expect(subnetKey(parseClientAddress('::ffff:1.2.3.4'))).toBe('1.2.3.0/24');
+  });
+});
+
+describe('parseEcsSubnetV4Bytes (the wire decoder\'s IPv4 ECS path) against parseEcsSubnet', () => {
+  /** What parseEcsSubnet makes of `text`: an IPv4 subnet written as a dotted quad, or undefined. */
+  function oracle(text: string): { v4: number; prefixLen: number } | undefined {
+    let parsed;
+    try {
+      parsed = parseEcsSubnet(text);
+    } catch {
+      return undefined;
+    }
+    // Mapped IPv6 text ("::ffff:1.2.3.4/120") is family 4 too, but not a dotted quad: the text path's.
+    return parsed.family === 4 && parseIpv4(text.slice(0, text.indexOf('/'))) >= 0 ? { v4: parsed.v4, prefixLen: parsed.prefixLen } : undefined;
+  }
+  const ours = (text: string): { v4: number; prefixLen: number } | undefined => {
+    const bytes = new TextEncoder().encode(`xx${text}yy`);
+    const subnet = parseEcsSubnetV4Bytes(bytes, 2, bytes.length - 2);
+    return subnet < 0 ? undefined : { v4: ecsV4Address(subnet), prefixLen: ecsV4PrefixLen(subnet) };
+  };
+
+  it('reads every valid IPv4 subnet as parseEcsSubnet does, host bits cleared, and refuses the rest', () => {
+    const fixed = ['1.2.3.4/24', '1.2.3.0/24', '255.255.255.255/32', '0.0.0.0/0', '10.1.2.3/0', '10.1.2.3/8', '203.0.113.77/31', '1.2.3.4/1'];
+    for (const text of fixed) expect(ours(text), text).toEqual(oracle(text));
+    expect(ours('1.2.3.4/24')).toEqual({ v4: 0x01020300, prefixLen: 24 });
+    expect(ours('255.255.255.255/32')).toEqual({ v4: 0xffffffff, prefixLen: 32 });
+    const refused = ['1.2.3.4/33', '1.2.3.4/024', '1.2.3.4/00', '1.2.3.4/', '1.2.3.4', '/24', '1.2.3/24', '01.2.3.4/24', '1.2.3.4/2a', '1.2.3.4//24', '1.2.3.4/100', '2001:db8::/32', '::ffff:1.2.3.4/120', '', '/', '1.2.3.4/ 24', ' 1.2.3.4/24'];
+    for (const text of refused) {
+      expect(ours(text), text).toBeUndefined();
+      expect(oracle(text), text).toBeUndefined();
+    }
+  });
+
+  it('agrees with parseEcsSubnet on 20,000 random and mutated subnets', () => {
+    let state = 0x2545f491;
+    const next = (n: number): number => {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      return (state >>> 0) % n;
+    };
+    const alphabet = '0123456789./:a ';
+    let accepted = 0;
+    for (let i = 0; i < 20_000; i++) {
+      let text = `${next(300)}.${next(256)}.${next(256)}.${next(256)}/${next(40)}`;
+      for (let m = next(3); m > 0; m--) {
+        const at = next(text.length + 1);
+        const kind = next(3);
+        if (kind === 0) text = text.slice(0, at) + text.slice(at + 1);
+        else if (kind === 1) text = text.slice(0, at) + alphabet[next(alphabet.length)]! + text.slice(at);
+        else text = text.slice(0, at) + alphabet[next(alphabet.length)]! + text.slice(at + 1);
+      }
+      const want = oracle(text);
+      expect(ours(text), text).toEqual(want);
+      if (want) accepted++;
+    }
+    expect(accepted).toBeGreaterThan(5000);
   });
 });

@@ -1,5 +1,5 @@
 import { GeoIpError } from './geoip-error.js';
-import { formatIpv4, maskIpv4, parseIpv4 } from './ipv4.js';
+import { formatIpv4, maskIpv4, parseIpv4, parseIpv4Bytes } from './ipv4.js';
 import { formatIpv6, ipv4FromMapped, isIpv4Mapped, maskIpv6, parseIpv6 } from './ipv6.js';
 
 /**
@@ -97,6 +97,42 @@ export function parseEcsSubnet(text: string, field = 'ecs_subnet'): ClientAddres
   if (v4 >= 0) return { family: 4, v4: maskIpv4(v4, prefixLen), v6: undefined, prefixLen };
   return fromV6(v6!, prefixLen);
 }
+
+/** ASCII '/' and '0'. */
+const CHAR_SLASH = 47;
+const CHAR_0 = 48;
+
+/**
+ * An IPv4 EDNS client subnet `a.b.c.d/len` read from its ASCII bytes `bytes[from, to)`, for a wire
+ * decoder: no string is made. The same rules as {@link parseEcsSubnet} (the address as
+ * `parseIpv4`, a prefix of 0–32 without leading zeros, host bits past it cleared), and -1 for
+ * anything else — an IPv6 subnet or a malformed one, which the decoder keeps as text so that
+ * `parseEcsSubnet` handles it or says what is wrong.
+ *
+ * @returns the masked address times 64 plus the prefix length (exact: below 2^38), or -1;
+ *   {@link ecsV4Address} and {@link ecsV4PrefixLen} take it apart.
+ */
+export function parseEcsSubnetV4Bytes(bytes: Uint8Array, from: number, to: number): number {
+  let slash = to - 1;
+  // The prefix is one or two digits: the slash is at most three bytes from the end.
+  while (slash > from && slash >= to - 3 && bytes[slash] !== CHAR_SLASH) slash--;
+  if (slash <= from || bytes[slash] !== CHAR_SLASH || slash === to - 1) return -1;
+  let prefixLen = 0;
+  for (let i = slash + 1; i < to; i++) {
+    const d = bytes[i]! - CHAR_0;
+    if (d < 0 || d > 9) return -1;
+    prefixLen = prefixLen * 10 + d;
+  }
+  if ((to - slash > 2 && bytes[slash + 1] === CHAR_0) || prefixLen > 32) return -1;
+  const v4 = parseIpv4Bytes(bytes, from, slash);
+  return v4 < 0 ? -1 : maskIpv4(v4, prefixLen) * 64 + prefixLen;
+}
+
+/** The masked address of a {@link parseEcsSubnetV4Bytes} result. */
+export const ecsV4Address = (subnet: number): number => Math.floor(subnet / 64);
+
+/** The prefix length of a {@link parseEcsSubnetV4Bytes} result. */
+export const ecsV4PrefixLen = (subnet: number): number => subnet % 64;
 
 /**
  * The consistent-hashing key of an IPv4 client: its address masked to /24, or to its ECS prefix

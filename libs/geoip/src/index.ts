@@ -5,8 +5,11 @@
  */
 export { asnIspCode } from './asn-isp-codes.js';
 export {
+  ecsV4Address,
+  ecsV4PrefixLen,
   parseClientAddress,
   parseEcsSubnet,
+  parseEcsSubnetV4Bytes,
   SUBNET_KEY_PREFIX_V4,
   SUBNET_KEY_PREFIX_V6,
   subnetKey,

@@ -35,7 +35,7 @@ export function createSeededRandom(seed: number): { int(n: number): number; chan
 
 type Rng = ReturnType<typeof createSeededRandom>;
 
-const STRINGS = ['', 'a', 'music.demo.example', '1.0.8.1', '10.0.0.1', '2001:db8::1', '1.2.3.0/24', '::ffff:1.2.3.4', 'edge-1', '深圳电信', '\u{1F600}', 'x'.repeat(130), '001.2.3.4', '1.2.3', '256.1.1.1'];
+const STRINGS = ['', 'a', 'music.demo.example', '1.0.8.1', '10.0.0.1', '2001:db8::1', '1.2.3.0/24', '1.2.3.77/24', '0.0.0.0/0', '10.9.8.7/32', '1.2.3.0/33', '1.2.3.0/024', '2001:db8::/56', '::ffff:1.2.3.4', 'edge-1', '深圳电信', '\u{1F600}', 'x'.repeat(130), '001.2.3.4', '1.2.3', '256.1.1.1'];
 
 function varint(value: bigint, padTo = 0): number[] {
   const out: number[] = [];

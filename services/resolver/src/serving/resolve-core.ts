@@ -1,4 +1,4 @@
-import { GeoIpError, parseClientAddress, parseEcsSubnet, parseIpv4, subnetKey, subnetKeyV4, type GeoIpDatabase, type GeoLocation } from '@cdn-sched/geoip';
+import { ecsV4Address, ecsV4PrefixLen, GeoIpError, parseClientAddress, parseEcsSubnet, parseIpv4, subnetKey, subnetKeyV4, type GeoIpDatabase, type GeoLocation } from '@cdn-sched/geoip';
 import { hashString, hashU32 } from '@cdn-sched/rendezvous';
 import { Status } from 'nice-grpc';
 import {
@@ -26,6 +26,11 @@ export interface ResolveInput {
   /** The client's IPv4 address as a u32, parsed straight from the request bytes (wire codec only; negative or absent: not parsed). */
   clientIpV4?: number;
   ecsSubnet: string;
+  /**
+   * An IPv4 `ecs_subnet` parsed straight from the request bytes (wire codec only), as
+   * `parseEcsSubnetV4Bytes` gives it; `ecsSubnet` is then empty. Negative or absent: not parsed.
+   */
+  ecsV4Subnet?: number;
   domain: string;
   answers: number;
   /** The caller wants the compact response (no location, tier or reason); absent = false. */
@@ -86,6 +91,15 @@ export function createResolveCore(options: ResolveCoreOptions): ResolveCore {
   /** Sets out.location / out.prefixLen and query.clientKeyHash; returns an error message or ''. */
   const locate = (db: GeoIpDatabase, input: ResolveInput): string => {
     try {
+      const subnet = input.ecsV4Subnet ?? -1;
+      if (subnet >= 0) {
+        // An IPv4 ECS subnet the wire codec parsed from the bytes: what parseEcsSubnet would give.
+        const v4 = ecsV4Address(subnet);
+        out.location = db.location(db.lookupV4(v4));
+        out.prefixLen = db.prefixLenV4(v4);
+        query.clientKeyHash = hashU32(subnetKeyV4(v4, ecsV4PrefixLen(subnet)));
+        return '';
+      }
       if (input.ecsSubnet === '') {
         // Fast path: a plain IPv4 address, parsed without allocating (from the request bytes
         // when it came through the wire codec).

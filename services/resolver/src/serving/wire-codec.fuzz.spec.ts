@@ -1,5 +1,5 @@
 import { fromBinary } from '@bufbuild/protobuf';
-import { parseIpv4 } from '@cdn-sched/geoip';
+import { ecsV4Address, ecsV4PrefixLen, formatIpv4, parseEcsSubnet, parseIpv4 } from '@cdn-sched/geoip';
 import { ResolveRequestSchema, ResolveStreamRequestSchema, type ResolveRequest } from '@cdn-sched/proto';
 import { ServiceError } from '@cdn-sched/service-kit';
 import { createSeededRandom, fuzzFrame, pickFaults, type Fault, type FuzzSchema } from '@cdn-sched/testing';
@@ -33,7 +33,13 @@ function sameQuery(ours: ResolveInput, oracle: ResolveRequest): string | undefin
   if (BigInt(ours.queryId) !== oracle.queryId) return `query_id ${ours.queryId} != ${oracle.queryId}`;
   // The codec parses a dotted quad straight from the bytes; the same address as text must parse to it.
   if (ours.clientIpV4 !== undefined && ours.clientIpV4 >= 0 ? parseIpv4(oracle.clientIp) !== ours.clientIpV4 : ours.clientIp !== oracle.clientIp) return `client_ip ${ours.clientIpV4 !== undefined && ours.clientIpV4 >= 0 ? ours.clientIpV4 : ours.clientIp} != ${oracle.clientIp}`;
-  if (ours.ecsSubnet !== oracle.ecsSubnet) return `ecs_subnet ${ours.ecsSubnet} != ${oracle.ecsSubnet}`;
+  // An IPv4 subnet parsed from the bytes must be what parseEcsSubnet makes of the same text.
+  if (ours.ecsV4Subnet !== undefined && ours.ecsV4Subnet >= 0) {
+    const want = parseEcsSubnet(oracle.ecsSubnet);
+    if (ours.ecsSubnet !== '' || want.family !== 4 || want.v4 !== ecsV4Address(ours.ecsV4Subnet) || want.prefixLen !== ecsV4PrefixLen(ours.ecsV4Subnet)) {
+      return `ecs_subnet ${formatIpv4(ecsV4Address(ours.ecsV4Subnet))}/${ecsV4PrefixLen(ours.ecsV4Subnet)} != ${oracle.ecsSubnet}`;
+    }
+  } else if (ours.ecsSubnet !== oracle.ecsSubnet) return `ecs_subnet ${ours.ecsSubnet} != ${oracle.ecsSubnet}`;
   if (ours.domain !== oracle.domain) return `domain ${ours.domain} != ${oracle.domain}`;
   if (ours.answers !== oracle.answers) return `answers ${ours.answers} != ${oracle.answers}`;
   if (ours.compact !== oracle.compact) return `compact ${ours.compact} != ${oracle.compact}`;

@@ -1,6 +1,6 @@
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { ResolveRequestSchema, ResolveResponseSchema, ResolveStreamRequestSchema, ResolveStreamResponseSchema, Strategy, Tier } from '@cdn-sched/proto';
-import { formatIpv4 } from '@cdn-sched/geoip';
+import { createGeoIpProvider, ecsV4Address, ecsV4PrefixLen, formatIpv4 } from '@cdn-sched/geoip';
 import { describe, expect, it } from 'vitest';
 import { buildRoutingTable, createRng, nextU32 } from '../decision/index.js';
 import { makeDomain, makeNode, makeWeight } from '../decision/fixtures.js';
@@ -25,11 +25,13 @@ function smallGeo() {
   };
 }
 
-/** A decoded input with an IPv4 address parsed from bytes, written back as the text the client sent. */
+/** A decoded input with an IPv4 address and ECS subnet parsed from bytes, written back as the text the client sent. */
 function asText(q: ResolveInput): ResolveInput {
-  const { clientIpV4, ...rest } = q;
+  const { clientIpV4, ecsV4Subnet, ...rest } = q;
   // The decoder gives ids below 2^53 as numbers; the messages compared with carry bigints.
   rest.queryId = BigInt(rest.queryId);
+  // An IPv4 subnet parsed from the bytes, as text (the tests' subnets have no host bits to clear).
+  if (ecsV4Subnet !== undefined && ecsV4Subnet >= 0) rest.ecsSubnet = `${formatIpv4(ecsV4Address(ecsV4Subnet))}/${ecsV4PrefixLen(ecsV4Subnet)}`;
   return clientIpV4 === undefined || clientIpV4 < 0 ? rest : { ...rest, clientIp: formatIpv4(clientIpV4) };
 }
 
@@ -144,6 +146,32 @@ describe('ResolveStream wire codec', () => {
       expect(wire, `query ${i}`).toEqual(reflective);
     }
     expect(longest).toBeGreaterThan(300);
+  });
+
+  it('an IPv4 ECS subnet read from the bytes decides as its text does (real IP data: location, scope, consistent key)', async () => {
+    const provider = await createGeoIpProvider();
+    try {
+      const realCore = createResolveCore({ table: () => table, geo: () => provider.database, stale: () => false, seed: 5 });
+      // The answers only for the consistent domain: a weighted pick draws from the core's random source, which the two calls share.
+      const snapshot = (d: ReturnType<typeof realCore.resolve>, consistent: boolean): unknown => [d.ok, d.code, d.location, d.prefixLen, consistent ? Array.from(d.result.nodes.subarray(0, d.result.count)) : []];
+      const texts: string[] = [];
+      for (let i = 0; i < 2000; i++) texts.push(`${1 + rand(223)}.${rand(256)}.${rand(256)}.${rand(256)}/${rand(33)}`);
+      const bytes = toBinary(ResolveStreamRequestSchema, create(ResolveStreamRequestSchema, { queries: texts.map((ecsSubnet, i) => ({ queryId: BigInt(i + 1), clientIp: '8.8.8.8', ecsSubnet, domain: i % 2 ? 'c.example' : 'w.example', answers: 2 })) }));
+      const decoded = decodeResolveStreamRequest(bytes) as ResolveBatch;
+      let located = 0;
+      for (let i = 0; i < texts.length; i++) {
+        const q = decoded[i]!;
+        expect(q.ecsV4Subnet, texts[i]).toBeGreaterThanOrEqual(0);
+        const consistent = q.domain === 'c.example';
+        const fromBytes = snapshot(realCore.resolve(q), consistent);
+        const fromText = snapshot(realCore.resolve({ queryId: q.queryId, clientIp: '8.8.8.8', ecsSubnet: texts[i]!, domain: q.domain, answers: 2, compact: false }), consistent);
+        expect(fromBytes, texts[i]).toEqual(fromText);
+        if ((fromBytes as [boolean, number, { country: string }])[2].country !== '') located++;
+      }
+      expect(located).toBeGreaterThan(1000);
+    } finally {
+      provider.close();
+    }
   });
 
   it('answers name the nodes of the table each decision used, when tables of other nodes alternate', () => {

@@ -1,5 +1,5 @@
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
-import { parseIpv4Bytes } from '@cdn-sched/geoip';
+import { parseEcsSubnetV4Bytes, parseIpv4Bytes } from '@cdn-sched/geoip';
 import { AsciiInterner, createWireWriter, decodeUtf8, expectEnd, expectWireType, readBytes, readLengthEnd, readScalar, readString, readTag, skipField, WireDecodeError, type WireWriter } from '@cdn-sched/proto';
 import { ServiceError } from '@cdn-sched/service-kit';
 import { Status } from 'nice-grpc';
@@ -146,7 +146,8 @@ export function encodeResolveResponse(writer: WireWriter, queryId: bigint | numb
 }
 
 /**
- * `clientIpV4` of a query whose address is not a dotted quad. A number, not undefined: the field
+ * `clientIpV4` of a query whose address is not a dotted quad (and `ecsV4Subnet` of one without an
+ * IPv4 subnet). A number, not undefined: the field
  * then stays a double field that every decode overwrites in place, where `undefined | number` makes
  * it a tagged one and every address at or above 2^31 (not a small integer) a new heap number — an
  * allocation per query, ~40 bytes a query in all (`services/resolver/dist/scratch`-style counts of
@@ -155,13 +156,14 @@ export function encodeResolveResponse(writer: WireWriter, queryId: bigint | numb
 const NO_IPV4 = -1;
 
 /** A query with every field at its default (all present: one object shape for every input). */
-const newInput = (): ResolveInput => ({ queryId: 0, clientIp: '', clientIpV4: NO_IPV4, ecsSubnet: '', domain: '', answers: 0, compact: false, invalid: undefined });
+const newInput = (): ResolveInput => ({ queryId: 0, clientIp: '', clientIpV4: NO_IPV4, ecsSubnet: '', ecsV4Subnet: NO_IPV4, domain: '', answers: 0, compact: false, invalid: undefined });
 
 function clearInput(q: ResolveInput): ResolveInput {
   q.queryId = 0;
   q.clientIp = '';
   q.clientIpV4 = NO_IPV4;
   q.ecsSubnet = '';
+  q.ecsV4Subnet = NO_IPV4;
   q.domain = '';
   q.answers = 0;
   q.compact = false;
@@ -257,11 +259,23 @@ function decodeQueryFast(bytes: Uint8Array, p: number, end: number, q: ResolveIn
           q.clientIpV4 = NO_IPV4;
           q.clientIp = text;
         }
-      } else if (field === 3 || field === 4) {
+      } else if (field === 3) {
+        // An IPv4 subnet is read from the bytes (ECS subnets are per client: as strings they
+        // were the decoder's only allocation); anything else stays text for the core to parse or refuse.
+        const subnet = parseEcsSubnetV4Bytes(bytes, start, p);
+        if (subnet >= 0) {
+          q.ecsV4Subnet = subnet;
+          q.ecsSubnet = '';
+        } else {
+          const text = interner.string(bytes, start, p);
+          if (text === undefined) return false;
+          q.ecsV4Subnet = NO_IPV4;
+          q.ecsSubnet = text;
+        }
+      } else if (field === 4) {
         const text = interner.string(bytes, start, p);
         if (text === undefined) return false;
-        if (field === 3) q.ecsSubnet = text;
-        else q.domain = text;
+        q.domain = text;
       } else return false;
     } else return false;
   }
@@ -299,6 +313,7 @@ function decodeResolveRequest(reader: BinaryReader, end: number, name: string, q
       case 3:
         expectWireType(`${name}.ecs_subnet`, at, wireType, WireType.LengthDelimited);
         q.ecsSubnet = readString(reader, `${name}.ecs_subnet`, end);
+        q.ecsV4Subnet = NO_IPV4;
         break;
       case 4:
         expectWireType(`${name}.domain`, at, wireType, WireType.LengthDelimited);
