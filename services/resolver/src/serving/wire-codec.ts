@@ -147,11 +147,11 @@ export function encodeResolveResponse(writer: WireWriter, queryId: bigint | numb
 
 /**
  * `clientIpV4` of a query whose address is not a dotted quad (and `ecsV4Subnet` of one without an
- * IPv4 subnet). A number, not undefined: the field
- * then stays a double field that every decode overwrites in place, where `undefined | number` makes
- * it a tagged one and every address at or above 2^31 (not a small integer) a new heap number — an
- * allocation per query, ~40 bytes a query in all (`services/resolver/dist/scratch`-style counts of
- * scavenges over 10 M decoded queries: 25 before, see the README's twentieth session).
+ * IPv4 subnet). A number, not undefined: the field then stays a double field that every decode
+ * overwrites in place, where `undefined | number` makes it a tagged one and every address at or
+ * above 2^31 (not a small integer) a new heap number — an allocation per query (with the batch
+ * array's regrowth, ~34 bytes a decoded query: README, "Decision path benchmarks", twentieth
+ * session).
  */
 const NO_IPV4 = -1;
 
