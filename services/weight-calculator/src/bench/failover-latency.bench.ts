@@ -29,7 +29,7 @@ import { create } from '@bufbuild/protobuf';
 import { createEtcdClient } from '@cdn-sched/etcd';
 import { Health, NodeSchema, NodeState, serviceDefinitions, StatusResponseSchema, UpstreamHealthSchema, type Node, type ReportProbesRequest } from '@cdn-sched/proto';
 import { createConfigEncoder, createVersionedStore, createWeightsConsumer, nodeEntryKey, serveVersionedStream, type ConfigEntry } from '@cdn-sched/stream';
-import { createFakeFleet, startEtcd, startGrpcServer, startServiceProcess, type ServiceProcess } from '@cdn-sched/testing';
+import { createFakeFleet, createSeededUniform, type ServiceProcess, startEtcd, startGrpcServer, startServiceProcess } from '@cdn-sched/testing';
 import { createChannel, createClient } from 'nice-grpc';
 import { weightCalculatorServiceDefinition } from '../report-codec.js';
 import { createWeightCalculator } from '../weight-calculator.js';
@@ -67,18 +67,6 @@ async function until<T>(predicate: () => T | undefined, timeoutMs: number, what:
     await sleep(5);
   }
 }
-function xorshift(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x1_0000_0000;
-  };
-}
-
 async function failoverLatency(): Promise<void> {
   const etcd = await startEtcd();
   const etcdClient = createEtcdClient({ endpoints: [etcd.endpoint] });
@@ -139,7 +127,7 @@ async function failoverLatency(): Promise<void> {
     await until(() => (fleet.nodes.every((n) => serving(n.id)) && calc.stats.reporters >= 2 ? true : undefined), 15_000, 'fleet UP');
     await sleep(1000);
 
-    const random = xorshift(5);
+    const random = createSeededUniform(5);
     const toZero: number[] = [];
     const probeToZero: number[] = [];
     for (let trial = 0; trial < TRIALS; trial++) {

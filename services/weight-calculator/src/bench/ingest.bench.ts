@@ -11,6 +11,7 @@ import { NodeSchema, NodeState, ProbeErrorClass, ProbeResultSchema } from '@cdn-
 import type { Node, ProbeResult } from '@cdn-sched/proto';
 import { createWeightTable } from '../domain/index.js';
 import type { WeightTable } from '../domain/index.js';
+import { createSeededUniform } from '@cdn-sched/testing';
 
 const NODES = 10_000;
 const PROBERS = ['prober-a', 'prober-b'];
@@ -20,18 +21,6 @@ const ROUNDS = 7;
 const TIMED_PASSES = 5;
 const REGIONS = ['CN-GD', 'CN-BJ', 'CN-SH', 'CN-ZJ', 'CN-JS', 'CN-SC', 'CN-HB', 'CN-FJ', 'CN-SD', 'CN-HA'];
 const ISPS = ['ct', 'cu', 'cm', 'crtc'];
-
-function xorshift(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x1_0000_0000;
-  };
-}
 
 function makeNodes(): Node[] {
   return Array.from({ length: NODES }, (_, i) =>
@@ -51,7 +40,7 @@ function makeNodes(): Node[] {
 
 /** Each node's typical load (0.1..0.85), which its reports wobble around by ±0.01. */
 const baseLoad = (() => {
-  const random = xorshift(99);
+  const random = createSeededUniform(99);
   return Array.from({ length: NODES }, () => 0.1 + 0.75 * random());
 })();
 
@@ -108,7 +97,7 @@ setFlagsFromString('--expose-gc');
 const collect = runInNewContext('gc') as () => void;
 
 function benchIngest(nodes: Node[]): void {
-  const random = xorshift(1);
+  const random = createSeededUniform(1);
   const passes = Array.from({ length: TIMED_PASSES + 1 }, (_, pass) => makePass(pass, random));
   const rates: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
@@ -141,7 +130,7 @@ function benchTick(nodes: Node[]): void {
   emit('weight-calculator/tick', 'first_tick_ms_10k_nodes', median(firstTicks), 'ms');
 
   // Steady state: past slow start (90 s of probe rounds), one tick after each new probe round.
-  const random = xorshift(2);
+  const random = createSeededUniform(2);
   const table = createWeightTable();
   table.setNodes(nodes);
   let pass = 0;

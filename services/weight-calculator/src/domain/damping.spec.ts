@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createDamping } from './damping.js';
-
-function xorshift(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x1_0000_0000;
-  };
-}
+import { createSeededUniform } from '@cdn-sched/testing';
 
 describe('createDamping', () => {
   const damping = createDamping();
@@ -55,7 +44,7 @@ describe('createDamping', () => {
   });
 
   it('flattens a noisy target: seeded noise of ±40 % moves the weight far less than the target', () => {
-    const random = xorshift(7);
+    const random = createSeededUniform(7);
     let weight = 1000;
     let targetTravel = 0;
     let weightTravel = 0;

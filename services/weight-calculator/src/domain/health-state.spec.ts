@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Health } from '@cdn-sched/proto';
 import { createHysteresis } from './health-state.js';
 import type { Hysteresis, HysteresisOptions } from './health-state.js';
+import { createSeededUniform } from '@cdn-sched/testing';
 
 /** Feeds a pattern like "oofo" (o = ok, f = failed) and returns the health after each probe. */
 function run(h: Hysteresis, pattern: string, start = h.initial): { healths: Health[]; state: number } {
@@ -45,18 +46,6 @@ function reference(options: HysteresisOptions, pattern: boolean[]): Health[] {
     out.push(health);
   }
   return out;
-}
-
-function xorshift(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x1_0000_0000;
-  };
 }
 
 describe('createHysteresis', () => {
@@ -138,7 +127,7 @@ describe('createHysteresis', () => {
   });
 
   it('matches a plain reference model on seeded random sequences for many option sets', () => {
-    const random = xorshift(42);
+    const random = createSeededUniform(42);
     const sets: HysteresisOptions[] = [
       { windowSize: 5, fallThreshold: 3, riseThreshold: 2, startupRiseThreshold: 1 },
       { windowSize: 1, fallThreshold: 1, riseThreshold: 1, startupRiseThreshold: 1 },
