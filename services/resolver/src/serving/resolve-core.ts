@@ -91,27 +91,24 @@ export function createResolveCore(options: ResolveCoreOptions): ResolveCore {
   /** Sets out.location / out.prefixLen and query.clientKeyHash; returns an error message or ''. */
   const locate = (db: GeoIpDatabase, input: ResolveInput): string => {
     try {
+      // Fast path, without allocating: an IPv4 ECS subnet or a plain IPv4 address that the wire
+      // codec parsed from the request bytes, or a plain IPv4 address as text.
       const subnet = input.ecsV4Subnet ?? -1;
+      let v4 = -1;
+      let sourcePrefixLen = 32;
       if (subnet >= 0) {
-        // An IPv4 ECS subnet the wire codec parsed from the bytes: what parseEcsSubnet would give.
-        const v4 = ecsV4Address(subnet);
+        v4 = ecsV4Address(subnet);
+        sourcePrefixLen = ecsV4PrefixLen(subnet);
+      } else if (input.ecsSubnet === '') {
+        const parsed = input.clientIpV4 ?? -1;
+        v4 = parsed >= 0 ? parsed : parseIpv4(input.clientIp);
+        if (v4 < 0 && input.clientIp === '') return 'client_ip or ecs_subnet is required';
+      }
+      if (v4 >= 0) {
         out.location = db.location(db.lookupV4(v4));
         out.prefixLen = db.prefixLenV4(v4);
-        query.clientKeyHash = hashU32(subnetKeyV4(v4, ecsV4PrefixLen(subnet)));
+        query.clientKeyHash = hashU32(subnetKeyV4(v4, sourcePrefixLen));
         return '';
-      }
-      if (input.ecsSubnet === '') {
-        // Fast path: a plain IPv4 address, parsed without allocating (from the request bytes
-        // when it came through the wire codec).
-        const parsed = input.clientIpV4 ?? -1;
-        const v4 = parsed >= 0 ? parsed : parseIpv4(input.clientIp);
-        if (v4 >= 0) {
-          out.location = db.location(db.lookupV4(v4));
-          out.prefixLen = db.prefixLenV4(v4);
-          query.clientKeyHash = hashU32(subnetKeyV4(v4));
-          return '';
-        }
-        if (input.clientIp === '') return 'client_ip or ecs_subnet is required';
       }
       // ECS wins over the client address (RFC 7871: the subnet is the client's, the address the resolver's).
       const addr = input.ecsSubnet !== '' ? parseEcsSubnet(input.ecsSubnet) : parseClientAddress(input.clientIp);

@@ -406,8 +406,14 @@ class AnswerPrefixes {
     this.lengths = new Int32Array(ids.length);
   }
 
+  /** Node `n`'s fields' offset in the store, encoding them the first time. */
+  offsetOf(n: number): number {
+    const at = this.offsets[n]!;
+    return at >= 0 ? at : this.encode(n);
+  }
+
   /** Encodes node `n`'s fields; returns their offset in the store. */
-  encode(n: number): number {
+  private encode(n: number): number {
     const w = this.scratch.reset();
     const id = this.ids[n]!;
     const address = this.addresses[n]!;
@@ -464,8 +470,7 @@ export function encodeResponseFields(writer: WireWriter, queryId: bigint | numbe
   const ttlBytes = ttl !== 0 ? 1 + varintBytes(ttl) : 0;
   for (let i = 0; i < r.count; i++) {
     const n = r.nodes[i]!;
-    let at = prefixes.offsets[n]!;
-    if (at < 0) at = prefixes.encode(n);
+    const at = prefixes.offsetOf(n);
     const length = prefixes.lengths[n]!;
     // The Answer's length is known up front: no fork and join.
     writer.tag(2, WireType.LengthDelimited).uint32(length + ttlBytes).rawFrom(prefixes.store.view, at, length);
@@ -518,7 +523,7 @@ function encodeCompactDecision(writer: WireWriter, queryId: number, decided: Dec
   let answersBytes = 0;
   for (let i = 0; i < r.count; i++) {
     const n = r.nodes[i]!;
-    if (prefixes.offsets[n]! < 0) prefixes.encode(n);
+    prefixes.offsetOf(n);
     const answer = prefixes.lengths[n]! + ttlBytes;
     answersBytes += 1 + varintBytes(answer) + answer;
   }
