@@ -4,6 +4,7 @@ import { plaintextTransport, type Transport } from '@cdn-sched/transport';
 import { createServer, type Server } from 'nice-grpc';
 import { HealthDefinition, HealthServiceImpl, HealthState } from 'nice-grpc-server-health';
 import { ServerReflection, ServerReflectionService } from 'nice-grpc-server-reflection';
+import { createDirectUnaryInterceptor, type DirectUnaryMethod } from './direct-unary.js';
 
 /** Options of {@link startServiceServer}. */
 export interface ServiceServerOptions {
@@ -21,6 +22,11 @@ export interface ServiceServerOptions {
   channelOptions?: Record<string, number | string>;
   /** Credentials and limits (mutual TLS, message sizes, connection age). Defaults to plaintext with default limits. */
   transport?: Transport;
+  /**
+   * Unary methods of the registered services answered directly, without their nice-grpc handler
+   * (see {@link createDirectUnaryInterceptor}), after the transport's peer-identity check.
+   */
+  directUnary?: readonly DirectUnaryMethod<never, unknown>[];
   /** Told about a plaintext listen address reachable from other hosts. */
   onInsecureBind?(warning: string): void;
 }
@@ -48,7 +54,10 @@ export async function startServiceServer(options: ServiceServerOptions): Promise
   const warning = transport.checkBind(host);
   if (warning) (options.onInsecureBind ?? ((w: string) => process.emitWarning(w)))(warning);
   // nice-grpc types its options as channel options; grpc-js's server takes `interceptors` there too.
-  const server = createServer({ ...transport.serverOptions, ...options.channelOptions } as Parameters<typeof createServer>[0]);
+  // grpc-js wraps a call with each interceptor in turn, so the direct methods (last) see only what
+  // the transport's (first) let through.
+  const interceptors = [...transport.serverOptions.interceptors, ...(options.directUnary ?? []).map((m) => createDirectUnaryInterceptor(m))];
+  const server = createServer({ ...transport.serverOptions, ...options.channelOptions, interceptors } as Parameters<typeof createServer>[0]);
   const health = HealthState();
   server.add(HealthDefinition, HealthServiceImpl(health));
   server.add(

@@ -1,5 +1,7 @@
 export { ConfigError, formatHelp, parseConfig } from './config.js';
 export type { ConfigOf, ConfigType, SettingSpec } from './config.js';
+export { createDirectUnaryInterceptor, directRefusal } from './direct-unary.js';
+export type { DirectAnswer, DirectStatus, DirectUnaryMethod } from './direct-unary.js';
 export { startServiceServer } from './grpc-server.js';
 export type { ServiceServer, ServiceServerOptions } from './grpc-server.js';
 export { createShutdown } from './shutdown.js';
@@ -15,4 +17,4 @@ export { transportFromConfig, transportSettings } from './transport-settings.js'
 export type { TransportHooks } from './transport-settings.js';
 export { createUpstreams, describeUpstream } from './upstreams.js';
 export type { UpstreamSpec, UpstreamState, Upstreams } from './upstreams.js';
-export { reasonOf, ServiceError, statusReason } from './service-error.js';
+export { reasonOf, ServiceError, serviceErrorDetails, statusReason } from './service-error.js';

@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { credentials as grpcCredentials } from '@grpc/grpc-js';
-import { serviceDefinitions, reflectionFiles } from '@cdn-sched/proto';
+import { serviceDefinitions, reflectionFiles, type ResolveRequest } from '@cdn-sched/proto';
 import { createThrowawayPki, createTransport, peerIdentities, type ThrowawayPki, type Transport } from '@cdn-sched/transport';
 import { createChannel, createClient, Metadata, Status, type ServiceImplementation } from 'nice-grpc';
 import { HealthDefinition } from 'nice-grpc-server-health/lib/proto/grpc/health/v1/health.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startServiceServer, type ServiceServer } from './index.js';
+import { startServiceServer, type DirectUnaryMethod, type ServiceServer } from './index.js';
 
 /** Answers Status with the caller's verified identities, and echoes ResolveStream batches. */
 const echo: ServiceImplementation<typeof serviceDefinitions.resolver> = {
@@ -67,10 +67,11 @@ describe('mutual TLS on a service server (real grpc-js, openssl-made certificate
     for (const t of transports.splice(0)) t.close();
   });
 
-  const start = async (serverTransport: Transport): Promise<ServiceServer> => {
+  const start = async (serverTransport: Transport, directUnary: DirectUnaryMethod<never, unknown>[] = []): Promise<ServiceServer> => {
     server = await startServiceServer({
       port: 0,
       transport: serverTransport,
+      directUnary,
       register: (s) => s.add(serviceDefinitions.resolver, echo),
       reflection: [reflectionFiles.resolver],
       serviceNames: ['cdn.sched.v1.ResolverService'],
@@ -129,6 +130,26 @@ describe('mutual TLS on a service server (real grpc-js, openssl-made certificate
     expect((await createClient(HealthDefinition, channel).check({ service: '' })).status).toBe(1);
     expect((await resolverClient(tlsClient('dns-gateway-7'), s.address).resolve({ queryId: 2n })).queryId).toBe(2n);
     expect((await resolverClient(tlsClient('cdnctl'), s.address).resolve({ queryId: 3n })).queryId).toBe(3n);
+  });
+
+  it('allow-list and verified identity hold for a direct unary method too (it runs after the peer-identity check)', async () => {
+    const answered: string[][] = [];
+    const direct: DirectUnaryMethod<ResolveRequest, { queryId: bigint }> = {
+      path: serviceDefinitions.resolver.resolve.path,
+      answer(request, metadata) {
+        // grpc-js metadata (`get`), where peerIdentities reads nice-grpc's (`getAll`).
+        answered.push(peerIdentities({ getAll: (key) => metadata.get(key) }));
+        return { ok: true, response: { queryId: request.queryId * 10n } };
+      },
+    };
+    const s = await start(serverTransport(['cdnctl', 'dns-gateway-*']), [direct as DirectUnaryMethod<never, unknown>]);
+    await expect(resolverClient(tlsClient('prober-1'), s.address).resolve({ queryId: 1n })).rejects.toMatchObject({ code: Status.PERMISSION_DENIED });
+    expect(answered).toEqual([]);
+    const gateway = resolverClient(tlsClient('dns-gateway-7'), s.address);
+    expect((await gateway.resolve({ queryId: 2n }, { metadata: Metadata({ 'x-cdn-peer-identity': 'cdnctl' }) })).queryId).toBe(20n);
+    expect(answered).toHaveLength(1);
+    expect(answered[0]).toContain('dns-gateway-7');
+    expect(answered[0]).not.toContain('cdnctl');
   });
 
   it('a rotated certificate (files swapped like a Kubernetes Secret volume) serves new connections; an open stream carries on', async () => {

@@ -20,12 +20,15 @@ export class ServiceError extends ServerError {
 
   constructor(code: Status, reason: string, message: string, options?: { cause?: unknown }) {
     if (!REASON.test(reason)) throw new TypeError(`ServiceError reason "${reason}" is not a kebab-case code`);
-    super(code, `${reason}: ${message}`);
+    super(code, serviceErrorDetails(reason, message));
     this.reason = reason;
     this.detail = message;
     if (options && 'cause' in options) Object.defineProperty(this, 'cause', { value: options.cause, enumerable: false, writable: true, configurable: true });
   }
 }
+
+/** The details a {@link ServiceError} puts on the wire: `<reason>: <message>` (what {@link reasonOf} reads back). */
+export const serviceErrorDetails = (reason: string, message: string): string => `${reason}: ${message}`;
 
 const REASON = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 const PREFIX = /^([a-z][a-z0-9]*(?:-[a-z0-9]+)*): /;

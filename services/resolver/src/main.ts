@@ -115,6 +115,7 @@ await runService({
       transport,
       onInsecureBind: (warning) => logger.warn({}, warning),
       serviceNames: ['cdn.sched.v1.ResolverService'],
+      directUnary: [service.directResolve],
     });
     shutdown.add('grpc-server', () => server.close(2000));
     logger.info({ grpc: server.address, configWatcher: config.configWatcher, weightCalculators: config.weightCalculators }, 'resolver listening');

@@ -67,6 +67,7 @@ const resolver = await startServiceServer({
   register: (s) => s.add(resolverServiceDefinition, service),
   reflection: [reflectionFiles.resolver],
   serviceNames: ['cdn.sched.v1.ResolverService'],
+  directUnary: [service.directResolve],
 });
 resolver.setServing(true);
 

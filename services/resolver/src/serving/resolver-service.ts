@@ -1,9 +1,10 @@
 import { create } from '@bufbuild/protobuf';
 import { StatusResponseSchema, serviceDefinitions, type StatusResponse } from '@cdn-sched/proto';
 import { breakerStatusMessage } from '@cdn-sched/stream';
-import { ServiceError } from '@cdn-sched/service-kit';
+import { directRefusal, ServiceError, type DirectAnswer, type DirectUnaryMethod } from '@cdn-sched/service-kit';
+import type { Metadata } from '@grpc/grpc-js';
 import { isSampledContext, parseTraceparent, SpanAttributes, SpanNames } from '@cdn-sched/telemetry';
-import { context, ROOT_CONTEXT, trace, SpanStatusCode, type Attributes, type Span, type SpanContext } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, trace, SpanStatusCode, type Attributes, type Context, type Span, type SpanContext } from '@opentelemetry/api';
 import { Status, type MethodDefinition, type ServiceImplementation } from 'nice-grpc';
 import { tierName } from '@cdn-sched/location';
 import type { DecisionTally } from './decision-tally.js';
@@ -87,6 +88,18 @@ export interface ResolverServiceOptions {
 
 const tracer = trace.getTracer('cdn-sched.resolver');
 
+/** What one unary Resolve answers: the encoded response, or why there is none. */
+type UnaryAnswer = { ok: true; response: Uint8Array } | { ok: false; code: Status; reason: string; message: string };
+
+/**
+ * The resolver's handlers, and its unary Resolve as a direct method for `startServiceServer`'s
+ * `directUnary` (the same answers without nice-grpc's per-call cost; README, "Decision path
+ * benchmarks", twenty-first session). The nice-grpc `resolve` stays for servers without it.
+ */
+export type ResolverService = ServiceImplementation<typeof resolverServiceDefinition> & {
+  readonly directResolve: DirectUnaryMethod<ResolveInput, Uint8Array>;
+};
+
 function annotate(span: Span, decided: Decided, domain: string): void {
   const r = decided.result;
   span.setAttribute(SpanAttributes.domain, domain);
@@ -109,7 +122,7 @@ function annotate(span: Span, decided: Decided, domain: string): void {
 }
 
 /** gRPC handlers of the resolver. */
-export function createResolverService(options: ResolverServiceOptions): ServiceImplementation<typeof resolverServiceDefinition> {
+export function createResolverService(options: ResolverServiceOptions): ResolverService {
   const { core, tally } = options;
   const maxBatch = options.maxBatch ?? 5000;
   const ratio = options.traceRatio ?? 0.01;
@@ -117,14 +130,14 @@ export function createResolverService(options: ResolverServiceOptions): ServiceI
   /**
    * A `cdn.request` span linked to the producers of the routing table's config and weight versions
    * (the table a decision starting now uses) and, for a stream batch, to the sender's batch span.
-   * A unary call's span is the child of its gRPC server span (the call's own trace context); a
-   * stream batch's is a root, never the child of the stream-long ResolveStream call span.
+   * A unary call's span is the child of `parent` (its gRPC server span, or its caller's span on the
+   * direct path); a stream batch's is a root, never the child of the stream-long ResolveStream call span.
    */
-  const startRequestSpan = (attributes: Attributes | undefined, sender: SpanContext | undefined, stream: boolean): Span => {
+  const startRequestSpan = (attributes: Attributes | undefined, sender: SpanContext | undefined, parent: Context): Span => {
     const table = options.state.table;
     const links = table ? options.state.versionTracing.links(table) : [];
     if (sender) links.unshift({ context: sender });
-    return tracer.startSpan(SpanNames.request, { links, attributes }, stream ? ROOT_CONTEXT : context.active());
+    return tracer.startSpan(SpanNames.request, { links, attributes }, parent);
   };
   const startedAtMs = Date.now();
   // One writer for every unary call and every stream's batches: a batch is decided and encoded
@@ -137,24 +150,47 @@ export function createResolverService(options: ResolverServiceOptions): ServiceI
   // objects (~0.4 MB), not that many per stream.
   const inputs = new BatchInputs();
 
+  /**
+   * One unary Resolve: the nice-grpc handler's and the direct method's. `parent` is the span
+   * context of the call (the gRPC server span, or the caller's `traceparent` on the direct path);
+   * `traced` forces a span whatever the ratio (a caller that sampled its trace).
+   */
+  const answerResolve = (request: ResolveInput, parent: Context, traced: boolean): UnaryAnswer => {
+    if (request.invalid !== undefined) return { ok: false, code: Status.INVALID_ARGUMENT, reason: 'malformed-request', message: request.invalid };
+    const startedAt = performance.now();
+    const span = traced || sampled() ? startRequestSpan(undefined, undefined, parent) : undefined;
+    const decided = core.resolve(request);
+    tally?.count(decided);
+    if (span) {
+      annotate(span, decided, request.domain);
+      span.end();
+    }
+    if (!decided.ok) {
+      options.onDecisions?.(1, 1, (performance.now() - startedAt) / 1000, 'resolve');
+      return { ok: false, code: decided.code, reason: decided.reason, message: decided.message };
+    }
+    const response = encodeResolveResponse(writer.reset(), request.queryId, decided, request.compact === true);
+    options.onDecisions?.(1, 0, (performance.now() - startedAt) / 1000, 'resolve');
+    return { ok: true, response };
+  };
+
   return {
+    directResolve: {
+      path: base.resolve.path,
+      answer(request: ResolveInput, metadata: Metadata): DirectAnswer<Uint8Array> {
+        // The caller's trace, as the gRPC server span would have carried it (W3C traceparent).
+        const header = metadata.get('traceparent');
+        const caller = header.length === 1 && typeof header[0] === 'string' ? parseTraceparent(header[0]) : undefined;
+        const answer = answerResolve(request, caller ? trace.setSpanContext(ROOT_CONTEXT, caller) : ROOT_CONTEXT, isSampledContext(caller));
+        return answer.ok ? answer : directRefusal(answer.code, answer.reason, answer.message);
+      },
+    },
+
+
     async resolve(request: ResolveInput) {
-      if (request.invalid !== undefined) throw new ServiceError(Status.INVALID_ARGUMENT, 'malformed-request', request.invalid);
-      const startedAt = performance.now();
-      const span = sampled() ? startRequestSpan(undefined, undefined, false) : undefined;
-      const decided = core.resolve(request);
-      tally?.count(decided);
-      if (span) {
-        annotate(span, decided, request.domain);
-        span.end();
-      }
-      if (!decided.ok) {
-        options.onDecisions?.(1, 1, (performance.now() - startedAt) / 1000, 'resolve');
-        throw new ServiceError(decided.code, decided.reason, decided.message);
-      }
-      const response = encodeResolveResponse(writer.reset(), request.queryId, decided, request.compact === true);
-      options.onDecisions?.(1, 0, (performance.now() - startedAt) / 1000, 'resolve');
-      return response;
+      const answer = answerResolve(request, context.active(), false);
+      if (!answer.ok) throw new ServiceError(answer.code, answer.reason, answer.message);
+      return answer.response;
     },
 
     async *resolveStream(frames) {
@@ -171,7 +207,7 @@ export function createResolverService(options: ResolverServiceOptions): ServiceI
         // A batch the sender traced is always traced here (its link makes the sampler keep it); an
         // untraced batch costs one property check on top of the ratio draw.
         const sender = queries.traceparent === undefined ? undefined : parseTraceparent(queries.traceparent);
-        const span = isSampledContext(sender) || sampled() ? startRequestSpan({ [SpanAttributes.batchSize]: queries.length }, sender, true) : undefined;
+        const span = isSampledContext(sender) || sampled() ? startRequestSpan({ [SpanAttributes.batchSize]: queries.length }, sender, ROOT_CONTEXT) : undefined;
         let errors = 0;
         writer.reset();
         for (let i = 0; i < queries.length; i++) {

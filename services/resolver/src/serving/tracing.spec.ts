@@ -1,6 +1,8 @@
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { initTracing, shutdownTracing } from '@cdn-sched/telemetry';
-import { Strategy, Tier } from '@cdn-sched/proto';
+import { create, toBinary } from '@bufbuild/protobuf';
+import { ResolveRequestSchema, Strategy, Tier } from '@cdn-sched/proto';
+import { Metadata } from '@grpc/grpc-js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildRoutingTable } from '../decision/index.js';
 import { makeDomain, makeNode } from '../decision/fixtures.js';
@@ -95,5 +97,27 @@ describe('resolver tracing', () => {
     await stream(service, Object.assign([{ ...query }], { traceparent: SENDER.replace(/-01$/, '-00') }));
     await stream(service, [{ ...query }]);
     expect(exporter.getFinishedSpans()).toHaveLength(0);
+  });
+
+  it("traces a direct Resolve as the child of its caller's sampled traceparent, even at ratio 0; not an unsampled or absent one", () => {
+    exporter.reset();
+    const service = createResolverService({ core, state: { table, versionTracing: createVersionTracing() } as never, instanceId: 't', traceRatio: 0 });
+    const withTraceparent = (value: string | undefined): Metadata => {
+      const m = new Metadata();
+      if (value !== undefined) m.set('traceparent', value);
+      return m;
+    };
+    const request = () => resolverServiceDefinition.resolve.requestDeserialize(toBinary(ResolveRequestSchema, create(ResolveRequestSchema, query)));
+    expect(service.directResolve.answer(request(), withTraceparent(SENDER.replace(/-01$/, '-00'))).ok).toBe(true);
+    expect(service.directResolve.answer(request(), withTraceparent(undefined)).ok).toBe(true);
+    expect(service.directResolve.answer(request(), withTraceparent('not a traceparent')).ok).toBe(true);
+    expect(exporter.getFinishedSpans()).toHaveLength(0);
+
+    expect(service.directResolve.answer(request(), withTraceparent(SENDER)).ok).toBe(true);
+    const spans = exporter.getFinishedSpans();
+    expect(spans.map((s) => s.name)).toEqual(['cdn.request']);
+    expect(spans[0]!.spanContext().traceId).toBe('33333333333333333333333333333333');
+    expect(spans[0]!.parentSpanContext?.spanId).toBe('3333333333333333');
+    expect(spans[0]!.attributes).toMatchObject({ 'cdn.domain': 'a.example', 'cdn.user_region': 'CN-GD' });
   });
 });

@@ -1,0 +1,114 @@
+import { create, toBinary } from '@bufbuild/protobuf';
+import { createGeoIpProvider, type GeoIpProvider } from '@cdn-sched/geoip';
+import { reflectionFiles, ResolveRequestSchema, Strategy, Tier } from '@cdn-sched/proto';
+import { startServiceServer, type ServiceServer } from '@cdn-sched/service-kit';
+import { createSeededUniform } from '@cdn-sched/testing';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildRoutingTable } from '../decision/index.js';
+import { makeDomain, makeNode } from '../decision/fixtures.js';
+import { createResolveCore } from './resolve-core.js';
+import { createResolverService, resolverServiceDefinition } from './resolver-service.js';
+import { createVersionTracing } from './version-tracing.js';
+
+/** One unary call's outcome on the wire: the reply bytes, or the status and its details. */
+type Outcome = { bytes: string } | { code: number; details: string };
+
+describe('unary Resolve answered directly: the same bytes and statuses as the nice-grpc handler (real servers on port 0)', () => {
+  let geo: GeoIpProvider;
+  const servers: ServiceServer[] = [];
+  const clients: grpc.Client[] = [];
+
+  const table = buildRoutingTable({
+    nodes: [
+      makeNode('gd-ct-1', { country: 'CN', region: 'CN-GD', isp: 'ct', pools: ['p'] }),
+      makeNode('gd-ct-2', { country: 'CN', region: 'CN-GD', isp: 'ct', pools: ['p'] }),
+      makeNode('bj-cu-1', { country: 'CN', region: 'CN-BJ', isp: 'cu', pools: ['p'] }),
+      makeNode('us-1', { country: 'US', region: '', isp: '', pools: ['p'] }),
+    ],
+    domains: [
+      makeDomain('w.example', { pool: 'p', answers: 2, strategy: Strategy.WEIGHTED, fallback: [Tier.ISP_REGION, Tier.REGION, Tier.COUNTRY, Tier.ANY] }),
+      makeDomain('c.example', { pool: 'p', answers: 1, strategy: Strategy.CONSISTENT, fallback: [Tier.ISP_REGION, Tier.COUNTRY] }),
+    ],
+    configVersion: 3n,
+    weightsVersion: 5n,
+  });
+
+  /** A resolver server over its own core (same seed: the same draws for the same sequence of queries). */
+  async function start(direct: boolean): Promise<grpc.Client> {
+    const core = createResolveCore({ table: () => table, geo: () => geo.database, stale: () => false, seed: 7 });
+    const service = createResolverService({ core, state: { table, versionTracing: createVersionTracing() } as never, instanceId: 'direct-test', traceRatio: 0 });
+    const server = await startServiceServer({
+      port: 0,
+      register: (s) => s.add(resolverServiceDefinition, service),
+      reflection: [reflectionFiles.resolver],
+      serviceNames: ['cdn.sched.v1.ResolverService'],
+      directUnary: direct ? [service.directResolve] : [],
+    });
+    servers.push(server);
+    const client = new grpc.Client(server.address, grpc.credentials.createInsecure());
+    clients.push(client);
+    return client;
+  }
+
+  const call = (client: grpc.Client, request: Buffer): Promise<Outcome> =>
+    new Promise((resolve) => {
+      const identity = (b: Buffer): Buffer => b;
+      client.makeUnaryRequest(resolverServiceDefinition.resolve.path, identity, identity, request, (error: grpc.ServiceError | null, reply?: Buffer) =>
+        resolve(error ? { code: error.code, details: error.details } : { bytes: reply!.toString('hex') }),
+      );
+    });
+
+  beforeAll(async () => {
+    geo = await createGeoIpProvider();
+  }, 120_000);
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    for (const s of servers) await s.close(0);
+    geo?.close();
+  });
+
+  it('over 600 queries: located, ECS, compact, unknown domains, bad addresses and malformed bytes', async () => {
+    const direct = await start(true);
+    const nice = await start(false);
+    const random = createSeededUniform(21);
+    const int = (n: number) => Math.floor(random() * n);
+    const ip = () => `${1 + int(222)}.${int(256)}.${int(256)}.${int(256)}`;
+    const requests: Buffer[] = [];
+    for (let i = 0; i < 600; i++) {
+      const kind = int(10);
+      if (kind === 0) {
+        // Malformed: a valid request cut short, or with a wrong wire type.
+        const bytes = toBinary(ResolveRequestSchema, create(ResolveRequestSchema, { queryId: BigInt(i), clientIp: ip(), domain: 'w.example' }));
+        requests.push(Buffer.from(int(2) === 0 ? bytes.subarray(0, bytes.length - 3) : Uint8Array.of(0x0d, ...bytes)));
+        continue;
+      }
+      requests.push(
+        Buffer.from(
+          toBinary(
+            ResolveRequestSchema,
+            create(ResolveRequestSchema, {
+              queryId: BigInt(i * 1_000_003),
+              clientIp: kind === 1 ? '300.1.2.3' : kind === 2 ? `2001:db8::${i.toString(16)}` : ip(),
+              ecsSubnet: kind === 3 ? `${ip()}/24` : '',
+              domain: kind === 4 ? 'unknown.example' : int(2) === 0 ? 'w.example' : 'c.example',
+              answers: int(3),
+              compact: int(2) === 0,
+            }),
+          ),
+        ),
+      );
+    }
+    const directOutcomes: Outcome[] = [];
+    const niceOutcomes: Outcome[] = [];
+    for (const request of requests) {
+      directOutcomes.push(await call(direct, request));
+      niceOutcomes.push(await call(nice, request));
+    }
+    expect(directOutcomes).toEqual(niceOutcomes);
+    // The comparison covers answers and each kind of refusal.
+    const codes = new Set(niceOutcomes.map((o) => ('code' in o ? o.code : 0)));
+    expect([...codes].sort()).toEqual(expect.arrayContaining([0, grpc.status.INVALID_ARGUMENT, grpc.status.NOT_FOUND]));
+    expect(niceOutcomes.filter((o) => 'bytes' in o).length).toBeGreaterThan(300);
+  });
+});
