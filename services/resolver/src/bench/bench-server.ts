@@ -67,7 +67,8 @@ const resolver = await startServiceServer({
   register: (s) => s.add(resolverServiceDefinition, service),
   reflection: [reflectionFiles.resolver],
   serviceNames: ['cdn.sched.v1.ResolverService'],
-  directUnary: [service.directResolve],
+  // BENCH_UNARY_PATH=nice: unary Resolve through its nice-grpc handler, as before the direct path.
+  directUnary: process.env['BENCH_UNARY_PATH'] === 'nice' ? [] : [service.directResolve],
 });
 resolver.setServing(true);
 

@@ -27,7 +27,8 @@
  * BENCH_WINDOW_BYTES [0 = grpc-js's 64 KiB],
  * BENCH_CONFIGS [b100,b500,unary] (a subset to run), BENCH_COMPACT [0] (1: every query asks for
  * the compact response, resolver.proto `ResolveRequest.compact`; metric names end in `_compact`),
- * BENCH_CPU_PROF (a directory: the server process
+ * BENCH_UNARY_PATH [direct] (nice: unary Resolve through its nice-grpc handler instead of the
+ * direct method, for comparison), BENCH_CPU_PROF (a directory: the server process
  * writes a V8 CPU profile there on exit), BENCH_TRACING [0] (1: start the server with
  * `--import @cdn-sched/telemetry/register`, as production does; without OTEL_* variables that
  * patches grpc-js with the instrumentation but samples nothing).
