@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { IPv4, newWithBuffer, type Searcher } from 'ip2region.js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createSeededU32 } from './bench/seeded-random.js';
+import { createSeededU32 } from '@cdn-sched/testing';
 import { countryCode } from './country-codes.js';
 import type { GeoIpDatabase } from './geoip-database.js';
 import { cidrPrefixLenV4, formatIpv4, parseIpv4 } from './ipv4.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createSeededU32 } from './bench/seeded-random.js';
+import { createSeededU32 } from '@cdn-sched/testing';
 import { createIpv4RangeIndexBuilder } from './ipv4-range-index.js';
 import { cidrPrefixLenV4, parseIpv4 } from './ipv4.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createSeededU32 } from './bench/seeded-random.js';
+import { createSeededU32 } from '@cdn-sched/testing';
 import { cidrPrefixLenV4, formatIpv4, maskIpv4, parseIpv4, parseIpv4Bytes, parseIpv4Slice } from './ipv4.js';
 
 /** The definition, by brute force: the shortest prefix whose block around ip fits in [start, end]. */

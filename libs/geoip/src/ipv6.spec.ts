@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createSeededU32 } from './bench/seeded-random.js';
+import { createSeededU32 } from '@cdn-sched/testing';
 import { formatIpv6, formatIpv6Full, ipv4FromMapped, isIpv4Mapped, maskIpv6, parseIpv6 } from './ipv6.js';
 
 function hex(bytes: Uint8Array | undefined): string | undefined {

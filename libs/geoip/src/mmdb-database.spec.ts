@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Reader, type Response } from 'maxmind';
 import { describe, expect, it } from 'vitest';
-import { createSeededU32 } from './bench/seeded-random.js';
+import { createSeededU32 } from '@cdn-sched/testing';
 import { parseClientAddress } from './client-address.js';
 import { GeoIpError } from './geoip-error.js';
 import { formatIpv4, parseIpv4 } from './ipv4.js';

@@ -12,7 +12,7 @@ export type { EtcdCluster, EtcdClusterOptions, EtcdClusterTls, EtcdMember, EtcdM
 export { createTestPki } from './test-pki.js';
 export type { TestCert, TestPki, TestSan } from './test-pki.js';
 export { ALL_FAULTS, createSeededRandom, fuzzFrame, pickFaults } from './wire-fuzz.js';
-export { createSeededUniform } from './seeded-uniform.js';
+export { createSeededU32, createSeededUniform } from './seeded-uniform.js';
 export type { Fault, FuzzFieldKind, FuzzSchema } from './wire-fuzz.js';
 export { processTree, processTreeCpuSeconds } from './process-cpu.js';
 export { cpuQuotaSupport, limitCpu, servingProcesses } from './cpu-quota.js';

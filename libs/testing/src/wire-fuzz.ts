@@ -4,6 +4,8 @@
  * mistake for valid input (protobuf encoding: https://protobuf.dev/programming-guides/encoding/).
  */
 
+import { createSeededU32 } from './seeded-uniform.js';
+
 /** Field kinds the generator knows. */
 export type FuzzFieldKind = 'uint64' | 'int64' | 'uint32' | 'int32' | 'bool' | 'double' | 'string' | { message: FuzzSchema; repeated?: boolean };
 
@@ -15,17 +17,9 @@ export type Fault = 'truncate' | 'overlong-varint' | 'padded-varint' | 'length-p
 
 export const ALL_FAULTS: readonly Fault[] = ['truncate', 'overlong-varint', 'padded-varint', 'length-past-end', 'nested-past-parent', 'wrong-wire-type', 'unknown-field', 'group', 'flip-byte', 'invalid-utf8'];
 
-/** xorshift32: small, fast, and the same sequence for the same seed everywhere. */
+/** Integers, chances and picks from the tests' one seeded source ({@link createSeededU32}). */
 export function createSeededRandom(seed: number): { int(n: number): number; chance(p: number): boolean; pick<T>(xs: readonly T[]): T } {
-  let s = seed >>> 0 || 0x9e3779b9;
-  const next = (): number => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
+  const next = createSeededU32(seed);
   return {
     int: (n) => next() % n,
     chance: (p) => next() / 0x1_0000_0000 < p,

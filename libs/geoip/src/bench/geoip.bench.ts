@@ -41,7 +41,7 @@ import {
   parseIpv6,
   type GeoIpDatabase,
 } from '../index.js';
-import { createSeededU32 } from './seeded-random.js';
+import { createSeededU32 } from '@cdn-sched/testing';
 
 const XDB_PATH = process.env['GEOIP_BENCH_XDB'] ?? '/work/shared/data/ip2region/ip2region_v4.xdb';
 const MMDB_PATH = process.env['GEOIP_BENCH_MMDB'] ?? '/work/shared/data/maxmind/GeoIP2-City-Test.mmdb';
