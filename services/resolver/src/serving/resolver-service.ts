@@ -186,7 +186,6 @@ export function createResolverService(options: ResolverServiceOptions): Resolver
       },
     },
 
-
     async resolve(request: ResolveInput) {
       const answer = answerResolve(request, context.active(), false);
       if (!answer.ok) throw new ServiceError(answer.code, answer.reason, answer.message);
