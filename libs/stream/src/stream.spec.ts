@@ -1,3 +1,4 @@
+import { createSeededUniform } from '@cdn-sched/testing';
 import { describe, expect, it } from 'vitest';
 import {
   createStreamConsumer,
@@ -42,6 +43,64 @@ describe('versioned store', () => {
     expect(s.changesSince(12)).toBeUndefined();
     expect(s.changesSince(20)).toEqual([]);
     expect([...s.entries]).toEqual([['z', '9']]);
+  });
+});
+
+/** The history as it was kept before it was trimmed in place: cut (copied) on every commit past the limit. */
+function referenceHistory(maxHistory: number) {
+  let versions: number[] = [];
+  let changes: Change<string>[] = [];
+  let oldest = 0;
+  return {
+    commit(version: number, batch: readonly Change<string>[]) {
+      for (const c of batch) {
+        versions.push(version);
+        changes.push(c);
+      }
+      if (changes.length <= maxHistory) return;
+      let cut = changes.length - maxHistory;
+      const lastDropped = versions[cut - 1]!;
+      while (cut < versions.length && versions[cut] === lastDropped) cut++;
+      versions = versions.slice(cut);
+      changes = changes.slice(cut);
+      oldest = lastDropped;
+    },
+    get oldest() {
+      return oldest;
+    },
+    changesSince(since: number, current: number): Change<string>[] | undefined {
+      if (since < oldest || since > current) return undefined;
+      const merged = new Map<string, Change<string>>();
+      for (let i = 0; i < changes.length; i++) {
+        if (versions[i]! <= since) continue;
+        merged.delete(changes[i]!.key);
+        merged.set(changes[i]!.key, changes[i]!);
+      }
+      return [...merged.values()];
+    },
+  };
+}
+
+describe('versioned store history, against the copy-on-trim reference', () => {
+  it('2,000 random commits (empty, small and larger than the history): the same oldest version and the same deltas from every version', () => {
+    const random = createSeededUniform(17);
+    const int = (n: number) => Math.floor(random() * n);
+    for (const maxHistory of [1, 7, 50]) {
+      const store = createVersionedStore<string>({ maxHistoryChanges: maxHistory });
+      const reference = referenceHistory(maxHistory);
+      let version = 0;
+      for (let i = 0; i < 2000; i++) {
+        version += 1 + int(3);
+        const size = int(10) === 0 ? int(3 * maxHistory + 2) : int(6);
+        const batch = Array.from({ length: size }, () => (int(5) === 0 ? del(`k${int(30)}`) : put(`k${int(30)}`, `v${i}`)));
+        store.commit(version, batch);
+        reference.commit(version, batch);
+        expect(store.oldestDeltaVersion).toBe(reference.oldest);
+        for (let since = Math.max(0, reference.oldest - 2); since <= version + 1; since++) {
+          expect(store.changesSince(since)).toEqual(reference.changesSince(since, version));
+        }
+      }
+    }
   });
 });
 

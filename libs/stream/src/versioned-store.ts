@@ -50,22 +50,31 @@ export function createVersionedStore<V>(options: VersionedStoreOptions = {}): Ve
   const epoch = options.epoch ?? randomUUID();
   const maxHistory = options.maxHistoryChanges ?? 100_000;
   const entries = new Map<string, V>();
-  // History as parallel arrays of (version, change), oldest first.
+  // History as parallel arrays of (version, change), oldest first, from index `start`: trimming moves
+  // `start` and the arrays are cut only once the dropped prefix is as long as the history kept, so a
+  // commit costs what it adds, not a copy of the whole history (the weight-calculator commits ~10 k
+  // changes a tick against a 100 k-change history: two full copies a tick, and a reallocation on
+  // the next push, were ~8 % of its CPU under ingest load).
   let versions: number[] = [];
   let changes: Change<V>[] = [];
+  let start = 0;
   let version = 0;
   let oldestDeltaVersion = 0;
   const waiters = new Set<() => void>();
 
   const trim = (): void => {
-    if (changes.length <= maxHistory) return;
+    if (changes.length - start <= maxHistory) return;
     // Drop whole versions so that a client is never handed half of one.
     let cut = changes.length - maxHistory;
     const lastDropped = versions[cut - 1]!;
     while (cut < versions.length && versions[cut] === lastDropped) cut++;
-    versions = versions.slice(cut);
-    changes = changes.slice(cut);
+    start = cut;
     oldestDeltaVersion = lastDropped;
+    if (start >= changes.length - start) {
+      versions = versions.slice(start);
+      changes = changes.slice(start);
+      start = 0;
+    }
   };
 
   return {
@@ -96,6 +105,7 @@ export function createVersionedStore<V>(options: VersionedStoreOptions = {}): Ve
       for (const [k, v] of items) entries.set(k, v);
       versions = [];
       changes = [];
+      start = 0;
       version = next;
       oldestDeltaVersion = next;
       for (const wake of waiters) wake();
@@ -105,7 +115,7 @@ export function createVersionedStore<V>(options: VersionedStoreOptions = {}): Ve
       if (since < oldestDeltaVersion || since > version) return undefined;
       const merged = new Map<string, Change<V>>();
       // Binary search for the first change after `since`.
-      let lo = 0;
+      let lo = start;
       let hi = versions.length;
       while (lo < hi) {
         const mid = (lo + hi) >>> 1;
