@@ -137,8 +137,7 @@ describe('mutual TLS on a service server (real grpc-js, openssl-made certificate
     const direct: DirectUnaryMethod<ResolveRequest, { queryId: bigint }> = {
       path: serviceDefinitions.resolver.resolve.path,
       answer(request, metadata) {
-        // grpc-js metadata (`get`), where peerIdentities reads nice-grpc's (`getAll`).
-        answered.push(peerIdentities({ getAll: (key) => metadata.get(key) }));
+        answered.push(peerIdentities(metadata));
         return { ok: true, response: { queryId: request.queryId * 10n } };
       },
     };

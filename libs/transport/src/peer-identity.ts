@@ -7,9 +7,13 @@ import { certificateIdentities } from './certificate-files.js';
  */
 export const PEER_IDENTITY_KEY = 'x-cdn-peer-identity';
 
-/** Reads the caller's verified certificate identities (empty without mTLS) from call metadata. */
-export function peerIdentities(metadata: { getAll(key: string): unknown[] }): string[] {
-  return metadata.getAll(PEER_IDENTITY_KEY).flatMap((v) => String(v).split(',')).filter(Boolean);
+/**
+ * Reads the caller's verified certificate identities (empty without mTLS) from call metadata: a
+ * nice-grpc handler's (`getAll`) or grpc-js's, as a direct unary method gets it (`get`).
+ */
+export function peerIdentities(metadata: { getAll(key: string): unknown[] } | GrpcMetadata): string[] {
+  const values = metadata instanceof GrpcMetadata ? metadata.get(PEER_IDENTITY_KEY) : metadata.getAll(PEER_IDENTITY_KEY);
+  return values.flatMap((v) => String(v).split(',')).filter(Boolean);
 }
 
 /**
