@@ -198,6 +198,11 @@ function membersKey(pool: string, byCapacity: boolean, nodes: ArrayLike<number>,
   return key;
 }
 
+/** The id of a location code in one of a table's code maps (`countryIds` …); −1 for '' or a code no node has. */
+export function codeId(ids: ReadonlyMap<string, number>, code: string): number {
+  return code === '' ? -1 : (ids.get(code) ?? -1);
+}
+
 /**
  * Index of a domain's policy, or -1. Tries the name as given first (no allocation when the caller
  * already sends the canonical lower-case form without trailing dot, the common case), then the

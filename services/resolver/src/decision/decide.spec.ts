@@ -1,7 +1,7 @@
 import { AllDownPolicy, Health, NodeState, Strategy, Tier, type Domain, type Node, type NodeWeight } from '@cdn-sched/proto';
 import { hashU32 } from '@cdn-sched/rendezvous';
 import { describe, expect, it } from 'vitest';
-import { buildRoutingTable, type RoutingTable, type RoutingTableOptions } from './candidate-tables.js';
+import { buildRoutingTable, codeId, type RoutingTable, type RoutingTableOptions } from './candidate-tables.js';
 import { decide } from './decide.js';
 import { createDecisionQuery, createDecisionResult, DecisionStatus, ReasonCode, type DecisionQuery } from './decision-result.js';
 import { makeCapacity, makeDomain, makeNode, makeWeight } from './fixtures.js';
@@ -75,6 +75,19 @@ describe('decide: tier choice', () => {
     expect(ask(regionFirst, GD_CT).reason).toBe('region CN-GD: 6 healthy of 6');
     const countryOnly = table({ domains: [makeDomain('a.example', { fallback: [Tier.COUNTRY] })] });
     expect(ask(countryOnly, GD_CT).reason).toBe('country CN: 8 healthy of 8');
+  });
+
+  it("reads the caller's code ids when they are for this table, and looks the codes up otherwise", () => {
+    const t = table();
+    const bj = { countryId: codeId(t.countryIds, 'CN'), regionId: codeId(t.regionIds, 'CN-BJ'), ispId: codeId(t.ispIds, 'ct') };
+    expect(Math.min(bj.countryId, bj.regionId, bj.ispId)).toBeGreaterThanOrEqual(0);
+    // Ids of Beijing with the location text of Guangdong: the ids win when they are this table's ...
+    expect(answered(t, GD_CT, 200, { codesOf: t, ...bj })).toEqual(new Set(['bj-ct-1', 'bj-ct-2']));
+    // ... and the text when they are another table's, or nobody's.
+    expect(answered(t, GD_CT, 200, { codesOf: table(), ...bj })).toEqual(new Set(['gd-ct-1', 'gd-ct-2', 'gd-ct-3', 'gd-ct-4']));
+    expect(answered(t, GD_CT, 200, { codesOf: null, ...bj })).toEqual(new Set(['gd-ct-1', 'gd-ct-2', 'gd-ct-3', 'gd-ct-4']));
+    // Unknown codes (−1) skip the tiers they key, as empty codes do.
+    expect(ask(t, GD_CT, { codesOf: t, countryId: -1, regionId: -1, ispId: -1 }).result.tier).toBe(ask(t, { country: '', region: '', isp: '' }).result.tier);
   });
 
   it('skips, without calling it a spill, tiers whose location is unknown or has no node', () => {

@@ -1,7 +1,7 @@
 import { AllDownPolicy, Strategy, Tier } from '@cdn-sched/proto';
 import { answerTtlS } from './answer-ttl.js';
 import { pickWeightsByNode, type CandidateGroup } from './candidate-group.js';
-import { findDomainIndex, MAX_ANSWERS, type DomainPolicy, type RoutingTable } from './candidate-tables.js';
+import { codeId, findDomainIndex, MAX_ANSWERS, type DomainPolicy, type RoutingTable } from './candidate-tables.js';
 import { DecisionStatus, ReasonCode, type DecisionQuery, type DecisionResult } from './decision-result.js';
 import { pickConsistent, pickWeighted } from './pick.js';
 import { locationId } from '@cdn-sched/location';
@@ -56,10 +56,19 @@ export function decide(table: RoutingTable, query: DecisionQuery, out: DecisionR
   out.domainIndex = domainIndex;
   out.domain = policy.domain;
 
-  const loc = query.location;
-  const countryId = loc.country === '' ? -1 : (table.countryIds.get(loc.country) ?? -1);
-  const regionId = loc.region === '' ? -1 : (table.regionIds.get(loc.region) ?? -1);
-  const ispId = loc.isp === '' ? -1 : (table.ispIds.get(loc.isp) ?? -1);
+  let countryId: number;
+  let regionId: number;
+  let ispId: number;
+  if (query.codesOf === table) {
+    countryId = query.countryId;
+    regionId = query.regionId;
+    ispId = query.ispId;
+  } else {
+    const loc = query.location;
+    countryId = codeId(table.countryIds, loc.country);
+    regionId = codeId(table.regionIds, loc.region);
+    ispId = codeId(table.ispIds, loc.isp);
+  }
   const threshold = table.options.spillThreshold;
   const tiers = policy.pool.tiers;
   const fallback = policy.fallback;

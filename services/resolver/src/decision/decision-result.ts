@@ -1,6 +1,6 @@
 import { Tier } from '@cdn-sched/proto';
 import type { CandidateGroup } from './candidate-group.js';
-import { MAX_ANSWERS } from './candidate-tables.js';
+import { MAX_ANSWERS, type RoutingTable } from './candidate-tables.js';
 import type { LocationCodes } from '@cdn-sched/location';
 
 /** Outcome of a decision; the gRPC handler maps NOT_FOUND → 5 and UNAVAILABLE → 14. */
@@ -41,6 +41,16 @@ export interface DecisionQuery {
   domain: string;
   /** Client location codes; empty strings for unknown codes. */
   location: LocationCodes;
+  /**
+   * The table whose code ids (`countryIds`, `regionIds`, `ispIds`; −1 for a code it does not have)
+   * `countryId`, `regionId` and `ispId` hold for `location`, when the caller has them at hand (the
+   * resolver keeps them per location of its IP database): a decision with that table reads them
+   * instead of looking the three codes up; with any other table, or null, it looks them up.
+   */
+  codesOf: RoutingTable | null;
+  countryId: number;
+  regionId: number;
+  ispId: number;
   /**
    * Well-mixed 32-bit hash of the client's network, the key of the consistent strategy: e.g.
    * `hashU32(ipv4 & 0xffffff00)` for the /24, or a hash of the IPv6 /56 or of the ECS subnet.
@@ -100,6 +110,10 @@ export function createDecisionQuery(rng: Int32Array): DecisionQuery {
     domainIndex: -1,
     domain: '',
     location: { country: '', region: '', isp: '' },
+    codesOf: null,
+    countryId: -1,
+    regionId: -1,
+    ispId: -1,
     clientKeyHash: 0,
     answers: 0,
     rng,

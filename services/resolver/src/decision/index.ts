@@ -1,7 +1,7 @@
 export { answerTtlS } from './answer-ttl.js';
 export type { CandidateGroup, GroupWeighting, LookupCell } from './candidate-group.js';
 export { pickWeightsByNode } from './candidate-group.js';
-export { buildRoutingTable, collectConsistentGroups, findDomainIndex, MAX_ANSWERS } from './candidate-tables.js';
+export { buildRoutingTable, codeId, collectConsistentGroups, findDomainIndex, MAX_ANSWERS } from './candidate-tables.js';
 export { buildLookupNow, createLookupRefresher, isEagerLookup, isLookupStale, LOOKUP_EAGER_MAX_BYTES, lookupTableBytes, LOOKUP_MIN_MEMBERS, LOOKUP_SETTLE_MS, LOOKUP_STALE_DISTANCE, needsLookup } from './consistent-lookups.js';
 export type { LookupRefresher, LookupRefresherOptions } from './consistent-lookups.js';
 export type {

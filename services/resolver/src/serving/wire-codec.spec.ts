@@ -205,6 +205,47 @@ describe('ResolveStream wire codec', () => {
     }
   });
 
+  it("decides with each table's own location codes when tables with other codes alternate (the core caches code ids per table)", () => {
+    // Table "gd" knows CN-GD and ct; table "bj" has nodes only in CN-BJ / cu, so a Guangdong client
+    // is outside its region and ISP tiers there and must fall back to the country tier.
+    const build = (region: string, isp: string, version: bigint) => {
+      const nodes = Array.from({ length: 6 }, (_, i) => makeNode(`${region}-${isp}-${i}`, { region, isp, pools: ['edge'] }));
+      return buildRoutingTable({
+        nodes,
+        // Consistent: the same client gets the same answers from any core, so two cores compare.
+        domains: [makeDomain('w.example', { pool: 'edge', answers: 2, strategy: Strategy.CONSISTENT, fallback: [Tier.ISP_REGION, Tier.REGION, Tier.COUNTRY, Tier.ANY] })],
+        weights: nodes.map((n) => makeWeight(n.id)),
+        configVersion: version,
+        weightsVersion: version,
+      });
+    };
+    const tables = [build('CN-GD', 'ct', 1n), build('CN-BJ', 'cu', 2n)];
+    let current = tables[0]!;
+    // One database object until it is reloaded: the cache is per table and database.
+    let geo = smallGeo();
+    const switching = createResolveCore({ table: () => current, geo: () => geo as never, stale: () => false, seed: 5 });
+    for (let i = 0; i < 200; i++) {
+      current = tables[i % 2]!;
+      // A fresh core per query has no cached codes: what the cached ids must reproduce.
+      const fresh = createResolveCore({ table: () => current, geo: () => geo as never, stale: () => false, seed: 5 });
+      const q = { queryId: BigInt(i), clientIp: `${rand(192)}.1.2.3`, ecsSubnet: '', domain: 'w.example', answers: 2 };
+      const got = switching.resolve(q);
+      const answer = [got.result.tier, got.result.reason, ...got.result.nodes.subarray(0, got.result.count)];
+      const want = fresh.resolve(q);
+      expect(answer).toEqual([want.result.tier, want.result.reason, ...want.result.nodes.subarray(0, want.result.count)]);
+    }
+    // Both tables answered Guangdong clients, from the ISP+region tier of one and the country tier of the other.
+    current = tables[0]!;
+    expect(switching.resolve({ queryId: 1n, clientIp: '1.1.2.3', ecsSubnet: '', domain: 'w.example', answers: 2 }).result.tier).toBe(Tier.ISP_REGION);
+    current = tables[1]!;
+    expect(switching.resolve({ queryId: 1n, clientIp: '1.1.2.3', ecsSubnet: '', domain: 'w.example', answers: 2 }).result.tier).toBe(Tier.COUNTRY);
+    // A reloaded database whose location ids mean other places: 1.x is now Beijing/cu, answered
+    // from table "bj"'s ISP+region tier, not from the codes cached for the old id.
+    const reloaded = smallGeo();
+    geo = { ...reloaded, location: (id: number) => reloaded.location(id === 0 ? 1 : id === 1 ? 0 : id) };
+    expect(switching.resolve({ queryId: 1n, clientIp: '1.1.2.3', ecsSubnet: '', domain: 'w.example', answers: 2 }).result.tier).toBe(Tier.ISP_REGION);
+  });
+
   it('encodes unary responses and decodes unary requests like the reflective codec', () => {
     const writer = createBatchWriter();
     for (let i = 0; i < 500; i++) {
