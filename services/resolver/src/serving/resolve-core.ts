@@ -99,8 +99,9 @@ export function createResolveCore(options: ResolveCoreOptions): ResolveCore {
   let codes = new Int32Array(0);
   let codesTable: RoutingTable | undefined;
   let codesDb: GeoIpDatabase | undefined;
-  /** Gives `query` the code ids of location `id` of `db` in `table`. */
-  const setCodes = (table: RoutingTable, db: GeoIpDatabase, id: number): void => {
+  /** Sets out.location, and gives `query` the code ids in `table`, of location `id` of `db`. */
+  const place = (table: RoutingTable, db: GeoIpDatabase, id: number): void => {
+    out.location = db.location(id);
     query.codesOf = table;
     if (id < 0) {
       query.countryId = query.regionId = query.ispId = -1;
@@ -129,10 +130,8 @@ export function createResolveCore(options: ResolveCoreOptions): ResolveCore {
     query.ispId = codes[at + 2]!;
   };
 
-  /** The IP database's location id of the query being resolved (−1: unknown), set by `locate`. */
-  let locationId = -1;
-  /** Sets out.location / out.prefixLen, `locationId` and query.clientKeyHash; returns an error message or ''. */
-  const locate = (db: GeoIpDatabase, input: ResolveInput): string => {
+  /** Places the client (`place`), sets out.prefixLen and query.clientKeyHash; returns an error message or ''. */
+  const locate = (table: RoutingTable, db: GeoIpDatabase, input: ResolveInput): string => {
     try {
       // Fast path, without allocating: an IPv4 ECS subnet or a plain IPv4 address that the wire
       // codec parsed from the request bytes, or a plain IPv4 address as text.
@@ -148,16 +147,14 @@ export function createResolveCore(options: ResolveCoreOptions): ResolveCore {
         if (v4 < 0 && input.clientIp === '') return 'client_ip or ecs_subnet is required';
       }
       if (v4 >= 0) {
-        locationId = db.lookupV4(v4);
-        out.location = db.location(locationId);
+        place(table, db, db.lookupV4(v4));
         out.prefixLen = db.prefixLenV4(v4);
         query.clientKeyHash = hashU32(subnetKeyV4(v4, sourcePrefixLen));
         return '';
       }
       // ECS wins over the client address (RFC 7871: the subnet is the client's, the address the resolver's).
       const addr = input.ecsSubnet !== '' ? parseEcsSubnet(input.ecsSubnet) : parseClientAddress(input.clientIp);
-      locationId = db.lookupAddress(addr);
-      out.location = db.location(locationId);
+      place(table, db, db.lookupAddress(addr));
       out.prefixLen = db.prefixLenOf(addr);
       query.clientKeyHash = addr.family === 4 ? hashU32(subnetKeyV4(addr.v4, addr.prefixLen)) : hashString(subnetKey(addr));
       return '';
@@ -176,12 +173,10 @@ export function createResolveCore(options: ResolveCoreOptions): ResolveCore {
       if (input.answers > MAX_ANSWERS) return fail(Status.INVALID_ARGUMENT, 'too-many-answers', `answers: at most ${MAX_ANSWERS} per decision, got ${input.answers}`);
       const domainIndex = findDomainIndex(table, input.domain);
       if (domainIndex < 0) return fail(Status.NOT_FOUND, 'unknown-domain', `domain '${input.domain.length > 253 ? `${input.domain.slice(0, 64)}…` : input.domain}' has no routing policy`);
-      const db = options.geo();
-      const problem = locate(db, input);
+      const problem = locate(table, options.geo(), input);
       if (problem !== '') return fail(Status.INVALID_ARGUMENT, 'invalid-client-address', problem);
       query.domainIndex = domainIndex;
       query.location = out.location;
-      setCodes(table, db, locationId);
       query.answers = input.answers;
       decide(table, query, out.result);
       if (out.result.status === DecisionStatus.UNAVAILABLE) {
