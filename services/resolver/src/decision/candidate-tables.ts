@@ -238,9 +238,9 @@ function buildPool(name: string, ctx: PoolContext): PoolTable {
       const doc = nodes.docs[n]!;
       const id = locationId(
         tier,
-        ctx.countryIds.get(doc.country) ?? -1,
-        ctx.regionIds.get(doc.region) ?? -1,
-        ctx.ispIds.get(doc.isp) ?? -1,
+        codeId(ctx.countryIds, doc.country),
+        codeId(ctx.regionIds, doc.region),
+        codeId(ctx.ispIds, doc.isp),
         ctx.ispStride,
       );
       if (id < 0) continue;

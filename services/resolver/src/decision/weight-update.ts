@@ -3,6 +3,7 @@ import { NodeState, type NodeWeight, type TierCapacity } from '@cdn-sched/proto'
 import { updateCandidateGroup, type CandidateGroup, type ChangedNodes } from './candidate-group.js';
 import {
   capacityKey,
+  codeId,
   type DomainPolicy,
   type PoolTable,
   type RoutingTable,
@@ -144,9 +145,9 @@ interface Affected {
  */
 function collectGroupsOf(table: RoutingTable, i: number, into: Map<CandidateGroup, Affected>): void {
   const doc = table.nodes.docs[i]!;
-  const country = table.countryIds.get(doc.country) ?? -1;
-  const region = table.regionIds.get(doc.region) ?? -1;
-  const isp = table.ispIds.get(doc.isp) ?? -1;
+  const country = codeId(table.countryIds, doc.country);
+  const region = codeId(table.regionIds, doc.region);
+  const isp = codeId(table.ispIds, doc.isp);
   const pools = doc.pools;
   for (let k = 0; k < pools.length; k++) {
     const name = pools[k]!;
