@@ -19,6 +19,11 @@ const scores = new Float64Array(MAX_ANSWERS);
 const TWO_POW_32 = 4294967296;
 // Group size from which pickConsistent bounds the draws (measured: below it the bound costs more).
 const PRUNE_MIN_SIZE = 32;
+// The line's total and the point searched for, handed to `searchLine` here rather than as
+// arguments: a double passed to a call V8 does not inline is boxed into a fresh heap number, and
+// pickWeighted's calls with four of them allocated 64 bytes a weighted answer (a sampling heap
+// profile of `npm run bench -- serving-core`, which now reports bytes per decision).
+const searchArgs = new Float64Array(2);
 
 /**
  * Weighted random sampling without replacement ("successive sampling"): each answer is drawn with
@@ -48,7 +53,9 @@ export function pickWeighted(group: CandidateGroup, k: number, rng: Int32Array, 
       else break;
     }
     // The first position whose running sum exceeds r (never an empty interval).
-    let pos = searchCumulative(cumulative, size, total, r);
+    searchArgs[0] = total;
+    searchArgs[1] = r;
+    let pos = searchLine(cumulative, size);
     // The member's interval on the line. Its width is > 0 only when its weight is (a running sum
     // adding 0 stays the same), and it is read from the sums the search just touched: reading
     // `weights[pos]` instead costs a cache miss per answer in a large tier.
@@ -61,7 +68,7 @@ export function pickWeighted(group: CandidateGroup, k: number, rng: Int32Array, 
       start = pos > 0 ? cumulative[pos - 1]! : 0;
       width = cumulative[pos]! - start;
     }
-    insertChosen(a, pos, start, width);
+    insertChosen(a, pos, cumulative);
     remaining -= width;
     out[a] = group.nodes[pos]!;
   }
@@ -80,6 +87,15 @@ export function pickWeighted(group: CandidateGroup, k: number, rng: Int32Array, 
  * Skewed or zero weights only lengthen the gallop: at most about 2 × log2(size) probes.
  */
 export function searchCumulative(cumulative: Float64Array, size: number, total: number, r: number): number {
+  searchArgs[0] = total;
+  searchArgs[1] = r;
+  return searchLine(cumulative, size);
+}
+
+/** `searchCumulative` with its total and r read from `searchArgs` (no heap numbers on the way in). */
+function searchLine(cumulative: Float64Array, size: number): number {
+  const total = searchArgs[0]!;
+  const r = searchArgs[1]!;
   if (size === 0) return 0;
   let guess = total > 0 ? Math.floor((r / total) * size) : 0;
   if (!(guess >= 0)) guess = 0; // NaN (r or total not finite) as well
@@ -235,8 +251,14 @@ function firstFree(group: CandidateGroup, count: number): number {
   return -1; // unreachable: count < pickableCount
 }
 
-/** Records position `pos`, the interval [start, start + width) of the line, as chosen, keeping the intervals sorted by start. */
-function insertChosen(count: number, pos: number, start: number, width: number): void {
+/**
+ * Records position `pos`, its interval [start, start + width) of the line, as chosen, keeping the
+ * intervals sorted by start. Reads the interval from `cumulative` itself rather than taking it as
+ * two arguments, which V8 would box into heap numbers (see `searchArgs`).
+ */
+function insertChosen(count: number, pos: number, cumulative: Float64Array): void {
+  const start = pos > 0 ? cumulative[pos - 1]! : 0;
+  const width = cumulative[pos]! - start;
   let j = count;
   while (j > 0 && chosenStart[j - 1]! > start) {
     chosenStart[j] = chosenStart[j - 1]!;
