@@ -9,7 +9,8 @@
  * handler does per batch.
  * Three loops, each a superset of the one before: decode only; decode and resolve; decode, resolve
  * and encode. A stage's cost is the difference of two loops. CPU time of this process (GC included),
- * median of ROUNDS rounds, after a warm-up.
+ * median of ROUNDS rounds, after a warm-up. Then, for each response shape, the heap bytes a whole
+ * decision allocates (`decision_<shape>_heap_bytes`, from V8's sampling heap profiler).
  *
  * Run: `npm run bench -- serving-core` (about 30 s). Environment: BENCH_ROUNDS [7],
  * BENCH_BATCHES [1000] per round.
@@ -115,11 +116,13 @@ async function allocated(batches: Uint8Array[], upTo: Stage): Promise<{ bytes: n
 const emit = (metric: string, value: number, unit: string, extra: Record<string, unknown> = {}): void =>
   console.log(JSON.stringify({ bench: 'resolver serving-core', metric, value: Math.round(value), unit, ...extra }));
 
-for (const compact of [false, true]) {
-  const batches = encodeBatches(
+const batchesOf = (compact: boolean): Uint8Array[] =>
+  encodeBatches(
     queries.map((q): ResolveStreamRequest['queries'][number] => ({ ...q, compact })),
     BATCH,
   );
+for (const compact of [false, true]) {
+  const batches = batchesOf(compact);
   const decode = measure(batches, 'decode');
   const resolve = measure(batches, 'resolve');
   const all = measure(batches, 'encode');
@@ -128,7 +131,10 @@ for (const compact of [false, true]) {
   emit(`decode_${name}_cpu_ns`, decode, 'ns/decision');
   emit(`resolve_${name}_cpu_ns`, resolve - decode, 'ns/decision');
   emit(`encode_${name}_cpu_ns`, all - resolve, 'ns/decision');
-  const heap = await allocated(batches, 'encode');
-  emit(`decision_${name}_heap_bytes`, heap.bytes, 'bytes/decision', { top: heap.top });
+}
+// After every CPU figure: the sampling heap profiler may leave the code it ran under changed.
+for (const compact of [false, true]) {
+  const heap = await allocated(batchesOf(compact), 'encode');
+  emit(`decision_${compact ? 'compact' : 'full'}_heap_bytes`, heap.bytes, 'bytes/decision', { top: heap.top });
 }
 geo.close();
