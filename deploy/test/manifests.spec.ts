@@ -98,7 +98,7 @@ describe.each(Object.entries(overlays))('overlay %s', (_name, objects) => {
 
   it("runs every service with its own Node options (its package.json's cdnSched.nodeOptions)", () => {
     const nodeOptions = serviceNodeOptions();
-    expect(nodeOptions.get('resolver')).toBe('--max-semi-space-size=1');
+    expect(nodeOptions.get('resolver')).toBe('--max-semi-space-size=2');
     expect(checkNodeOptions(objects, nodeOptions)).toEqual([]);
   });
 
@@ -206,7 +206,7 @@ describe('the checks catch what they are for', () => {
     const resolver = find(objects, 'Deployment', 'resolver') as unknown as { spec: { template: { spec: { containers: { env: { name: string }[] }[] } } } };
     const container = resolver.spec.template.spec.containers[0]!;
     container.env = container.env.filter((e) => e.name !== 'NODE_OPTIONS');
-    expect(checkNodeOptions(objects, serviceNodeOptions())).toEqual(["Deployment/resolver container resolver: NODE_OPTIONS is '' but services/resolver/package.json says '--max-semi-space-size=1'"]);
+    expect(checkNodeOptions(objects, serviceNodeOptions())).toEqual(["Deployment/resolver container resolver: NODE_OPTIONS is '' but services/resolver/package.json says '--max-semi-space-size=2'"]);
   });
 
   it('a Deployment that leaves a peer address at its loopback default', () => {
