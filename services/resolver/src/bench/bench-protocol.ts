@@ -3,6 +3,7 @@
  * `child_process.fork` (advanced serialization: byte arrays cross as they are), and the byte-level
  * gRPC method definitions both children use.
  */
+import type { Session } from 'node:inspector';
 import { fromBinary } from '@bufbuild/protobuf';
 import { ResolveStreamRequestSchema, ResolveStreamResponseSchema, serviceDefinitions } from '@cdn-sched/proto';
 
@@ -169,3 +170,9 @@ export function streamReplyErrorShare(request: Uint8Array, reply: Uint8Array, la
   if (checkIds && decisions.some((d, i) => d.queryId !== queries[i]!.queryId)) throw new Error(`${label}: decisions out of query order`);
   return decisions.filter((d) => d.result.case === 'error').length / decisions.length;
 }
+
+/** `session.post` of the inspector (a callback API) as a promise, for the benches that profile themselves. */
+export function inspectorPost<T>(session: Session, method: string, params: object = {}): Promise<T> {
+  return new Promise((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result as T))));
+}
+

@@ -20,7 +20,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector';
 import { join } from 'node:path';
 import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
-import { ELD_RESOLUTION_MS } from './bench-protocol.js';
+import { ELD_RESOLUTION_MS, inspectorPost } from './bench-protocol.js';
 
 const profileDir = process.env['BENCH_LOOP_PROFILE_DIR'] ?? '';
 const profileWindow = Number(process.env['BENCH_LOOP_PROFILE_WINDOW'] ?? 1);
@@ -54,9 +54,7 @@ let session: Session | undefined;
 const beyond = (ns: number): number => Math.max(0, ns / 1e6 - ELD_RESOLUTION_MS);
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
-function post<T>(method: string, params?: object): Promise<T> {
-  return new Promise((resolve, reject) => session!.post(method, params ?? {}, (error, result) => (error ? reject(error) : resolve(result as T))));
-}
+const post = <T>(method: string, params?: object): Promise<T> => inspectorPost<T>(session!, method, params);
 
 async function startProfile(): Promise<void> {
   session = new Session();

@@ -20,7 +20,7 @@ import { createGeoIpProvider } from '@cdn-sched/geoip';
 import type { ResolveStreamRequest } from '@cdn-sched/proto';
 import { createResolveCore } from '../serving/resolve-core.js';
 import { BatchInputs, createBatchWriter, decodeResolveStreamRequest, encodeDecision } from '../serving/wire-codec.js';
-import { median } from './bench-protocol.js';
+import { inspectorPost, median } from './bench-protocol.js';
 import { createBenchTable, createServingQueries, encodeBatches } from './bench-workload.js';
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 7);
@@ -91,12 +91,10 @@ async function allocated(batches: Uint8Array[], upTo: Stage): Promise<{ bytes: n
   run(batches, BATCHES / 2, upTo);
   const session = new Session();
   session.connect();
-  const post = <T>(method: string, params: object = {}): Promise<T> =>
-    new Promise((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result as T))));
-  await post('HeapProfiler.enable');
-  await post('HeapProfiler.startSampling', { samplingInterval: 512, includeObjectsCollectedByMinorGC: true, includeObjectsCollectedByMajorGC: true });
+  await inspectorPost(session, 'HeapProfiler.enable');
+  await inspectorPost(session, 'HeapProfiler.startSampling', { samplingInterval: 512, includeObjectsCollectedByMinorGC: true, includeObjectsCollectedByMajorGC: true });
   run(batches, BATCHES, upTo);
-  const { profile } = await post<{ profile: { head: SampledNode } }>('HeapProfiler.stopSampling');
+  const { profile } = await inspectorPost<{ profile: { head: SampledNode } }>(session, 'HeapProfiler.stopSampling');
   session.disconnect();
   const byFunction = new Map<string, number>();
   const walk = (node: SampledNode): void => {

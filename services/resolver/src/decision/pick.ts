@@ -92,7 +92,11 @@ export function searchCumulative(cumulative: Float64Array, size: number, total: 
   return searchLine(cumulative, size);
 }
 
-/** `searchCumulative` with its total and r read from `searchArgs` (no heap numbers on the way in). */
+/**
+ * `searchCumulative` with its total and r read from `searchArgs` (no heap numbers on the way in).
+ * pickWeighted fills `searchArgs` and calls this itself rather than `searchCumulative`, so that
+ * whether V8 inlines the wrapper does not decide whether a pick allocates.
+ */
 function searchLine(cumulative: Float64Array, size: number): number {
   const total = searchArgs[0]!;
   const r = searchArgs[1]!;
