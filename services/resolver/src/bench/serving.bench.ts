@@ -27,6 +27,8 @@
  * BENCH_WINDOW_BYTES [0 = grpc-js's 64 KiB],
  * BENCH_CONFIGS [b100,b500,unary] (a subset to run), BENCH_COMPACT [0] (1: every query asks for
  * the compact response, resolver.proto `ResolveRequest.compact`; metric names end in `_compact`),
+ * BENCH_SERVER_NODE_FLAGS [--max-semi-space-size=1] (the server's node flags after the resolver's
+ * own: bench-protocol.ts `benchServerNodeFlags` says why),
  * BENCH_UNARY_PATH [direct] (nice: unary Resolve through its nice-grpc handler instead of the
  * direct method, for comparison), BENCH_CPU_PROF (a directory: the server process
  * writes a V8 CPU profile there on exit), BENCH_TRACING [0] (1: start the server with
@@ -38,6 +40,7 @@ import { createGeoIpProvider } from '@cdn-sched/geoip';
 import { ResolveRequestSchema, ResolveResponseSchema } from '@cdn-sched/proto';
 import { serviceNodeOptions } from '@cdn-sched/testing';
 import {
+  benchServerNodeFlags,
   MAX_ERROR_SHARE,
   median,
   streamReplyErrorShare,
@@ -183,6 +186,7 @@ async function main(): Promise<void> {
     ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
     // As production starts services: OpenTelemetry's grpc-js instrumentation patches both servers.
     ...(process.env['BENCH_TRACING'] === '1' ? ['--import', import.meta.resolve('@cdn-sched/telemetry/register')] : []),
+    ...benchServerNodeFlags(),
   ];
   const server: Server = start('./bench-server.js', serverArgv);
   const client: Client = start('./bench-client.js');
