@@ -3,7 +3,7 @@
  * reverse order, the config-watcher + weight-calculator pair every mesh bench puts in front of a
  * resolver, and the typed message wait of a forked helper.
  */
-import { startServiceProcess, type ServiceProcess, type ServiceProcessOptions } from '@cdn-sched/testing';
+import { serviceNodeOptions, startServiceProcess, type ServiceProcess, type ServiceProcessOptions } from '@cdn-sched/testing';
 import { fork, type ChildProcess } from 'node:child_process';
 
 /** Clean-ups of a bench run; each start puts its own first, so they run in reverse start order. */
@@ -68,4 +68,30 @@ export function forkChild<In, Out extends { type: string }>(file: URL, execArgv:
   const child: ChildProcess = fork(file, [], { serialization: 'advanced', execArgv });
   const { exited, next } = childMessages<Out>(child, file.pathname);
   return { send: (message) => void child.send(message as object), next, started: next('started'), exited };
+}
+
+/**
+ * The node flags of the serving benchmarks' server process (`bench-server.ts`): the resolver's own
+ * Node options (`services/resolver/package.json`), as it runs everywhere; a V8 CPU profile written
+ * to BENCH_CPU_PROF on exit when that names a directory; `extra`; then BENCH_SERVER_NODE_FLAGS,
+ * by default `--max-semi-space-size=1`, which override what comes before them.
+ *
+ * Why 1 MB: the bench server holds the table and the IP data but none of a resolver process's
+ * streams, telemetry or metrics, so its heap is smaller, and V8 lets the old generation grow less
+ * before a mark-compact. Under full ResolveStream load the batches' ArrayBuffers, which only a
+ * scavenge frees, then start a mark-compact every ~70 ms with the resolver's 2 MB young generation —
+ * a loop real resolver processes did not enter with the same option (README, "Decision path
+ * benchmarks", twenty-third session). A 1 MB young generation, scavenged every ~30 ms at full load,
+ * keeps the bench server out of it, so the benches measure the serving path rather than that GC
+ * mode; each run still reports its mark-compacts. `BENCH_SERVER_NODE_FLAGS=` (empty) runs the
+ * resolver's options alone.
+ */
+export function benchServerArgv(extra: readonly string[] = []): string[] {
+  const profileDir = process.env['BENCH_CPU_PROF'];
+  return [
+    ...serviceNodeOptions('resolver').split(' ').filter(Boolean),
+    ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+    ...extra,
+    ...(process.env['BENCH_SERVER_NODE_FLAGS'] ?? '--max-semi-space-size=1').split(' ').filter(Boolean),
+  ];
 }

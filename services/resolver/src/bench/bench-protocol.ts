@@ -175,19 +175,3 @@ export function streamReplyErrorShare(request: Uint8Array, reply: Uint8Array, la
 export function inspectorPost<T>(session: Session, method: string, params: object = {}): Promise<T> {
   return new Promise((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result as T))));
 }
-
-/**
- * Node flags the serving benchmarks give their server process after the resolver's own
- * (`services/resolver/package.json`): BENCH_SERVER_NODE_FLAGS, by default `--max-semi-space-size=1`.
- * The bench server holds the table and the IP data but none of a resolver process's streams,
- * telemetry or metrics, so its heap is smaller, and V8 lets the old generation grow less before a
- * mark-compact. Under full ResolveStream load the batches' ArrayBuffers, which only a scavenge frees,
- * then start a mark-compact every ~70 ms with the resolver's 2 MB young generation — a loop real
- * resolver processes did not enter with the same option (README, "Decision path benchmarks",
- * twenty-third session). A 1 MB young generation, scavenged every ~30 ms at full load, keeps the
- * bench server out of it, so the benches measure the serving path rather than that GC mode; each
- * run still reports its mark-compacts. `BENCH_SERVER_NODE_FLAGS=` (empty) runs the resolver's options alone.
- */
-export function benchServerNodeFlags(): string[] {
-  return (process.env['BENCH_SERVER_NODE_FLAGS'] ?? '--max-semi-space-size=1').split(' ').filter(Boolean);
-}

@@ -10,13 +10,12 @@
  * mark-compacts in the window. Environment (defaults in brackets): BENCH_BATCH [500],
  * BENCH_ROUNDS [2] windows, BENCH_MEASURE_MS [3000], BENCH_COMPACT [1], BENCH_SERVER_NODE_FLAGS
  * [--max-semi-space-size=1] (flags for the server's node after the resolver's own Node options:
- * bench-protocol.ts `benchServerNodeFlags` says why), BENCH_CPU_PROF (a directory: the
+ * bench-processes.ts `benchServerArgv` says why), BENCH_CPU_PROF (a directory: the
  * server writes a V8 CPU profile there on exit).
  */
 import { createGeoIpProvider } from '@cdn-sched/geoip';
-import { serviceNodeOptions } from '@cdn-sched/testing';
-import { forkChild } from './bench-processes.js';
-import { benchServerNodeFlags, type BenchRequests, type ClientCommand, type ClientMessage, type ServerCommand, type ServerMessage } from './bench-protocol.js';
+import { benchServerArgv, forkChild } from './bench-processes.js';
+import type { BenchRequests, ClientCommand, ClientMessage, ServerCommand, ServerMessage } from './bench-protocol.js';
 import { createServingQueries, encodeBatches, encodeUnary } from './bench-workload.js';
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
@@ -30,14 +29,7 @@ const geo = await createGeoIpProvider();
 const queries = createServingQueries(geo.database, SEED, COMPACT);
 geo.close();
 const requests: BenchRequests = { batches: { [BATCH]: encodeBatches(queries, BATCH) }, unary: encodeUnary(queries.slice(0, 64)) };
-const profileDir = process.env['BENCH_CPU_PROF'];
-// The resolver's own Node options first (services/resolver/package.json); the bench server's flags
-// after them override them (`benchServerNodeFlags`).
-const serverArgv = [
-  ...serviceNodeOptions('resolver').split(' ').filter(Boolean),
-  ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
-  ...benchServerNodeFlags(),
-];
+const serverArgv = benchServerArgv();
 const server = forkChild<ServerCommand, ServerMessage>(new URL('./bench-server.js', import.meta.url), serverArgv);
 const client = forkChild<ClientCommand, ClientMessage>(new URL('./bench-client.js', import.meta.url));
 await Promise.all([server.started, client.started]);

@@ -28,7 +28,7 @@
  * BENCH_CONFIGS [b100,b500,unary] (a subset to run), BENCH_COMPACT [0] (1: every query asks for
  * the compact response, resolver.proto `ResolveRequest.compact`; metric names end in `_compact`),
  * BENCH_SERVER_NODE_FLAGS [--max-semi-space-size=1] (the server's node flags after the resolver's
- * own: bench-protocol.ts `benchServerNodeFlags` says why),
+ * own: bench-processes.ts `benchServerArgv` says why),
  * BENCH_UNARY_PATH [direct] (nice: unary Resolve through its nice-grpc handler instead of the
  * direct method, for comparison), BENCH_CPU_PROF (a directory: the server process
  * writes a V8 CPU profile there on exit), BENCH_TRACING [0] (1: start the server with
@@ -38,9 +38,7 @@
 import { fromBinary } from '@bufbuild/protobuf';
 import { createGeoIpProvider } from '@cdn-sched/geoip';
 import { ResolveRequestSchema, ResolveResponseSchema } from '@cdn-sched/proto';
-import { serviceNodeOptions } from '@cdn-sched/testing';
 import {
-  benchServerNodeFlags,
   MAX_ERROR_SHARE,
   median,
   streamReplyErrorShare,
@@ -52,7 +50,7 @@ import {
   type ServerCommand,
   type ServerMessage,
 } from './bench-protocol.js';
-import { forkChild, type Child } from './bench-processes.js';
+import { benchServerArgv, forkChild, type Child } from './bench-processes.js';
 import { createServingQueries, encodeBatches, encodeUnary } from './bench-workload.js';
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
@@ -179,15 +177,8 @@ async function main(): Promise<void> {
     unary: encodeUnary(queries.slice(0, UNARY_REQUESTS)),
   };
 
-  const profileDir = process.env['BENCH_CPU_PROF'];
-  const serverArgv = [
-    // The resolver's own Node options (services/resolver/package.json), as it runs everywhere.
-    ...serviceNodeOptions('resolver').split(' ').filter(Boolean),
-    ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
-    // As production starts services: OpenTelemetry's grpc-js instrumentation patches both servers.
-    ...(process.env['BENCH_TRACING'] === '1' ? ['--import', import.meta.resolve('@cdn-sched/telemetry/register')] : []),
-    ...benchServerNodeFlags(),
-  ];
+  // As production starts services: OpenTelemetry's grpc-js instrumentation patches both servers.
+  const serverArgv = benchServerArgv(process.env['BENCH_TRACING'] === '1' ? ['--import', import.meta.resolve('@cdn-sched/telemetry/register')] : []);
   const server: Server = start('./bench-server.js', serverArgv);
   const client: Client = start('./bench-client.js');
   await Promise.all([server.started, client.started]);
