@@ -130,6 +130,22 @@ export function createResolveCore(options: ResolveCoreOptions): ResolveCore {
     query.ispId = codes[at + 2]!;
   };
 
+  /**
+   * The UNAVAILABLE message of each domain of the current table, made the first time a query of the
+   * domain finds no healthy node. A pool that is down answers every query of its domains with it,
+   * and built per query it was most of what such a query allocated.
+   */
+  let unavailable: string[] = [];
+  let unavailableTable: RoutingTable | undefined;
+  const unavailableMessage = (table: RoutingTable, domainIndex: number): string => {
+    if (table !== unavailableTable) {
+      unavailableTable = table;
+      unavailable = new Array<string>(table.domains.length);
+    }
+    const policy = table.domains[domainIndex]!;
+    return (unavailable[domainIndex] ??= `no healthy node of pool '${policy.pool.name}' for this client, and the policy of ${policy.domain} says error when all are down`);
+  };
+
   /** Places the client (`place`), sets out.prefixLen and query.clientKeyHash; returns an error message or ''. */
   const locate = (table: RoutingTable, db: GeoIpDatabase, input: ResolveInput): string => {
     try {
@@ -180,7 +196,7 @@ export function createResolveCore(options: ResolveCoreOptions): ResolveCore {
       query.answers = input.answers;
       decide(table, query, out.result);
       if (out.result.status === DecisionStatus.UNAVAILABLE) {
-        return fail(Status.UNAVAILABLE, 'no-healthy-node', `no healthy node of pool '${table.domains[domainIndex]?.pool.name ?? ''}' for this client, and the policy of ${input.domain} says error when all are down`);
+        return fail(Status.UNAVAILABLE, 'no-healthy-node', unavailableMessage(table, domainIndex));
       }
       out.ok = true;
       out.code = 0;

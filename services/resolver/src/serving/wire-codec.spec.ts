@@ -1,5 +1,5 @@
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
-import { ResolveRequestSchema, ResolveResponseSchema, ResolveStreamRequestSchema, ResolveStreamResponseSchema, Strategy, Tier } from '@cdn-sched/proto';
+import { AllDownPolicy, Health, ResolveRequestSchema, ResolveResponseSchema, ResolveStreamRequestSchema, ResolveStreamResponseSchema, Strategy, Tier } from '@cdn-sched/proto';
 import { createGeoIpProvider, ecsV4Address, ecsV4PrefixLen, formatIpv4 } from '@cdn-sched/geoip';
 import { describe, expect, it } from 'vitest';
 import { buildRoutingTable, createRng, nextU32 } from '../decision/index.js';
@@ -244,6 +244,33 @@ describe('ResolveStream wire codec', () => {
     const reloaded = smallGeo();
     geo = { ...reloaded, location: (id: number) => reloaded.location(id === 0 ? 1 : id === 1 ? 0 : id) };
     expect(switching.resolve({ queryId: 1n, clientIp: '1.1.2.3', ecsSubnet: '', domain: 'w.example', answers: 2 }).result.tier).toBe(Tier.ISP_REGION);
+  });
+
+  it("answers UNAVAILABLE naming each table's own pool and the policy's domain, when tables alternate (the core keeps the message per table)", () => {
+    const build = (pool: string, version: bigint) => {
+      const nodes = Array.from({ length: 4 }, (_, i) => makeNode(`${pool}-${i}`, { region: 'CN-GD', isp: 'ct', pools: [pool] }));
+      return buildRoutingTable({
+        nodes,
+        domains: [makeDomain('w.example', { pool, allDown: AllDownPolicy.ERROR })],
+        weights: nodes.map((n) => makeWeight(n.id, { weight: 0, health: Health.DOWN })),
+        configVersion: version,
+        weightsVersion: version,
+      });
+    };
+    const tables = [build('edge', 1n), build('backup', 2n)];
+    let current = tables[0]!;
+    const switching = createResolveCore({ table: () => current, geo: () => smallGeo() as never, stale: () => false, seed: 5 });
+    const messages: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      current = tables[i % 2]!;
+      // Asked in another case and with a trailing dot: the message names the policy's domain.
+      const got = switching.resolve({ queryId: BigInt(i), clientIp: '1.1.2.3', ecsSubnet: '', domain: i < 2 ? 'w.example' : 'W.Example.', answers: 1 });
+      expect([got.ok, got.code, got.reason]).toEqual([false, 14, 'no-healthy-node']);
+      messages.push(got.message);
+    }
+    const edge = "no healthy node of pool 'edge' for this client, and the policy of w.example says error when all are down";
+    const backup = "no healthy node of pool 'backup' for this client, and the policy of w.example says error when all are down";
+    expect(messages).toEqual([edge, backup, edge, backup]);
   });
 
   it('encodes unary responses and decodes unary requests like the reflective codec', () => {
