@@ -83,18 +83,8 @@ class TypedIpv4RangeIndex implements Ipv4RangeIndex {
     this.byteLength = starts.byteLength + ids.byteLength + this.buckets.byteLength;
   }
 
-  /**
-   * The last address searched and its range, `[address, range]`: the resolver asks `lookup` and then
-   * `prefixLen` of the same address, and the second answer then costs a compare instead of a second
-   * search. Typed storage, so that remembering an address ≥ 2^31 allocates nothing. It starts as
-   * `[0, 0]`, which is true: the ranges tile the space from address 0.
-   */
-  private readonly last = new Uint32Array(2);
-
   rangeIndexOf(ip: number): number {
     const addr = ip >>> 0;
-    const last = this.last;
-    if (last[0] === addr) return last[1]!;
     const starts = this.starts;
     const h = addr >>> 16;
     let lo = this.buckets[h]!;
@@ -104,8 +94,6 @@ class TypedIpv4RangeIndex implements Ipv4RangeIndex {
       if (starts[mid]! <= addr) lo = mid;
       else hi = mid - 1;
     }
-    last[0] = addr;
-    last[1] = lo;
     return lo;
   }
 
