@@ -36,8 +36,8 @@ const status = (code: number, details: string): StatusObject => ({ code, details
  * framework cost matters next to its work: nice-grpc's unary handler spends an AbortController, two
  * metadata maps (and a copy of the request's), three call listeners, an async generator and a
  * promise chain per call, and grpc-js's own unary handler a call stream object. For the resolver's
- * Resolve (a ~1 µs decision) that was ~25 % of the server's CPU per call (README, "Decision path
- * benchmarks", twenty-first session).
+ * Resolve (a ~1 µs decision) that was ~25 % of the server's CPU per call (docs/benchmarks.md,
+ * "Decision path benchmarks", twenty-first session).
  *
  * Interceptors are grpc-js's public extension point around a server call (gRFC L112); an
  * interceptor may answer a call without passing it on, as the peer-identity interceptor does for a

@@ -80,11 +80,11 @@ export function forkChild<In, Out extends { type: string }>(file: URL, execArgv:
  * streams, telemetry or metrics, so its heap is smaller, and V8 lets the old generation grow less
  * before a mark-compact. Under full ResolveStream load the batches' ArrayBuffers, which only a
  * scavenge frees, then start a mark-compact every ~70 ms with the resolver's 2 MB young generation —
- * a loop real resolver processes did not enter with the same option (README, "Decision path
- * benchmarks", twenty-third session). A 1 MB young generation, scavenged every ~30 ms at full load,
- * keeps the bench server out of it, so the benches measure the serving path rather than that GC
- * mode; each run still reports its mark-compacts. `BENCH_SERVER_NODE_FLAGS=` (empty) runs the
- * resolver's options alone.
+ * a loop real resolver processes did not enter with the same option (docs/benchmarks.md,
+ * "Decision path benchmarks", twenty-third session). A 1 MB young generation, scavenged every
+ * ~30 ms at full load, keeps the bench server out of it, so the benches measure the serving path
+ * rather than that GC mode; each run still reports its mark-compacts. `BENCH_SERVER_NODE_FLAGS=`
+ * (empty) runs the resolver's options alone.
  */
 export function benchServerArgv(extra: readonly string[] = []): string[] {
   const profileDir = process.env['BENCH_CPU_PROF'];

@@ -54,7 +54,7 @@ export type ServerMessage =
       /**
        * Mark-compacts (full GCs) in the window and their pauses on the JavaScript thread, ms. A
        * resolver under this load can settle into a mark-compact every ~0.1 s or into almost none
-       * (see the README's serving figures); the count says which a run measured.
+       * (docs/benchmarks.md, "Decision path benchmarks"); the count says which a run measured.
        */
       markCompacts: number;
       markCompactMs: number;

@@ -1,9 +1,9 @@
 /**
  * The serving benchmark's server with only the resolver loaded: no echo baselines run in the
  * process before or between its windows. `serving.bench.ts` warms all three servers up in one
- * process and so measures the resolver in whatever GC mode that history left it in (see the
- * README's "Decision path benchmarks", nineteenth session); this measures it as a resolver process
- * that only ever served ResolveStream, which is what production runs.
+ * process and so measures the resolver in whatever GC mode that history left it in (see
+ * docs/benchmarks.md, "Decision path benchmarks", nineteenth session); this measures it as a
+ * resolver process that only ever served ResolveStream, which is what production runs.
  *
  * Run (after a build): `node services/resolver/dist/bench/resolver-alone.js`. Prints one JSON line
  * per window: decisions per server CPU-second, the wall rate, the server's CPU share and its

@@ -79,8 +79,8 @@ interface Run {
 
 /**
  * Mark-compacts so far, summed over `urls`: a resolver under this load can settle into a
- * mark-compact every ~0.1 s or into almost none (README, "Decision path benchmarks"), and a rate
- * is only comparable with another of the same mode.
+ * mark-compact every ~0.1 s or into almost none (docs/benchmarks.md, "Decision path
+ * benchmarks"), and a rate is only comparable with another of the same mode.
  */
 async function markCompactsOf(urls: readonly string[]): Promise<number> {
   let total = 0;

@@ -19,8 +19,8 @@
  * the per-CPU one moves much less. Each configuration also reports the server's mark-compacts per
  * second (and prints every round's rate with its mark-compact count on stderr): a resolver under
  * steady ResolveStream load can run a mark-compact every ~0.1 s, which costs it ~40 % of its rate,
- * and a figure is only comparable with another from the same GC mode (README, "Decision path
- * benchmarks").
+ * and a figure is only comparable with another from the same GC mode (docs/benchmarks.md,
+ * "Decision path benchmarks").
  *
  * Environment (defaults in brackets): BENCH_ROUNDS [3], BENCH_MEASURE_MS [3000] per run,
  * BENCH_WARMUP_MS [300] per run, BENCH_STREAMS [2], BENCH_DEPTH [4], BENCH_CONCURRENCY [64],

@@ -93,8 +93,9 @@ type UnaryAnswer = { ok: true; response: Uint8Array } | { ok: false; code: Statu
 
 /**
  * The resolver's handlers, and its unary Resolve as a direct method for `startServiceServer`'s
- * `directUnary` (the same answers without nice-grpc's per-call cost; README, "Decision path
- * benchmarks", twenty-first session). The nice-grpc `resolve` stays for servers without it.
+ * `directUnary` (the same answers without nice-grpc's per-call cost; docs/benchmarks.md,
+ * "Decision path benchmarks", twenty-first session). The nice-grpc `resolve` stays for servers
+ * without it.
  */
 export type ResolverService = ServiceImplementation<typeof resolverServiceDefinition> & {
   readonly directResolve: DirectUnaryMethod<ResolveInput, Uint8Array>;

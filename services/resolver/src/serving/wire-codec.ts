@@ -150,8 +150,8 @@ export function encodeResolveResponse(writer: WireWriter, queryId: bigint | numb
  * IPv4 subnet). A number, not undefined: the field then stays a double field that every decode
  * overwrites in place, where `undefined | number` makes it a tagged one and every address at or
  * above 2^31 (not a small integer) a new heap number — an allocation per query (with the batch
- * array's regrowth, ~34 bytes a decoded query: README, "Decision path benchmarks", twentieth
- * session).
+ * array's regrowth, ~34 bytes a decoded query: docs/benchmarks.md, "Decision path benchmarks",
+ * twentieth session).
  */
 const NO_IPV4 = -1;
 
