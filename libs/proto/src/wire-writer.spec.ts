@@ -143,6 +143,27 @@ describe('WireWriter', () => {
     }
   });
 
+  it('finishes into copies that later messages do not touch: small ones cut from the Buffer pool, large ones their own', () => {
+    const w = createWireWriter(64);
+    const small = Buffer.poolSize >>> 2;
+    const large = Buffer.poolSize;
+    const made: Array<{ out: Uint8Array; fill: number; size: number }> = [];
+    for (let i = 0; i < 40; i++) {
+      const size = i % 5 === 4 ? large : small - (i % 7);
+      const fill = i + 1;
+      w.raw(new Uint8Array(size).fill(fill), 0, size);
+      made.push({ out: w.finish(), fill, size });
+    }
+    // Every copy still holds its own bytes after the writer and the pool moved on.
+    expect(made.filter(({ out, fill, size }) => out.length !== size || out.some((b) => b !== fill)).length).toBe(0);
+    // Plain Uint8Arrays (Uint8Array's `slice` copies; a Buffer's would not).
+    expect(made.every(({ out }) => Object.getPrototypeOf(out) === Uint8Array.prototype)).toBe(true);
+    // Small copies share pools (several to an ArrayBuffer); a copy of half the pool size or more gets its own.
+    const smallOnes = made.filter(({ size }) => size < large);
+    expect(new Set(smallOnes.map(({ out }) => out.buffer)).size).toBeLessThan(smallOnes.length);
+    expect(made.filter(({ size }) => size === large).every(({ out }) => out.byteOffset === 0 && out.buffer.byteLength === large)).toBe(true);
+  });
+
   it('refuses to finish with a fork open and to join without one', () => {
     const w = createWireWriter();
     expect(() => w.join()).toThrow(/without a fork/);

@@ -212,10 +212,19 @@ export class WireWriter {
     return this;
   }
 
-  /** The bytes written since the last `finish()`, as a new array; the writer is then empty and reusable. */
+  /**
+   * The bytes written since the last `finish()`, as a copy the writer no longer touches; the writer
+   * is then empty and reusable. The copy is cut from Node's shared `Buffer` pool when it is smaller
+   * than half of `Buffer.poolSize` (https://nodejs.org/api/buffer.html#class-property-bufferpoolsize):
+   * a fresh `ArrayBuffer` per message costs a few microseconds to allocate and to free again, and a
+   * message is usually sent and dropped at once. A pooled copy keeps its whole pool alive, so copy a
+   * result that is kept for long (`Uint8Array.from`). A plain `Uint8Array` over the pooled bytes, not
+   * the `Buffer`, whose `slice` would be a view where `Uint8Array`'s is a copy.
+   */
   finish(): Uint8Array {
     if (this.depth !== 0) throw new Error(`WireWriter.finish() with ${this.depth} fork(s) open`);
-    const out = this.buf.slice(0, this.pos);
+    const copy = Buffer.from(this.buf.subarray(0, this.pos));
+    const out = new Uint8Array(copy.buffer, copy.byteOffset, copy.length);
     this.shrinkIfOversized(this.pos);
     this.pos = 0;
     return out;

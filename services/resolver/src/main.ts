@@ -4,7 +4,7 @@ import { configWatcherSetting, grpcSettings, registerStatusMetrics, runService, 
 import { capacityByLocation } from './serving/capacity-by-location.js';
 import { createDecisionTally } from './serving/decision-tally.js';
 import { createResolveCore } from './serving/resolve-core.js';
-import { createResolverService, createResolverServiceDefinition, resolverStatus } from './serving/resolver-service.js';
+import { createResolverService, createResolverServiceDefinition, resolverStatus, useResolverBufferPool } from './serving/resolver-service.js';
 import { createRoutingState } from './serving/routing-state.js';
 
 const spec = {
@@ -74,6 +74,7 @@ await runService({
       buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.085, 0.25],
     });
     const durationOf = { resolve: duration.labels('resolve'), resolve_stream: duration.labels('resolve_stream') };
+    useResolverBufferPool();
     const service = createResolverService({
       core,
       state,

@@ -32,7 +32,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { CallContext } from 'nice-grpc';
 import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { createResolveCore } from '../serving/resolve-core.js';
-import { createResolverService, resolverServiceDefinition, type ResolveFrame } from '../serving/resolver-service.js';
+import { createResolverService, resolverServiceDefinition, useResolverBufferPool, type ResolveFrame } from '../serving/resolver-service.js';
 import type { RoutingState } from '../serving/routing-state.js';
 import { createVersionTracing } from '../serving/version-tracing.js';
 import { BATCH_SIZE_HEADER, ELD_RESOLUTION_MS, rawMethods, type BenchRequests, type ServerCommand, type ServerMessage } from './bench-protocol.js';
@@ -49,6 +49,8 @@ const init = await new Promise<Extract<ServerCommand, { type: 'init' }>>((resolv
   send({ type: 'started' });
 });
 
+// The resolver's Buffer pool, as its main sets it (the echo baselines share it).
+useResolverBufferPool();
 const geo = await createGeoIpProvider();
 const table = createBenchTable(init.seed);
 let answered = 0;

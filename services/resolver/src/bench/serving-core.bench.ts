@@ -19,6 +19,7 @@ import { Session } from 'node:inspector';
 import { createGeoIpProvider } from '@cdn-sched/geoip';
 import type { ResolveStreamRequest } from '@cdn-sched/proto';
 import { createResolveCore } from '../serving/resolve-core.js';
+import { useResolverBufferPool } from '../serving/resolver-service.js';
 import { BatchInputs, createBatchWriter, decodeResolveStreamRequest, encodeDecision } from '../serving/wire-codec.js';
 import { inspectorPost, median } from './bench-protocol.js';
 import { createBenchTable, createServingQueries, encodeBatches } from './bench-workload.js';
@@ -30,6 +31,8 @@ const SEED = 20240601;
 
 type Stage = 'decode' | 'resolve' | 'encode';
 
+// `finish()` copies each batch's reply from the resolver's Buffer pool, as in a resolver process.
+useResolverBufferPool();
 const geo = await createGeoIpProvider();
 const queries = createServingQueries(geo.database, SEED);
 const table = createBenchTable(SEED);

@@ -57,6 +57,24 @@ export const createResolverServiceDefinition = (limits: BatchLimits = DEFAULT_BA
   } satisfies MethodDefinition<ResolveBatch, ResolveFrame, Uint8Array, Uint8Array, true, true>,
 }) as const;
 
+/**
+ * Node's shared `Buffer` pool for a resolver process, bytes. A ResolveStream batch's reply is copied
+ * three times on its way out, each into a new `Buffer`: the writer's `finish()`, nice-grpc's
+ * serializer wrapper, and grpc-js's framing (5 header bytes, then the message). Node cuts buffers
+ * smaller than half its pool size (8 KiB by default) from the pool, and allocates a fresh
+ * `ArrayBuffer` for larger ones, at a few microseconds each to allocate and to free. Replies of
+ * 100 compact decisions are ~7 KiB and of 500 ~36 KiB: with 256 KiB the three copies come from the
+ * pool up to 128 KiB (~1,700 compact or ~800 full decisions), and a batch of 100 costs the resolver
+ * ~5–15 % less CPU per decision (docs/benchmarks.md, "Decision path benchmarks", twenty-fourth
+ * session). The price: a small buffer that lives long keeps its whole 256 KiB pool alive.
+ */
+export const RESOLVER_BUFFER_POOL_BYTES = 256 * 1024;
+
+/** Sizes this process's `Buffer` pool for serving ({@link RESOLVER_BUFFER_POOL_BYTES}); call once at start. */
+export function useResolverBufferPool(): void {
+  if (Buffer.poolSize < RESOLVER_BUFFER_POOL_BYTES) Buffer.poolSize = RESOLVER_BUFFER_POOL_BYTES;
+}
+
 /** The definition with the default limits. */
 export const resolverServiceDefinition = createResolverServiceDefinition();
 

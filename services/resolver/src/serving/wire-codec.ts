@@ -449,7 +449,8 @@ function versionFieldsOf(table: RoutingTable): Uint8Array {
     const w = trailerWriter.reset();
     if (table.configVersion !== 0n) w.tag(8, WireType.Varint).uint64(table.configVersion);
     if (table.weightsVersion !== 0n) w.tag(9, WireType.Varint).uint64(table.weightsVersion);
-    trailerBytes = w.finish();
+    // Kept while the table serves: a copy of its own rather than a slice that keeps a Buffer pool alive.
+    trailerBytes = Uint8Array.from(w.finish());
     trailerTable = table;
   }
   return trailerBytes;
