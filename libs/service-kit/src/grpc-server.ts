@@ -4,6 +4,7 @@ import { plaintextTransport, type Transport } from '@cdn-sched/transport';
 import { createServer, type Server } from 'nice-grpc';
 import { HealthDefinition, HealthServiceImpl, HealthState } from 'nice-grpc-server-health';
 import { ServerReflection, ServerReflectionService } from 'nice-grpc-server-reflection';
+import { createDirectStreamInterceptor, type DirectStreamMethod } from './direct-stream.js';
 import { createDirectUnaryInterceptor, type DirectUnaryMethod } from './direct-unary.js';
 
 /** Options of {@link startServiceServer}. */
@@ -27,6 +28,11 @@ export interface ServiceServerOptions {
    * (see {@link createDirectUnaryInterceptor}), after the transport's peer-identity check.
    */
   directUnary?: readonly DirectUnaryMethod<never, unknown>[];
+  /**
+   * Bidirectional-streaming methods answered directly, message by message (see
+   * {@link createDirectStreamInterceptor}), after the transport's peer-identity check.
+   */
+  directStream?: readonly DirectStreamMethod<never, unknown>[];
   /** Told about a plaintext listen address reachable from other hosts. */
   onInsecureBind?(warning: string): void;
 }
@@ -56,7 +62,11 @@ export async function startServiceServer(options: ServiceServerOptions): Promise
   // nice-grpc types its options as channel options; grpc-js's server takes `interceptors` there too.
   // grpc-js wraps a call with each interceptor in turn, so the direct methods (last) see only what
   // the transport's (first) let through.
-  const interceptors = [...transport.serverOptions.interceptors, ...(options.directUnary ?? []).map((m) => createDirectUnaryInterceptor(m))];
+  const interceptors = [
+    ...transport.serverOptions.interceptors,
+    ...(options.directUnary ?? []).map((m) => createDirectUnaryInterceptor(m)),
+    ...(options.directStream ?? []).map((m) => createDirectStreamInterceptor(m)),
+  ];
   const server = createServer({ ...transport.serverOptions, ...options.channelOptions, interceptors } as Parameters<typeof createServer>[0]);
   const health = HealthState();
   server.add(HealthDefinition, HealthServiceImpl(health));

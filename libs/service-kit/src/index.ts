@@ -1,5 +1,7 @@
 export { ConfigError, formatHelp, parseConfig } from './config.js';
 export type { ConfigOf, ConfigType, SettingSpec } from './config.js';
+export { createDirectStreamInterceptor } from './direct-stream.js';
+export type { DirectStreamMethod } from './direct-stream.js';
 export { createDirectUnaryInterceptor, directRefusal } from './direct-unary.js';
 export type { DirectAnswer, DirectStatus, DirectUnaryMethod } from './direct-unary.js';
 export { startServiceServer } from './grpc-server.js';

@@ -117,6 +117,7 @@ await runService({
       onInsecureBind: (warning) => logger.warn({}, warning),
       serviceNames: ['cdn.sched.v1.ResolverService'],
       directUnary: [service.directResolve],
+      directStream: [service.directResolveStream],
     });
     shutdown.add('grpc-server', () => server.close(2000));
     logger.info({ grpc: server.address, configWatcher: config.configWatcher, weightCalculators: config.weightCalculators }, 'resolver listening');

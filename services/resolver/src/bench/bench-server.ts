@@ -69,8 +69,10 @@ const resolver = await startServiceServer({
   register: (s) => s.add(resolverServiceDefinition, service),
   reflection: [reflectionFiles.resolver],
   serviceNames: ['cdn.sched.v1.ResolverService'],
-  // BENCH_UNARY_PATH=nice: unary Resolve through its nice-grpc handler, as before the direct path.
+  // BENCH_UNARY_PATH=nice / BENCH_STREAM_PATH=nice: unary Resolve / ResolveStream through their
+  // nice-grpc handlers, as before the direct paths.
   directUnary: process.env['BENCH_UNARY_PATH'] === 'nice' ? [] : [service.directResolve],
+  directStream: process.env['BENCH_STREAM_PATH'] === 'nice' ? [] : [service.directResolveStream],
 });
 resolver.setServing(true);
 

@@ -30,7 +30,8 @@
  * BENCH_SERVER_NODE_FLAGS [--max-semi-space-size=1] (the server's node flags after the resolver's
  * own: bench-processes.ts `benchServerArgv` says why),
  * BENCH_UNARY_PATH [direct] (nice: unary Resolve through its nice-grpc handler instead of the
- * direct method, for comparison), BENCH_CPU_PROF (a directory: the server process
+ * direct method, for comparison), BENCH_STREAM_PATH [direct] (nice: ResolveStream likewise; also
+ * read by resolver-alone's server), BENCH_CPU_PROF (a directory: the server process
  * writes a V8 CPU profile there on exit), BENCH_TRACING [0] (1: start the server with
  * `--import @cdn-sched/telemetry/register`, as production does; without OTEL_* variables that
  * patches grpc-js with the instrumentation but samples nothing).

@@ -1,6 +1,6 @@
 import { create, toBinary } from '@bufbuild/protobuf';
 import { createGeoIpProvider, type GeoIpProvider } from '@cdn-sched/geoip';
-import { reflectionFiles, ResolveRequestSchema, Strategy, Tier } from '@cdn-sched/proto';
+import { reflectionFiles, ResolveRequestSchema, ResolveStreamRequestSchema, Strategy, Tier } from '@cdn-sched/proto';
 import { startServiceServer, type ServiceServer } from '@cdn-sched/service-kit';
 import { createSeededUniform } from '@cdn-sched/testing';
 import * as grpc from '@grpc/grpc-js';
@@ -14,7 +14,7 @@ import { createVersionTracing } from './version-tracing.js';
 /** One unary call's outcome on the wire: the reply bytes, or the status and its details. */
 type Outcome = { bytes: string } | { code: number; details: string };
 
-describe('unary Resolve answered directly: the same bytes and statuses as the nice-grpc handler (real servers on port 0)', () => {
+describe('unary Resolve and ResolveStream answered directly: the same bytes and statuses as the nice-grpc handlers (real servers on port 0)', () => {
   let geo: GeoIpProvider;
   const servers: ServiceServer[] = [];
   const clients: grpc.Client[] = [];
@@ -37,13 +37,14 @@ describe('unary Resolve answered directly: the same bytes and statuses as the ni
   /** A resolver server over its own core (same seed: the same draws for the same sequence of queries). */
   async function start(direct: boolean): Promise<grpc.Client> {
     const core = createResolveCore({ table: () => table, geo: () => geo.database, stale: () => false, seed: 7 });
-    const service = createResolverService({ core, state: { table, versionTracing: createVersionTracing() } as never, instanceId: 'direct-test', traceRatio: 0 });
+    const service = createResolverService({ core, state: { table, versionTracing: createVersionTracing() } as never, instanceId: 'direct-test', traceRatio: 0, maxBatch: 50 });
     const server = await startServiceServer({
       port: 0,
       register: (s) => s.add(resolverServiceDefinition, service),
       reflection: [reflectionFiles.resolver],
       serviceNames: ['cdn.sched.v1.ResolverService'],
       directUnary: direct ? [service.directResolve] : [],
+      directStream: direct ? [service.directResolveStream] : [],
     });
     servers.push(server);
     const client = new grpc.Client(server.address, grpc.credentials.createInsecure());
@@ -110,5 +111,65 @@ describe('unary Resolve answered directly: the same bytes and statuses as the ni
     const codes = new Set(niceOutcomes.map((o) => ('code' in o ? o.code : 0)));
     expect([...codes].sort()).toEqual(expect.arrayContaining([0, grpc.status.INVALID_ARGUMENT, grpc.status.NOT_FOUND]));
     expect(niceOutcomes.filter((o) => 'bytes' in o).length).toBeGreaterThan(300);
+  });
+
+  /** One ResolveStream call's outcome on the wire: each reply's bytes, then the status and its details. */
+  const stream = (client: grpc.Client, batches: readonly Buffer[]): Promise<{ replies: string[]; code: number; details: string }> =>
+    new Promise((resolve) => {
+      const identity = (b: Buffer): Buffer => b;
+      const replies: string[] = [];
+      const call = client.makeBidiStreamRequest(resolverServiceDefinition.resolveStream.path, identity, identity);
+      call.on('data', (reply: Buffer) => replies.push(reply.toString('hex')));
+      call.on('error', () => undefined);
+      call.on('status', (status: grpc.StatusObject) => resolve({ replies, code: status.code, details: status.details }));
+      for (const b of batches) call.write(b);
+      call.end();
+    });
+
+  it('ResolveStream over 40 batches of mixed queries, then each refusal that ends a stream', async () => {
+    const direct = await start(true);
+    const nice = await start(false);
+    const random = createSeededUniform(23);
+    const int = (n: number) => Math.floor(random() * n);
+    const ip = () => `${1 + int(222)}.${int(256)}.${int(256)}.${int(256)}`;
+    const batch = (size: number, from: number): Buffer =>
+      Buffer.from(
+        toBinary(
+          ResolveStreamRequestSchema,
+          create(ResolveStreamRequestSchema, {
+            queries: Array.from({ length: size }, (_, i) => {
+              const kind = int(8);
+              return {
+                queryId: BigInt((from + i) * 1_000_003),
+                clientIp: kind === 1 ? '300.1.2.3' : kind === 2 ? `2001:db8::${(from + i).toString(16)}` : ip(),
+                ecsSubnet: kind === 3 ? `${ip()}/24` : '',
+                domain: kind === 4 ? 'unknown.example' : int(2) === 0 ? 'w.example' : 'c.example',
+                answers: int(3),
+                compact: int(2) === 0,
+              };
+            }),
+          }),
+        ),
+      );
+    const batches = Array.from({ length: 40 }, (_, b) => batch(1 + int(50), b * 100));
+    const directRun = await stream(direct, batches);
+    const niceRun = await stream(nice, batches);
+    expect(directRun).toEqual(niceRun);
+    expect(niceRun.replies.length).toBe(40);
+    expect(niceRun.code).toBe(grpc.status.OK);
+
+    // Each refusal ends the stream after the replies to the batches before it, with the same status.
+    const refusals: Array<[string, Buffer]> = [
+      ['empty batch', Buffer.alloc(0)],
+      ['over maxBatch', batch(51, 9_000)],
+      ['malformed batch', Buffer.from([0x0a, 0x7f, 0x01])],
+    ];
+    for (const [what, bad] of refusals) {
+      const sent = [batch(3, 10_000), bad, batch(3, 11_000)];
+      const d = await stream(direct, sent);
+      const n = await stream(nice, sent);
+      expect({ what, ...d }).toEqual({ what, ...n });
+      expect({ what, replies: n.replies.length, refused: n.code !== grpc.status.OK }).toEqual({ what, replies: 1, refused: true });
+    }
   });
 });

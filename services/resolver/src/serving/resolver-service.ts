@@ -1,7 +1,7 @@
 import { create } from '@bufbuild/protobuf';
 import { StatusResponseSchema, serviceDefinitions, type StatusResponse } from '@cdn-sched/proto';
 import { breakerStatusMessage } from '@cdn-sched/stream';
-import { directRefusal, ServiceError, type DirectAnswer, type DirectUnaryMethod } from '@cdn-sched/service-kit';
+import { directRefusal, ServiceError, type DirectAnswer, type DirectStreamMethod, type DirectUnaryMethod } from '@cdn-sched/service-kit';
 import type { Metadata } from '@grpc/grpc-js';
 import { isSampledContext, parseTraceparent, SpanAttributes, SpanNames } from '@cdn-sched/telemetry';
 import { context, ROOT_CONTEXT, trace, SpanStatusCode, type Attributes, type Context, type Span, type SpanContext } from '@opentelemetry/api';
@@ -110,13 +110,14 @@ const tracer = trace.getTracer('cdn-sched.resolver');
 type UnaryAnswer = { ok: true; response: Uint8Array } | { ok: false; code: Status; reason: string; message: string };
 
 /**
- * The resolver's handlers, and its unary Resolve as a direct method for `startServiceServer`'s
- * `directUnary` (the same answers without nice-grpc's per-call cost; docs/benchmarks.md,
- * "Decision path benchmarks", twenty-first session). The nice-grpc `resolve` stays for servers
- * without it.
+ * The resolver's handlers, and its unary Resolve and ResolveStream as direct methods for
+ * `startServiceServer`'s `directUnary` and `directStream`: the same answers without nice-grpc's
+ * per-call and per-message cost (docs/benchmarks.md, "Decision path benchmarks", twenty-first and
+ * twenty-fourth sessions). The nice-grpc `resolve` and `resolveStream` stay for servers without them.
  */
 export type ResolverService = ServiceImplementation<typeof resolverServiceDefinition> & {
   readonly directResolve: DirectUnaryMethod<ResolveInput, Uint8Array>;
+  readonly directResolveStream: DirectStreamMethod<ResolveFrame, Uint8Array>;
 };
 
 function annotate(span: Span, decided: Decided, domain: string): void {
@@ -193,6 +194,39 @@ export function createResolverService(options: ResolverServiceOptions): Resolver
     return { ok: true, response };
   };
 
+  /**
+   * One ResolveStream batch: its reply, or the status that ends the stream. The nice-grpc handler's
+   * and the direct method's. A batch that cannot be answered item by item is a protocol misuse and
+   * ends the stream; a bad item inside a batch only fails that item (ItemError).
+   */
+  const answerBatch = (frame: ResolveFrame): Uint8Array | ServiceError => {
+    const queries = decodeResolveStreamRequest(frame.bytes, frame.limits, inputs);
+    if (queries instanceof ServiceError) return queries;
+    if (queries.length === 0) return new ServiceError(Status.INVALID_ARGUMENT, 'empty-batch', 'send at least one query per ResolveStreamRequest');
+    if (queries.length > maxBatch) {
+      return new ServiceError(Status.RESOURCE_EXHAUSTED, 'batch-too-large', `batch of ${queries.length} queries is over the limit of ${maxBatch}; split it into smaller batches`);
+    }
+    const startedAt = performance.now();
+    // A batch the sender traced is always traced here (its link makes the sampler keep it); an
+    // untraced batch costs one property check on top of the ratio draw.
+    const sender = queries.traceparent === undefined ? undefined : parseTraceparent(queries.traceparent);
+    const span = isSampledContext(sender) || sampled() ? startRequestSpan({ [SpanAttributes.batchSize]: queries.length }, sender, ROOT_CONTEXT) : undefined;
+    let errors = 0;
+    writer.reset();
+    for (let i = 0; i < queries.length; i++) {
+      const q = queries[i]!;
+      const decided = q.invalid === undefined ? core.resolve(q) : invalidQuery(q.invalid);
+      if (!decided.ok) errors++;
+      tally?.count(decided);
+      if (span && i === 0) annotate(span, decided, q.domain);
+      encodeDecision(writer, q.queryId, decided, q.compact === true);
+    }
+    span?.end();
+    const bytes = writer.finish();
+    options.onDecisions?.(queries.length, errors, (performance.now() - startedAt) / 1000, 'resolve_stream');
+    return bytes;
+  };
+
   return {
     directResolve: {
       path: base.resolve.path,
@@ -211,35 +245,19 @@ export function createResolverService(options: ResolverServiceOptions): Resolver
       return answer.response;
     },
 
+    directResolveStream: {
+      path: base.resolveStream.path,
+      answer(frame: ResolveFrame): DirectAnswer<Uint8Array> {
+        const answer = answerBatch(frame);
+        return answer instanceof ServiceError ? directRefusal(answer.code, answer.reason, answer.detail) : { ok: true, response: answer };
+      },
+    },
+
     async *resolveStream(frames) {
       for await (const frame of frames) {
-        const queries = decodeResolveStreamRequest(frame.bytes, frame.limits, inputs);
-        if (queries instanceof ServiceError) throw queries;
-        // A batch that cannot be answered item by item is a protocol misuse: the stream ends
-        // with the status. A bad item inside a batch only fails that item (ItemError).
-        if (queries.length === 0) throw new ServiceError(Status.INVALID_ARGUMENT, 'empty-batch', 'send at least one query per ResolveStreamRequest');
-        if (queries.length > maxBatch) {
-          throw new ServiceError(Status.RESOURCE_EXHAUSTED, 'batch-too-large', `batch of ${queries.length} queries is over the limit of ${maxBatch}; split it into smaller batches`);
-        }
-        const startedAt = performance.now();
-        // A batch the sender traced is always traced here (its link makes the sampler keep it); an
-        // untraced batch costs one property check on top of the ratio draw.
-        const sender = queries.traceparent === undefined ? undefined : parseTraceparent(queries.traceparent);
-        const span = isSampledContext(sender) || sampled() ? startRequestSpan({ [SpanAttributes.batchSize]: queries.length }, sender, ROOT_CONTEXT) : undefined;
-        let errors = 0;
-        writer.reset();
-        for (let i = 0; i < queries.length; i++) {
-          const q = queries[i]!;
-          const decided = q.invalid === undefined ? core.resolve(q) : invalidQuery(q.invalid);
-          if (!decided.ok) errors++;
-          tally?.count(decided);
-          if (span && i === 0) annotate(span, decided, q.domain);
-          encodeDecision(writer, q.queryId, decided, q.compact === true);
-        }
-        span?.end();
-        const bytes = writer.finish();
-        options.onDecisions?.(queries.length, errors, (performance.now() - startedAt) / 1000, 'resolve_stream');
-        yield bytes;
+        const answer = answerBatch(frame);
+        if (answer instanceof ServiceError) throw answer;
+        yield answer;
       }
     },
 
