@@ -11,6 +11,13 @@ import { createResolveCore } from './resolve-core.js';
 import { createResolverService, resolverServiceDefinition } from './resolver-service.js';
 import { createVersionTracing } from './version-tracing.js';
 
+/** Seeded draws for the tests' queries: an integer below `n`, an IPv4 address. */
+function draws(seed: number): { int: (n: number) => number; ip: () => string } {
+  const random = createSeededUniform(seed);
+  const int = (n: number): number => Math.floor(random() * n);
+  return { int, ip: () => `${1 + int(222)}.${int(256)}.${int(256)}.${int(256)}` };
+}
+
 /** One unary call's outcome on the wire: the reply bytes, or the status and its details. */
 type Outcome = { bytes: string } | { code: number; details: string };
 
@@ -70,11 +77,8 @@ describe('unary Resolve and ResolveStream answered directly: the same bytes and 
   });
 
   it('over 600 queries: located, ECS, compact, unknown domains, bad addresses and malformed bytes', async () => {
-    const direct = await start(true);
-    const nice = await start(false);
-    const random = createSeededUniform(21);
-    const int = (n: number) => Math.floor(random() * n);
-    const ip = () => `${1 + int(222)}.${int(256)}.${int(256)}.${int(256)}`;
+    const [direct, nice] = [await start(true), await start(false)];
+    const { int, ip } = draws(21);
     const requests: Buffer[] = [];
     for (let i = 0; i < 600; i++) {
       const kind = int(10);
@@ -127,11 +131,8 @@ describe('unary Resolve and ResolveStream answered directly: the same bytes and 
     });
 
   it('ResolveStream over 40 batches of mixed queries, then each refusal that ends a stream', async () => {
-    const direct = await start(true);
-    const nice = await start(false);
-    const random = createSeededUniform(23);
-    const int = (n: number) => Math.floor(random() * n);
-    const ip = () => `${1 + int(222)}.${int(256)}.${int(256)}.${int(256)}`;
+    const [direct, nice] = [await start(true), await start(false)];
+    const { int, ip } = draws(23);
     const batch = (size: number, from: number): Buffer =>
       Buffer.from(
         toBinary(
