@@ -1,5 +1,5 @@
 import { Metadata, ServerInterceptingCall, status as GrpcStatus, type ServerInterceptor, type StatusObject } from '@grpc/grpc-js';
-import type { DirectAnswer } from './direct-unary.js';
+import { answerOrUnknown, directStatusObject as status, type DirectAnswer } from './direct-unary.js';
 
 /**
  * A bidirectional-streaming method answered by {@link createDirectStreamInterceptor} instead of its
@@ -23,8 +23,6 @@ export interface DirectStreamMethod<Req, Res> {
  * the call's read-ahead, and what a client that stops reading can make the server hold per call.
  */
 const MAX_IN_FLIGHT = 4;
-
-const status = (code: number, details: string): StatusObject => ({ code, details, metadata: new Metadata() });
 
 /**
  * A grpc-js server interceptor that answers one bidirectional-streaming method itself, message by
@@ -80,14 +78,7 @@ export function createDirectStreamInterceptor<Req, Res>(method: DirectStreamMeth
           onReceiveMessage(message: Req) {
             reading = false;
             if (ended) return;
-            let answer: DirectAnswer<Res>;
-            try {
-              answer = method.answer(message, metadata);
-            } catch {
-              // As grpc-js answers a handler that throws: no internals to the client.
-              end(status(GrpcStatus.UNKNOWN, 'Unknown error'));
-              return;
-            }
+            const answer = answerOrUnknown(method, message, metadata);
             if (!answer.ok) {
               end(status(answer.code, answer.details));
               return;

@@ -29,7 +29,24 @@ export interface DirectUnaryMethod<Req, Res> {
  */
 export const directRefusal = (code: Status, reason: string, message: string): DirectAnswer<never> => ({ ok: false, code, details: serviceErrorDetails(reason, message) });
 
-const status = (code: number, details: string): StatusObject => ({ code, details, metadata: new Metadata() });
+/** A status for `sendStatus`. Shared with the direct streaming interceptor. */
+export const directStatusObject = (code: number, details: string): StatusObject => ({ code, details, metadata: new Metadata() });
+const status = directStatusObject;
+
+/** What grpc-js sends for a handler that throws: UNKNOWN, with no internals for the client. */
+const THROWN: DirectAnswer<never> = { ok: false, code: GrpcStatus.UNKNOWN as number as Status, details: 'Unknown error' };
+
+/**
+ * A direct method's answer to one request, with a throw answered as grpc-js answers a handler that
+ * throws. Shared with the direct streaming interceptor.
+ */
+export function answerOrUnknown<Req, Res>(method: { answer(request: Req, metadata: Metadata): DirectAnswer<Res> }, request: Req, metadata: Metadata): DirectAnswer<Res> {
+  try {
+    return method.answer(request, metadata);
+  } catch {
+    return THROWN;
+  }
+}
 
 /**
  * A grpc-js server interceptor that answers one unary method itself, for a method whose per-call
@@ -82,14 +99,7 @@ export function createDirectUnaryInterceptor<Req, Res>(method: DirectUnaryMethod
               call.sendStatus(status(GrpcStatus.UNIMPLEMENTED, `${method.path} is unary: received no request message`));
               return;
             }
-            let answer: DirectAnswer<Res>;
-            try {
-              answer = method.answer(request as Req, metadata ?? new Metadata());
-            } catch {
-              // As grpc-js answers a handler that throws: no internals to the client.
-              call.sendStatus(status(GrpcStatus.UNKNOWN, 'Unknown error'));
-              return;
-            }
+            const answer = answerOrUnknown(method, request as Req, metadata ?? new Metadata());
             request = undefined;
             if (answer.ok) call.sendMessage(answer.response, () => call.sendStatus(status(GrpcStatus.OK, 'OK')));
             else call.sendStatus(status(answer.code, answer.details));
