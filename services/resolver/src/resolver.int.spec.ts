@@ -190,6 +190,15 @@ describe('resolver with a real config-watcher and weight-calculator', () => {
     const res = await client.resolve({ queryId: 1n, clientIp: '1.0.8.1', domain: 'music.demo.example' });
     expect(res.answers).toHaveLength(1);
     expect(res.degraded).toBe(true);
+    // A stream batch reads the staleness once for all its decisions: every one is marked.
+    const batch = async function* () {
+      yield { queries: Array.from({ length: 6 }, (_, i) => ({ queryId: BigInt(i + 1), clientIp: '1.0.8.1', domain: 'music.demo.example', compact: i % 2 === 0 })) };
+    };
+    const degraded: boolean[] = [];
+    for await (const b of client.resolveStream(batch())) {
+      for (const d of b.decisions) degraded.push(d.result.case === 'response' && d.result.value.degraded);
+    }
+    expect(degraded).toEqual([true, true, true, true, true, true]);
     expect(state.degraded()).toBe(true);
     const reasons = state.reasons();
     expect(reasons.filter((r) => r.startsWith('config-watcher '))).toEqual([expect.stringMatching(/^config-watcher 127\.0\.0\.1:\d+ unreachable for \d+ s .*answering from last-known-good state$/)]);

@@ -27,7 +27,8 @@
  * Run: `npm run bench -- serving-workers` (about 90 s). Environment (defaults in brackets):
  * BENCH_ROUNDS [3], BENCH_MEASURE_MS [3000], BENCH_WARMUP_MS [500], BENCH_BATCH [500],
  * BENCH_STREAMS [4], BENCH_DEPTH [4], BENCH_CONNECTIONS [2], BENCH_COMPACT [0] (1: the compact
- * response every query can ask for), BENCH_WORKER_CPU [unset: no cap]. Each rate comes with the
+ * response every query can ask for), BENCH_WORKER_CPU [unset: no cap], BENCH_CPU_PROF [unset: a
+ * directory for the V8 CPU profiles of the one-worker resolver's processes]. Each rate comes with the
  * resolver's mark-compacts per window (from its /metrics), and each round's on stderr: see
  * `markCompactsOf`.
  */
@@ -53,6 +54,8 @@ const COMPACT = process.env['BENCH_COMPACT'] === '1';
 /** CPUs each worker process may use (a cgroup quota), or undefined for no cap. */
 const WORKER_CPU = process.env['BENCH_WORKER_CPU'] ? Number(process.env['BENCH_WORKER_CPU']) : undefined;
 const WORKERS = [1, 2];
+/** A directory for the CPU profiles (`--cpu-prof`) of the one-worker resolver, written when it stops. */
+const PROFILE_DIR = process.env['BENCH_CPU_PROF'];
 const SEED = 20240601;
 const BENCH = 'resolver serving-workers';
 
@@ -103,7 +106,14 @@ async function main(): Promise<void> {
     const resolvers: Resolver[] = [];
     for (const workers of WORKERS) {
       const { process, target } = await startListening(
-        { service: 'resolver', env: { CONFIG_WATCHER: configTarget, WEIGHT_CALCULATORS: weightTarget, RESOLVER_WORKERS: String(workers) }, startTimeoutMs: 120_000 },
+        {
+          service: 'resolver',
+          env: { CONFIG_WATCHER: configTarget, WEIGHT_CALCULATORS: weightTarget, RESOLVER_WORKERS: String(workers) },
+          startTimeoutMs: 120_000,
+          // Node refuses --cpu-prof in NODE_OPTIONS: the flag goes on node's own command line (a
+          // cluster worker inherits it with the primary's execArgv).
+          ...(PROFILE_DIR && workers === 1 ? { wrap: ['sh', '-c', `exec "$0" --cpu-prof --cpu-prof-dir=${PROFILE_DIR} "$@"`] } : {}),
+        },
         cleanups,
       );
       // Every worker loads the IP database and builds its own tables; each says when it can answer.

@@ -213,9 +213,10 @@ export function createResolverService(options: ResolverServiceOptions): Resolver
     const span = isSampledContext(sender) || sampled() ? startRequestSpan({ [SpanAttributes.batchSize]: queries.length }, sender, ROOT_CONTEXT) : undefined;
     let errors = 0;
     writer.reset();
+    const stale = core.upstreamStale();
     for (let i = 0; i < queries.length; i++) {
       const q = queries[i]!;
-      const decided = q.invalid === undefined ? core.resolve(q) : invalidQuery(q.invalid);
+      const decided = q.invalid === undefined ? core.resolve(q, stale) : invalidQuery(q.invalid);
       if (!decided.ok) errors++;
       tally?.count(decided);
       if (span && i === 0) annotate(span, decided, q.domain);
