@@ -16,6 +16,12 @@ export interface DirectStreamMethod<Req, Res> {
    * interceptors.
    */
   answer(request: Req, metadata: Metadata): DirectAnswer<Res>;
+  /**
+   * Called with a response once grpc-js has written it (its bytes were serialized and framed into a
+   * copy of grpc-js's own before that), so that the method can reuse the response's buffer. Not
+   * called for a response the call was cancelled before writing: that one is left to the GC.
+   */
+  sent?(response: Res): void;
 }
 
 /**
@@ -84,7 +90,15 @@ export function createDirectStreamInterceptor<Req, Res>(method: DirectStreamMeth
               return;
             }
             inFlight++;
-            call.sendMessage(answer.response, onSent);
+            const response = answer.response;
+            const sent = method.sent;
+            const written = sent
+              ? (): void => {
+                  sent.call(method, response);
+                  onSent();
+                }
+              : onSent;
+            call.sendMessage(response, written);
             readNext();
           },
           onReceiveHalfClose() {
