@@ -222,20 +222,9 @@ export class WireWriter {
    * the `Buffer`, whose `slice` would be a view where `Uint8Array`'s is a copy.
    */
   finish(): Uint8Array {
-    const copy = this.finishInto((length) => Buffer.allocUnsafe(length));
-    return new Uint8Array(copy.buffer, copy.byteOffset, copy.length);
-  }
-
-  /**
-   * As {@link WireWriter.finish}, but copies the bytes into `allocate(length)` (at least `length`
-   * bytes; the result is its first `length`): a caller that knows when the bytes are no longer
-   * needed can hand out buffers it reuses.
-   */
-  finishInto(allocate: (length: number) => Uint8Array): Uint8Array {
     if (this.depth !== 0) throw new Error(`WireWriter.finish() with ${this.depth} fork(s) open`);
-    const target = allocate(this.pos);
-    target.set(this.buf.subarray(0, this.pos));
-    const out = target.length === this.pos ? target : target.subarray(0, this.pos);
+    const copy = Buffer.from(this.buf.subarray(0, this.pos));
+    const out = new Uint8Array(copy.buffer, copy.byteOffset, copy.length);
     this.shrinkIfOversized(this.pos);
     this.pos = 0;
     return out;

@@ -16,12 +16,6 @@ export interface DirectStreamMethod<Req, Res> {
    * interceptors.
    */
   answer(request: Req, metadata: Metadata): DirectAnswer<Res>;
-  /**
-   * Called with a response once grpc-js has written it (its bytes were serialized and framed into a
-   * copy of grpc-js's own before that), so that the method can reuse the response's buffer. Not
-   * called for a response the call was cancelled before writing: that one is left to the GC.
-   */
-  sent?(response: Res): void;
 }
 
 /**
@@ -90,15 +84,7 @@ export function createDirectStreamInterceptor<Req, Res>(method: DirectStreamMeth
               return;
             }
             inFlight++;
-            const response = answer.response;
-            const sent = method.sent;
-            const written = sent
-              ? (): void => {
-                  sent.call(method, response);
-                  onSent();
-                }
-              : onSent;
-            call.sendMessage(response, written);
+            call.sendMessage(answer.response, onSent);
             readNext();
           },
           onReceiveHalfClose() {

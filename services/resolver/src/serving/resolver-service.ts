@@ -10,7 +10,6 @@ import { tierName } from '@cdn-sched/location';
 import type { DecisionTally } from './decision-tally.js';
 import { createDecisionResult } from '../decision/index.js';
 import type { ResolveCore, ResolveInput, Decided } from './resolve-core.js';
-import { ReplyBuffers } from './reply-buffers.js';
 import type { RoutingState } from './routing-state.js';
 import { BatchInputs, createBatchWriter, decodeResolveRequestBytes, decodeResolveStreamRequest, DEFAULT_BATCH_LIMITS, encodeDecision, encodeResolveResponse, type BatchLimits, type ResolveBatch } from './wire-codec.js';
 
@@ -200,8 +199,7 @@ export function createResolverService(options: ResolverServiceOptions): Resolver
    * and the direct method's. A batch that cannot be answered item by item is a protocol misuse and
    * ends the stream; a bad item inside a batch only fails that item (ItemError).
    */
-  const replyBuffers = new ReplyBuffers();
-  const answerBatch = (frame: ResolveFrame, allocate?: (length: number) => Uint8Array): Uint8Array | ServiceError => {
+  const answerBatch = (frame: ResolveFrame): Uint8Array | ServiceError => {
     const queries = decodeResolveStreamRequest(frame.bytes, frame.limits, inputs);
     if (queries instanceof ServiceError) return queries;
     if (queries.length === 0) return new ServiceError(Status.INVALID_ARGUMENT, 'empty-batch', 'send at least one query per ResolveStreamRequest');
@@ -225,7 +223,7 @@ export function createResolverService(options: ResolverServiceOptions): Resolver
       encodeDecision(writer, q.queryId, decided, q.compact === true);
     }
     span?.end();
-    const bytes = allocate ? writer.finishInto(allocate) : writer.finish();
+    const bytes = writer.finish();
     options.onDecisions?.(queries.length, errors, (performance.now() - startedAt) / 1000, 'resolve_stream');
     return bytes;
   };
@@ -251,13 +249,8 @@ export function createResolverService(options: ResolverServiceOptions): Resolver
     directResolveStream: {
       path: base.resolveStream.path,
       answer(frame: ResolveFrame): DirectAnswer<Uint8Array> {
-        // The reply's buffer comes back in sent() once grpc-js has written it; the nice-grpc
-        // handler below cannot say when its reply is written, so it keeps pooled copies.
-        const answer = answerBatch(frame, replyBuffers.take);
+        const answer = answerBatch(frame);
         return answer instanceof ServiceError ? directRefusal(answer.code, answer.reason, answer.detail) : { ok: true, response: answer };
-      },
-      sent(reply: Uint8Array): void {
-        replyBuffers.give(reply);
       },
     },
 
