@@ -1,6 +1,6 @@
-import { create, toBinary } from '@bufbuild/protobuf';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { createGeoIpProvider, type GeoIpProvider } from '@cdn-sched/geoip';
-import { reflectionFiles, ResolveRequestSchema, ResolveStreamRequestSchema, Strategy, Tier } from '@cdn-sched/proto';
+import { reflectionFiles, ResolveRequestSchema, ResolveStreamRequestSchema, ResolveStreamResponseSchema, Strategy, Tier } from '@cdn-sched/proto';
 import { startServiceServer, type ServiceServer } from '@cdn-sched/service-kit';
 import { createSeededUniform } from '@cdn-sched/testing';
 import * as grpc from '@grpc/grpc-js';
@@ -158,6 +158,16 @@ describe('unary Resolve and ResolveStream answered directly: the same bytes and 
     expect(directRun).toEqual(niceRun);
     expect(niceRun.replies.length).toBe(40);
     expect(niceRun.code).toBe(grpc.status.OK);
+    // Streams at once share the service's one writer and query storage: each reply must still be
+    // the one of its own batch, whole (the weighted picks differ with the order the streams
+    // interleave, so the check is each reply's query ids, in order, against its batch's).
+    const sets = [1, 2, 3, 4].map((s) => Array.from({ length: 30 }, (_, b) => ({ size: 1 + int(50), from: s * 10_000 + b * 100 })));
+    const concurrent = await Promise.all(sets.map((set) => stream(direct, set.map((b) => batch(b.size, b.from)))));
+    for (const [k, set] of sets.entries()) {
+      expect(concurrent[k]!.code).toBe(grpc.status.OK);
+      const ids = concurrent[k]!.replies.map((hex) => fromBinary(ResolveStreamResponseSchema, Buffer.from(hex, 'hex')).decisions.map((d) => Number(d.queryId)));
+      expect(ids).toEqual(set.map((b) => Array.from({ length: b.size }, (_, i) => (b.from + i) * 1_000_003)));
+    }
 
     // Each refusal ends the stream after the replies to the batches before it, with the same status.
     const refusals: Array<[string, Buffer]> = [
