@@ -31,6 +31,11 @@ export interface ServiceProcessOptions {
    * the service's own). Defaults to none.
    */
   wrap?: readonly string[];
+  /**
+   * Flags for node's own command line, before the service's modules (`--cpu-prof`, which Node
+   * refuses in NODE_OPTIONS; V8 flags; `--import` of a measuring module). Defaults to none.
+   */
+  nodeArgs?: readonly string[];
   /** Resolves once a JSON log line with this `msg` appears. Defaults to "<service> listening". */
   readyMessage?: string;
   /**
@@ -63,7 +68,7 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
   if (!existsSync(main)) throw new Error(`${main} is missing: build first (npm run build)`);
   // Tracing is registered before the service (and grpc-js) loads, as in production.
   const register = join(repoRoot, 'libs', 'telemetry', 'dist', 'register.js');
-  const argv = [process.execPath, '--import', register, main, ...(options.args ?? [])];
+  const argv = [process.execPath, ...(options.nodeArgs ?? []), '--import', register, main, ...(options.args ?? [])];
   const command = [...(options.wrap ?? []), ...argv];
   // The service's own Node options first: a NODE_OPTIONS of the caller's or of `env` comes after
   // them, and for a V8 flag given twice the later one wins.

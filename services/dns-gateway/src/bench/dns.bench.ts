@@ -430,8 +430,7 @@ async function startGateway(env: Record<string, string>): Promise<{ process: Ser
   const count = workers(env);
   const process = await startServiceProcess({
     service: 'dns-gateway',
-    // Node refuses --cpu-prof in NODE_OPTIONS: the flag goes on node's own command line.
-    ...(PROFILE_DIR || GATEWAY_NODE_FLAGS ? { wrap: ['sh', '-c', `exec "$0" ${PROFILE_DIR ? `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}` : ''} ${GATEWAY_NODE_FLAGS} "$@"`] } : {}),
+    nodeArgs: [...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), ...GATEWAY_NODE_FLAGS.split(' ').filter(Boolean)],
     env: { LOG_LEVEL: 'info', CONFIG_WATCHER: mesh.configWatcher.address, RESOLVERS: mesh.resolvers.map((r) => r.address).join(','), DNS_HOST: '127.0.0.1', DNS_PORT: '0', METRICS_PORT: '0', DNS_WORKERS: '1', TRACE_RATIO: '0', ...env },
     startTimeoutMs: 120_000,
   });

@@ -19,7 +19,7 @@ export async function startListening(options: ServiceProcessOptions, cleanups: C
 
 /**
  * The config-watcher and weight-calculator in front of a resolver, against etcd at `etcdEndpoint`.
- * `weightCalculator` adds options of the weight-calculator's process (a profiling wrapper).
+ * `weightCalculator` adds options of the weight-calculator's process (node flags for a CPU profile).
  */
 export async function startControlPlane(
   etcdEndpoint: string,

@@ -110,9 +110,8 @@ async function main(): Promise<void> {
           service: 'resolver',
           env: { CONFIG_WATCHER: configTarget, WEIGHT_CALCULATORS: weightTarget, RESOLVER_WORKERS: String(workers) },
           startTimeoutMs: 120_000,
-          // Node refuses --cpu-prof in NODE_OPTIONS: the flag goes on node's own command line (a
-          // cluster worker inherits it with the primary's execArgv).
-          ...(PROFILE_DIR && workers === 1 ? { wrap: ['sh', '-c', `exec "$0" --cpu-prof --cpu-prof-dir=${PROFILE_DIR} "$@"`] } : {}),
+          // A cluster worker inherits the flag with the primary's execArgv.
+          ...(PROFILE_DIR && workers === 1 ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] } : {}),
         },
         cleanups,
       );

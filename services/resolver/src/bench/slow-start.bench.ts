@@ -258,8 +258,7 @@ try {
   const { configTarget, weightTarget } = await startControlPlane(
     etcd.endpoint,
     cleanups,
-    // Node refuses --cpu-prof in NODE_OPTIONS: the flag goes on node's own command line.
-    PROFILE_DIR ? { wrap: ['sh', '-c', `exec "$0" --cpu-prof --cpu-prof-dir=${PROFILE_DIR} "$@"`] } : {},
+    PROFILE_DIR ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] } : {},
   );
 
   // The weight stream as the resolver gets it, counted in bytes and messages but not decoded (that
@@ -278,7 +277,8 @@ try {
     {
       service: 'resolver',
       env: { CONFIG_WATCHER: configTarget, WEIGHT_CALCULATORS: weightTarget, ...(PROFILE_DIR ? { BENCH_LOOP_PROFILE_DIR: PROFILE_DIR } : {}) },
-      wrap: [...(PIN ? ['taskset', '-c', '1'] : []), 'sh', '-c', `exec "$0" ${RESOLVER_NODE_FLAGS.join(' ')} --import ${loopModule} "$@"`],
+      ...(PIN ? { wrap: ['taskset', '-c', '1'] } : {}),
+      nodeArgs: [...RESOLVER_NODE_FLAGS, '--import', loopModule],
     },
     cleanups,
   );
