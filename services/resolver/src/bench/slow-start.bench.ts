@@ -21,6 +21,17 @@
  * etcd — one write per published weight, ~20 k/s during this ramp — would run on the same two
  * cores as the resolver.
  *
+ * The transport floor (BENCH_FLOOR=1; stream-floor.ts): a bare grpc-js server that answers every
+ * batch with the resolver's pre-encoded reply to the first one, pinned like the resolver and
+ * offered the same load by a second paced client, in the same windows. The resolver's batch p99 is
+ * then reported with the floor's as its baseline, which tells the resolver's part of the tail from
+ * the machine's: on the development VMs a round trip between two small C processes on the two
+ * virtual CPUs, with nothing else running, has a p99 of 7–9 ms in most minutes (the host wakes a
+ * halted virtual CPU late; 0.3 ms while the server's CPU is kept busy). Off by default:
+ * the floor shares CPU 1 with the resolver's JavaScript thread and costs its loop delay (p99 +0.4
+ * ms in the ramp, +1 ms after it, in two alternating pairs), so a run with the floor does not
+ * measure the loop-delay target.
+ *
  * Windows: after a warm-up, the ramp window runs from the first probe results to the end of the
  * ramp on the weight stream (no new weight version for QUIET_MS, from the weight-calculator's
  * Status), then the after window for AFTER_S.
@@ -52,7 +63,9 @@
  *
  * Run: `npm run bench -- slow-start` (about 150 s). Environment: BENCH_NODES (10000),
  * BENCH_RATE (1000 decisions/s), BENCH_BATCH (10 queries a batch), BENCH_AFTER_S (15),
- * BENCH_CLIENT_NICE (-10: the load client's scheduling priority; 0 leaves it alone),
+ * BENCH_CLIENT_NICE (-10: the load clients' scheduling priority; 0 leaves it alone),
+ * BENCH_CLIENT_FIFO (0; a SCHED_FIFO priority for the clients' JavaScript threads instead, which
+ * stands better for a client on a machine of its own), BENCH_FLOOR (0; 1: run the transport floor),
  * BENCH_RESOLVER_NODE_FLAGS (flags for the resolver's node, e.g. `--max-semi-space-size=4`),
  * BENCH_CPU_PROF (a directory: V8 CPU profiles of the resolver during one window — the ramp, or
  * the after window with BENCH_LOOP_PROFILE_WINDOW=2 — and of the weight-calculator's whole run;
@@ -73,6 +86,7 @@ import { childMessages, startControlPlane, startListening, type Cleanups } from 
 import { createBenchFleet } from './bench-workload.js';
 import type { PacedClientMessage, PacedClientOptions, PacedWindow } from './paced-client.js';
 import type { SyntheticProbersMessage, SyntheticProbersOptions } from './slow-start-probers.js';
+import type { StreamFloorMessage, StreamFloorOptions } from './stream-floor.js';
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
 const NODES = env('BENCH_NODES', 10_000);
@@ -88,6 +102,10 @@ const MOVE_KTHREADS = (process.env['BENCH_MOVE_KTHREADS'] ?? 'kdamond')
   .map((name) => name.trim())
   .filter(Boolean);
 const CLIENT_NICE = env('BENCH_CLIENT_NICE', -10);
+/** BENCH_CLIENT_FIFO: a SCHED_FIFO priority (1–99) for the load clients instead of a nice value; 0: none. */
+const CLIENT_FIFO = env('BENCH_CLIENT_FIFO', 0);
+/** Whether the transport floor (stream-floor.ts) runs beside the resolver (BENCH_FLOOR=1). */
+const FLOOR = env('BENCH_FLOOR', 0) !== 0;
 /**
  * Node and V8 flags for the resolver's command line (heap settings to compare), none
  * by default; split on spaces, so no flag value may hold one.
@@ -288,20 +306,50 @@ try {
   const resolverGauges = async (): Promise<Record<string, number>> => (await status.status({})).gauges;
   await waitFor(async () => (await resolverGauges())['weights_version']! > 0, { timeoutMs: 60_000, message: 'the resolver applied the cold-start weights' });
 
-  const client = forkHelper<PacedClientMessage>('./paced-client.js', { target: resolverTarget, decisionsPerS: RATE, batchSize: BATCH, seed: SEED } satisfies PacedClientOptions);
-  cleanups.unshift(() => void client.child.disconnect());
-  // The client shares CPU 0 with the weight-calculator, etcd, the config-watcher and the probers:
-  // at equal priority the scheduler lets the client wait its turn for milliseconds at a time, and
-  // batch latency then measures that wait. A higher priority stands for the client's own machine.
-  if (CLIENT_NICE !== 0) setPriority(client.child.pid!, CLIENT_NICE);
-  await client.next('ready');
+  /** A paced client of `target` (forked on CPU 0 with this process). */
+  const pacedClient = async (target: string): Promise<ReturnType<typeof forkHelper<PacedClientMessage>>> => {
+    const paced = forkHelper<PacedClientMessage>('./paced-client.js', { target, decisionsPerS: RATE, batchSize: BATCH, seed: SEED } satisfies PacedClientOptions);
+    cleanups.unshift(() => void paced.child.disconnect());
+    // The client shares CPU 0 with the weight-calculator, etcd, the config-watcher and the probers:
+    // at equal priority the scheduler lets the client wait its turn for milliseconds at a time, and
+    // batch latency then measures that wait. A higher priority stands for the client's own machine.
+    if (CLIENT_NICE !== 0) setPriority(paced.child.pid!, CLIENT_NICE);
+    await paced.next('ready');
+    // Only its JavaScript thread, once it is ready: at a real-time priority its start-up (the IP
+    // data, the queries) would hold CPU 0 from everything else, and V8's helper threads with it.
+    if (CLIENT_FIFO > 0) execFileSync('chrt', ['-f', '-p', String(CLIENT_FIFO), String(paced.child.pid)], { stdio: 'ignore' });
+    return paced;
+  };
+  const client = await pacedClient(resolverTarget);
+  // The transport floor where the resolver is (its process on CPU 1, its helper threads moved like
+  // the resolver's), with a client of its own beside the resolver's.
+  const servers = [resolver.pid];
+  const clients = [client];
+  if (FLOOR) {
+    const floor = forkHelper<StreamFloorMessage>('./stream-floor.js', { resolverTarget, batchSize: BATCH, seed: SEED } satisfies StreamFloorOptions);
+    cleanups.unshift(() => void floor.child.disconnect());
+    const { target: floorTarget } = await floor.next('ready');
+    if (PIN) execFileSync('taskset', ['-a', '-pc', '1', String(floor.child.pid)], { stdio: 'ignore' });
+    servers.push(floor.child.pid!);
+    clients.push(await pacedClient(floorTarget));
+  }
+  /** Ends the clients' windows: the resolver's, then the floor's if it runs. */
+  const clientWindows = async (): Promise<PacedWindow[]> => {
+    const windows = Promise.all(clients.map((c) => c.next('window')));
+    for (const c of clients) c.child.send({ type: 'report' });
+    return windows;
+  };
+  const markClients = (): void => {
+    for (const c of clients) c.child.send({ type: 'mark' });
+  };
   await sleep(WARMUP_MS);
-  const helperThreads = PIN_MODE === 'split' ? moveHelperThreads(resolver.pid) : 0;
+  // Threads moved per server process; the resolver's count is reported.
+  const helperThreads = (PIN_MODE === 'split' ? servers.map(moveHelperThreads) : [])[0] ?? 0;
 
   // Ramp window: from the first probe results to the end of the ramp on the weight stream.
   const loadAtStart = loadavg()[0]!;
   await loopWindow(resolver, 0);
-  client.child.send({ type: 'mark' });
+  markClients();
   const before = { ...stream.counts, version: await weightsVersion(), rebuilds: (await resolverGauges())['rebuilds']!, atMs: performance.now() };
   const probers = forkHelper<SyntheticProbersMessage>('./slow-start-probers.js', {
     target: weightTarget,
@@ -320,26 +368,22 @@ try {
   // Every node had its first result by now, so every ramp started by now and ends RAMP_MS later.
   await waitForQuiet(weightsVersion, before.version, performance.now() + RAMP_MS);
   const rampLoop = await loopWindow(resolver, 1);
-  const rampClientWindow = client.next('window');
-  client.child.send({ type: 'report' });
-  const rampClient = await rampClientWindow;
-  if (PIN_MODE === 'split') moveHelperThreads(resolver.pid);
-  client.child.send({ type: 'mark' });
+  const rampClients = await clientWindows();
+  if (PIN_MODE === 'split') servers.forEach(moveHelperThreads);
+  markClients();
   const rampEnd = { ...stream.counts, version: await weightsVersion(), rebuilds: (await resolverGauges())['rebuilds']!, atMs: performance.now() };
 
   // After window: the fleet at full weight, probe results still flowing.
   await sleep(AFTER_S * 1000);
   const afterLoop = await loopWindow(resolver, 2);
-  const afterClientWindow = client.next('window');
-  client.child.send({ type: 'report' });
-  const afterClient = await afterClientWindow;
+  const afterClients = await clientWindows();
   const proberStats = probers.next('stats');
   probers.child.send({ type: 'stats' });
   const reported = await proberStats;
   if (reported.rejected > 0) throw new Error(`the weight-calculator rejected ${reported.rejected} synthetic results: ${reported.errors.join('; ')}`);
 
   const rampS = (rampEnd.atMs - before.atMs) / 1000;
-  const note = { load_start: round3(loadAtStart), load_end: round3(loadavg()[0]!), nodes: NODES, rate: RATE, batch: BATCH, pinned: PIN_MODE, resolver_helper_threads_moved: helperThreads, kernel_threads_moved: kernelThreads.moved.join(' '), resolver_node_flags: RESOLVER_NODE_FLAGS.join(' ') };
+  const note = { load_start: round3(loadAtStart), load_end: round3(loadavg()[0]!), nodes: NODES, rate: RATE, batch: BATCH, pinned: PIN_MODE, client_fifo: CLIENT_FIFO, floor: FLOOR, resolver_helper_threads_moved: helperThreads, kernel_threads_moved: kernelThreads.moved.join(' '), resolver_node_flags: RESOLVER_NODE_FLAGS.join(' ') };
   emit('ramp_window_s', rampS, 's', { first_round_acked_ms: firstRound.atMs, quiet_ms: QUIET_MS, ...note });
   emit('weight_versions_per_s_ramp', (rampEnd.version - before.version) / rampS, 'versions/s');
   emit('weight_stream_kib_per_s_ramp', (rampEnd.bytes - before.bytes) / 1024 / rampS, 'KiB/s', { messages_per_s: round3((rampEnd.messages - before.messages) / rampS), largest_message_kib: round3(rampEnd.largestBytes / 1024) });
@@ -348,15 +392,19 @@ try {
     emit(`event_loop_delay_p99_${name}`, w['eldP99Ms']!, 'ms', { p50: w['eldP50Ms'], p999: w['eldP999Ms'], max: w['eldMaxMs'], samples: w['samples'], ...(target ? { target } : {}) });
     emit(`resolver_cpu_share_${name}`, w['cpuMs']! / w['wallMs']!, 'cores', { gc_ms: w['gcTotalMs'], gc_max_ms: w['gcMaxMs'], gc_count: w['gcCount'], scavenges: w['gcMinorCount'], scavenge_ms: w['gcMinorMs'], mark_compacts: w['gcMajorCount'], mark_compact_ms: w['gcMajorMs'] });
   };
-  const batchMetrics = (name: string, w: PacedWindow): void => {
-    emit(`batch_p99_${name}`, w.p99Ms, 'ms', { p50: w.p50Ms, p999: w.p999Ms, max: w.maxMs, batches: w.batches, skipped: w.skipped, target: 'p99 <= 2 ms' });
-    if (w.degraded > 0) emit(`degraded_answers_${name}`, w.degraded, 'answers');
-    emit(`item_error_share_${name}`, w.itemErrors / Math.max(1, w.decisions), 'share');
+  const latency = (w: PacedWindow): Record<string, number> => ({ p50: w.p50Ms, p999: w.p999Ms, max: w.maxMs, batches: w.batches, skipped: w.skipped });
+  const batchMetrics = (name: string, [w, floor]: PacedWindow[]): void => {
+    // The baseline is the floor's p99 in the same window; the ratio how far above it the resolver is.
+    const baseline = floor === undefined ? {} : { baseline: floor.p99Ms, ratio: round3(w!.p99Ms / floor.p99Ms) };
+    emit(`batch_p99_${name}`, w!.p99Ms, 'ms', { ...latency(w!), ...baseline, target: 'p99 <= 2 ms' });
+    if (floor !== undefined) emit(`floor_batch_p99_${name}`, floor.p99Ms, 'ms', latency(floor));
+    if (w!.degraded > 0) emit(`degraded_answers_${name}`, w!.degraded, 'answers');
+    emit(`item_error_share_${name}`, w!.itemErrors / Math.max(1, w!.decisions), 'share');
   };
   loopMetrics('ramp', rampLoop, 'p99 <= 2 ms');
-  batchMetrics('ramp', rampClient);
+  batchMetrics('ramp', rampClients);
   loopMetrics('after', afterLoop);
-  batchMetrics('after', afterClient);
+  batchMetrics('after', afterClients);
   if (rampLoop['profile']) process.stderr.write(`resolver CPU profile of the ramp: ${String(rampLoop['profile'])}\n`);
 } finally {
   for (const c of cleanups) await c();
