@@ -326,7 +326,7 @@ try {
   const servers = [resolver.pid];
   const clients = [client];
   if (FLOOR) {
-    const floor = forkHelper<StreamFloorMessage>('./stream-floor.js', { resolverTarget, batchSize: BATCH, seed: SEED } satisfies StreamFloorOptions);
+    const floor = forkHelper<StreamFloorMessage>('./stream-floor.js', { resolverTarget } satisfies StreamFloorOptions);
     cleanups.unshift(() => void floor.child.disconnect());
     const { target: floorTarget } = await floor.next('ready');
     if (PIN) execFileSync('taskset', ['-a', '-pc', '1', String(floor.child.pid)], { stdio: 'ignore' });
@@ -342,9 +342,10 @@ try {
   const markClients = (): void => {
     for (const c of clients) c.child.send({ type: 'mark' });
   };
+  /** BENCH_PIN=split: the servers' helper threads to CPU 0, before each window; returns the resolver's count. */
+  const moveServerHelpers = (): number => (PIN_MODE === 'split' ? servers.map(moveHelperThreads)[0]! : 0);
   await sleep(WARMUP_MS);
-  // Threads moved per server process; the resolver's count is reported.
-  const helperThreads = (PIN_MODE === 'split' ? servers.map(moveHelperThreads) : [])[0] ?? 0;
+  const helperThreads = moveServerHelpers();
 
   // Ramp window: from the first probe results to the end of the ramp on the weight stream.
   const loadAtStart = loadavg()[0]!;
@@ -369,7 +370,7 @@ try {
   await waitForQuiet(weightsVersion, before.version, performance.now() + RAMP_MS);
   const rampLoop = await loopWindow(resolver, 1);
   const rampClients = await clientWindows();
-  if (PIN_MODE === 'split') servers.forEach(moveHelperThreads);
+  moveServerHelpers();
   markClients();
   const rampEnd = { ...stream.counts, version: await weightsVersion(), rebuilds: (await resolverGauges())['rebuilds']!, atMs: performance.now() };
 
@@ -393,13 +394,14 @@ try {
     emit(`resolver_cpu_share_${name}`, w['cpuMs']! / w['wallMs']!, 'cores', { gc_ms: w['gcTotalMs'], gc_max_ms: w['gcMaxMs'], gc_count: w['gcCount'], scavenges: w['gcMinorCount'], scavenge_ms: w['gcMinorMs'], mark_compacts: w['gcMajorCount'], mark_compact_ms: w['gcMajorMs'] });
   };
   const latency = (w: PacedWindow): Record<string, number> => ({ p50: w.p50Ms, p999: w.p999Ms, max: w.maxMs, batches: w.batches, skipped: w.skipped });
-  const batchMetrics = (name: string, [w, floor]: PacedWindow[]): void => {
+  const batchMetrics = (name: string, windows: PacedWindow[]): void => {
+    const [w, floor] = windows as [PacedWindow, PacedWindow | undefined];
     // The baseline is the floor's p99 in the same window; the ratio how far above it the resolver is.
-    const baseline = floor === undefined ? {} : { baseline: floor.p99Ms, ratio: round3(w!.p99Ms / floor.p99Ms) };
-    emit(`batch_p99_${name}`, w!.p99Ms, 'ms', { ...latency(w!), ...baseline, target: 'p99 <= 2 ms' });
+    const baseline = floor === undefined ? {} : { baseline: floor.p99Ms, ratio: round3(w.p99Ms / floor.p99Ms) };
+    emit(`batch_p99_${name}`, w.p99Ms, 'ms', { ...latency(w), ...baseline, target: 'p99 <= 2 ms' });
     if (floor !== undefined) emit(`floor_batch_p99_${name}`, floor.p99Ms, 'ms', latency(floor));
-    if (w!.degraded > 0) emit(`degraded_answers_${name}`, w!.degraded, 'answers');
-    emit(`item_error_share_${name}`, w!.itemErrors / Math.max(1, w!.decisions), 'share');
+    if (w.degraded > 0) emit(`degraded_answers_${name}`, w.degraded, 'answers');
+    emit(`item_error_share_${name}`, w.itemErrors / Math.max(1, w.decisions), 'share');
   };
   loopMetrics('ramp', rampLoop, 'p99 <= 2 ms');
   batchMetrics('ramp', rampClients);
