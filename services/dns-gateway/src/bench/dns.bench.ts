@@ -4,6 +4,9 @@
  *   cache off: every hit read, looked up and written), and without caches (every query
  *   decided by the resolver over ResolveStream), in front of a real local mesh (etcd,
  *   config-watcher, weight-calculator, resolver; no probers: edges answer at their cold-start weight);
+ * - the gateway without caches in front of a decider that decides nothing (decider-floor.ts: every
+ *   query answered at once with one fixed decision), its latency run at the rate of the one in front
+ *   of the resolver: the decision hop's floor on this machine, the baseline of the p99 it adds;
  * - a bare Node `dgram` responder answering a fixed record (the platform's floor);
  * - gdnsd 3 with one UDP thread and a static zone with the same names (the C ceiling; static
  *   records, no geoip/weighted plugin);
@@ -78,6 +81,11 @@ interface Target {
    */
   metricsUrls?: string[];
   /**
+   * The target whose throughput in the same round sets this one's latency-run rate (half of it),
+   * instead of its own: two targets compared by their p99 are then offered the same load.
+   */
+  latencyRateOf?: string;
+  /**
    * Passes over the query file before each run [1]: a query reaches one worker, and each worker has
    * its own cache, so N workers need N passes to be about as warm as one worker after one.
    */
@@ -144,7 +152,8 @@ function dnsperf(t: Target, queryFile: string): string[] {
   return [...(t.pinned ? ['taskset', '-c', '1'] : []), 'dnsperf', '-s', '127.0.0.1', '-p', String(t.port), '-d', queryFile, '-B', '-q', '100', '-t', '2'];
 }
 
-async function measureOnce(t: Target, queryFile: string): Promise<Measured> {
+/** One round of a target; `latencyQps`: the rate of its latency run (default: half its own throughput). */
+async function measureOnce(t: Target, queryFile: string, latencyQps?: number): Promise<Measured> {
   const perf = dnsperf(t, queryFile);
   // Every run starts warm: the round-robin puts ~40 s between a target's runs, longer than the
   // 30 s TTL of the consistent domain's per-/24 answers, so without this a cache-on run would
@@ -165,7 +174,7 @@ async function measureOnce(t: Target, queryFile: string): Promise<Measured> {
   // Latency at half the saturation rate, from dnsperf's per-query lines ("> NOERROR name type 0.000123").
   const diagUrl = DIAG ? t.metricsUrls?.[0] : undefined;
   const diag0 = diagUrl ? await diagnostics(diagUrl) : undefined;
-  const verbose = await runToFile(perf[0]!, [...perf.slice(1), '-l', '2', '-Q', String(Math.max(100, Math.round(qps / 2))), '-v'], 60_000);
+  const verbose = await runToFile(perf[0]!, [...perf.slice(1), '-l', '2', '-Q', String(Math.max(100, Math.round(latencyQps ?? qps / 2))), '-v'], 60_000);
   const lat: number[] = [];
   for (const line of verbose.split('\n')) {
     if (!line.startsWith('>')) continue;
@@ -286,6 +295,17 @@ async function startBare(): Promise<{ target: Target; child: ChildProcess }> {
 /** The same names as the mesh serves, static: music one A, video two A (what the decisions return). */
 const STATIC_RECORDS = 'music 60 IN A 127.0.0.11\nvideo 30 IN A 127.0.0.11\nvideo 30 IN A 127.0.0.12\n';
 
+/** The decider that decides nothing (decider-floor.ts), on loopback; its address. */
+async function startDeciderFloor(): Promise<{ child: ChildProcess; address: string }> {
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'decider-floor.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.once('data', (d: Buffer) => resolve(Number(/listening (\d+)/.exec(d.toString())?.[1])));
+    child.once('exit', (c) => reject(new Error(`decider floor exited with ${c}`)));
+  });
+  if (MESH_CPUS) await pinTree(child.pid!, MESH_CPUS);
+  return { child, address: `127.0.0.1:${port}` };
+}
+
 async function startGdnsd(dir: string): Promise<{ target: Target; child: ChildProcess } | undefined> {
   const port = await getFreePort();
   mkdirSync(join(dir, 'zones'), { recursive: true });
@@ -356,6 +376,9 @@ async function stopChild(child: ChildProcess): Promise<void> {
 
 /** Queries in the file dnsperf loops over; each distinct client /24 is a separate cache key until its scope is known. */
 const QUERY_COUNT = 20_000;
+
+/** The gateway without caches in front of decider-floor.ts. */
+const DECIDER_FLOOR = 'gateway cache off, decider floor';
 
 /** One query in wire form: RD, the question, and an OPT (1232 bytes) carrying an ECS option for `subnet`. */
 function wireQuery(name: string, qtype: number, ip: string): Buffer {
@@ -450,8 +473,8 @@ try {
   // Every target is started once and the rounds go round-robin over them, so a burst of other work
   // on the machine hits every target alike rather than whichever was being measured.
   const targets: Target[] = [];
-  // [name, settings, pinned, capped (BENCH_WORKER_CPU)]
-  const gateways: [string, Record<string, string>, boolean, boolean][] = [
+  // [name, settings, pinned, capped (BENCH_WORKER_CPU), latencyRateOf]
+  const gateways: [string, Record<string, string>, boolean, boolean, string?][] = [
     ['gateway cache on', {}, PIN, false],
     ['gateway cache off', { CACHE_MAX_ENTRIES: '0' }, PIN, false],
     // What the answer cache alone reaches: every hit read, looked up and written.
@@ -459,7 +482,12 @@ try {
     [`gateway 1 worker cache on, unpinned${capped}`, {}, false, true],
     [`gateway 2 workers cache on, unpinned${capped}`, { DNS_WORKERS: '2' }, false, true],
   ];
-  for (const [name, env, pinned, cap] of gateways) {
+  if (wanted(DECIDER_FLOOR)) {
+    const floor = await startDeciderFloor();
+    stops.push(() => stopChild(floor.child));
+    gateways.splice(2, 0, [DECIDER_FLOOR, { CACHE_MAX_ENTRIES: '0', RESOLVERS: floor.address }, PIN, false, 'gateway cache off']);
+  }
+  for (const [name, env, pinned, cap, latencyRateOf] of gateways) {
     if (!wanted(name)) continue;
     const g = await startGateway(env);
     stops.push(() => g.process.stop());
@@ -471,7 +499,7 @@ try {
     await run('dig', ['@127.0.0.1', '-p', String(g.port), 'music.bench.example', '+subnet=1.0.8.0/24', '+short', '+tries=5'], 20_000);
     // Each worker has its own cache and metrics endpoint: the hit ratio is summed over them.
     const metricsUrls = g.process.logs.filter((l) => l['msg'] === 'metrics server listening').map((l) => String(l['metrics']));
-    targets.push({ name, port: g.port, pid: g.process.pid, pinned, metricsUrls, warmPasses: workers(env) });
+    targets.push({ name, port: g.port, pid: g.process.pid, pinned, metricsUrls, warmPasses: workers(env), ...(latencyRateOf ? { latencyRateOf } : {}) });
   }
   const others = [() => startBare(), () => startGdnsd(join(dir, 'gdnsd')), () => startPowerDns(join(dir, 'pdns-static'), false), () => startPowerDns(join(dir, 'pdns-lua'), true)];
   for (const start of others) {
@@ -486,7 +514,12 @@ try {
   }
   for (const t of targets) await prepare(t, queryFile);
   const rounds = new Map<string, Measured[]>(targets.map((t) => [t.name, []]));
-  for (let i = 0; i < REPEATS; i++) for (const t of targets) rounds.get(t.name)!.push(await measureOnce(t, queryFile));
+  for (let i = 0; i < REPEATS; i++) {
+    for (const t of targets) {
+      const rateOf = t.latencyRateOf === undefined ? undefined : rounds.get(t.latencyRateOf)?.[i];
+      rounds.get(t.name)!.push(await measureOnce(t, queryFile, rateOf && rateOf.qps / 2));
+    }
+  }
   for (const t of targets) results.set(t.name, summarise(t, rounds.get(t.name)!));
 } finally {
   for (const stop of stops.reverse()) await stop().catch(() => undefined);
@@ -514,7 +547,16 @@ for (const [name, m] of results) {
 }
 const on = results.get('gateway cache on');
 const off = results.get('gateway cache off');
-if (on && off) emit('p99 added by the decision stream (cache off − cache on, each at half its rate)', off.p99Ms - on.p99Ms, 'ms', { target: '≤ 2 ms' });
+const deciderFloor = results.get(DECIDER_FLOOR);
+if (on && off) {
+  emit('p99 added by the decision stream (cache off − cache on, each at half its rate)', off.p99Ms - on.p99Ms, 'ms', {
+    // The ratio only when the floor adds something (a difference of two p99s can come out ≤ 0).
+    ...(deciderFloor && deciderFloor.p99Ms > on.p99Ms ? { baseline: deciderFloor.p99Ms - on.p99Ms, ratio: r2((off.p99Ms - on.p99Ms) / (deciderFloor.p99Ms - on.p99Ms)) } : {}),
+    target: '≤ 2 ms',
+  });
+}
+if (on && deciderFloor) emit('p99 added by the decision hop alone (decider floor − cache on)', deciderFloor.p99Ms - on.p99Ms, 'ms');
+if (off && deciderFloor) emit('gateway cache off p99 vs the decider floor at the same rate', off.p99Ms / deciderFloor.p99Ms, 'ratio');
 const lua = results.get('powerdns LUA');
 if (off && lua) emit('gateway cache off vs powerdns LUA', off.qps / lua.qps, 'ratio', { target: '> 1' });
 const w1 = results.get(`gateway 1 worker cache on, unpinned${capped}`);
