@@ -556,7 +556,7 @@ if (on && off) {
   });
 }
 if (on && deciderFloor) emit('p99 added by the decision hop alone (decider floor − cache on)', deciderFloor.p99Ms - on.p99Ms, 'ms');
-if (off && deciderFloor) emit('gateway cache off p99 vs the decider floor at the same rate', off.p99Ms / deciderFloor.p99Ms, 'ratio');
+if (off && deciderFloor) emit('gateway cache off p99 vs the decider floor at the same rate', off.p99Ms / deciderFloor.p99Ms, 'ratio', { difference_ms: r2(off.p99Ms - deciderFloor.p99Ms) });
 const lua = results.get('powerdns LUA');
 if (off && lua) emit('gateway cache off vs powerdns LUA', off.qps / lua.qps, 'ratio', { target: '> 1' });
 const w1 = results.get(`gateway 1 worker cache on, unpinned${capped}`);
