@@ -283,12 +283,18 @@ function waitForStderr(child: ChildProcess, text: string, timeoutMs: number): Pr
   });
 }
 
-async function startBare(): Promise<{ target: Target; child: ChildProcess }> {
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'bare-responder.js'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** Starts one of this folder's helper scripts (`<script>.js`), which prints `listening <port>` once it serves. */
+async function startHelper(script: string, args: readonly string[]): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, [join(import.meta.dirname, `${script}.js`), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.once('data', (d: Buffer) => resolve(Number(/listening (\d+)/.exec(d.toString())?.[1])));
-    child.once('exit', (c) => reject(new Error(`bare responder exited with ${c}`)));
+    child.once('exit', (c) => reject(new Error(`${script} exited with ${c}`)));
   });
+  return { child, port };
+}
+
+async function startBare(): Promise<{ target: Target; child: ChildProcess }> {
+  const { child, port } = await startHelper('bare-responder', ['0']);
   return { target: { name: 'node dgram floor', port, pid: child.pid!, pinned: PIN }, child };
 }
 
@@ -297,11 +303,7 @@ const STATIC_RECORDS = 'music 60 IN A 127.0.0.11\nvideo 30 IN A 127.0.0.11\nvide
 
 /** The decider that decides nothing (decider-floor.ts), on loopback; its address. */
 async function startDeciderFloor(): Promise<{ child: ChildProcess; address: string }> {
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'decider-floor.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout!.once('data', (d: Buffer) => resolve(Number(/listening (\d+)/.exec(d.toString())?.[1])));
-    child.once('exit', (c) => reject(new Error(`decider floor exited with ${c}`)));
-  });
+  const { child, port } = await startHelper('decider-floor', []);
   if (MESH_CPUS) await pinTree(child.pid!, MESH_CPUS);
   return { child, address: `127.0.0.1:${port}` };
 }
