@@ -159,6 +159,7 @@ describe('etcd3 client on a three-member cluster', () => {
     const client = createEtcdClient({ endpoints: cluster.endpoints });
     const mirror = createMirror();
     const appliedAt = new Map<number, number>();
+    const transitions: { at: number; state: string; error: string | undefined }[] = [];
     // The config-watcher's reconnect backoff (100 ms doubling to 2 s).
     const reflector = createReflector({
       client,
@@ -170,6 +171,8 @@ describe('etcd3 client on a three-member cluster', () => {
       },
       backoff: { baseMs: 100, maxMs: 2000 },
       idleTimeoutMs: 3000,
+      // The reflector's states with their times, for the failure message.
+      onStateChange: (state, error) => transitions.push({ at: performance.now(), state, error: error?.message }),
     });
     cleanups.push(() => client.close(), () => reflector.close());
     await waitFor(() => reflector.state === 'watching', { message: 'watching' });
@@ -206,11 +209,12 @@ describe('etcd3 client on a three-member cluster', () => {
     const delivered = await waitFor(() => [...appliedAt].find(([revision, at]) => revision >= first.revision && at > t0)?.[1], { timeoutMs: 20_000, message: `revision ${first.revision} reaches the reflector` });
     const commitMs = first.doneAt - t0;
     const deliveredMs = delivered - t0;
-    console.info(`leader kill: first put sent after it committed at ${Math.round(commitMs)} ms (election), reached the reflector at ${Math.round(deliveredMs)} ms`);
+    const afterKill = transitions.filter((t) => t.at >= t0).map((t) => `+${Math.round(t.at - t0)} ms ${t.state}${t.error ? ` (${t.error})` : ''}`);
+    console.info(`leader kill: first put sent after it committed at ${Math.round(commitMs)} ms (election), reached the reflector at ${Math.round(deliveredMs)} ms; the reflector: ${afterKill.map((t) => t.split(' (')[0]).join(', ')}`);
     // Our part of the failover: from the commit to the reflector. Measured ~30 ms; the bound is
     // generous for a saturated machine, but below the multi-second stalls of a backoff grown
     // through the election or of a breaker holding back the surviving members.
-    expect(deliveredMs - commitMs).toBeLessThan(1500);
+    expect(deliveredMs - commitMs, `the reflector after the kill:\n${afterKill.join('\n')}`).toBeLessThan(1500);
 
     writing = false;
     await writes;
