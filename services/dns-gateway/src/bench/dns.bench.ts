@@ -64,6 +64,13 @@ const DIAG = process.env['BENCH_DIAG'] === '1';
 const MESH_CPUS = process.env['BENCH_MESH_CPUS'];
 /** BENCH_GATEWAY_NODE_FLAGS: flags for the gateways' node (e.g. `--max-semi-space-size=32`). */
 const GATEWAY_NODE_FLAGS = process.env['BENCH_GATEWAY_NODE_FLAGS'] ?? '';
+/**
+ * BENCH_RESOLVER_NODE_FLAGS: options for the resolver's node, given as NODE_OPTIONS after the ones
+ * it ships with (its package.json's `cdnSched.nodeOptions`), e.g. `--max-semi-space-size=16`. A V8
+ * flag NODE_OPTIONS refuses (`--no-parallel-scavenge`) can be set by a module given with `--import`
+ * that calls `v8.setFlagsFromString`.
+ */
+const RESOLVER_NODE_FLAGS = process.env['BENCH_RESOLVER_NODE_FLAGS'] ?? '';
 /** BENCH_WORKER_CPU=<cores>: the CPU cap of each worker of the `--workers 1` / `--workers 2` gateways (unset: none). */
 const WORKER_CPU = process.env['BENCH_WORKER_CPU'] ? Number(process.env['BENCH_WORKER_CPU']) : undefined;
 /** Said in the names of the capped gateways. */
@@ -433,6 +440,7 @@ const mesh = await createLocalMesh({
   ],
   probers: 0,
   edgeHostOf: (i) => `127.0.0.${11 + i}`,
+  ...(RESOLVER_NODE_FLAGS === '' ? {} : { env: { resolver: { NODE_OPTIONS: RESOLVER_NODE_FLAGS } } }),
 });
 /** The (first) resolver's metrics endpoint. */
 function resolverMetricsUrl(): string {
@@ -568,5 +576,5 @@ if (w1 && w2) {
     target: WORKER_CPU === undefined ? 'scales when dnsperf is not the limit (set BENCH_WORKER_CPU)' : 'scales (dnsperf is not the limit)',
   });
 }
-emit('load average (1 min) at start', loadAtStart, '');
+emit('load average (1 min) at start', loadAtStart, '', RESOLVER_NODE_FLAGS === '' ? {} : { resolver_node_flags: RESOLVER_NODE_FLAGS });
 emit('load average (1 min) at end', loadavg()[0]!, '');
