@@ -14,7 +14,7 @@
  * With BENCH_LOOP_PROFILE_DIR set, window BENCH_LOOP_PROFILE_WINDOW (default 1) is also recorded
  * with V8's sampling profiler (the inspector's `Profiler` domain, in this thread) and written to
  * `<dir>/resolver-window-<n>-<pid>.cpuprofile`: a profile of exactly that window rather than of the
- * whole process life, start-up included, sampled every BENCH_LOOP_PROFILE_INTERVAL_US (default 1,000).
+ * whole process life, start-up included, sampled every BENCH_LOOP_PROFILE_INTERVAL_US µs (V8's default when unset).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector';
@@ -24,8 +24,12 @@ import { ELD_RESOLUTION_MS, inspectorPost } from './bench-protocol.js';
 
 const profileDir = process.env['BENCH_LOOP_PROFILE_DIR'] ?? '';
 const profileWindow = Number(process.env['BENCH_LOOP_PROFILE_WINDOW'] ?? 1);
-/** The profiler's sampling interval, µs (V8's default is 1,000: too coarse to see which work made a 2 ms stall). */
-const profileIntervalUs = Number(process.env['BENCH_LOOP_PROFILE_INTERVAL_US'] ?? 1000);
+/**
+ * The profiler's sampling interval, µs, when set (V8's default, 1,000, is too coarse to see which
+ * work made a 2 ms stall). At 100 the profiler's signals also wake the loop: such a profile shows
+ * the long turns but does not measure the loop delay (docs/benchmarks.md, twenty-eighth session).
+ */
+const profileIntervalUs = process.env['BENCH_LOOP_PROFILE_INTERVAL_US'];
 
 const delay = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
 delay.enable();
@@ -62,7 +66,7 @@ async function startProfile(): Promise<void> {
   session = new Session();
   session.connect();
   await post('Profiler.enable');
-  await post('Profiler.setSamplingInterval', { interval: profileIntervalUs });
+  if (profileIntervalUs) await post('Profiler.setSamplingInterval', { interval: Number(profileIntervalUs) });
   await post('Profiler.start');
 }
 

@@ -69,7 +69,8 @@
  * BENCH_RESOLVER_NODE_FLAGS (flags for the resolver's node, e.g. `--max-semi-space-size=4`),
  * BENCH_CPU_PROF (a directory: V8 CPU profiles of the resolver during one window — the ramp, or
  * the after window with BENCH_LOOP_PROFILE_WINDOW=2 — and of the weight-calculator's whole run;
- * profiling slows the processes, so figures of such a run are not the measurement).
+ * BENCH_LOOP_PROFILE_INTERVAL_US sets the resolver profile's sampling interval; profiling slows the
+ * processes, so figures of such a run are not the measurement).
  */
 import { createElection, createEtcdClient } from '@cdn-sched/etcd';
 import { NodeState, serviceDefinitions } from '@cdn-sched/proto';
