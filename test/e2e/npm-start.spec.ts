@@ -27,6 +27,10 @@ const listening = (port: number): Promise<boolean> =>
 describe.skipIf(E2E_TLS)('npm start: the local mesh as a newcomer meets it', () => {
   let mesh: ChildProcess | undefined;
   let output = '';
+  /** Fails with what the mesh printed by the time a wait gave up (a message built before the wait would be empty). */
+  const withOutput = (error: Error): never => {
+    throw new Error(`${error.message}:\n${output.slice(-4000)}`);
+  };
   afterAll(() => {
     if (mesh && mesh.exitCode === null) mesh.kill('SIGKILL');
   });
@@ -36,10 +40,14 @@ describe.skipIf(E2E_TLS)('npm start: the local mesh as a newcomer meets it', () 
     mesh = spawn(process.execPath, [bin, 'mesh', '--status-interval-ms', '500'], { stdio: ['ignore', 'pipe', 'pipe'] });
     mesh.stdout!.on('data', (c: Buffer) => (output += c.toString()));
     mesh.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-    await waitFor(() => output.includes('Ctrl-C stops everything'), { timeoutMs: 60_000, message: `the mesh to start:\n${output}` });
+    // Generous, as for the mutual-TLS twin: seven processes start one kind after the other on a
+    // machine that may be saturated. A mesh that exits (a default port taken, say) ends the wait at
+    // once, and the failure shows what it printed by then.
+    await waitFor(() => output.includes('Ctrl-C stops everything') || mesh!.exitCode !== null, { timeoutMs: 300_000, message: 'the mesh to start' }).catch(withOutput);
+    expect(mesh.exitCode, output).toBeNull();
     const dataDir = /data dir (\S+)\)/.exec(output)?.[1];
     expect(dataDir).toBeDefined();
-    await waitFor(() => /healthy 15\/15 nodes/.test(output), { timeoutMs: 30_000, message: `every demo edge healthy:\n${output}` });
+    await waitFor(() => /healthy 15\/15 nodes/.test(output), { timeoutMs: 30_000, message: 'every demo edge healthy' }).catch(withOutput);
 
     const env = { ETCD_ENDPOINTS: '' };
     const first = await runCdnctl(['resolve', '1.0.8.1', 'music.demo.example', '--json'], env);
@@ -62,9 +70,10 @@ describe.skipIf(E2E_TLS)('npm start: the local mesh as a newcomer meets it', () 
     );
 
     mesh.kill('SIGINT');
-    await waitFor(() => mesh!.exitCode !== null, { timeoutMs: 30_000, message: `the mesh to stop:\n${output.slice(-2000)}` });
+    await waitFor(() => mesh!.exitCode !== null, { timeoutMs: 30_000, message: 'the mesh to stop' }).catch(withOutput);
     expect(output).toContain('mesh stopped');
     for (const port of [50051, 50052, 50053, 50054, 50062]) expect(await listening(port)).toBe(false);
     expect(existsSync(dataDir!)).toBe(false);
-  });
+    // Room for the start's bound and every wait after it.
+  }, 600_000);
 });
