@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runCdnctl } from '../support/cdnctl.js';
 import { dig } from '../support/dig.js';
 import { E2E_TLS } from '../support/mesh.js';
+import { failWithOutput } from '../support/process-output.js';
 
 /** What `cdnctl mesh` records for cdnctl (services/cdnctl/src/cli.ts `MeshState`). */
 interface MeshRecord {
@@ -37,6 +38,7 @@ describe.skipIf(E2E_TLS)('npm start -- --tls: the whole local mesh over mutual T
   const cdnctl = (args: readonly string[]) => runCdnctl(args, env, 90_000);
   let mesh: ChildProcess | undefined;
   let output = '';
+  const withOutput = failWithOutput(() => output);
   const transports: Transport[] = [];
   const channels: Channel[] = [];
   afterAll(async () => {
@@ -62,9 +64,7 @@ describe.skipIf(E2E_TLS)('npm start -- --tls: the whole local mesh over mutual T
     mesh.stdout!.on('data', (c: Buffer) => (output += c.toString()));
     mesh.stderr!.on('data', (c: Buffer) => (output += c.toString()));
     // Generous: seven processes start one kind after the other, on a machine that may be saturated.
-    await waitFor(() => output.includes('Ctrl-C stops everything') || mesh!.exitCode !== null, { timeoutMs: 300_000, message: 'the mesh to start' }).catch((error: Error) => {
-      throw new Error(`${error.message}:\n${output}`);
-    });
+    await waitFor(() => output.includes('Ctrl-C stops everything') || mesh!.exitCode !== null, { timeoutMs: 300_000, message: 'the mesh to start' }).catch(withOutput);
     expect(mesh.exitCode, output).toBeNull();
     const record = JSON.parse(readFileSync(join(dir, 'cdn-sched-mesh.json'), 'utf8')) as MeshRecord;
     expect(record.pid).toBe(mesh.pid);
@@ -73,7 +73,7 @@ describe.skipIf(E2E_TLS)('npm start -- --tls: the whole local mesh over mutual T
     expect(tls.caFile.startsWith(dir)).toBe(true);
     expect(output).toContain(`mutual TLS         CA ${tls.caFile}`);
     // The mesh's own replay streams weights and decisions over mTLS: every demo edge healthy.
-    await waitFor(() => /healthy 15\/15 nodes/.test(output), { timeoutMs: 60_000, message: `every demo edge healthy:\n${output.slice(-3000)}` });
+    await waitFor(() => /healthy 15\/15 nodes/.test(output), { timeoutMs: 60_000, message: 'every demo edge healthy' }).catch(withOutput);
 
     const status = await cdnctl(['status', '--json']);
     expect(status.stderr).toBe('');
@@ -131,7 +131,7 @@ describe.skipIf(E2E_TLS)('npm start -- --tls: the whole local mesh over mutual T
     }
 
     mesh.kill('SIGINT');
-    await waitFor(() => mesh!.exitCode !== null, { timeoutMs: 60_000, message: `the mesh to stop:\n${output.slice(-2000)}` });
+    await waitFor(() => mesh!.exitCode !== null, { timeoutMs: 60_000, message: 'the mesh to stop' }).catch(withOutput);
     expect(output).toContain('mesh stopped');
     expect(existsSync(tls.caFile)).toBe(false);
     expect(existsSync(join(dir, 'cdn-sched-mesh.json'))).toBe(false);

@@ -6,6 +6,7 @@ import { repoRoot, waitFor } from '@cdn-sched/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCdnctl } from '../support/cdnctl.js';
 import { E2E_TLS } from '../support/mesh.js';
+import { failWithOutput } from '../support/process-output.js';
 
 /** True while something accepts connections on 127.0.0.1:port. */
 const listening = (port: number): Promise<boolean> =>
@@ -27,10 +28,7 @@ const listening = (port: number): Promise<boolean> =>
 describe.skipIf(E2E_TLS)('npm start: the local mesh as a newcomer meets it', () => {
   let mesh: ChildProcess | undefined;
   let output = '';
-  /** Fails with what the mesh printed by the time a wait gave up (a message built before the wait would be empty). */
-  const withOutput = (error: Error): never => {
-    throw new Error(`${error.message}:\n${output.slice(-4000)}`);
-  };
+  const withOutput = failWithOutput(() => output);
   afterAll(() => {
     if (mesh && mesh.exitCode === null) mesh.kill('SIGKILL');
   });
