@@ -3,11 +3,15 @@
  * with one fixed A record (header and question copied, one compressed answer appended) and does
  * nothing else — what any DNS server written in Node can at best reach on this machine.
  *
- * Run as a child: `node bare-responder.js <port>`; prints `listening <port>`.
+ * Run as a child: `node bare-responder.js <port> [numeric-lookup]`; prints `listening <port>`. With
+ * `numeric-lookup` its socket gets the gateway's address lookup (udp-server.ts `numericLookup`:
+ * replies to numeric addresses leave without a turn through `dns.lookup`), so the benchmark shows
+ * what that alone is worth and what the gateway reaches against a floor that has it too.
  */
 import dgram from 'node:dgram';
+import { numericLookup } from '../transport/udp-server.js';
 
-const socket = dgram.createSocket('udp4');
+const socket = process.argv[3] === 'numeric-lookup' ? dgram.createSocket({ type: 'udp4', lookup: numericLookup }) : dgram.createSocket('udp4');
 // Name pointer to the question (0xc00c), type A, class IN, TTL 60, 4 bytes: 127.0.0.11.
 const answer = Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 11]);
 socket.on('message', (msg, rinfo) => {

@@ -7,7 +7,8 @@
  * - the gateway without caches in front of a decider that decides nothing (decider-floor.ts: every
  *   query answered at once with one fixed decision), its latency run at the rate of the one in front
  *   of the resolver: the decision hop's floor on this machine, the baseline of the p99 it adds;
- * - a bare Node `dgram` responder answering a fixed record (the platform's floor);
+ * - a bare Node `dgram` responder answering a fixed record (the platform's floor), and the same
+ *   responder with the gateway's numeric address lookup for its replies (what that alone is worth);
  * - gdnsd 3 with one UDP thread and a static zone with the same names (the C ceiling; static
  *   records, no geoip/weighted plugin);
  * - PowerDNS Authoritative (bind backend, one receiver thread, packet and query caches off) with
@@ -302,8 +303,17 @@ async function startHelper(script: string, args: readonly string[]): Promise<{ c
 
 async function startBare(): Promise<{ target: Target; child: ChildProcess }> {
   const { child, port } = await startHelper('bare-responder', ['0']);
-  return { target: { name: 'node dgram floor', port, pid: child.pid!, pinned: PIN }, child };
+  return { target: { name: NODE_FLOOR, port, pid: child.pid!, pinned: PIN }, child };
 }
+
+/** The floor with the gateway's numeric address lookup (udp-server.ts `numericLookup`). */
+async function startBareNumericLookup(): Promise<{ target: Target; child: ChildProcess }> {
+  const { child, port } = await startHelper('bare-responder', ['0', 'numeric-lookup']);
+  return { target: { name: NODE_FLOOR_NUMERIC, port, pid: child.pid!, pinned: PIN }, child };
+}
+
+const NODE_FLOOR = 'node dgram floor';
+const NODE_FLOOR_NUMERIC = 'node dgram floor, numeric lookup';
 
 /** The same names as the mesh serves, static: music one A, video two A (what the decisions return). */
 const STATIC_RECORDS = 'music 60 IN A 127.0.0.11\nvideo 30 IN A 127.0.0.11\nvideo 30 IN A 127.0.0.12\n';
@@ -511,7 +521,7 @@ try {
     const metricsUrls = g.process.logs.filter((l) => l['msg'] === 'metrics server listening').map((l) => String(l['metrics']));
     targets.push({ name, port: g.port, pid: g.process.pid, pinned, metricsUrls, warmPasses: workers(env), ...(latencyRateOf ? { latencyRateOf } : {}) });
   }
-  const others = [() => startBare(), () => startGdnsd(join(dir, 'gdnsd')), () => startPowerDns(join(dir, 'pdns-static'), false), () => startPowerDns(join(dir, 'pdns-lua'), true)];
+  const others = [() => startBare(), () => startBareNumericLookup(), () => startGdnsd(join(dir, 'gdnsd')), () => startPowerDns(join(dir, 'pdns-static'), false), () => startPowerDns(join(dir, 'pdns-lua'), true)];
   for (const start of others) {
     const started = await start();
     if (!started) continue;
@@ -537,7 +547,8 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-const floor = results.get('node dgram floor');
+const floor = results.get(NODE_FLOOR);
+const numericFloor = results.get(NODE_FLOOR_NUMERIC);
 const ceiling = results.get('gdnsd 1 thread');
 const targets: Record<string, string> = { 'gateway cache on': '≥ 0.8× node floor', 'gateway cache off': '≥ 0.4× node floor' };
 const r2 = (x: number): number => Math.round(x * 100) / 100;
@@ -545,6 +556,7 @@ for (const [name, m] of results) {
   emit(`${name} QPS`, m.qps, 'q/s', {
     ...(floor ? { baseline: floor.qps, ratio: r2(m.qps / floor.qps) } : {}),
     ...(ceiling ? { vsGdnsd: r2(m.qps / ceiling.qps) } : {}),
+    ...(numericFloor ? { vsFloorWithNumericLookup: r2(m.qps / numericFloor.qps) } : {}),
     target: targets[name] ?? '',
   });
   emit(`${name} loss`, m.lossPct, '%');
