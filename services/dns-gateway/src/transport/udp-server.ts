@@ -29,7 +29,7 @@ export interface UdpServer {
  * The address lookup of the gateway's UDP socket. Every reply goes to the numeric address a query
  * came from, which Node's default (`dns.lookup`) also answers without asking anyone, but one turn
  * of `process.nextTick` later, through a closure and an argument check: about a microsecond a reply
- * on the benchmark machine, where the bare responder answers 8–19 % more queries a second without
+ * on the benchmark machine, where the bare responder answers 8–19 % more queries a second with
  * it and the gateway's cached answers ~5 % more (`npm run bench -- dns`, docs/benchmarks.md). A
  * numeric address is given back at once, as dgram does for a connected socket; anything else still
  * goes to `dns.lookup`.
