@@ -27,7 +27,8 @@
  * gateway in service is; the cold misses are what the cache-off run measures), a closed-loop throughput run
  * (BENCH_SECONDS [3] seconds, 100 queries outstanding) and a latency
  * run at half that rate with dnsperf's per-query output (-v) for p50/p99; CPU per query from /proc
- * (the target's whole process tree). Figures are the median of the rounds. Every query carries its
+ * (the target's whole process tree). Figures are the median of the rounds; each QPS line also gives
+ * `ratioPairedByRound`, the median of the rounds' ratios to the Node floor. Every query carries its
  * own EDNS Client Subnet: the client /24 (/56) of an address sampled from the IP data by `cdnctl
  * gen-queries` (see writeQueryFile); the answer cache's fresh-hit share of each run is reported.
  * BENCH_ONLY selects targets by name; BENCH_PROFILE_DIR makes the gateways write CPU profiles.
@@ -486,6 +487,8 @@ async function startGateway(env: Record<string, string>): Promise<{ process: Ser
 }
 
 const results = new Map<string, Measured>();
+// Every round of every target, in round order: round i of each target ran in the same pass.
+const roundsOf = new Map<string, Measured[]>();
 // Other work on the machine skews every figure; the load is printed so a reader can judge.
 const loadAtStart = loadavg()[0]!;
 const stops: (() => Promise<unknown>)[] = [];
@@ -540,7 +543,10 @@ try {
       rounds.get(t.name)!.push(await measureOnce(t, queryFile, rateOf && rateOf.qps / 2));
     }
   }
-  for (const t of targets) results.set(t.name, summarise(t, rounds.get(t.name)!));
+  for (const t of targets) {
+    results.set(t.name, summarise(t, rounds.get(t.name)!));
+    roundsOf.set(t.name, rounds.get(t.name)!);
+  }
 } finally {
   for (const stop of stops.reverse()) await stop().catch(() => undefined);
   await mesh.close();
@@ -552,9 +558,22 @@ const numericFloor = results.get(NODE_FLOOR_NUMERIC);
 const ceiling = results.get('gdnsd 1 thread');
 const targets: Record<string, string> = { 'gateway cache on': '≥ 0.8× node floor', 'gateway cache off': '≥ 0.4× node floor' };
 const r2 = (x: number): number => Math.round(x * 100) / 100;
+/**
+ * The median over rounds of (this target's QPS in round i ÷ the floor's in round i): the two ran
+ * in the same pass, a few seconds apart, so a slow phase of the machine that lasts a pass moves
+ * both. `ratio` (median QPS ÷ median QPS) is the figure the log has always given.
+ */
+const pairedRatio = (name: string): number | undefined => {
+  const mine = roundsOf.get(name);
+  const base = roundsOf.get(NODE_FLOOR);
+  if (!mine || !base || mine.length !== base.length) return undefined;
+  return median(mine.map((m, i) => m.qps / base[i]!.qps));
+};
 for (const [name, m] of results) {
+  const paired = pairedRatio(name);
   emit(`${name} QPS`, m.qps, 'q/s', {
     ...(floor ? { baseline: floor.qps, ratio: r2(m.qps / floor.qps) } : {}),
+    ...(paired !== undefined ? { ratioPairedByRound: r2(paired) } : {}),
     ...(ceiling ? { vsGdnsd: r2(m.qps / ceiling.qps) } : {}),
     ...(numericFloor ? { vsFloorWithNumericLookup: r2(m.qps / numericFloor.qps) } : {}),
     target: targets[name] ?? '',
