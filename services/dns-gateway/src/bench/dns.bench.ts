@@ -302,6 +302,9 @@ async function startHelper(script: string, args: readonly string[]): Promise<{ c
   return { child, port };
 }
 
+const NODE_FLOOR = 'node dgram floor';
+const NODE_FLOOR_NUMERIC = 'node dgram floor, numeric lookup';
+
 async function startBare(): Promise<{ target: Target; child: ChildProcess }> {
   const { child, port } = await startHelper('bare-responder', ['0']);
   return { target: { name: NODE_FLOOR, port, pid: child.pid!, pinned: PIN }, child };
@@ -312,9 +315,6 @@ async function startBareNumericLookup(): Promise<{ target: Target; child: ChildP
   const { child, port } = await startHelper('bare-responder', ['0', 'numeric-lookup']);
   return { target: { name: NODE_FLOOR_NUMERIC, port, pid: child.pid!, pinned: PIN }, child };
 }
-
-const NODE_FLOOR = 'node dgram floor';
-const NODE_FLOOR_NUMERIC = 'node dgram floor, numeric lookup';
 
 /** The same names as the mesh serves, static: music one A, video two A (what the decisions return). */
 const STATIC_RECORDS = 'music 60 IN A 127.0.0.11\nvideo 30 IN A 127.0.0.11\nvideo 30 IN A 127.0.0.12\n';
@@ -488,7 +488,7 @@ async function startGateway(env: Record<string, string>): Promise<{ process: Ser
 
 const results = new Map<string, Measured>();
 // Every round of every target, in round order: round i of each target ran in the same pass.
-const roundsOf = new Map<string, Measured[]>();
+const rounds = new Map<string, Measured[]>();
 // Other work on the machine skews every figure; the load is printed so a reader can judge.
 const loadAtStart = loadavg()[0]!;
 const stops: (() => Promise<unknown>)[] = [];
@@ -536,17 +536,14 @@ try {
     targets.push(started.target);
   }
   for (const t of targets) await prepare(t, queryFile);
-  const rounds = new Map<string, Measured[]>(targets.map((t) => [t.name, []]));
+  for (const t of targets) rounds.set(t.name, []);
   for (let i = 0; i < REPEATS; i++) {
     for (const t of targets) {
       const rateOf = t.latencyRateOf === undefined ? undefined : rounds.get(t.latencyRateOf)?.[i];
       rounds.get(t.name)!.push(await measureOnce(t, queryFile, rateOf && rateOf.qps / 2));
     }
   }
-  for (const t of targets) {
-    results.set(t.name, summarise(t, rounds.get(t.name)!));
-    roundsOf.set(t.name, rounds.get(t.name)!);
-  }
+  for (const t of targets) results.set(t.name, summarise(t, rounds.get(t.name)!));
 } finally {
   for (const stop of stops.reverse()) await stop().catch(() => undefined);
   await mesh.close();
@@ -564,8 +561,8 @@ const r2 = (x: number): number => Math.round(x * 100) / 100;
  * both. `ratio` (median QPS ÷ median QPS) is the figure the log has always given.
  */
 const pairedRatio = (name: string): number | undefined => {
-  const mine = roundsOf.get(name);
-  const base = roundsOf.get(NODE_FLOOR);
+  const mine = rounds.get(name);
+  const base = rounds.get(NODE_FLOOR);
   if (!mine || !base || mine.length !== base.length) return undefined;
   return median(mine.map((m, i) => m.qps / base[i]!.qps));
 };

@@ -38,8 +38,7 @@ export const numericLookup = (address: string, options: LookupOneOptions | numbe
   const f = isIP(address);
   if (f !== 0) callback(null, address, f);
   // dgram passes the socket's family as a number (4 or 6).
-  else if (typeof options === 'number') dnsLookup(address, options, callback);
-  else dnsLookup(address, options, callback);
+  else dnsLookup(address, typeof options === 'number' ? { family: options } : options, callback);
 };
 
 /**
